@@ -1,0 +1,38 @@
+# The project's entry points. Every target installs missing Debian packages
+# first (scripts/deps.sh), so a fresh machine needs nothing else.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+CTEST_ARGS ?= --output-on-failure -j $(JOBS)
+
+.PHONY: all deps build build-asan test demo bench clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVTAG_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+# Release and ASan+UBSan builds, every test in both; the release run's
+# ctest summary is the last line.
+test: deps build build-asan
+	@echo "== tests: ASan+UBSan build =="
+	@ctest --test-dir $(ASAN_BUILD) $(CTEST_ARGS)
+	@echo "== tests: release build =="
+	@ctest --test-dir $(BUILD) $(CTEST_ARGS)
+
+demo: deps build
+	@scripts/demo.sh $(BUILD)
+
+bench: deps build
+	@bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

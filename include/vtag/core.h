@@ -1,0 +1,153 @@
+/* vtag core: errors, the execution context (threads, RNG, arena), tensors,
+ * GEMM and the parameter store. Every other module builds on this header. */
+#ifndef VTAG_CORE_H
+#define VTAG_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VTAG_VERSION "0.1.0"
+
+/* ---- errors ------------------------------------------------------------
+ * Library functions return a status (0 = ok) and, on failure, fill a
+ * vtag_error with a one-line message the caller can print. The library
+ * never exits. */
+typedef enum vtag_status {
+    VTAG_OK = 0,
+    VTAG_ERR_ARG = 1,      /* invalid argument or shape */
+    VTAG_ERR_NOMEM = 2,    /* allocation failed */
+    VTAG_ERR_IO = 3,       /* open/read/write/rename failed */
+    VTAG_ERR_FORMAT = 4,   /* malformed file contents */
+    VTAG_ERR_NOTFOUND = 5, /* a named item is missing */
+    VTAG_ERR_UNSUPPORTED = 6,
+} vtag_status;
+
+typedef struct vtag_error {
+    int code;
+    char msg[512];
+} vtag_error;
+
+/* Sets err (if non-NULL) and returns code, so callers can `return vtag_fail(...)`. */
+int vtag_fail(vtag_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+const char *vtag_status_name(int code);
+
+/* ---- random numbers ----------------------------------------------------
+ * splitmix64 is counter based: draw i of a stream depends only on the
+ * seed and i, so parallel fills are identical for every thread count. */
+typedef struct vtag_rng {
+    uint64_t state;
+} vtag_rng;
+
+void vtag_rng_seed(vtag_rng *rng, uint64_t seed);
+uint64_t vtag_rng_next(vtag_rng *rng);
+float vtag_rng_uniform(vtag_rng *rng);      /* [0, 1) */
+float vtag_rng_normal(vtag_rng *rng);       /* N(0, 1) */
+/* Draw `index` of the stream starting at state `base`, without advancing. */
+uint64_t vtag_rng_at(uint64_t base, uint64_t index);
+float vtag_rng_uniform_at(uint64_t base, uint64_t index);
+
+/* ---- arena (bump) allocator ---------------------------------------------
+ * Per-step activations. vtag_arena_reset() frees everything at once; after
+ * a step that overflowed the first block, the blocks are merged into one of
+ * the high-water size, so steady-state steps allocate nothing. */
+typedef struct vtag_arena_block vtag_arena_block;
+typedef struct vtag_arena {
+    vtag_arena_block *head; /* current block; older ones chained behind */
+    size_t used_total;      /* bytes handed out since the last reset */
+    size_t high_water;      /* max used_total over all steps */
+} vtag_arena;
+
+int vtag_arena_init(vtag_arena *a, size_t capacity, vtag_error *err);
+/* 64-byte aligned, uninitialised; NULL only when memory is exhausted. */
+void *vtag_arena_alloc(vtag_arena *a, size_t bytes);
+float *vtag_arena_floats(vtag_arena *a, int64_t n);
+float *vtag_arena_zeros(vtag_arena *a, int64_t n);
+void vtag_arena_reset(vtag_arena *a);
+void vtag_arena_free(vtag_arena *a);
+
+/* ---- compute backend ----------------------------------------------------
+ * The few kernels a future GPU backend must provide. Matrices are
+ * row-major: C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C. */
+typedef struct vtag_backend {
+    const char *name;
+    void (*gemm)(int threads, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                 float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
+                 float beta, float *c, int64_t ldc);
+} vtag_backend;
+
+extern const vtag_backend vtag_backend_cblas; /* OpenBLAS through CBLAS */
+extern const vtag_backend vtag_backend_naive; /* reference loops, for tests */
+
+/* ---- context -------------------------------------------------------------
+ * Everything that would otherwise be a global travels here. */
+typedef struct vtag_ctx {
+    int threads;                 /* for GEMM and element-wise loops */
+    vtag_rng rng;                /* seeded, reproducible */
+    vtag_arena arena;            /* per-step activations */
+    const vtag_backend *backend; /* GEMM provider */
+} vtag_ctx;
+
+/* threads <= 0 means "number of cores". */
+int vtag_ctx_init(vtag_ctx *ctx, int threads, uint64_t seed, vtag_error *err);
+void vtag_ctx_free(vtag_ctx *ctx);
+int vtag_default_threads(void);
+
+/* Row-major GEMM through ctx->backend. */
+void vtag_gemm(const vtag_ctx *ctx, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+               float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+               float *c, int64_t ldc);
+
+/* ---- tensors -------------------------------------------------------------- */
+#define VTAG_MAX_DIMS 6
+
+typedef struct vtag_tensor {
+    float *data;                    /* not owned */
+    int ndim;
+    int64_t shape[VTAG_MAX_DIMS];
+} vtag_tensor;
+
+int64_t vtag_numel(int ndim, const int64_t *shape);
+
+/* ---- parameter store -------------------------------------------------------
+ * Named tensors carved out of four single allocations: values, gradients,
+ * and Adam's first and second moments, so zeroing gradients is one memset
+ * and the optimizer one loop over a flat buffer. Declare every tensor with
+ * vtag_params_add, then vtag_params_alloc once. */
+typedef struct vtag_param {
+    char *name;
+    int ndim;
+    int64_t shape[VTAG_MAX_DIMS];
+    int64_t offset; /* in floats, into each of the four buffers */
+    int64_t numel;
+} vtag_param;
+
+typedef struct vtag_params {
+    vtag_param *items;
+    int count, cap;
+    int64_t total;  /* floats */
+    float *value;   /* [total] */
+    float *grad;    /* [total] */
+    float *adam_m;  /* [total] */
+    float *adam_v;  /* [total] */
+} vtag_params;
+
+void vtag_params_init(vtag_params *p);
+/* Returns the index of the new tensor, or a negative status. */
+int vtag_params_add(vtag_params *p, const char *name, int ndim, const int64_t *shape,
+                    vtag_error *err);
+int vtag_params_alloc(vtag_params *p, vtag_error *err);
+int vtag_params_find(const vtag_params *p, const char *name); /* index or -1 */
+float *vtag_params_value(const vtag_params *p, int index);
+float *vtag_params_grad(const vtag_params *p, int index);
+void vtag_params_zero_grad(vtag_params *p);
+void vtag_params_free(vtag_params *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,67 @@
+/* Adam, gradient clipping and the learning-rate schedule (see optim.h). */
+#include <math.h>
+
+#include "vtag/optim.h"
+
+void vtag_adam_init(vtag_adam *opt)
+{
+    opt->beta1 = 0.9f;
+    opt->beta2 = 0.999f;
+    opt->eps = 1e-8f;
+    opt->weight_decay = 0.0f;
+    opt->step = 0;
+}
+
+void vtag_adam_update_flat(float *value, const float *grad, float *m, float *v, int64_t n, float lr,
+                           float beta1, float beta2, float eps, float weight_decay, int64_t step,
+                           int threads)
+{
+    /* torch.optim.Adam: p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps). */
+    const double bc1 = 1.0 - pow(beta1, (double)step);
+    const double bc2 = 1.0 - pow(beta2, (double)step);
+    const float step_size = (float)(lr / bc1);
+    const float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
+#pragma omp parallel for num_threads(threads) if (n > 65536) schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        float g = grad[i] + weight_decay * value[i];
+        m[i] = beta1 * m[i] + (1.0f - beta1) * g;
+        v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
+        value[i] -= step_size * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
+    }
+}
+
+void vtag_adam_update(vtag_adam *opt, vtag_params *p, float lr, int threads)
+{
+    opt->step++;
+    vtag_adam_update_flat(p->value, p->grad, p->adam_m, p->adam_v, p->total, lr, opt->beta1, opt->beta2,
+                          opt->eps, opt->weight_decay, opt->step, threads);
+}
+
+void vtag_clip_grad_value(float *grad, int64_t n, float clip, int threads)
+{
+#pragma omp parallel for num_threads(threads) if (n > 65536) schedule(static)
+    for (int64_t i = 0; i < n; i++) grad[i] = fminf(fmaxf(grad[i], -clip), clip);
+}
+
+double vtag_clip_grad_norm(float *grad, int64_t n, float max_norm, int threads)
+{
+    double sq = 0.0;
+#pragma omp parallel for num_threads(threads) if (n > 65536) reduction(+ : sq) schedule(static)
+    for (int64_t i = 0; i < n; i++) sq += (double)grad[i] * grad[i];
+    double norm = sqrt(sq);
+    /* torch.nn.utils.clip_grad_norm_ uses max_norm / (norm + 1e-6). */
+    double coef = max_norm / (norm + 1e-6);
+    if (coef < 1.0) {
+        float c = (float)coef;
+#pragma omp parallel for num_threads(threads) if (n > 65536) schedule(static)
+        for (int64_t i = 0; i < n; i++) grad[i] *= c;
+    }
+    return norm;
+}
+
+float vtag_lr_step_decay(float base, int epoch, int start, int every, float decay)
+{
+    if (every <= 0 || start < 0 || epoch < start) return base;
+    int k = (epoch - start) / every;
+    return (float)(base * pow(decay, k));
+}

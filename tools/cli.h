@@ -1,0 +1,31 @@
+/* Shared pieces of the vtag command-line tool: the command table and the
+ * helpers every command uses. Only the CLI prints and exits. */
+#ifndef VTAG_CLI_H
+#define VTAG_CLI_H
+
+#include <stdio.h>
+
+/* Exit codes, documented in `vtag --help` and the README. */
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_FAIL = 1,  /* the command ran and failed (bad input, I/O) */
+    CLI_EXIT_USAGE = 2, /* wrong options or arguments */
+};
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv); /* argv[0] is the command name */
+} cli_command;
+
+/* Prints "vtag <cmd>: <message>" to stderr. */
+void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Parses a positive integer / float option value; on error prints and returns -1. */
+int cli_parse_int(const char *cmd, const char *opt, const char *s, long min, long max, long *out);
+int cli_parse_float(const char *cmd, const char *opt, const char *s, double *out);
+/* True when argv holds --help or -h. */
+int cli_wants_help(int argc, char **argv);
+
+int cmd_inspect(int argc, char **argv);
+
+#endif

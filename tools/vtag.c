@@ -1,0 +1,47 @@
+/* vtag: the command-line entry point; dispatches to one function per command. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "vtag/core.h"
+
+static const cli_command commands[] = {
+    {"inspect", "list the tensors and metadata of a safetensors file", cmd_inspect},
+};
+static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "vtag %s - tag videos with CNN->LSTM label captioners\n"
+            "\n"
+            "usage: vtag <command> [options]   (vtag <command> --help for its options)\n"
+            "       vtag --help | --version\n"
+            "\n"
+            "commands:\n",
+            VTAG_VERSION);
+    for (int i = 0; i < n_commands; i++) fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out,
+            "\n"
+            "exit codes: 0 success, 1 the command failed (bad input, I/O), 2 usage error\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("vtag %s\n", VTAG_VERSION);
+        return CLI_EXIT_OK;
+    }
+    for (int i = 0; i < n_commands; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "vtag: unknown command '%s' (vtag --help lists the commands)\n", argv[1]);
+    return CLI_EXIT_USAGE;
+}
