@@ -7,6 +7,7 @@
 
 static const cli_command commands[] = {
     {"inspect", "list the tensors and metadata of a safetensors file", cmd_inspect},
+    {"score", "CIDEr-D/BLEU of captions or multi-label scores from JSON Lines", cmd_score},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

@@ -1,0 +1,187 @@
+/* vtag score: CIDEr-D and BLEU of captions, or multi-label scores, from a
+ * JSON Lines file; prints one JSON object (docs/FORMATS.md "Score"). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "vtag/metrics.h"
+
+static void help(FILE *out)
+{
+    fprintf(out,
+            "usage: vtag score --in FILE.jsonl [--df-from FILE2.jsonl] [--per-item]\n"
+            "       vtag score --multilabel --in FILE.jsonl [--k K] [--threshold X]\n"
+            "\n"
+            "Captions: each line {\"id\": ..., \"cand\": \"tok tok ...\", \"refs\": [\"tok tok ...\", ...]}\n"
+            "(tokens separated by ASCII whitespace, or given as an array of token strings).\n"
+            "Prints {\"n\", \"CIDEr-D\", \"BLEU-1\", ..., \"BLEU-4\"} as coco-caption computes them;\n"
+            "CIDEr-D document frequencies come from the file's own references, or from\n"
+            "the \"refs\" of FILE2 with --df-from. --per-item adds \"per_item\": the CIDEr-D of\n"
+            "each line, in input order.\n"
+            "\n"
+            "Multi-label: each line {\"id\": ..., \"pred\": [[label, score], ...], \"true\": [label, ...]}.\n"
+            "Prints OP, OR, OF1, CP, CR, CF1 at score >= X (default 0.5), the same for each\n"
+            "item's top K (keys \"OP@k\", ...), mAP, GAP@k and Hit@1; K defaults to 20.\n"
+            "\n"
+            "A bad line is reported as FILE:LINE: message, with exit code 1.\n");
+}
+
+/* Exit status after the output: a failed write (a full disk, a closed pipe) is a failure. */
+static int score_flush(void)
+{
+    if (fflush(stdout) || ferror(stdout)) {
+        cli_error("score", "cannot write the result to stdout");
+        return CLI_EXIT_FAIL;
+    }
+    return CLI_EXIT_OK;
+}
+
+static void print_num(const char *key, double v, int last)
+{
+    printf("\"%s\": %.17g%s", key, v, last ? "" : ", ");
+}
+
+static int score_captions(const char *in, const char *df_from, int per_item)
+{
+    vtag_metrics_vocab vocab;
+    vtag_metrics_vocab_init(&vocab);
+    vtag_metrics_captions caps = {0}, dfc = {0};
+    vtag_metrics_df df;
+    vtag_metrics_df_init(&df);
+    vtag_error err = {0};
+    double *items = NULL;
+    int rc = vtag_metrics_read_captions(in, 1, &vocab, &caps, &err);
+    if (!rc && df_from) rc = vtag_metrics_read_captions(df_from, 0, &vocab, &dfc, &err);
+    const vtag_metrics_captions *src = df_from ? &dfc : &caps;
+    for (int64_t i = 0; !rc && i < src->n_items; i++)
+        rc = vtag_metrics_df_add(&df, src->items[i].refs, src->items[i].n_refs, &err);
+    if (!rc) rc = vtag_metrics_df_finish(&df, &err);
+    vtag_metrics_caption_scores sc;
+    if (!rc) {
+        items = malloc((size_t)caps.n_items * sizeof *items);
+        if (!items) rc = vtag_fail(&err, VTAG_ERR_NOMEM, "out of memory");
+    }
+    if (!rc) rc = vtag_metrics_score_captions(&df, caps.items, caps.n_items, items, &sc, &err);
+    if (rc) {
+        cli_error("score", "%s", err.msg);
+    } else {
+        printf("{\"n\": %lld, ", (long long)sc.n);
+        print_num("CIDEr-D", sc.cider_d, 0);
+        print_num("BLEU-1", sc.bleu[0], 0);
+        print_num("BLEU-2", sc.bleu[1], 0);
+        print_num("BLEU-3", sc.bleu[2], 0);
+        print_num("BLEU-4", sc.bleu[3], !per_item);
+        if (per_item) {
+            printf("\"per_item\": [");
+            for (int64_t i = 0; i < sc.n; i++) printf("%s%.17g", i ? ", " : "", items[i]);
+            printf("]");
+        }
+        printf("}\n");
+    }
+    free(items);
+    vtag_metrics_df_free(&df);
+    vtag_metrics_captions_free(&dfc);
+    vtag_metrics_captions_free(&caps);
+    vtag_metrics_vocab_free(&vocab);
+    return rc ? CLI_EXIT_FAIL : score_flush();
+}
+
+static int score_multilabel(const char *in, long k, double threshold)
+{
+    vtag_metrics_vocab vocab;
+    vtag_metrics_vocab_init(&vocab);
+    vtag_metrics_ml_set set = {0};
+    vtag_error err = {0};
+    vtag_metrics_prf at_t, at_k;
+    double map = 0, gap = 0, hit1 = 0;
+    int rc = vtag_metrics_read_multilabel(in, &vocab, &set, &err);
+    int32_t L = vocab.count;
+    if (!rc) rc = vtag_metrics_ml_prf_threshold(set.items, set.n_items, L, threshold, &at_t, &err);
+    if (!rc) rc = vtag_metrics_ml_prf_top_k(set.items, set.n_items, L, k, &at_k, &err);
+    if (!rc) rc = vtag_metrics_ml_map(set.items, set.n_items, L, &map, &err);
+    if (!rc) rc = vtag_metrics_ml_gap(set.items, set.n_items, L, k, &gap, &err);
+    if (!rc) rc = vtag_metrics_ml_hit(set.items, set.n_items, L, 1, &hit1, &err);
+    if (rc) {
+        cli_error("score", "%s", err.msg);
+    } else {
+        printf("{\"n\": %lld, \"labels\": %d, \"threshold\": %.17g, \"k\": %ld, ", (long long)set.n_items,
+               (int)L, threshold, k);
+        print_num("OP", at_t.overall_p, 0);
+        print_num("OR", at_t.overall_r, 0);
+        print_num("OF1", at_t.overall_f1, 0);
+        print_num("CP", at_t.class_p, 0);
+        print_num("CR", at_t.class_r, 0);
+        print_num("CF1", at_t.class_f1, 0);
+        print_num("OP@k", at_k.overall_p, 0);
+        print_num("OR@k", at_k.overall_r, 0);
+        print_num("OF1@k", at_k.overall_f1, 0);
+        print_num("CP@k", at_k.class_p, 0);
+        print_num("CR@k", at_k.class_r, 0);
+        print_num("CF1@k", at_k.class_f1, 0);
+        print_num("mAP", map, 0);
+        print_num("GAP@k", gap, 0);
+        print_num("Hit@1", hit1, 1);
+        printf("}\n");
+    }
+    vtag_metrics_ml_set_free(&set);
+    vtag_metrics_vocab_free(&vocab);
+    return rc ? CLI_EXIT_FAIL : score_flush();
+}
+
+int cmd_score(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        help(stdout);
+        return CLI_EXIT_OK;
+    }
+    const char *in = NULL, *df_from = NULL;
+    int per_item = 0, multilabel = 0, have_k = 0, have_t = 0;
+    long k = 20;
+    double threshold = 0.5;
+    for (int a = 1; a < argc; a++) {
+        const char *opt = argv[a];
+        int takes_value = !strcmp(opt, "--in") || !strcmp(opt, "--df-from") || !strcmp(opt, "--k") ||
+                          !strcmp(opt, "--threshold");
+        if (takes_value && a + 1 >= argc) {
+            cli_error("score", "%s needs a value", opt);
+            return CLI_EXIT_USAGE;
+        }
+        if (!strcmp(opt, "--in")) {
+            in = argv[++a];
+        } else if (!strcmp(opt, "--df-from")) {
+            df_from = argv[++a];
+        } else if (!strcmp(opt, "--k")) {
+            if (cli_parse_int("score", "--k", argv[++a], 1, 1000000000L, &k)) return CLI_EXIT_USAGE;
+            have_k = 1;
+        } else if (!strcmp(opt, "--threshold")) {
+            if (cli_parse_float("score", "--threshold", argv[++a], &threshold)) return CLI_EXIT_USAGE;
+            if (!isfinite(threshold)) {
+                cli_error("score", "--threshold expects a finite number, got '%s'", argv[a]);
+                return CLI_EXIT_USAGE;
+            }
+            have_t = 1;
+        } else if (!strcmp(opt, "--per-item")) {
+            per_item = 1;
+        } else if (!strcmp(opt, "--multilabel")) {
+            multilabel = 1;
+        } else {
+            cli_error("score", "unknown option '%s' (vtag score --help)", opt);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (!in) {
+        cli_error("score", "--in FILE.jsonl is required (vtag score --help)");
+        return CLI_EXIT_USAGE;
+    }
+    if (multilabel && (df_from || per_item)) {
+        cli_error("score", "--df-from and --per-item are for captions, not --multilabel");
+        return CLI_EXIT_USAGE;
+    }
+    if (!multilabel && (have_k || have_t)) {
+        cli_error("score", "--k and --threshold need --multilabel");
+        return CLI_EXIT_USAGE;
+    }
+    return multilabel ? score_multilabel(in, k, threshold) : score_captions(in, df_from, per_item);
+}
