@@ -49,6 +49,8 @@ float vtag_rng_uniform(vtag_rng *rng);      /* [0, 1) */
 float vtag_rng_normal(vtag_rng *rng);       /* N(0, 1) */
 /* Draw `index` of the stream starting at state `base`, without advancing. */
 uint64_t vtag_rng_at(uint64_t base, uint64_t index);
+/* Advance by n draws (after a parallel fill with vtag_rng_*_at). */
+void vtag_rng_skip(vtag_rng *rng, uint64_t n);
 float vtag_rng_uniform_at(uint64_t base, uint64_t index);
 
 /* ---- arena (bump) allocator ---------------------------------------------

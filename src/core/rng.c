@@ -17,6 +17,8 @@ void vtag_rng_seed(vtag_rng *rng, uint64_t seed) { rng->state = mix(seed + GOLDE
 
 uint64_t vtag_rng_at(uint64_t base, uint64_t index) { return mix(base + (index + 1) * GOLDEN); }
 
+void vtag_rng_skip(vtag_rng *rng, uint64_t n) { rng->state += n * GOLDEN; }
+
 uint64_t vtag_rng_next(vtag_rng *rng)
 {
     rng->state += GOLDEN;

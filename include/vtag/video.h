@@ -1,0 +1,149 @@
+/* vtag video: decode any file FFmpeg reads and sample frames from it, one at
+ * a time, as S×S RGB (shorter side scaled to S, centre crop, rotation
+ * metadata applied). Built on libavformat/libavcodec/libswscale.
+ *
+ * FFmpeg writes its own diagnostics through av_log(); the library leaves
+ * that process-wide setting alone (the vtag CLI silences it). */
+#ifndef VTAG_VIDEO_H
+#define VTAG_VIDEO_H
+
+#include <stdint.h>
+
+#include "vtag/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- samplers -------------------------------------------------------------
+ * Every sampler works on the range [start, end) of the video's timeline
+ * (seconds from the container's start time; end < 0 means the end of the
+ * video) and stops after max_frames frames (0: no cap).
+ *   uniform:N   the centres of N equal segments of the range (default N=16)
+ *   fps:F       the centres of consecutive 1/F s segments: start+(k+0.5)/F
+ *   keyframes   every keyframe whose time lies in the range
+ *   scene:T     the first frame of the range, then every frame whose picture
+ *               differs from the previous frame by more than T (0 < T <= 1;
+ *               the mean absolute difference of 64×64 grey thumbnails / 255)
+ * For uniform and fps the frame returned for time t is the frame on screen at
+ * t: the last frame whose presentation time is <= t (the first frame when t
+ * lies before it). Two targets may share one frame; it is then returned
+ * twice, as the ffmpeg fps filter duplicates frames. */
+typedef enum vtag_video_sampler_kind {
+    VTAG_VIDEO_SAMPLE_UNIFORM = 0,
+    VTAG_VIDEO_SAMPLE_FPS = 1,
+    VTAG_VIDEO_SAMPLE_KEYFRAMES = 2,
+    VTAG_VIDEO_SAMPLE_SCENE = 3,
+} vtag_video_sampler_kind;
+
+typedef struct vtag_video_sampler {
+    vtag_video_sampler_kind kind;
+    int64_t count;      /* uniform: N */
+    double fps;         /* fps: F */
+    double threshold;   /* scene: T */
+    double start;       /* seconds, >= 0 */
+    double end;         /* seconds; < 0: to the end of the video */
+    int64_t max_frames; /* 0: no cap */
+} vtag_video_sampler;
+
+/* uniform:16 over the whole video. */
+void vtag_video_sampler_default(vtag_video_sampler *s);
+/* Parses "uniform:N", "fps:F", "keyframes" or "scene:T" into s->kind and its
+ * parameter; start, end and max_frames are left as they are. */
+int vtag_video_sampler_parse(vtag_video_sampler *s, const char *spec, vtag_error *err);
+/* Writes the canonical spelling ("uniform:16", "fps:0.5", …) into buf. */
+void vtag_video_sampler_format(const vtag_video_sampler *s, char *buf, int64_t cap);
+
+/* How the reader reaches the sampled frames. AUTO decides per target from the
+ * container's index: seek back to the keyframe before the target and decode
+ * forward, or keep decoding from where the decoder is, whichever decodes
+ * fewer frames. Without a usable index (GIF, streams) it decodes through. */
+typedef enum vtag_video_strategy {
+    VTAG_VIDEO_STRATEGY_AUTO = 0,
+    VTAG_VIDEO_STRATEGY_SEEK = 1,   /* seek for every target */
+    VTAG_VIDEO_STRATEGY_LINEAR = 2, /* one seek to the range start, then decode through */
+} vtag_video_strategy;
+
+typedef struct vtag_video_options {
+    int64_t size;                 /* S, output frames are S×S RGB; default 224 */
+    int threads;                  /* decoder threads; 0: FFmpeg picks (one per core) */
+    vtag_video_strategy strategy; /* default AUTO */
+} vtag_video_options;
+
+void vtag_video_options_default(vtag_video_options *o);
+
+/* ---- probing --------------------------------------------------------------- */
+typedef struct vtag_video_info {
+    char container[64];    /* libavformat's demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2" */
+    char codec[32];        /* e.g. "h264" */
+    double duration;       /* seconds */
+    double frame_rate;     /* average frames per second (0 if unknown) */
+    int64_t width, height; /* coded picture size, before rotation */
+    int rotation;          /* clockwise degrees applied for display: 0, 90, 180, 270 */
+    int64_t display_width, display_height; /* after rotation */
+    int64_t frames;        /* video packets (0 if unknown) */
+    int64_t keyframes;     /* keyframe packets (-1 if unknown) */
+    int index_complete;    /* 1: the container index lists every packet */
+    int64_t index_entries; /* entries in the container's index at open */
+} vtag_video_info;
+
+/* Opens path, reads its header and index; counts keyframes from the index
+ * when the index lists every packet, otherwise by reading the packets (no
+ * decoding). Errors: VTAG_ERR_IO (cannot open), VTAG_ERR_FORMAT (not a media
+ * file, or no video stream), VTAG_ERR_UNSUPPORTED (no decoder). */
+int vtag_video_probe(const char *path, vtag_video_info *info, vtag_error *err);
+
+/* ---- reading frames ---------------------------------------------------------- */
+typedef struct vtag_video vtag_video_t; /* an open video with a sampler: the frame iterator */
+
+typedef struct vtag_video_frame {
+    int64_t index;         /* position in the sample set (targets skipped by damage leave gaps) */
+    double target_seconds; /* the time the sampler asked for (keyframes/scene: the frame's time) */
+    double pts_seconds;    /* the returned frame's own presentation time */
+    double scene_score;    /* scene sampler: difference from the previous frame; else 0 */
+    int64_t size;          /* S */
+    const uint8_t *rgb;    /* [S, S, 3] row-major RGB24; owned by the reader, valid until the next call */
+} vtag_video_frame;
+
+typedef struct vtag_video_stats {
+    int64_t targets;         /* frames the sampler asked for (uniform, fps); -1 when not known up front */
+    int64_t frames_out;      /* frames returned so far */
+    int64_t packets_read;    /* video packets read */
+    int64_t frames_decoded;  /* pictures the decoder returned */
+    int64_t frames_converted;/* pictures scaled to RGB (kept frames only) */
+    int64_t seeks;
+    int64_t damaged_packets; /* packets the demuxer or decoder rejected, or flagged corrupt */
+    int64_t cost_seek;       /* predicted decodes when seeking for every target (-1: no index) */
+    int64_t cost_linear;     /* predicted decodes when decoding through */
+    int64_t cost_plan;       /* predicted decodes of the plan in use */
+    vtag_video_strategy strategy; /* LINEAR or SEEK when the plan is pure, AUTO when mixed */
+} vtag_video_stats;
+
+/* Opens path for reading with sampler s (NULL: uniform:16) and options o
+ * (NULL: defaults). The same errors as vtag_video_probe, plus VTAG_ERR_ARG for
+ * a bad sampler or option. *out is NULL on failure. */
+int vtag_video_open(vtag_video_t **out, const char *path, const vtag_video_sampler *s,
+                    const vtag_video_options *o, vtag_error *err);
+const vtag_video_info *vtag_video_get_info(const vtag_video_t *v);
+/* Decodes up to the next sampled frame. On success *got is 1 and frame is
+ * filled, or *got is 0 at the end of the sample set. A damaged stream is not
+ * an error: what cannot be decoded is skipped and counted in
+ * stats.damaged_packets; the sample set then ends early or has gaps. Errors
+ * (VTAG_ERR_NOMEM, VTAG_ERR_IO) end the iteration. */
+int vtag_video_next(vtag_video_t *v, vtag_video_frame *frame, int *got, vtag_error *err);
+void vtag_video_get_stats(const vtag_video_t *v, vtag_video_stats *stats);
+/* Frees everything and sets *v to NULL; NULL and *v == NULL are fine. */
+void vtag_video_close(vtag_video_t **v);
+
+/* ---- helpers ------------------------------------------------------------------- */
+/* rgb [S, S, 3] uint8 → out [3, S, S] float, (x/255 - mean[c]) / std[c]. */
+void vtag_video_normalize(const uint8_t *rgb, int64_t size, const float mean[3], const float std[3],
+                          float *out);
+/* Writes an RGB24 image as PNG, atomically (temporary name, flush, rename). */
+int vtag_video_write_png(const char *path, const uint8_t *rgb, int64_t width, int64_t height,
+                         vtag_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
