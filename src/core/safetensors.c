@@ -375,7 +375,18 @@ int vtag_st_writer_meta(vtag_st_writer *w, const char *key, const char *value, v
     return VTAG_OK;
 }
 
-static char *build_header(const vtag_st_writer *w, size_t *len, vtag_error *err)
+/* Data layout order: wider elements first (stable), so that with no gaps
+ * between tensors every tensor is aligned to its element size, as the
+ * reference safetensors library lays files out. */
+static void layout_order(const vtag_st_writer *w, int *order)
+{
+    int k = 0;
+    for (size_t size = 8; size >= 4; size -= 4)
+        for (int i = 0; i < w->count; i++)
+            if (vtag_dtype_size(w->entries[i].dtype) == size) order[k++] = i;
+}
+
+static char *build_header(const vtag_st_writer *w, const int *order, size_t *len, vtag_error *err)
 {
     json_t *root = json_object();
     int ok = root != NULL;
@@ -386,8 +397,8 @@ static char *build_header(const vtag_st_writer *w, size_t *len, vtag_error *err)
             ok = json_object_set_new(meta, w->meta_keys[i], json_string(w->meta_values[i])) == 0;
     }
     uint64_t off = 0;
-    for (int i = 0; ok && i < w->count; i++) {
-        const vtag_st_entry *e = &w->entries[i];
+    for (int k = 0; ok && k < w->count; k++) {
+        const vtag_st_entry *e = &w->entries[order[k]];
         uint64_t nbytes = (uint64_t)vtag_numel(e->ndim, e->shape) * vtag_dtype_size(e->dtype);
         json_t *shape = json_array();
         for (int d = 0; shape && d < e->ndim; d++) json_array_append_new(shape, json_integer(e->shape[d]));
@@ -419,12 +430,19 @@ static char *build_header(const vtag_st_writer *w, size_t *len, vtag_error *err)
 int vtag_st_writer_save(const vtag_st_writer *w, const char *path, vtag_error *err)
 {
     size_t hlen;
-    char *header = build_header(w, &hlen, err);
-    if (!header) return err ? err->code : VTAG_ERR_NOMEM;
+    int *order = malloc((size_t)(w->count ? w->count : 1) * sizeof *order);
+    if (!order) return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
+    layout_order(w, order);
+    char *header = build_header(w, order, &hlen, err);
+    if (!header) {
+        free(order);
+        return err ? err->code : VTAG_ERR_NOMEM;
+    }
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 16);
     if (!tmp) {
         free(header);
+        free(order);
         return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
     }
     memcpy(tmp, path, plen);
@@ -434,6 +452,7 @@ int vtag_st_writer_save(const vtag_st_writer *w, const char *path, vtag_error *e
         int rc = vtag_fail(err, VTAG_ERR_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
         free(tmp);
         free(header);
+        free(order);
         return rc;
     }
     fchmod(fd, 0644);
@@ -442,8 +461,8 @@ int vtag_st_writer_save(const vtag_st_writer *w, const char *path, vtag_error *e
     unsigned char len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
     ok = ok && fwrite(len8, 1, 8, fp) == 8 && fwrite(header, 1, hlen, fp) == hlen;
-    for (int i = 0; ok && i < w->count; i++) {
-        const vtag_st_entry *e = &w->entries[i];
+    for (int k = 0; ok && k < w->count; k++) {
+        const vtag_st_entry *e = &w->entries[order[k]];
         size_t nbytes = (size_t)vtag_numel(e->ndim, e->shape) * vtag_dtype_size(e->dtype);
         ok = nbytes == 0 || fwrite(e->data, 1, nbytes, fp) == nbytes;
     }
@@ -461,5 +480,6 @@ int vtag_st_writer_save(const vtag_st_writer *w, const char *path, vtag_error *e
     }
     free(tmp);
     free(header);
+    free(order);
     return rc;
 }
