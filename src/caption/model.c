@@ -1,0 +1,229 @@
+/* Caption model configuration, parameter declaration under the SPEC §3 names,
+ * and PyTorch-like initialisation. */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "caption_internal.h"
+
+const char *vtag_model_type_name(vtag_model_type t)
+{
+    switch (t) {
+    case VTAG_MODEL_FC: return "fc";
+    case VTAG_MODEL_ATT2IN: return "att2in";
+    case VTAG_MODEL_TOPDOWN: return "topdown";
+    }
+    return "?";
+}
+
+int vtag_model_type_parse(const char *s, vtag_model_type *t)
+{
+    if (strcmp(s, "fc") == 0) *t = VTAG_MODEL_FC;
+    else if (strcmp(s, "att2in") == 0) *t = VTAG_MODEL_ATT2IN;
+    else if (strcmp(s, "topdown") == 0 || strcmp(s, "updown") == 0) *t = VTAG_MODEL_TOPDOWN;
+    else return VTAG_ERR_ARG;
+    return VTAG_OK;
+}
+
+void vtag_model_config_defaults(vtag_model_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->type = VTAG_MODEL_FC;
+    cfg->input_encoding_size = 512;
+    cfg->rnn_size = 512;
+    cfg->att_hid_size = 512;
+    cfg->max_length = 16;
+    cfg->drop_prob_lm = 0.5f;
+}
+
+char *vtag_model_config_to_json(const vtag_model_config *cfg)
+{
+    json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "model", vtag_model_type_name(cfg->type),
+                          "vocab_size", (json_int_t)cfg->vocab_size, "input_encoding_size",
+                          (json_int_t)cfg->input_encoding_size, "rnn_size", (json_int_t)cfg->rnn_size, "att_hid_size",
+                          (json_int_t)cfg->att_hid_size, "fc_feat_size", (json_int_t)cfg->fc_feat_size,
+                          "att_feat_size", (json_int_t)cfg->att_feat_size, "max_length", (json_int_t)cfg->max_length,
+                          "drop_prob_lm", (double)cfg->drop_prob_lm);
+    if (!o) return NULL;
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return s;
+}
+
+int vtag_model_config_from_json(vtag_model_config *cfg, const char *text, vtag_error *err)
+{
+    vtag_model_config_defaults(cfg);
+    json_error_t je;
+    json_t *o = json_loads(text, 0, &je);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return vtag_fail(err, VTAG_ERR_FORMAT, "vtag.config is not a JSON object");
+    }
+    int rc = VTAG_OK;
+    json_t *m = json_object_get(o, "model");
+    if (m && (!json_is_string(m) || vtag_model_type_parse(json_string_value(m), &cfg->type)))
+        rc = vtag_fail(err, VTAG_ERR_FORMAT, "vtag.config: unknown model");
+    struct {
+        const char *key;
+        int64_t *dst;
+        int required;
+    } ints[] = {{"vocab_size", &cfg->vocab_size, 1},       {"input_encoding_size", &cfg->input_encoding_size, 0},
+                {"rnn_size", &cfg->rnn_size, 0},           {"att_hid_size", &cfg->att_hid_size, 0},
+                {"fc_feat_size", &cfg->fc_feat_size, 0},   {"att_feat_size", &cfg->att_feat_size, 0},
+                {"max_length", &cfg->max_length, 0}};
+    for (size_t i = 0; rc == VTAG_OK && i < sizeof ints / sizeof ints[0]; i++) {
+        json_t *v = json_object_get(o, ints[i].key);
+        if (!v) {
+            if (ints[i].required) rc = vtag_fail(err, VTAG_ERR_FORMAT, "vtag.config: missing %s", ints[i].key);
+            continue;
+        }
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            rc = vtag_fail(err, VTAG_ERR_FORMAT, "vtag.config: %s is not a non-negative integer", ints[i].key);
+        else *ints[i].dst = json_integer_value(v);
+    }
+    json_t *d = json_object_get(o, "drop_prob_lm");
+    if (rc == VTAG_OK && d) {
+        if (!json_is_number(d)) rc = vtag_fail(err, VTAG_ERR_FORMAT, "vtag.config: drop_prob_lm is not a number");
+        else cfg->drop_prob_lm = (float)json_number_value(d);
+    }
+    json_decref(o);
+    return rc;
+}
+
+static int check_config(const vtag_model_config *c, vtag_error *err)
+{
+    if (c->vocab_size < 1 || c->input_encoding_size < 1 || c->rnn_size < 1 || c->max_length < 1)
+        return vtag_fail(err, VTAG_ERR_ARG, "model: vocab_size, input_encoding_size, rnn_size and max_length must be positive");
+    if (c->drop_prob_lm < 0.0f || c->drop_prob_lm >= 1.0f)
+        return vtag_fail(err, VTAG_ERR_ARG, "model: drop_prob_lm %g is outside [0, 1)", c->drop_prob_lm);
+    if (c->type != VTAG_MODEL_ATT2IN && c->fc_feat_size < 1)
+        return vtag_fail(err, VTAG_ERR_ARG, "model %s needs fc features (fc_feat_size = 0)", vtag_model_type_name(c->type));
+    if (c->type != VTAG_MODEL_FC && (c->att_feat_size < 1 || c->att_hid_size < 1))
+        return vtag_fail(err, VTAG_ERR_ARG, "model %s needs att features (att_feat_size = 0)", vtag_model_type_name(c->type));
+    return VTAG_OK;
+}
+
+static int add2(vtag_params *p, const char *name, int64_t d0, int64_t d1, vtag_error *err)
+{
+    int64_t s[2] = {d0, d1};
+    int rc = vtag_params_add(p, name, d1 ? 2 : 1, s, err);
+    return rc < 0 ? rc : VTAG_OK;
+}
+
+/* A Linear(in → out) as "<prefix>.weight" [out, in] and "<prefix>.bias" [out]. */
+static int add_linear(vtag_params *p, const char *prefix, int64_t in, int64_t out, vtag_error *err)
+{
+    char name[96];
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    int rc = add2(p, name, out, in, err);
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    return rc ? rc : add2(p, name, out, 0, err);
+}
+
+static int add_lstm(vtag_params *p, const char *prefix, int64_t in, int64_t r, vtag_error *err)
+{
+    char name[96];
+    int rc;
+    snprintf(name, sizeof name, "%s.weight_ih", prefix);
+    if ((rc = add2(p, name, 4 * r, in, err))) return rc;
+    snprintf(name, sizeof name, "%s.weight_hh", prefix);
+    if ((rc = add2(p, name, 4 * r, r, err))) return rc;
+    snprintf(name, sizeof name, "%s.bias_ih", prefix);
+    if ((rc = add2(p, name, 4 * r, 0, err))) return rc;
+    snprintf(name, sizeof name, "%s.bias_hh", prefix);
+    return add2(p, name, 4 * r, 0, err);
+}
+
+static int declare(vtag_model *m, vtag_error *err)
+{
+    const vtag_model_config *c = &m->cfg;
+    vtag_params *p = &m->params;
+    const int64_t V1 = c->vocab_size + 1, E = c->input_encoding_size, R = c->rnn_size, A = c->att_hid_size;
+    int rc = VTAG_OK;
+    switch (c->type) {
+    case VTAG_MODEL_FC:
+        if (!rc) rc = add_linear(p, "img_embed", c->fc_feat_size, E, err);
+        if (!rc) rc = add_linear(p, "core.i2h", E, 5 * R, err);
+        if (!rc) rc = add_linear(p, "core.h2h", R, 5 * R, err);
+        if (!rc) rc = add2(p, "embed.weight", V1, E, err);
+        break;
+    case VTAG_MODEL_ATT2IN:
+        if (!rc) rc = add2(p, "embed.weight", V1, E, err);
+        if (!rc) rc = add_linear(p, "ctx2att", c->att_feat_size, A, err);
+        if (!rc) rc = add_linear(p, "core.i2h", E, 5 * R, err);
+        if (!rc) rc = add_linear(p, "core.h2h", R, 5 * R, err);
+        if (!rc) rc = add_linear(p, "core.a2c", c->att_feat_size, 2 * R, err);
+        if (!rc) rc = add_linear(p, "core.attention.h2att", R, A, err);
+        if (!rc) rc = add_linear(p, "core.attention.alpha_net", A, 1, err);
+        break;
+    case VTAG_MODEL_TOPDOWN:
+        if (!rc) rc = add2(p, "embed.0.weight", V1, E, err);
+        if (!rc) rc = add_linear(p, "fc_embed.0", c->fc_feat_size, R, err);
+        if (!rc) rc = add_linear(p, "att_embed.0", c->att_feat_size, R, err);
+        if (!rc) rc = add_linear(p, "ctx2att", R, A, err);
+        if (!rc) rc = add_lstm(p, "core.att_lstm", 2 * R + E, R, err);
+        if (!rc) rc = add_lstm(p, "core.lang_lstm", 2 * R, R, err);
+        if (!rc) rc = add_linear(p, "core.attention.h2att", R, A, err);
+        if (!rc) rc = add_linear(p, "core.attention.alpha_net", A, 1, err);
+        break;
+    }
+    if (!rc) rc = add_linear(p, "logit", R, V1, err);
+    return rc;
+}
+
+int vtag_model_init(vtag_model *m, const vtag_model_config *cfg, vtag_error *err)
+{
+    memset(m, 0, sizeof *m);
+    vtag_params_init(&m->params);
+    int rc = check_config(cfg, err);
+    if (rc) return rc;
+    m->cfg = *cfg;
+    rc = declare(m, err);
+    if (!rc) rc = vtag_params_alloc(&m->params, err);
+    if (rc) vtag_model_free(m);
+    return rc;
+}
+
+void vtag_model_free(vtag_model *m) { vtag_params_free(&m->params); }
+
+float *caption_param(const vtag_model *m, const char *name)
+{
+    int i = vtag_params_find(&m->params, name);
+    return i < 0 ? NULL : vtag_params_value(&m->params, i);
+}
+
+float *caption_grad(const vtag_model *m, const char *name)
+{
+    int i = vtag_params_find(&m->params, name);
+    return i < 0 ? NULL : vtag_params_grad(&m->params, i);
+}
+
+void vtag_model_init_weights(vtag_model *m, vtag_rng *rng)
+{
+    vtag_params *p = &m->params;
+    const float lstm_bound = 1.0f / sqrtf((float)m->cfg.rnn_size);
+    for (int i = 0; i < p->count; i++) {
+        const vtag_param *t = &p->items[i];
+        float *v = vtag_params_value(p, i);
+        float bound;
+        const char *dot = strrchr(t->name, '.');
+        const char *leaf = dot ? dot + 1 : t->name;
+        if (strstr(t->name, "embed.weight") || strcmp(t->name, "embed.0.weight") == 0 || strcmp(t->name, "logit.weight") == 0)
+            bound = 0.1f; /* as FCModel.init_weights */
+        else if (strcmp(t->name, "logit.bias") == 0)
+            bound = 0.0f;
+        else if (strstr(t->name, "_lstm."))
+            bound = lstm_bound; /* nn.LSTMCell: U(±1/sqrt(hidden)) */
+        else {
+            /* nn.Linear: U(±1/sqrt(fan_in)) for weight and bias; fan_in is
+             * the weight's second dimension. */
+            char wname[128];
+            snprintf(wname, sizeof wname, "%.*s.weight", (int)(leaf - t->name - 1), t->name);
+            int wi = strcmp(leaf, "bias") == 0 ? vtag_params_find(p, wname) : i;
+            int64_t fan_in = wi >= 0 && p->items[wi].ndim == 2 ? p->items[wi].shape[1] : 1;
+            bound = 1.0f / sqrtf((float)fan_in);
+        }
+        for (int64_t j = 0; j < t->numel; j++) v[j] = bound * (2.0f * vtag_rng_uniform(rng) - 1.0f);
+    }
+}

@@ -1,0 +1,449 @@
+/* Teacher-forced forward and backward of the three caption models (SPEC §3,
+ * §4). Work that does not depend on the recurrence is batched over all time
+ * steps: the input projections, the logits, and every weight gradient are one
+ * GEMM each; only h2h (and attention) run step by step. Arrays are
+ * position-major, [T, B, …], so one step is one contiguous block. */
+#include <string.h>
+
+#include "caption_internal.h"
+
+#define NEW(n) vtag_arena_floats(&ctx->arena, (n))
+#define ZEROS(n) vtag_arena_zeros(&ctx->arena, (n))
+
+/* The token sequence of a batch: inputs and targets per position, and the mask. */
+typedef struct seqs {
+    int64_t B, T;      /* rows, output positions */
+    int32_t *in;       /* [T, B] input token at each position (BOS = 0 first) */
+    int32_t *target;   /* [T, B] */
+    float *mask;       /* [T, B] 1 up to and including the EOS */
+} seqs;
+
+/* Everything the forward pass leaves for the backward pass. */
+typedef struct fwd {
+    float *x;        /* [S, B, E] step inputs (fc: step 0 is img_embed(fc)) */
+    float *a;        /* [S, B, G] gate pre-activations (G = 5R, or 4R for att_lstm) */
+    float *cache;    /* [S, B, 5R] */
+    float *hs, *cs;  /* [S+1, B, R] states, slot 0 = zeros */
+    float *drop;     /* [T, B, R] output dropout masks */
+    /* attention models */
+    float *p_att;    /* [B, K, A] */
+    float *ctxs;     /* [S, B, D] attention contexts */
+    vtag_attention_cache *att_cache; /* [S] */
+    /* topdown */
+    float *fce, *fce_mask, *fce_pre;   /* [B, R] */
+    float *ate, *ate_mask, *ate_pre;   /* [B, K, R] */
+    float *x_pre, *x_mask;             /* [T, B, E] embedding before dropout / mask */
+    float *att_in;   /* [T, B, 2R+E] */
+    float *lang_in;  /* [T, B, 2R] */
+    float *a2, *cache2, *h2s, *c2s;    /* lang_lstm: [T,B,4R], [T,B,5R], [T+1,B,R] */
+} fwd;
+
+static int oom(vtag_error *err) { return vtag_fail(err, VTAG_ERR_NOMEM, "caption: out of memory"); }
+
+/* ---- fc and att2in: the maxout core ------------------------------------------------ */
+
+static int maxout_forward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *bt, const seqs *sq, int train,
+                          float *out, fwd *f, vtag_error *err)
+{
+    const vtag_model_config *c = &m->cfg;
+    const int fc = c->type == VTAG_MODEL_FC;
+    const int64_t B = sq->B, T = sq->T, E = c->input_encoding_size, R = c->rnn_size, G = 5 * R;
+    const int64_t S = T + (fc ? 1 : 0), K = bt->k, D = c->att_feat_size, A = c->att_hid_size;
+    f->x = NEW(S * B * E);
+    f->a = NEW(S * B * G);
+    f->cache = NEW(S * B * G);
+    f->hs = NEW((S + 1) * B * R);
+    f->cs = NEW((S + 1) * B * R);
+    f->drop = NEW(T * B * R);
+    if (!f->x || !f->a || !f->cache || !f->hs || !f->cs || !f->drop) return oom(err);
+    memset(f->hs, 0, (size_t)(B * R) * sizeof(float));
+    memset(f->cs, 0, (size_t)(B * R) * sizeof(float));
+
+    /* Step inputs, then all input projections in one GEMM. */
+    float *xw = f->x;
+    if (fc) {
+        vtag_linear_forward(ctx, xw, bt->fc, caption_param(m, "img_embed.weight"), caption_param(m, "img_embed.bias"), B,
+                            c->fc_feat_size, E, 0);
+        xw += B * E;
+    }
+    int rc = vtag_embedding_forward(xw, sq->in, caption_param(m, "embed.weight"), T * B, c->vocab_size + 1, E, err);
+    if (rc) return rc;
+    vtag_linear_forward(ctx, f->a, f->x, caption_param(m, "core.i2h.weight"), caption_param(m, "core.i2h.bias"), S * B,
+                        E, G, 0);
+
+    vtag_attention_weights aw = {0};
+    const float *a2c_w = NULL, *a2c_b = NULL;
+    if (!fc) {
+        f->p_att = NEW(B * K * A);
+        f->ctxs = NEW(S * B * D);
+        f->att_cache = vtag_arena_alloc(&ctx->arena, (size_t)S * sizeof *f->att_cache);
+        if (!f->p_att || !f->ctxs || !f->att_cache) return oom(err);
+        vtag_linear_forward(ctx, f->p_att, bt->att, caption_param(m, "ctx2att.weight"), caption_param(m, "ctx2att.bias"),
+                            B * K, D, A, 0);
+        aw = (vtag_attention_weights){caption_param(m, "core.attention.h2att.weight"),
+                                      caption_param(m, "core.attention.h2att.bias"),
+                                      caption_param(m, "core.attention.alpha_net.weight"),
+                                      caption_param(m, "core.attention.alpha_net.bias")};
+        a2c_w = caption_param(m, "core.a2c.weight");
+        a2c_b = caption_param(m, "core.a2c.bias");
+    }
+    const float *h2h_w = caption_param(m, "core.h2h.weight"), *h2h_b = caption_param(m, "core.h2h.bias");
+    const vtag_attention_dims dims = {B, K, D, R, A};
+    for (int64_t s = 0; s < S; s++) {
+        float *a = f->a + s * B * G, *h_prev = f->hs + s * B * R;
+        vtag_linear_forward(ctx, a, h_prev, h2h_w, h2h_b, B, R, G, 1);
+        if (!fc) {
+            float *cx = f->ctxs + s * B * D;
+            rc = vtag_attention_forward(ctx, cx, &f->att_cache[s], h_prev, bt->att, f->p_att, &aw, dims, err);
+            if (rc) return rc;
+            caption_linear_slice(ctx, a + 3 * R, G, cx, D, a2c_w, a2c_b, B, D, 2 * R);
+        }
+        vtag_maxout_lstm_forward(f->hs + (s + 1) * B * R, f->cs + (s + 1) * B * R, f->cache + s * B * G, a,
+                                 f->cs + s * B * R, B, R, ctx->threads);
+        if (fc && s == 0) continue; /* the image step's output is discarded */
+        int64_t t = fc ? s - 1 : s;
+        vtag_dropout_forward(out + t * B * R, f->drop + t * B * R, f->hs + (s + 1) * B * R, B * R, c->drop_prob_lm,
+                             train, &ctx->rng, ctx->threads);
+    }
+    return VTAG_OK;
+}
+
+static int maxout_backward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *bt, const seqs *sq, const fwd *f,
+                           const float *dout, vtag_error *err)
+{
+    const vtag_model_config *c = &m->cfg;
+    const int fc = c->type == VTAG_MODEL_FC;
+    const int64_t B = sq->B, T = sq->T, E = c->input_encoding_size, R = c->rnn_size, G = 5 * R;
+    const int64_t S = T + (fc ? 1 : 0), K = bt->k, D = c->att_feat_size, A = c->att_hid_size;
+    float *da = ZEROS(S * B * G), *dh = ZEROS(B * R), *dh_next = NEW(B * R);
+    float *dc = ZEROS(B * R), *dc_prev = NEW(B * R);
+    float *dp_att = NULL, *dctx = NULL;
+    if (!da || !dh || !dh_next || !dc || !dc_prev) return oom(err);
+    const float *h2h_w = caption_param(m, "core.h2h.weight");
+    vtag_attention_weights aw = {0};
+    vtag_attention_grads ag = {0};
+    const float *a2c_w = NULL;
+    if (!fc) {
+        dp_att = ZEROS(B * K * A);
+        dctx = NEW(B * D);
+        if (!dp_att || !dctx) return oom(err);
+        aw = (vtag_attention_weights){caption_param(m, "core.attention.h2att.weight"),
+                                      caption_param(m, "core.attention.h2att.bias"),
+                                      caption_param(m, "core.attention.alpha_net.weight"),
+                                      caption_param(m, "core.attention.alpha_net.bias")};
+        ag = (vtag_attention_grads){caption_grad(m, "core.attention.h2att.weight"),
+                                    caption_grad(m, "core.attention.h2att.bias"),
+                                    caption_grad(m, "core.attention.alpha_net.weight"),
+                                    caption_grad(m, "core.attention.alpha_net.bias")};
+        a2c_w = caption_param(m, "core.a2c.weight");
+    }
+    const vtag_attention_dims dims = {B, K, D, R, A};
+    for (int64_t s = S - 1; s >= 0; s--) {
+        /* dh holds what reaches h_s from step s+1; add the output's share. */
+        if (!(fc && s == 0)) {
+            int64_t t = fc ? s - 1 : s;
+            vtag_dropout_backward(dh, dout + t * B * R, f->drop + t * B * R, B * R, ctx->threads);
+        }
+        float *das = da + s * B * G;
+        memset(dc_prev, 0, (size_t)(B * R) * sizeof(float));
+        vtag_maxout_lstm_backward(das, dc_prev, dh, dc, f->cache + s * B * G, f->a + s * B * G, f->cs + s * B * R, B,
+                                  R, ctx->threads);
+        memset(dh_next, 0, (size_t)(B * R) * sizeof(float));
+        const float *h_prev = f->hs + s * B * R;
+        if (!fc) {
+            /* a2c: d ctx = da[3R:5R] · W_a2c, then back through attention. */
+            vtag_gemm(ctx, 0, 0, B, D, 2 * R, 1.0f, das + 3 * R, G, a2c_w, D, 0.0f, dctx, D);
+            int rc = vtag_attention_backward(ctx, dh_next, NULL, dp_att, &ag, dctx, &f->att_cache[s], h_prev, bt->att,
+                                             &aw, dims, err);
+            if (rc) return rc;
+        }
+        vtag_linear_backward(ctx, dh_next, NULL, NULL, das, h_prev, h2h_w, B, R, G);
+        float *tmp = dh;
+        dh = dh_next;
+        dh_next = tmp;
+        tmp = dc;
+        dc = dc_prev;
+        dc_prev = tmp;
+    }
+    /* Weight gradients of everything that ran per step, one GEMM each. */
+    vtag_linear_backward(ctx, NULL, caption_grad(m, "core.h2h.weight"), caption_grad(m, "core.h2h.bias"), da, f->hs,
+                         h2h_w, S * B, R, G);
+    float *dx = ZEROS(S * B * E);
+    if (!dx) return oom(err);
+    vtag_linear_backward(ctx, dx, caption_grad(m, "core.i2h.weight"), caption_grad(m, "core.i2h.bias"), da, f->x,
+                         caption_param(m, "core.i2h.weight"), S * B, E, G);
+    float *dxw = dx;
+    if (fc) {
+        vtag_linear_backward(ctx, NULL, caption_grad(m, "img_embed.weight"), caption_grad(m, "img_embed.bias"), dx, bt->fc,
+                             caption_param(m, "img_embed.weight"), B, c->fc_feat_size, E);
+        dxw += B * E;
+    } else {
+        /* a2c over all steps: dW += da[:, 3R:5R]^T · ctx, db += Σ da[:, 3R:5R]. */
+        float *gw = caption_grad(m, "core.a2c.weight"), *gb = caption_grad(m, "core.a2c.bias");
+        vtag_gemm(ctx, 1, 0, 2 * R, D, S * B, 1.0f, da + 3 * R, G, f->ctxs, D, 1.0f, gw, D);
+        for (int64_t i = 0; i < S * B; i++)
+            for (int64_t j = 0; j < 2 * R; j++) gb[j] += da[i * G + 3 * R + j];
+        vtag_linear_backward(ctx, NULL, caption_grad(m, "ctx2att.weight"), caption_grad(m, "ctx2att.bias"), dp_att, bt->att,
+                             caption_param(m, "ctx2att.weight"), B * K, D, A);
+    }
+    vtag_embedding_backward(caption_grad(m, "embed.weight"), dxw, sq->in, T * B, E);
+    return VTAG_OK;
+}
+
+/* ---- topdown: two LSTM cells with attention between them ------------------------------- */
+
+/* y = dropout(relu(x · W^T + b)); keeps relu's output and the mask for backward. */
+static void embed_relu_dropout(vtag_ctx *ctx, float *out, float *pre, float *mask, const float *in, const float *w,
+                               const float *b, int64_t n, int64_t in_dim, int64_t out_dim, float p, int train)
+{
+    vtag_linear_forward(ctx, pre, in, w, b, n, in_dim, out_dim, 0);
+    vtag_relu_forward(pre, pre, n * out_dim, ctx->threads);
+    vtag_dropout_forward(out, mask, pre, n * out_dim, p, train, &ctx->rng, ctx->threads);
+}
+
+/* Gradient before ReLU+dropout, given the gradient after them (arena). */
+static float *undo_relu_dropout(vtag_ctx *ctx, const float *dy, const float *mask, const float *relu_out, int64_t n)
+{
+    float *d_drop = ZEROS(n), *d_pre = ZEROS(n);
+    if (!d_drop || !d_pre) return NULL;
+    vtag_dropout_backward(d_drop, dy, mask, n, ctx->threads);
+    vtag_relu_backward(d_pre, d_drop, relu_out, n, ctx->threads);
+    return d_pre;
+}
+
+static int topdown_forward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *bt, const seqs *sq, int train,
+                           float *out, fwd *f, vtag_error *err)
+{
+    const vtag_model_config *c = &m->cfg;
+    const int64_t B = sq->B, T = sq->T, E = c->input_encoding_size, R = c->rnn_size, K = bt->k, A = c->att_hid_size;
+    const int64_t W1 = 2 * R + E, W2 = 2 * R;
+    const float p = c->drop_prob_lm;
+    f->fce = NEW(B * R), f->fce_mask = NEW(B * R), f->fce_pre = NEW(B * R);
+    f->ate = NEW(B * K * R), f->ate_mask = NEW(B * K * R), f->ate_pre = NEW(B * K * R);
+    f->x = NEW(T * B * E), f->x_pre = NEW(T * B * E), f->x_mask = NEW(T * B * E);
+    f->p_att = NEW(B * K * A);
+    f->att_in = NEW(T * B * W1), f->lang_in = NEW(T * B * W2);
+    f->a = NEW(T * B * 4 * R), f->cache = NEW(T * B * 5 * R);
+    f->a2 = NEW(T * B * 4 * R), f->cache2 = NEW(T * B * 5 * R);
+    f->hs = ZEROS((T + 1) * B * R), f->cs = ZEROS((T + 1) * B * R);
+    f->h2s = ZEROS((T + 1) * B * R), f->c2s = ZEROS((T + 1) * B * R);
+    f->ctxs = NEW(T * B * R);
+    f->drop = NEW(T * B * R);
+    f->att_cache = vtag_arena_alloc(&ctx->arena, (size_t)T * sizeof *f->att_cache);
+    if (!f->fce || !f->fce_mask || !f->fce_pre || !f->ate || !f->ate_mask || !f->ate_pre || !f->x || !f->x_pre ||
+        !f->x_mask || !f->p_att || !f->att_in || !f->lang_in || !f->a || !f->cache || !f->a2 || !f->cache2 || !f->hs ||
+        !f->cs || !f->h2s || !f->c2s || !f->ctxs || !f->drop || !f->att_cache)
+        return oom(err);
+
+    embed_relu_dropout(ctx, f->fce, f->fce_pre, f->fce_mask, bt->fc, caption_param(m, "fc_embed.0.weight"),
+                       caption_param(m, "fc_embed.0.bias"), B, c->fc_feat_size, R, p, train);
+    embed_relu_dropout(ctx, f->ate, f->ate_pre, f->ate_mask, bt->att, caption_param(m, "att_embed.0.weight"),
+                       caption_param(m, "att_embed.0.bias"), B * K, c->att_feat_size, R, p, train);
+    vtag_linear_forward(ctx, f->p_att, f->ate, caption_param(m, "ctx2att.weight"), caption_param(m, "ctx2att.bias"),
+                        B * K, R, A, 0);
+    int rc = vtag_embedding_forward(f->x_pre, sq->in, caption_param(m, "embed.0.weight"), T * B, c->vocab_size + 1, E, err);
+    if (rc) return rc;
+    vtag_relu_forward(f->x_pre, f->x_pre, T * B * E, ctx->threads);
+    vtag_dropout_forward(f->x, f->x_mask, f->x_pre, T * B * E, p, train, &ctx->rng, ctx->threads);
+
+    const float *wih1 = caption_param(m, "core.att_lstm.weight_ih"), *bih1 = caption_param(m, "core.att_lstm.bias_ih");
+    const float *whh1 = caption_param(m, "core.att_lstm.weight_hh"), *bhh1 = caption_param(m, "core.att_lstm.bias_hh");
+    const float *wih2 = caption_param(m, "core.lang_lstm.weight_ih"), *bih2 = caption_param(m, "core.lang_lstm.bias_ih");
+    const float *whh2 = caption_param(m, "core.lang_lstm.weight_hh"), *bhh2 = caption_param(m, "core.lang_lstm.bias_hh");
+    vtag_attention_weights aw = {caption_param(m, "core.attention.h2att.weight"),
+                                 caption_param(m, "core.attention.h2att.bias"),
+                                 caption_param(m, "core.attention.alpha_net.weight"),
+                                 caption_param(m, "core.attention.alpha_net.bias")};
+    const vtag_attention_dims dims = {B, K, R, R, A};
+    const int64_t d1[3] = {R, R, E}, d2[2] = {R, R};
+    for (int64_t s = 0; s < T; s++) {
+        const float *h1p = f->hs + s * B * R, *h2p = f->h2s + s * B * R;
+        float *h1 = f->hs + (s + 1) * B * R, *h2 = f->h2s + (s + 1) * B * R;
+        float *ai = f->att_in + s * B * W1, *li = f->lang_in + s * B * W2;
+        float *g1 = f->a + s * B * 4 * R, *g2 = f->a2 + s * B * 4 * R;
+        const float *ins1[3] = {h2p, f->fce, f->x + s * B * E};
+        vtag_concat_forward(ai, ins1, d1, 3, B);
+        vtag_linear_forward(ctx, g1, ai, wih1, bih1, B, W1, 4 * R, 0);
+        vtag_linear_forward(ctx, g1, h1p, whh1, bhh1, B, R, 4 * R, 1);
+        vtag_lstm_forward(h1, f->cs + (s + 1) * B * R, f->cache + s * B * 5 * R, g1, f->cs + s * B * R, B, R,
+                          ctx->threads);
+        float *cx = f->ctxs + s * B * R;
+        rc = vtag_attention_forward(ctx, cx, &f->att_cache[s], h1, f->ate, f->p_att, &aw, dims, err);
+        if (rc) return rc;
+        const float *ins2[2] = {cx, h1};
+        vtag_concat_forward(li, ins2, d2, 2, B);
+        vtag_linear_forward(ctx, g2, li, wih2, bih2, B, W2, 4 * R, 0);
+        vtag_linear_forward(ctx, g2, h2p, whh2, bhh2, B, R, 4 * R, 1);
+        vtag_lstm_forward(h2, f->c2s + (s + 1) * B * R, f->cache2 + s * B * 5 * R, g2, f->c2s + s * B * R, B, R,
+                          ctx->threads);
+        vtag_dropout_forward(out + s * B * R, f->drop + s * B * R, h2, B * R, p, train, &ctx->rng, ctx->threads);
+    }
+    return VTAG_OK;
+}
+
+static int topdown_backward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *bt, const seqs *sq, const fwd *f,
+                            const float *dout, vtag_error *err)
+{
+    const vtag_model_config *c = &m->cfg;
+    const int64_t B = sq->B, T = sq->T, E = c->input_encoding_size, R = c->rnn_size, K = bt->k, A = c->att_hid_size;
+    const int64_t W1 = 2 * R + E, W2 = 2 * R;
+    float *dg1 = ZEROS(T * B * 4 * R), *dg2 = ZEROS(T * B * 4 * R);
+    float *dh1 = ZEROS(B * R), *dh1n = NEW(B * R), *dc1 = ZEROS(B * R), *dc1p = NEW(B * R);
+    float *dh2 = ZEROS(B * R), *dh2n = NEW(B * R), *dc2 = ZEROS(B * R), *dc2p = NEW(B * R);
+    float *dli = NEW(B * W2), *dai = NEW(B * W1), *dctx = NEW(B * R);
+    float *dfce = ZEROS(B * R), *date = ZEROS(B * K * R), *dp_att = ZEROS(B * K * A), *dx = ZEROS(T * B * E);
+    if (!dg1 || !dg2 || !dh1 || !dh1n || !dc1 || !dc1p || !dh2 || !dh2n || !dc2 || !dc2p || !dli || !dai || !dctx ||
+        !dfce || !date || !dp_att || !dx)
+        return oom(err);
+    const float *wih1 = caption_param(m, "core.att_lstm.weight_ih"), *whh1 = caption_param(m, "core.att_lstm.weight_hh");
+    const float *wih2 = caption_param(m, "core.lang_lstm.weight_ih"), *whh2 = caption_param(m, "core.lang_lstm.weight_hh");
+    vtag_attention_weights aw = {caption_param(m, "core.attention.h2att.weight"),
+                                 caption_param(m, "core.attention.h2att.bias"),
+                                 caption_param(m, "core.attention.alpha_net.weight"),
+                                 caption_param(m, "core.attention.alpha_net.bias")};
+    vtag_attention_grads ag = {caption_grad(m, "core.attention.h2att.weight"), caption_grad(m, "core.attention.h2att.bias"),
+                               caption_grad(m, "core.attention.alpha_net.weight"),
+                               caption_grad(m, "core.attention.alpha_net.bias")};
+    const vtag_attention_dims dims = {B, K, R, R, A};
+    const size_t row_bytes = (size_t)(B * R) * sizeof(float);
+    for (int64_t s = T - 1; s >= 0; s--) {
+        /* dh2, dh1, dc1, dc2 hold what reaches step s's outputs from step s+1. */
+        vtag_dropout_backward(dh2, dout + s * B * R, f->drop + s * B * R, B * R, ctx->threads);
+        float *g2 = dg2 + s * B * 4 * R, *g1 = dg1 + s * B * 4 * R;
+        memset(dc2p, 0, row_bytes);
+        vtag_lstm_backward(g2, dc2p, dh2, dc2, f->cache2 + s * B * 5 * R, f->c2s + s * B * R, B, R, ctx->threads);
+        /* lang_lstm inputs: [ctx | h1], and h2_prev through weight_hh. */
+        memset(dli, 0, (size_t)(B * W2) * sizeof(float));
+        vtag_linear_backward(ctx, dli, NULL, NULL, g2, f->lang_in + s * B * W2, wih2, B, W2, 4 * R);
+        memset(dh2n, 0, row_bytes);
+        vtag_linear_backward(ctx, dh2n, NULL, NULL, g2, f->h2s + s * B * R, whh2, B, R, 4 * R);
+        memset(dctx, 0, row_bytes);
+        float *douts2[2] = {dctx, dh1};
+        const int64_t d2[2] = {R, R};
+        vtag_concat_backward(douts2, dli, d2, 2, B);
+        const float *h1 = f->hs + (s + 1) * B * R;
+        int rc = vtag_attention_backward(ctx, dh1, date, dp_att, &ag, dctx, &f->att_cache[s], h1, f->ate, &aw, dims, err);
+        if (rc) return rc;
+        memset(dc1p, 0, row_bytes);
+        vtag_lstm_backward(g1, dc1p, dh1, dc1, f->cache + s * B * 5 * R, f->cs + s * B * R, B, R, ctx->threads);
+        /* att_lstm inputs: [h2_prev | fc_emb | x], and h1_prev through weight_hh. */
+        memset(dai, 0, (size_t)(B * W1) * sizeof(float));
+        vtag_linear_backward(ctx, dai, NULL, NULL, g1, f->att_in + s * B * W1, wih1, B, W1, 4 * R);
+        memset(dh1n, 0, row_bytes);
+        vtag_linear_backward(ctx, dh1n, NULL, NULL, g1, f->hs + s * B * R, whh1, B, R, 4 * R);
+        float *douts1[3] = {dh2n, dfce, dx + s * B * E};
+        const int64_t d1[3] = {R, R, E};
+        vtag_concat_backward(douts1, dai, d1, 3, B);
+        float *t;
+        t = dh1, dh1 = dh1n, dh1n = t;
+        t = dh2, dh2 = dh2n, dh2n = t;
+        t = dc1, dc1 = dc1p, dc1p = t;
+        t = dc2, dc2 = dc2p, dc2p = t;
+    }
+    vtag_linear_backward(ctx, NULL, caption_grad(m, "core.att_lstm.weight_ih"), caption_grad(m, "core.att_lstm.bias_ih"),
+                         dg1, f->att_in, wih1, T * B, W1, 4 * R);
+    vtag_linear_backward(ctx, NULL, caption_grad(m, "core.att_lstm.weight_hh"), caption_grad(m, "core.att_lstm.bias_hh"),
+                         dg1, f->hs, whh1, T * B, R, 4 * R);
+    vtag_linear_backward(ctx, NULL, caption_grad(m, "core.lang_lstm.weight_ih"), caption_grad(m, "core.lang_lstm.bias_ih"),
+                         dg2, f->lang_in, wih2, T * B, W2, 4 * R);
+    vtag_linear_backward(ctx, NULL, caption_grad(m, "core.lang_lstm.weight_hh"), caption_grad(m, "core.lang_lstm.bias_hh"),
+                         dg2, f->h2s, whh2, T * B, R, 4 * R);
+    /* Embeddings: back through dropout and ReLU, then the table / Linear. */
+    float *dxe = undo_relu_dropout(ctx, dx, f->x_mask, f->x_pre, T * B * E);
+    if (!dxe) return oom(err);
+    vtag_embedding_backward(caption_grad(m, "embed.0.weight"), dxe, sq->in, T * B, E);
+    vtag_linear_backward(ctx, date, caption_grad(m, "ctx2att.weight"), caption_grad(m, "ctx2att.bias"), dp_att, f->ate,
+                         caption_param(m, "ctx2att.weight"), B * K, R, A);
+    float *date_pre = undo_relu_dropout(ctx, date, f->ate_mask, f->ate_pre, B * K * R);
+    float *dfce_pre = undo_relu_dropout(ctx, dfce, f->fce_mask, f->fce_pre, B * R);
+    if (!date_pre || !dfce_pre) return oom(err);
+    vtag_linear_backward(ctx, NULL, caption_grad(m, "att_embed.0.weight"), caption_grad(m, "att_embed.0.bias"), date_pre,
+                         bt->att, caption_param(m, "att_embed.0.weight"), B * K, c->att_feat_size, R);
+    vtag_linear_backward(ctx, NULL, caption_grad(m, "fc_embed.0.weight"), caption_grad(m, "fc_embed.0.bias"), dfce_pre,
+                         bt->fc, caption_param(m, "fc_embed.0.weight"), B, c->fc_feat_size, R);
+    return VTAG_OK;
+}
+
+/* ---- the shared part: sequences, logits, loss ----------------------------------------------- */
+
+static int check_batch(const vtag_model *m, const vtag_batch *bt, vtag_error *err)
+{
+    const vtag_model_config *c = &m->cfg;
+    if (bt->b < 1) return vtag_fail(err, VTAG_ERR_ARG, "caption: empty batch");
+    if (c->type != VTAG_MODEL_ATT2IN && !bt->fc)
+        return vtag_fail(err, VTAG_ERR_ARG, "caption: model %s needs fc features", vtag_model_type_name(c->type));
+    if (c->type != VTAG_MODEL_FC && (!bt->att || bt->k < 1))
+        return vtag_fail(err, VTAG_ERR_ARG, "caption: model %s needs att features", vtag_model_type_name(c->type));
+    return VTAG_OK;
+}
+
+static int make_seqs(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *bt, int all_positions, seqs *sq,
+                     vtag_error *err)
+{
+    const int64_t B = bt->b, L = m->cfg.max_length, V = m->cfg.vocab_size;
+    int64_t maxlen = 0;
+    int32_t *len = vtag_arena_alloc(&ctx->arena, (size_t)B * sizeof(int32_t));
+    if (!len) return oom(err);
+    for (int64_t b = 0; b < B; b++) {
+        int32_t n = 0;
+        while (n < L && bt->labels[b * L + n] != 0) {
+            int32_t id = bt->labels[b * L + n];
+            if (id < 0 || id > V)
+                return vtag_fail(err, VTAG_ERR_ARG, "caption: row %lld has label id %d outside [1, %lld]", (long long)b, id,
+                                 (long long)V);
+            n++;
+        }
+        len[b] = n;
+        if (n > maxlen) maxlen = n;
+    }
+    sq->B = B;
+    sq->T = all_positions ? L + 1 : maxlen + 1;
+    const int64_t T = sq->T;
+    sq->in = vtag_arena_alloc(&ctx->arena, (size_t)(T * B) * sizeof(int32_t));
+    sq->target = vtag_arena_alloc(&ctx->arena, (size_t)(T * B) * sizeof(int32_t));
+    sq->mask = NEW(T * B);
+    if (!sq->in || !sq->target || !sq->mask) return oom(err);
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t b = 0; b < B; b++) {
+            /* Everything after a row's EOS is padding: id 0, masked out. */
+            sq->in[t * B + b] = t == 0 || t - 1 >= len[b] ? 0 : bt->labels[b * L + t - 1];
+            sq->target[t * B + b] = t < len[b] ? bt->labels[b * L + t] : 0;
+            sq->mask[t * B + b] = t <= len[b] ? 1.0f : 0.0f;
+        }
+    return VTAG_OK;
+}
+
+int vtag_model_xe(vtag_ctx *ctx, vtag_model *m, const vtag_batch *bt, int train, int backward, double *loss,
+                  float *logprobs, vtag_error *err)
+{
+    int rc = check_batch(m, bt, err);
+    if (rc) return rc;
+    if (!bt->labels) return vtag_fail(err, VTAG_ERR_ARG, "caption: XE needs labels");
+    seqs sq = {0};
+    if ((rc = make_seqs(ctx, m, bt, logprobs != NULL, &sq, err))) return rc;
+    const int64_t B = sq.B, T = sq.T, R = m->cfg.rnn_size, V1 = m->cfg.vocab_size + 1;
+    float *out = NEW(T * B * R), *lp = NEW(T * B * V1);
+    if (!out || !lp) return oom(err);
+    fwd f;
+    memset(&f, 0, sizeof f);
+    rc = m->cfg.type == VTAG_MODEL_TOPDOWN ? topdown_forward(ctx, m, bt, &sq, train, out, &f, err)
+                                           : maxout_forward(ctx, m, bt, &sq, train, out, &f, err);
+    if (rc) return rc;
+    const float *lw = caption_param(m, "logit.weight");
+    vtag_linear_forward(ctx, lp, out, lw, caption_param(m, "logit.bias"), T * B, R, V1, 0);
+    vtag_logsoftmax_forward(lp, lp, T * B, V1, ctx->threads);
+    if ((rc = vtag_nll_masked_forward(loss, lp, sq.target, sq.mask, T * B, V1, err))) return rc;
+    if (logprobs)
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t b = 0; b < B; b++)
+                memcpy(logprobs + (b * T + t) * V1, lp + (t * B + b) * V1, (size_t)V1 * sizeof(float));
+    if (!backward) return VTAG_OK;
+
+    float *dlogits = ZEROS(T * B * V1), *dout = ZEROS(T * B * R);
+    if (!dlogits || !dout) return oom(err);
+    vtag_logsoftmax_nll_backward(dlogits, 1.0, lp, sq.target, sq.mask, T * B, V1, ctx->threads);
+    vtag_linear_backward(ctx, dout, caption_grad(m, "logit.weight"), caption_grad(m, "logit.bias"), dlogits, out, lw,
+                         T * B, R, V1);
+    return m->cfg.type == VTAG_MODEL_TOPDOWN ? topdown_backward(ctx, m, bt, &sq, &f, dout, err)
+                                             : maxout_backward(ctx, m, bt, &sq, &f, dout, err);
+}
