@@ -112,7 +112,10 @@ typedef struct vtag_video_stats {
     int64_t frames_decoded;  /* pictures the decoder returned */
     int64_t frames_converted;/* pictures scaled to RGB (kept frames only) */
     int64_t seeks;
-    int64_t damaged_packets; /* packets the demuxer or decoder rejected, or flagged corrupt */
+    int64_t damaged_packets; /* packets the demuxer or decoder rejected, flagged corrupt, or
+                                that gave no picture in a pass from the start to the end */
+    double missing_seconds;  /* > 0: the packets ended this long before the duration the
+                                header gives (a truncated file) */
     int64_t cost_seek;       /* predicted decodes when seeking for every target (-1: no index) */
     int64_t cost_linear;     /* predicted decodes when decoding through */
     int64_t cost_plan;       /* predicted decodes of the plan in use */

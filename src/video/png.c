@@ -1,0 +1,103 @@
+/* RGB24 → PNG file through libpng, written to a temporary name in the same
+ * folder, flushed, then renamed over the target: a reader never sees half a
+ * file. libpng reports errors by longjmp; nothing else lives across it. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <png.h>
+
+#include "vtag/video.h"
+
+/* Everything the setjmp/longjmp section touches lives here, so no local
+ * variable is modified between setjmp and a longjmp. */
+typedef struct png_job {
+    FILE *fp;
+    const uint8_t *rgb;
+    int64_t width, height;
+    char msg[200];
+} png_job;
+
+static void on_error(png_structp png, png_const_charp msg)
+{
+    png_job *job = png_get_error_ptr(png);
+    snprintf(job->msg, sizeof job->msg, "%s", msg);
+    png_longjmp(png, 1);
+}
+
+static void on_warning(png_structp png, png_const_charp msg)
+{
+    (void)png;
+    (void)msg; /* the library does not print */
+}
+
+/* 0 on success; job->msg says why not. */
+static int encode(png_job *job)
+{
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, job, on_error, on_warning);
+    if (!png) {
+        snprintf(job->msg, sizeof job->msg, "out of memory");
+        return -1;
+    }
+    png_infop info = png_create_info_struct(png);
+    if (!info) {
+        png_destroy_write_struct(&png, NULL);
+        snprintf(job->msg, sizeof job->msg, "out of memory");
+        return -1;
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        return -1;
+    }
+    png_init_io(png, job->fp);
+    /* Frames are small and rewritten often: fast deflate is the better trade. */
+    png_set_compression_level(png, 3);
+    png_set_IHDR(png, info, (png_uint_32)job->width, (png_uint_32)job->height, 8, PNG_COLOR_TYPE_RGB,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (int64_t y = 0; y < job->height; y++) png_write_row(png, job->rgb + y * job->width * 3);
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    return 0;
+}
+
+int vtag_video_write_png(const char *path, const uint8_t *rgb, int64_t width, int64_t height, vtag_error *err)
+{
+    if (width <= 0 || height <= 0 || width > 1 << 24 || height > 1 << 24)
+        return vtag_fail(err, VTAG_ERR_ARG, "%s: bad PNG size %lldx%lld", path, (long long)width,
+                         (long long)height);
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (!tmp) return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int rc = vtag_fail(err, VTAG_ERR_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
+        free(tmp);
+        return rc;
+    }
+    fchmod(fd, 0644);
+    png_job job = {.fp = fdopen(fd, "wb"), .rgb = rgb, .width = width, .height = height};
+    int rc = VTAG_OK;
+    if (!job.fp) {
+        rc = vtag_fail(err, VTAG_ERR_IO, "%s: %s", path, strerror(errno));
+        close(fd);
+    } else {
+        int bad = encode(&job);
+        int saved = errno;
+        bad = (fflush(job.fp) != 0) || bad;
+        bad = (fclose(job.fp) != 0) || bad;
+        if (bad)
+            rc = vtag_fail(err, VTAG_ERR_IO, "%s: write failed: %s", path, job.msg[0] ? job.msg : strerror(saved));
+    }
+    if (rc == VTAG_OK && rename(tmp, path) != 0)
+        rc = vtag_fail(err, VTAG_ERR_IO, "%s: cannot rename the temporary file: %s", path, strerror(errno));
+    if (rc != VTAG_OK) unlink(tmp);
+    free(tmp);
+    return rc;
+}

@@ -1,0 +1,679 @@
+/* The frame iterator: plans how to reach the sampled times (seek or decode
+ * through, from the container index), runs the demux → decode loop with one
+ * reused packet and frame, picks the frame on screen at each time, and
+ * converts only the frames it returns.
+ *
+ * Two decoded frames are held by reference (no copies): `held`, the latest
+ * frame at or before the current time, and `ahead`, the next one, whose
+ * arrival proves that `held` is still on screen. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "video_internal.h"
+
+/* A seek costs a decoder flush and a refill of the frame-thread pipeline:
+ * counted as this many extra decoded frames when planning. */
+#define SEEK_PENALTY 2
+/* After a seek the demuxer may land on a keyframe shown after the target
+ * (its decode time was before it): step back at most this often. */
+#define MAX_RESEEKS 4
+/* Frame times and targets are computed differently (ticks × time base vs
+ * segment centres); they are the same time when this close. */
+#define TIME_EPS 1e-7
+
+struct vtag_video {
+    vv_input in;
+    vtag_video_info info;
+    vv_index index;
+    vtag_video_sampler smp;
+    vtag_video_options opt;
+
+    AVCodecContext *dec;
+    AVPacket *pkt;  /* reused for every read */
+    AVFrame *frame; /* reused for every decode */
+    AVFrame *held, *ahead;
+    int have_held, have_ahead;
+    double held_t, ahead_t;
+    int64_t held_serial, ahead_serial, serial;
+
+    int pkt_pending; /* pkt was refused with EAGAIN and must be sent again */
+    int demux_eof, draining, dec_eof;
+    int need_key;         /* after a seek: drop packets up to the first keyframe */
+    int key_only;         /* keyframes sampler: -1 undecided, 1 send keyframe packets only,
+                             0 decode all and keep the key pictures */
+    int fresh_seek;       /* no frame at or before the target seen since the last seek */
+    int64_t seek_key_dts; /* decode time of that first keyframe */
+    int read_errors, drain_errors;
+    /* Since the last flush: packets sent, pictures received, decode errors.
+       A stream decoded from its start to its end gives one picture per
+       packet; the packets that gave none (and no error) were damaged too. */
+    int64_t seg_sent, seg_recv, seg_errors;
+    int seg_from_start;
+    double last_t;        /* time of the last decoded frame, for frames without one */
+    double pkt_end;       /* the furthest end time of a packet read */
+
+    double range_start, range_end;
+    double *targets;      /* [n_targets] ascending (uniform, fps) */
+    double pos;           /* the last target reached; -inf before the first */
+    int64_t n_targets, next_target;
+    int64_t emitted;      /* keyframes/scene: frames returned */
+    int64_t initial_seek; /* keyframes/scene: index entry to seek to first, or -1 */
+    int done;
+
+    vv_converter conv;
+    uint8_t *rgb;         /* [S, S, 3] the frame handed out */
+    int64_t rgb_serial;   /* which decoded frame rgb holds (0: none) */
+    struct SwsContext *thumb_sws;
+    uint8_t *thumb_prev, *thumb_cur; /* [VV_THUMB, VV_THUMB] */
+    int have_thumb;
+
+    vtag_video_stats stats;
+};
+
+/* ---- demux and decode ------------------------------------------------------ */
+
+static int nomem(vtag_error *err)
+{
+    return vtag_fail(err, VTAG_ERR_NOMEM, "video: out of memory");
+}
+
+/* The next packet of the video stream into v->pkt; *got = 0 at the end. */
+static int read_packet(vtag_video_t *v, int *got, vtag_error *err)
+{
+    *got = 0;
+    while (!v->demux_eof) {
+        int ret = av_read_frame(v->in.fmt, v->pkt);
+        if (ret == AVERROR(ENOMEM)) return nomem(err);
+        if (ret < 0 && ret != AVERROR_EOF) {
+            /* A damaged or missing stretch: count it; the demuxer either
+               resynchronises or the file has ended (truncated). */
+            v->stats.damaged_packets++;
+            if ((!v->in.fmt->pb || !avio_feof(v->in.fmt->pb)) && ++v->read_errors <= 64) continue;
+        }
+        if (ret < 0) {
+            v->demux_eof = 1;
+            /* Packets that stop well before the announced end: a cut file. */
+            double fps = v->info.frame_rate > 0 ? v->info.frame_rate : 25.0;
+            double missing = v->info.duration - v->pkt_end;
+            if (missing > 0.5 && missing > 2.0 / fps && missing > v->stats.missing_seconds)
+                v->stats.missing_seconds = missing;
+            break;
+        }
+        v->read_errors = 0;
+        if (v->pkt->stream_index != v->in.stream) {
+            av_packet_unref(v->pkt);
+            continue;
+        }
+        v->stats.packets_read++;
+        int64_t ts = v->pkt->pts != AV_NOPTS_VALUE ? v->pkt->pts : v->pkt->dts;
+        if (ts != AV_NOPTS_VALUE) {
+            double end = vv_seconds(&v->in, ts + (v->pkt->duration > 0 ? v->pkt->duration : 0));
+            if (end > v->pkt_end) v->pkt_end = end;
+        }
+        if (v->pkt->flags & AV_PKT_FLAG_CORRUPT) v->stats.damaged_packets++;
+        int key = (v->pkt->flags & AV_PKT_FLAG_KEY) != 0;
+        if (v->key_only < 0) {
+            /* Keyframe packets decode alone to the right picture and time when
+               the container stamps presentation times or nothing is
+               reordered; AVI with B-frames has neither. */
+            v->key_only = v->pkt->pts != AV_NOPTS_VALUE || v->in.st->codecpar->video_delay == 0;
+        }
+        if (!key && (v->need_key || v->key_only == 1)) {
+            av_packet_unref(v->pkt);
+            continue;
+        }
+        if (v->need_key) {
+            v->need_key = 0;
+            v->seek_key_dts = v->pkt->dts != AV_NOPTS_VALUE ? v->pkt->dts : v->pkt->pts;
+        }
+        *got = 1;
+        break;
+    }
+    return VTAG_OK;
+}
+
+/* Gives the decoder one packet, or the end-of-stream signal. */
+static int feed(vtag_video_t *v, vtag_error *err)
+{
+    if (!v->pkt_pending) {
+        int got, rc = read_packet(v, &got, err);
+        if (rc) return rc;
+        if (!got) {
+            avcodec_send_packet(v->dec, NULL); /* drain: the decoder returns what it holds */
+            v->draining = 1;
+            return VTAG_OK;
+        }
+    }
+    int ret = avcodec_send_packet(v->dec, v->pkt);
+    if (ret == AVERROR(EAGAIN)) {
+        v->pkt_pending = 1; /* receive first, then send it again */
+        return VTAG_OK;
+    }
+    v->pkt_pending = 0;
+    av_packet_unref(v->pkt);
+    if (ret == AVERROR(ENOMEM)) return nomem(err);
+    v->seg_sent++;
+    if (ret < 0 && ret != AVERROR_EOF) {
+        v->stats.damaged_packets++;
+        v->seg_errors++;
+    }
+    return VTAG_OK;
+}
+
+/* The next decoded picture into v->frame; *got = 0 at the end of the stream. */
+static int decode_next(vtag_video_t *v, int *got, vtag_error *err)
+{
+    *got = 0;
+    while (!v->dec_eof) {
+        int ret = avcodec_receive_frame(v->dec, v->frame);
+        if (ret >= 0) {
+            v->stats.frames_decoded++;
+            v->seg_recv++;
+            if ((v->frame->flags & AV_FRAME_FLAG_CORRUPT) || v->frame->decode_error_flags)
+                v->stats.damaged_packets++;
+            *got = 1;
+            return VTAG_OK;
+        }
+        if (ret == AVERROR_EOF) {
+            v->dec_eof = 1;
+            int64_t silent = v->seg_sent - v->seg_recv - v->seg_errors;
+            if (v->seg_from_start && silent > 0) v->stats.damaged_packets += silent;
+            break;
+        }
+        if (ret == AVERROR(ENOMEM)) return nomem(err);
+        if (ret != AVERROR(EAGAIN)) {
+            /* A packet sent earlier did not decode (frame threads report late). */
+            v->stats.damaged_packets++;
+            v->seg_errors++;
+            if (v->draining && ++v->drain_errors > 64) v->dec_eof = 1;
+            continue;
+        }
+        if (v->draining) { /* nothing more will come */
+            v->dec_eof = 1;
+            break;
+        }
+        int rc = feed(v, err);
+        if (rc) return rc;
+    }
+    return VTAG_OK;
+}
+
+static double frame_time(vtag_video_t *v, const AVFrame *f)
+{
+    int64_t ts = f->best_effort_timestamp != AV_NOPTS_VALUE ? f->best_effort_timestamp : f->pts;
+    double t;
+    if (ts != AV_NOPTS_VALUE) t = vv_seconds(&v->in, ts);
+    else t = v->last_t + 1.0 / (v->info.frame_rate > 0 ? v->info.frame_rate : 25.0);
+    v->last_t = t;
+    return t;
+}
+
+/* Makes sure `ahead` holds the next decoded frame; *got = 0 at the end. */
+static int pull(vtag_video_t *v, int *got, vtag_error *err)
+{
+    *got = v->have_ahead;
+    if (v->have_ahead) return VTAG_OK;
+    int rc = decode_next(v, got, err);
+    if (rc || !*got) return rc;
+    av_frame_unref(v->ahead);
+    av_frame_move_ref(v->ahead, v->frame);
+    v->ahead_t = frame_time(v, v->ahead);
+    v->ahead_serial = ++v->serial;
+    v->have_ahead = 1;
+    return VTAG_OK;
+}
+
+/* ahead → held */
+static void promote(vtag_video_t *v)
+{
+    av_frame_unref(v->held);
+    av_frame_move_ref(v->held, v->ahead);
+    v->held_t = v->ahead_t;
+    v->held_serial = v->ahead_serial;
+    v->have_held = 1;
+    v->have_ahead = 0;
+}
+
+/* Repositions the demuxer at the keyframe at or before stream time ts. */
+static int seek_to(vtag_video_t *v, int64_t ts)
+{
+    int ret = av_seek_frame(v->in.fmt, v->in.stream, ts, AVSEEK_FLAG_BACKWARD);
+    if (ret < 0) return ret;
+    avcodec_flush_buffers(v->dec);
+    av_packet_unref(v->pkt);
+    av_frame_unref(v->held);
+    av_frame_unref(v->ahead);
+    v->have_held = v->have_ahead = 0;
+    v->pkt_pending = v->demux_eof = v->draining = v->dec_eof = 0;
+    v->read_errors = v->drain_errors = 0;
+    v->need_key = 1;
+    v->fresh_seek = 1;
+    v->seg_sent = v->seg_recv = v->seg_errors = 0;
+    v->seg_from_start = 0;
+    v->seek_key_dts = AV_NOPTS_VALUE;
+    v->stats.seeks++;
+    return 0;
+}
+
+/* True when the frame in `ahead` is where the stream begins: nothing
+ * earlier exists to seek back to. */
+static int at_stream_start(const vtag_video_t *v)
+{
+    if (v->ahead_t <= v->in.first_pts + 1e-6) return 1;
+    if (v->index.n > 0 && v->seek_key_dts != AV_NOPTS_VALUE &&
+        vv_seconds(&v->in, v->seek_key_dts) <= v->index.t[0] + 1e-9)
+        return 1;
+    return 0;
+}
+
+/* How long a frame stays on screen, for the last frame of the stream. */
+static double frame_span(const vtag_video_t *v, const AVFrame *f)
+{
+#if LIBAVUTIL_VERSION_INT >= AV_VERSION_INT(57, 30, 100)
+    int64_t dur = f->duration;
+#else
+    int64_t dur = f->pkt_duration;
+#endif
+    double d = dur > 0 ? (double)dur * av_q2d(v->in.tb) : 0.0;
+    double nominal = v->info.frame_rate > 0 ? 1.0 / v->info.frame_rate : 0.04;
+    return d > nominal ? d : nominal;
+}
+
+/* Decodes forward to the frame on screen at t. *which: 1 held, 2 ahead,
+ * 0 none (the stream ended before t, e.g. a truncated file). */
+static int reach(vtag_video_t *v, double t, int *which, vtag_error *err)
+{
+    int reseeks = 0;
+    *which = 0;
+    for (;;) {
+        int got, rc = pull(v, &got, err);
+        if (rc) return rc;
+        if (!got) {
+            /* End of stream: the last frame stays on screen for its duration. */
+            if (v->have_held && t < v->held_t + frame_span(v, v->held) + 1e-6) *which = 1;
+            return VTAG_OK;
+        }
+        if (v->ahead_t <= t + TIME_EPS) {
+            promote(v);
+            v->fresh_seek = 0;
+            continue;
+        }
+        if (v->have_held) {
+            *which = 1;
+            return VTAG_OK;
+        }
+        /* The first frame we have is after t. */
+        if (v->fresh_seek && reseeks < MAX_RESEEKS && !at_stream_start(v)) {
+            /* Keyframes here are shown later after their index time than
+               the plan assumed (variable frame rate): plan with that. */
+            double lag = v->seek_key_dts != AV_NOPTS_VALUE ? v->ahead_t - vv_seconds(&v->in, v->seek_key_dts) : 0;
+            if (lag > v->index.delay && lag < 1.0) v->index.delay = lag;
+            int64_t ts = v->seek_key_dts != AV_NOPTS_VALUE ? v->seek_key_dts - 1 : vv_stream_ts(&v->in, t - 1.0);
+            reseeks++;
+            if (seek_to(v, ts) == 0) continue;
+        }
+        v->fresh_seek = 0;
+        *which = 2;
+        return VTAG_OK;
+    }
+}
+
+/* ---- planning ------------------------------------------------------------------ */
+
+static int make_targets(vtag_video_t *v, const char *path, vtag_error *err)
+{
+    const vtag_video_sampler *s = &v->smp;
+    double len = v->range_end - v->range_start;
+    int64_t n;
+    if (s->kind == VTAG_VIDEO_SAMPLE_UNIFORM) n = s->count;
+    else {
+        double k = ceil(len * s->fps - 0.5 - 1e-9); /* centres start+(k+0.5)/F < end */
+        if (k > 1e7) return vtag_fail(err, VTAG_ERR_ARG, "%s: fps:%g asks for %.0f frames", path, s->fps, k);
+        n = k > 0 ? (int64_t)k : 0;
+    }
+    if (s->max_frames > 0 && n > s->max_frames) n = s->max_frames;
+    v->n_targets = n;
+    v->targets = malloc((size_t)(n > 0 ? n : 1) * sizeof *v->targets);
+    if (!v->targets) return nomem(err);
+    for (int64_t i = 0; i < n; i++)
+        v->targets[i] = s->kind == VTAG_VIDEO_SAMPLE_UNIFORM
+                            ? v->range_start + ((double)i + 0.5) * len / (double)s->count
+                            : v->range_start + ((double)i + 0.5) / s->fps;
+    return VTAG_OK;
+}
+
+/* Cost of seeking for t: the frames from the keyframe shown by t (its
+ * index entry in *key) to t, plus the penalty. */
+static int64_t seek_cost(const vtag_video_t *v, double t, int64_t *key)
+{
+    *key = vv_index_key_before(&v->index, t - v->index.delay);
+    return vv_index_frames_between(&v->index, nextafter(v->index.t[*key], -INFINITY), t) + SEEK_PENALTY;
+}
+
+/* Whether to seek before decoding towards target i when the decoder stands
+ * at pos (the previous target; -inf before the first), and what that costs
+ * in decoded frames (*cost; *cost_seek: the cost of seeking). AUTO takes the
+ * cheaper of seeking to the keyframe shown by t and decoding on. The choice
+ * for one target does not change the cost of the next (both end at the
+ * target), so choosing per target is optimal for the whole set. */
+static int decide(const vtag_video_t *v, int64_t i, double pos, vtag_video_strategy strategy, int64_t *cost,
+                  int64_t *cost_seek)
+{
+    double t = v->targets[i];
+    int64_t on = vv_index_frames_between(&v->index, pos, t);
+    *cost = on;
+    *cost_seek = -1;
+    if (v->index.n == 0) return 0; /* nothing to seek by: decode through */
+    int64_t key, s = seek_cost(v, t, &key);
+    /* seeking back to where the decoder already is gains nothing */
+    int useful = isinf(pos) ? key > 0 : v->index.t[key] + v->index.delay > pos + 1e-9;
+    int choose = strategy == VTAG_VIDEO_STRATEGY_SEEK     ? 1
+                 : strategy == VTAG_VIDEO_STRATEGY_LINEAR ? (i == 0 && useful && s < on)
+                                                          : (useful && s < on);
+    *cost_seek = s;
+    if (choose) *cost = s;
+    return choose;
+}
+
+/* Predicted decodes of a whole sample set under a strategy. */
+static int64_t simulate(const vtag_video_t *v, vtag_video_strategy strategy, int64_t *seeks)
+{
+    int64_t total = 0, cost, cost_seek;
+    double pos = -INFINITY;
+    *seeks = 0;
+    for (int64_t i = 0; i < v->n_targets; i++) {
+        *seeks += decide(v, i, pos, strategy, &cost, &cost_seek);
+        total += cost;
+        if (v->targets[i] > pos) pos = v->targets[i];
+    }
+    return total;
+}
+
+static void plan(vtag_video_t *v)
+{
+    vtag_video_stats *st = &v->stats;
+    int64_t seeks;
+    st->targets = v->n_targets;
+    st->cost_linear = simulate(v, VTAG_VIDEO_STRATEGY_LINEAR, &seeks);
+    st->cost_seek = v->index.n > 0 ? simulate(v, VTAG_VIDEO_STRATEGY_SEEK, &seeks) : -1;
+    st->cost_plan = simulate(v, v->opt.strategy, &seeks);
+    if (v->opt.strategy != VTAG_VIDEO_STRATEGY_AUTO) st->strategy = v->opt.strategy;
+    else if (seeks == 0) st->strategy = VTAG_VIDEO_STRATEGY_LINEAR;
+    else if (seeks == v->n_targets) st->strategy = VTAG_VIDEO_STRATEGY_SEEK;
+    else st->strategy = VTAG_VIDEO_STRATEGY_AUTO;
+    if (v->index.n == 0) st->strategy = VTAG_VIDEO_STRATEGY_LINEAR;
+}
+
+/* ---- open / close ---------------------------------------------------------------- */
+
+static int open_decoder(vtag_video_t *v, const char *path, vtag_error *err)
+{
+    const AVCodecParameters *par = v->in.st->codecpar;
+    const AVCodec *codec = avcodec_find_decoder(par->codec_id);
+    if (!codec)
+        return vtag_fail(err, VTAG_ERR_UNSUPPORTED, "%s: no decoder for codec %s", path,
+                         avcodec_get_name(par->codec_id));
+    v->dec = avcodec_alloc_context3(codec);
+    if (!v->dec) return nomem(err);
+    int ret = avcodec_parameters_to_context(v->dec, par);
+    if (ret < 0) return vtag_fail(err, VTAG_ERR_FORMAT, "%s: bad codec parameters (%s)", path, av_err2str(ret));
+    v->dec->pkt_timebase = v->in.tb;
+    v->dec->thread_count = v->opt.threads;
+    v->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+    ret = avcodec_open2(v->dec, codec, NULL);
+    if (ret < 0)
+        return vtag_fail(err, VTAG_ERR_UNSUPPORTED, "%s: cannot open the %s decoder (%s)", path, codec->name,
+                         av_err2str(ret));
+    return VTAG_OK;
+}
+
+/* Fills in what the header did not say (duration, keyframe count) by
+ * reading the packets once, in a separate demuxer. */
+static int scan_for_duration(vtag_video_t *v, const char *path, vtag_error *err)
+{
+    vv_input scan;
+    vtag_video_info tmp;
+    int rc = vv_input_open(&scan, path, &tmp, err);
+    if (rc) return rc;
+    double end = 0.0;
+    int64_t packets = 0, keys = 0;
+    rc = vv_scan_packets(&scan, &packets, &keys, &end, err);
+    vv_input_close(&scan);
+    if (rc) return rc;
+    v->info.duration = end;
+    if (v->info.frames == 0) v->info.frames = packets;
+    v->info.keyframes = keys;
+    return VTAG_OK;
+}
+
+int vtag_video_open(vtag_video_t **out, const char *path, const vtag_video_sampler *s,
+                    const vtag_video_options *o, vtag_error *err)
+{
+    *out = NULL;
+    vtag_video_t *v = calloc(1, sizeof *v);
+    if (!v) return nomem(err);
+    v->in.stream = -1;
+    v->initial_seek = -1;
+    v->pos = -INFINITY;
+    v->key_only = (s ? s->kind : VTAG_VIDEO_SAMPLE_UNIFORM) == VTAG_VIDEO_SAMPLE_KEYFRAMES ? -1 : 0;
+    v->seg_from_start = 1;
+    if (s) v->smp = *s;
+    else vtag_video_sampler_default(&v->smp);
+    if (o) v->opt = *o;
+    else vtag_video_options_default(&v->opt);
+
+    int rc = VTAG_OK;
+    if (v->opt.size < 1 || v->opt.size > 8192) {
+        rc = vtag_fail(err, VTAG_ERR_ARG, "video: frame size %lld out of [1, 8192]", (long long)v->opt.size);
+        goto fail;
+    }
+    if (v->opt.threads < 0 || v->opt.threads > 64) {
+        rc = vtag_fail(err, VTAG_ERR_ARG, "video: %d decoder threads out of [0, 64]", v->opt.threads);
+        goto fail;
+    }
+    if (!(v->smp.start >= 0) || v->smp.max_frames < 0 || (v->smp.end >= 0 && v->smp.end <= v->smp.start) ||
+        (v->smp.kind == VTAG_VIDEO_SAMPLE_UNIFORM && v->smp.count < 1) ||
+        (v->smp.kind == VTAG_VIDEO_SAMPLE_FPS && !(v->smp.fps > 0)) ||
+        (v->smp.kind == VTAG_VIDEO_SAMPLE_SCENE && !(v->smp.threshold > 0 && v->smp.threshold <= 1)) ||
+        v->smp.kind < VTAG_VIDEO_SAMPLE_UNIFORM || v->smp.kind > VTAG_VIDEO_SAMPLE_SCENE) {
+        rc = vtag_fail(err, VTAG_ERR_ARG, "video: invalid sampler (need 0 <= start < end, a positive parameter)");
+        goto fail;
+    }
+
+    if ((rc = vv_input_open(&v->in, path, &v->info, err))) goto fail;
+    if (v->info.duration <= 0 && (rc = scan_for_duration(v, path, err))) goto fail;
+    if ((rc = vv_index_build(&v->index, &v->in, &v->info, err))) goto fail;
+    if ((rc = open_decoder(v, path, err))) goto fail;
+    v->pkt = av_packet_alloc();
+    v->frame = av_frame_alloc();
+    v->held = av_frame_alloc();
+    v->ahead = av_frame_alloc();
+    v->rgb = malloc((size_t)(v->opt.size * v->opt.size * 3));
+    v->thumb_prev = malloc(VV_THUMB * VV_THUMB);
+    v->thumb_cur = malloc(VV_THUMB * VV_THUMB);
+    if (!v->pkt || !v->frame || !v->held || !v->ahead || !v->rgb || !v->thumb_prev || !v->thumb_cur) {
+        rc = nomem(err);
+        goto fail;
+    }
+    v->seek_key_dts = AV_NOPTS_VALUE;
+
+    double dur = v->info.duration;
+    v->range_start = v->smp.start;
+    v->range_end = (v->smp.end < 0 || (dur > 0 && v->smp.end > dur)) ? dur : v->smp.end;
+    if (v->smp.kind == VTAG_VIDEO_SAMPLE_KEYFRAMES || v->smp.kind == VTAG_VIDEO_SAMPLE_SCENE) {
+        if (v->smp.end < 0) v->range_end = INFINITY; /* to the last frame, whatever the header says */
+        v->stats.targets = -1;
+        v->stats.cost_seek = -1;
+        v->stats.strategy = VTAG_VIDEO_STRATEGY_LINEAR;
+        int64_t key = v->range_start > 0 && v->index.n > 0
+                          ? vv_index_key_before(&v->index, v->range_start - v->index.delay)
+                          : -1;
+        v->initial_seek = key > 0 ? key : -1;
+        v->stats.cost_linear = v->stats.cost_plan =
+            v->index.n > 0 && isfinite(v->range_end)
+                ? vv_index_frames_between(&v->index, key > 0 ? nextafter(v->index.t[key], -INFINITY) : -INFINITY,
+                                          v->range_end)
+                : -1;
+    } else {
+        if (!(v->range_end > v->range_start)) {
+            rc = vtag_fail(err, VTAG_ERR_ARG, "%s: the range [%g, %g) s is empty (the video lasts %.3f s)", path,
+                           v->range_start, v->smp.end < 0 ? dur : v->smp.end, dur);
+            goto fail;
+        }
+        if ((rc = make_targets(v, path, err))) goto fail;
+        plan(v);
+    }
+    *out = v;
+    return VTAG_OK;
+
+fail:
+    vtag_video_close(&v);
+    return rc;
+}
+
+void vtag_video_close(vtag_video_t **pv)
+{
+    if (!pv || !*pv) return;
+    vtag_video_t *v = *pv;
+    avcodec_free_context(&v->dec);
+    av_packet_free(&v->pkt);
+    av_frame_free(&v->frame);
+    av_frame_free(&v->held);
+    av_frame_free(&v->ahead);
+    vv_input_close(&v->in);
+    vv_index_free(&v->index);
+    vv_converter_free(&v->conv);
+    sws_freeContext(v->thumb_sws);
+    free(v->rgb);
+    free(v->thumb_prev);
+    free(v->thumb_cur);
+    free(v->targets);
+    free(v);
+    *pv = NULL;
+}
+
+const vtag_video_info *vtag_video_get_info(const vtag_video_t *v)
+{
+    return &v->info;
+}
+
+void vtag_video_get_stats(const vtag_video_t *v, vtag_video_stats *stats)
+{
+    *stats = v->stats;
+}
+
+/* ---- iteration ------------------------------------------------------------------- */
+
+/* Converts decoded frame f (serial) unless rgb already holds it. */
+static int keep(vtag_video_t *v, const AVFrame *f, int64_t serial, vtag_error *err)
+{
+    if (serial == v->rgb_serial) return VTAG_OK;
+    int rc = vv_convert_rgb(&v->conv, f, v->info.rotation, v->opt.size, v->rgb, err);
+    if (rc) return rc;
+    v->rgb_serial = serial;
+    v->stats.frames_converted++;
+    return VTAG_OK;
+}
+
+static void hand_out(vtag_video_t *v, vtag_video_frame *fr, int64_t index, double target, double pts,
+                     double score, int *got)
+{
+    fr->index = index;
+    fr->target_seconds = target;
+    fr->pts_seconds = pts;
+    fr->scene_score = score;
+    fr->size = v->opt.size;
+    fr->rgb = v->rgb;
+    v->stats.frames_out++;
+    *got = 1;
+}
+
+static int next_target(vtag_video_t *v, vtag_video_frame *fr, int *got, vtag_error *err)
+{
+    while (v->next_target < v->n_targets) {
+        int64_t i = v->next_target++;
+        double t = v->targets[i];
+        /* Demuxers seek by their own reading of timestamps (MP4: decode time
+           plus the stream's shift, which is how the plan reads the index);
+           reach() steps back if the keyframe found is shown after t. On
+           failure, decoding goes on from where it is. */
+        int64_t cost, cost_seek;
+        if (decide(v, i, v->pos, v->opt.strategy, &cost, &cost_seek)) seek_to(v, vv_stream_ts(&v->in, t + TIME_EPS));
+        int which, rc = reach(v, t, &which, err);
+        if (rc) return rc;
+        if (t > v->pos) v->pos = t;
+        if (!which) continue; /* nothing on screen at t: a gap */
+        const AVFrame *f = which == 1 ? v->held : v->ahead;
+        if ((rc = keep(v, f, which == 1 ? v->held_serial : v->ahead_serial, err))) return rc;
+        hand_out(v, fr, i, t, which == 1 ? v->held_t : v->ahead_t, 0.0, got);
+        return VTAG_OK;
+    }
+    v->done = 1;
+    return VTAG_OK;
+}
+
+static double thumb_distance(const uint8_t *a, const uint8_t *b)
+{
+    int64_t sum = 0;
+    for (int i = 0; i < VV_THUMB * VV_THUMB; i++) sum += abs((int)a[i] - (int)b[i]);
+    return (double)sum / (255.0 * VV_THUMB * VV_THUMB);
+}
+
+static int is_key(const AVFrame *f)
+{
+#if LIBAVUTIL_VERSION_INT >= AV_VERSION_INT(58, 7, 100)
+    return (f->flags & AV_FRAME_FLAG_KEY) != 0;
+#else
+    return f->key_frame != 0;
+#endif
+}
+
+/* keyframes and scene: every decoded frame of the range is a candidate. */
+static int next_candidate(vtag_video_t *v, vtag_video_frame *fr, int *got, vtag_error *err)
+{
+    if (v->initial_seek >= 0) {
+        seek_to(v, vv_stream_ts(&v->in, v->range_start + TIME_EPS));
+        v->initial_seek = -1;
+    }
+    for (;;) {
+        int have, rc = pull(v, &have, err);
+        if (rc) return rc;
+        if (!have || v->ahead_t >= v->range_end) break;
+        promote(v);
+        if (v->held_t < v->range_start) continue;
+        if (v->smp.kind == VTAG_VIDEO_SAMPLE_KEYFRAMES && !v->key_only && !is_key(v->held)) continue;
+        double score = 0.0;
+        if (v->smp.kind == VTAG_VIDEO_SAMPLE_SCENE) {
+            if ((rc = vv_thumbnail(&v->thumb_sws, v->held, v->thumb_cur, err))) return rc;
+            int first = !v->have_thumb;
+            if (!first) score = thumb_distance(v->thumb_prev, v->thumb_cur);
+            uint8_t *swap = v->thumb_prev;
+            v->thumb_prev = v->thumb_cur;
+            v->thumb_cur = swap;
+            v->have_thumb = 1;
+            if (!first && !(score > v->smp.threshold)) continue;
+        }
+        if ((rc = keep(v, v->held, v->held_serial, err))) return rc;
+        hand_out(v, fr, v->emitted++, v->held_t, v->held_t, score, got);
+        return VTAG_OK;
+    }
+    v->done = 1;
+    return VTAG_OK;
+}
+
+int vtag_video_next(vtag_video_t *v, vtag_video_frame *frame, int *got, vtag_error *err)
+{
+    *got = 0;
+    memset(frame, 0, sizeof *frame);
+    if (v->done) return VTAG_OK;
+    if (v->smp.max_frames > 0 && v->stats.frames_out >= v->smp.max_frames) {
+        v->done = 1;
+        return VTAG_OK;
+    }
+    int rc = (v->smp.kind == VTAG_VIDEO_SAMPLE_UNIFORM || v->smp.kind == VTAG_VIDEO_SAMPLE_FPS)
+                 ? next_target(v, frame, got, err)
+                 : next_candidate(v, frame, got, err);
+    if (rc) v->done = 1;
+    return rc;
+}

@@ -1,0 +1,75 @@
+/* Private pieces of the video module shared by its files: the container
+ * index used for planning, the open-file helper and the RGB converter. */
+#ifndef VTAG_VIDEO_INTERNAL_H
+#define VTAG_VIDEO_INTERNAL_H
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libswscale/swscale.h>
+
+#include "vtag/video.h"
+
+/* A demuxer and the chosen video stream, opened and probed. */
+typedef struct vv_input {
+    AVFormatContext *fmt;
+    AVStream *st;
+    int stream;
+    AVRational tb;
+    double t0;        /* container start time, seconds: timeline origin */
+    double first_pts; /* the stream's first presentation time on that timeline */
+} vv_input;
+
+/* Opens path, finds the best video stream and fills the fields of info that
+ * come from the header (everything but keyframes when the index is partial). */
+int vv_input_open(vv_input *in, const char *path, vtag_video_info *info, vtag_error *err);
+void vv_input_close(vv_input *in);
+/* Seconds on the timeline for a timestamp in the stream's time base. */
+double vv_seconds(const vv_input *in, int64_t ts);
+/* The stream time-base timestamp of timeline time t (rounded down). */
+int64_t vv_stream_ts(const vv_input *in, double t);
+
+/* Reads every video packet without decoding: packet count, keyframe count and
+ * the end of the last packet (seconds). Leaves the demuxer at the end. */
+int vv_scan_packets(vv_input *in, int64_t *packets, int64_t *keyframes, double *end,
+                    vtag_error *err);
+
+/* The container's index as a sorted list of times. complete: it lists every
+ * packet (MP4/MOV, AVI), otherwise only keyframes (Matroska cues) and frame
+ * counts between entries are estimated from the frame rate. */
+typedef struct vv_index {
+    int64_t n;
+    double *t;     /* [n] seconds, ascending (decode timestamps for MP4) */
+    int64_t *ts;   /* [n] the same in the stream's time base, to seek to exactly */
+    uint8_t *key;  /* [n] */
+    int complete;
+    double fps;    /* for estimates when !complete */
+    double delay;  /* seconds a keyframe is shown after its index time (B-frame
+                      reordering: MP4 indexes decode times) */
+} vv_index;
+
+/* n == 0 when the format has no index worth planning with. */
+int vv_index_build(vv_index *ix, const vv_input *in, const vtag_video_info *info, vtag_error *err);
+void vv_index_free(vv_index *ix);
+/* Frames decoded to go from just after time a to time b (a < b). */
+int64_t vv_index_frames_between(const vv_index *ix, double a, double b);
+/* The entry of the last keyframe at or before t (or the first keyframe). */
+int64_t vv_index_key_before(const vv_index *ix, double t);
+
+/* Frame → S×S RGB: centre square crop, scale, rotation. */
+typedef struct vv_converter {
+    struct SwsContext *sws;
+    uint8_t *tmp;        /* [S, S, 3] before rotation (formats turned after scaling) */
+    int64_t size;
+    uint8_t *turned[4];  /* the centre square turned, in the decoder's format */
+    int turned_linesize[4];
+    int turned_side, turned_format;
+} vv_converter;
+
+int vv_convert_rgb(vv_converter *c, const AVFrame *f, int rotation, int64_t size, uint8_t *out,
+                   vtag_error *err);
+void vv_converter_free(vv_converter *c);
+/* 64×64 grey thumbnail of the whole picture, for scene detection. */
+#define VV_THUMB 64
+int vv_thumbnail(struct SwsContext **sws, const AVFrame *f, uint8_t *out, vtag_error *err);
+
+#endif
