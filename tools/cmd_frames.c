@@ -1,0 +1,323 @@
+/* vtag frames: sample frames from videos into PNG files and a frames.jsonl
+ * index (docs/FORMATS.md). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <libavutil/log.h>
+
+#include "cli.h"
+#include "vtag/video.h"
+
+/* A damaged stream: some sampled frames could not be decoded, or packets
+ * were rejected on the way (documented in --help and the README). */
+#define FRAMES_EXIT_DAMAGED 3
+
+static void help(FILE *out)
+{
+    fprintf(out,
+            "usage: vtag frames VIDEO... --out DIR [options]\n"
+            "\n"
+            "Samples frames from each video, scales the shorter side to S, crops the\n"
+            "centre S×S (rotation metadata applied), and writes DIR/<name>_<index>.png\n"
+            "plus DIR/frames.jsonl, one line per frame:\n"
+            "  {\"video\": …, \"index\": i, \"pts_seconds\": t, \"file\": …, \"target_seconds\": …}\n"
+            "pts_seconds is the frame's own presentation time; target_seconds the time\n"
+            "the sampler asked for (the frame returned is the one on screen then).\n"
+            "\n"
+            "  --out DIR            output folder (created if missing)\n"
+            "  --sample SPEC        uniform:N (default uniform:16, centres of N equal\n"
+            "                       segments), fps:F, keyframes, or scene:T (0 < T <= 1)\n"
+            "  --size S             output side in pixels (default 224)\n"
+            "  --start T, --end T   seconds: sample only [T_start, T_end)\n"
+            "  --max-frames K       at most K frames per video\n"
+            "  --threads N          decoder threads (default 0: one per core)\n"
+            "  --strategy MODE      auto (default): per target, seek or decode on,\n"
+            "                       whichever decodes fewer frames by the container\n"
+            "                       index; seek; linear (decode straight through)\n"
+            "  --verbose            one summary line per video on stderr, and FFmpeg's\n"
+            "                       own warnings (silent by default)\n"
+            "\n"
+            "exit codes: 0 every video sampled in full; 1 a video could not be read (not\n"
+            "a video, no video stream, I/O error: one line on stderr, the other videos\n"
+            "are still done); 2 usage error; 3 a damaged stream: the frames that could\n"
+            "be decoded were written and stderr says how many packets were damaged.\n"
+            "With several videos the exit code is 1 if any failed, else 3 if any was\n"
+            "damaged.\n");
+}
+
+typedef struct frames_args {
+    const char **videos;
+    int n_videos;
+    const char *out_dir;
+    vtag_video_sampler smp;
+    vtag_video_options opt;
+    int verbose;
+} frames_args;
+
+/* Returns 0, or -1 after printing the usage error. */
+static int parse_args(int argc, char **argv, frames_args *a)
+{
+    vtag_video_sampler_default(&a->smp);
+    vtag_video_options_default(&a->opt);
+    int options = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (options && strcmp(arg, "--") == 0) {
+            options = 0;
+            continue;
+        }
+        if (!options || arg[0] != '-' || !arg[1]) {
+            a->videos[a->n_videos++] = arg;
+            continue;
+        }
+        if (strcmp(arg, "--verbose") == 0) {
+            a->verbose = 1;
+            continue;
+        }
+        /* Every other option takes a value: "--opt VALUE" or "--opt=VALUE". */
+        char name[32];
+        const char *val = NULL, *eq = strchr(arg, '=');
+        if (eq && (size_t)(eq - arg) < sizeof name) {
+            memcpy(name, arg, (size_t)(eq - arg));
+            name[eq - arg] = '\0';
+            val = eq + 1;
+        } else {
+            snprintf(name, sizeof name, "%s", arg);
+            if (i + 1 < argc) val = argv[++i];
+        }
+        if (!val) {
+            cli_error("frames", "%s needs a value", name);
+            return -1;
+        }
+        long l;
+        double d;
+        vtag_error err = {0};
+        if (strcmp(name, "--out") == 0) a->out_dir = val;
+        else if (strcmp(name, "--sample") == 0) {
+            if (vtag_video_sampler_parse(&a->smp, val, &err)) {
+                cli_error("frames", "%s", err.msg);
+                return -1;
+            }
+        } else if (strcmp(name, "--size") == 0) {
+            if (cli_parse_int("frames", name, val, 1, 4096, &l)) return -1;
+            a->opt.size = l;
+        } else if (strcmp(name, "--start") == 0 || strcmp(name, "--end") == 0) {
+            if (cli_parse_float("frames", name, val, &d)) return -1;
+            if (!(d >= 0) || !isfinite(d)) {
+                cli_error("frames", "%s expects seconds >= 0, got '%s'", name, val);
+                return -1;
+            }
+            if (name[2] == 's') a->smp.start = d;
+            else a->smp.end = d;
+        } else if (strcmp(name, "--max-frames") == 0) {
+            if (cli_parse_int("frames", name, val, 1, 100000000, &l)) return -1;
+            a->smp.max_frames = l;
+        } else if (strcmp(name, "--threads") == 0) {
+            if (cli_parse_int("frames", name, val, 0, 64, &l)) return -1;
+            a->opt.threads = (int)l;
+        } else if (strcmp(name, "--strategy") == 0) {
+            if (strcmp(val, "auto") == 0) a->opt.strategy = VTAG_VIDEO_STRATEGY_AUTO;
+            else if (strcmp(val, "seek") == 0) a->opt.strategy = VTAG_VIDEO_STRATEGY_SEEK;
+            else if (strcmp(val, "linear") == 0) a->opt.strategy = VTAG_VIDEO_STRATEGY_LINEAR;
+            else {
+                cli_error("frames", "--strategy expects auto, seek or linear, got '%s'", val);
+                return -1;
+            }
+        } else {
+            cli_error("frames", "unknown option '%s' (vtag frames --help)", name);
+            return -1;
+        }
+    }
+    if (a->n_videos == 0 || !a->out_dir) {
+        cli_error("frames", "%s (vtag frames --help)", a->n_videos ? "--out DIR is required" : "no video given");
+        return -1;
+    }
+    if (a->smp.end >= 0 && a->smp.end <= a->smp.start) {
+        cli_error("frames", "--end must be after --start");
+        return -1;
+    }
+    return 0;
+}
+
+/* mkdir -p */
+static int make_dir(const char *path)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+    struct stat sb;
+    if (stat(buf, &sb) != 0) return -1;
+    if (!S_ISDIR(sb.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
+/* "dir/clip.final.mp4" → "clip.final"; k-th video with a stem seen before
+ * gets "-k" so that names never collide within one run. */
+static void file_stem(const char *video, int k, const char **videos, char *out, size_t cap)
+{
+    const char *base = strrchr(video, '/');
+    base = base ? base + 1 : video;
+    const char *dot = strrchr(base, '.');
+    size_t len = (dot && dot != base) ? (size_t)(dot - base) : strlen(base);
+    if (len == 0) {
+        base = "video";
+        len = 5;
+    }
+    int same = 0;
+    for (int j = 0; j < k; j++) {
+        const char *b = strrchr(videos[j], '/');
+        b = b ? b + 1 : videos[j];
+        const char *d = strrchr(b, '.');
+        size_t l = (d && d != b) ? (size_t)(d - b) : strlen(b);
+        if (l == len && strncmp(b, base, len) == 0) same++;
+    }
+    if (same) snprintf(out, cap, "%.*s-%d", (int)len, base, same + 1);
+    else snprintf(out, cap, "%.*s", (int)len, base);
+}
+
+static const char *strategy_name(vtag_video_strategy s)
+{
+    return s == VTAG_VIDEO_STRATEGY_SEEK ? "seek" : s == VTAG_VIDEO_STRATEGY_LINEAR ? "linear" : "mixed";
+}
+
+/* Samples one video. Returns CLI_EXIT_OK, CLI_EXIT_FAIL (could not read;
+ * *fatal set when the output itself failed) or FRAMES_EXIT_DAMAGED. */
+static int sample_video(const frames_args *a, int k, FILE *jsonl, int *fatal)
+{
+    const char *video = a->videos[k];
+    vtag_error err = {0};
+    vtag_video_t *v = NULL;
+    if (vtag_video_open(&v, video, &a->smp, &a->opt, &err)) {
+        cli_error("frames", "%s", err.msg);
+        return CLI_EXIT_FAIL;
+    }
+    char stem[256], name[300], path[4096 + 300];
+    file_stem(video, k, a->videos, stem, sizeof stem);
+    int status = CLI_EXIT_OK;
+    for (;;) {
+        vtag_video_frame fr;
+        int got;
+        if (vtag_video_next(v, &fr, &got, &err)) {
+            cli_error("frames", "%s", err.msg);
+            status = CLI_EXIT_FAIL;
+            break;
+        }
+        if (!got) break;
+        snprintf(name, sizeof name, "%s_%05lld.png", stem, (long long)fr.index);
+        snprintf(path, sizeof path, "%s/%s", a->out_dir, name);
+        if (vtag_video_write_png(path, fr.rgb, fr.size, fr.size, &err)) {
+            cli_error("frames", "%s", err.msg);
+            status = CLI_EXIT_FAIL;
+            *fatal = 1;
+            break;
+        }
+        json_t *o = json_object();
+        json_object_set_new(o, "video", json_string(video));
+        json_object_set_new(o, "index", json_integer(fr.index));
+        json_object_set_new(o, "pts_seconds", json_real(round(fr.pts_seconds * 1e6) / 1e6));
+        json_object_set_new(o, "file", json_string(name));
+        json_object_set_new(o, "target_seconds", json_real(round(fr.target_seconds * 1e6) / 1e6));
+        char *line = json_dumps(o, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+        json_decref(o);
+        if (!line || fprintf(jsonl, "%s\n", line) < 0) {
+            free(line);
+            cli_error("frames", "%s/frames.jsonl: write failed", a->out_dir);
+            status = CLI_EXIT_FAIL;
+            *fatal = 1;
+            break;
+        }
+        free(line);
+    }
+    vtag_video_stats st;
+    vtag_video_get_stats(v, &st);
+    if (status == CLI_EXIT_OK && (st.damaged_packets > 0 || st.missing_seconds > 0 ||
+                                  (st.targets >= 0 && st.frames_out < st.targets))) {
+        status = FRAMES_EXIT_DAMAGED;
+        char of[64] = "", cut[96] = "";
+        if (st.targets >= 0) snprintf(of, sizeof of, " of %lld", (long long)st.targets);
+        if (st.missing_seconds > 0)
+            snprintf(cut, sizeof cut, ", file cut short (the last %.2f s are missing)", st.missing_seconds);
+        cli_error("frames", "%s: damaged stream: %lld%s frames decoded, %lld damaged packets%s", video,
+                  (long long)st.frames_out, of, (long long)st.damaged_packets, cut);
+    } else if (a->verbose) {
+        fprintf(stderr,
+                "vtag frames: %s: %lld frames; %s plan, %lld seeks, %lld packets read, %lld decoded, "
+                "%lld converted (index predicted %lld decodes; seek %lld, linear %lld)\n",
+                video, (long long)st.frames_out, strategy_name(st.strategy), (long long)st.seeks,
+                (long long)st.packets_read, (long long)st.frames_decoded, (long long)st.frames_converted,
+                (long long)st.cost_plan, (long long)st.cost_seek, (long long)st.cost_linear);
+    }
+    vtag_video_close(&v);
+    return status;
+}
+
+int cmd_frames(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        help(stdout);
+        return CLI_EXIT_OK;
+    }
+    frames_args a = {0};
+    a.videos = calloc((size_t)argc, sizeof *a.videos);
+    if (!a.videos) {
+        cli_error("frames", "out of memory");
+        return CLI_EXIT_FAIL;
+    }
+    if (parse_args(argc, argv, &a)) {
+        free(a.videos);
+        return CLI_EXIT_USAGE;
+    }
+    av_log_set_level(a.verbose ? AV_LOG_WARNING : AV_LOG_QUIET);
+    if (make_dir(a.out_dir) != 0) {
+        cli_error("frames", "%s: cannot create the folder: %s", a.out_dir, strerror(errno));
+        free(a.videos);
+        return CLI_EXIT_FAIL;
+    }
+    /* frames.jsonl goes to a temporary name and replaces the old one at the end. */
+    char final_path[4200], tmp_path[4300];
+    snprintf(final_path, sizeof final_path, "%s/frames.jsonl", a.out_dir);
+    snprintf(tmp_path, sizeof tmp_path, "%s.tmp.%ld", final_path, (long)getpid());
+    FILE *jsonl = fopen(tmp_path, "w");
+    if (!jsonl) {
+        cli_error("frames", "%s: %s", tmp_path, strerror(errno));
+        free(a.videos);
+        return CLI_EXIT_FAIL;
+    }
+    int failed = 0, damaged = 0, fatal = 0;
+    for (int k = 0; k < a.n_videos && !fatal; k++) {
+        int s = sample_video(&a, k, jsonl, &fatal);
+        failed |= s == CLI_EXIT_FAIL;
+        damaged |= s == FRAMES_EXIT_DAMAGED;
+    }
+    int bad = fflush(jsonl) != 0;
+    bad = fclose(jsonl) != 0 || bad;
+    if (bad || fatal) {
+        if (bad) cli_error("frames", "%s: write failed", final_path);
+        unlink(tmp_path);
+        failed = 1;
+    } else if (rename(tmp_path, final_path) != 0) {
+        cli_error("frames", "%s: %s", final_path, strerror(errno));
+        unlink(tmp_path);
+        failed = 1;
+    }
+    free(a.videos);
+    return failed ? CLI_EXIT_FAIL : damaged ? FRAMES_EXIT_DAMAGED : CLI_EXIT_OK;
+}

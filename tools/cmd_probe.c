@@ -1,0 +1,105 @@
+/* vtag probe: one JSON line per video with what the sampler will work from
+ * (duration, frame rate, size, rotation, codec, keyframe count). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <libavutil/log.h>
+
+#include "cli.h"
+#include "vtag/video.h"
+
+static void help(FILE *out)
+{
+    fprintf(out,
+            "usage: vtag probe [--verbose] VIDEO...\n"
+            "\n"
+            "Prints one JSON line per video (docs/FORMATS.md, \"probe output\"):\n"
+            "  {\"video\", \"container\", \"codec\", \"duration_seconds\", \"frame_rate\",\n"
+            "   \"width\", \"height\", \"rotation\", \"display_width\", \"display_height\",\n"
+            "   \"frames\", \"keyframes\", \"index\"}\n"
+            "Sizes are the coded picture's; rotation is the clockwise turn applied for\n"
+            "display (0, 90, 180, 270) and display_* the size after it. keyframes comes\n"
+            "from the container index when it lists every packet (\"index\": \"full\"),\n"
+            "otherwise from reading every packet once without decoding (\"scan\").\n"
+            "\n"
+            "  --verbose   let FFmpeg print its own warnings (silent by default)\n"
+            "\n"
+            "exit codes: 0 all probed, 1 some file is not a readable video (one line\n"
+            "each on stderr; the other files are still probed), 2 usage error\n");
+}
+
+static double rounded(double x, double unit)
+{
+    return round(x / unit) * unit;
+}
+
+static int print_info(const char *path, const vtag_video_info *in)
+{
+    json_t *o = json_object();
+    if (!o) return -1;
+    json_object_set_new(o, "video", json_string(path));
+    json_object_set_new(o, "container", json_string(in->container));
+    json_object_set_new(o, "codec", json_string(in->codec));
+    json_object_set_new(o, "duration_seconds", json_real(rounded(in->duration, 1e-6)));
+    json_object_set_new(o, "frame_rate", json_real(rounded(in->frame_rate, 1e-6)));
+    json_object_set_new(o, "width", json_integer(in->width));
+    json_object_set_new(o, "height", json_integer(in->height));
+    json_object_set_new(o, "rotation", json_integer(in->rotation));
+    json_object_set_new(o, "display_width", json_integer(in->display_width));
+    json_object_set_new(o, "display_height", json_integer(in->display_height));
+    json_object_set_new(o, "frames", json_integer(in->frames));
+    json_object_set_new(o, "keyframes", json_integer(in->keyframes));
+    json_object_set_new(o, "index", json_string(in->index_complete ? "full" : "scan"));
+    char *s = json_dumps(o, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+    json_decref(o);
+    if (!s) return -1;
+    puts(s);
+    free(s);
+    return 0;
+}
+
+int cmd_probe(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        help(stdout);
+        return CLI_EXIT_OK;
+    }
+    /* Options may come before or after the videos; "--" ends them. */
+    const char *videos[argc];
+    int n = 0, verbose = 0, options = 1;
+    for (int a = 1; a < argc; a++) {
+        if (options && strcmp(argv[a], "--") == 0) options = 0;
+        else if (options && argv[a][0] == '-' && argv[a][1]) {
+            if (strcmp(argv[a], "--verbose") != 0) {
+                cli_error("probe", "unknown option '%s' (vtag probe --help)", argv[a]);
+                return CLI_EXIT_USAGE;
+            }
+            verbose = 1;
+        } else
+            videos[n++] = argv[a];
+    }
+    if (n == 0) {
+        help(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    av_log_set_level(verbose ? AV_LOG_WARNING : AV_LOG_QUIET);
+    int status = CLI_EXIT_OK;
+    for (int i = 0; i < n; i++) {
+        vtag_video_info info;
+        vtag_error err = {0};
+        if (vtag_video_probe(videos[i], &info, &err)) {
+            cli_error("probe", "%s", err.msg);
+            status = CLI_EXIT_FAIL;
+            continue;
+        }
+        if (print_info(videos[i], &info)) {
+            cli_error("probe", "%s: out of memory", videos[i]);
+            status = CLI_EXIT_FAIL;
+        }
+    }
+    if (fflush(stdout) != 0) status = CLI_EXIT_FAIL;
+    return status;
+}
