@@ -1,0 +1,436 @@
+/* Decoding one step at a time: greedy, sampling and beam search, with the
+ * rule that a label is never emitted twice in one caption (SPEC §4). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "caption_internal.h"
+
+/* Recurrent state and per-row image data of n rows (B images × beams). */
+typedef struct dstate {
+    int64_t n;
+    float *h, *c;      /* [n, R] (topdown: att_lstm) */
+    float *h2, *c2;    /* [n, R] topdown lang_lstm */
+    const float *att;  /* [n, K, D] att2in: raw att; topdown: embedded att */
+    float *p_att;      /* [n, K, A] */
+    float *fce;        /* [n, R] topdown */
+} dstate;
+
+/* Repeats each of the b rows of x [b, w] `rep` times into a new arena array. */
+static float *repeat_rows(vtag_arena *ar, const float *x, int64_t b, int64_t w, int64_t rep)
+{
+    float *y = vtag_arena_floats(ar, b * rep * w);
+    if (!y) return NULL;
+    for (int64_t i = 0; i < b; i++)
+        for (int64_t r = 0; r < rep; r++) memcpy(y + (i * rep + r) * w, x + i * w, (size_t)w * sizeof(float));
+    return y;
+}
+
+static int oom(vtag_error *err) { return vtag_fail(err, VTAG_ERR_NOMEM, "caption: out of memory"); }
+
+/* Per-image work done once (embeddings, ctx2att), expanded to `rep` rows per
+ * image; for fc, the image step from the zero state. */
+static int prepare(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *bt, int64_t rep, int train, dstate *st,
+                   vtag_error *err)
+{
+    const vtag_model_config *c = &m->cfg;
+    const int64_t B = bt->b, n = B * rep, R = c->rnn_size, K = bt->k, A = c->att_hid_size, E = c->input_encoding_size;
+    vtag_arena *ar = &ctx->arena;
+    memset(st, 0, sizeof *st);
+    st->n = n;
+    st->h = vtag_arena_zeros(ar, n * R);
+    st->c = vtag_arena_zeros(ar, n * R);
+    if (!st->h || !st->c) return oom(err);
+    if (c->type == VTAG_MODEL_FC) {
+        float *x0 = vtag_arena_floats(ar, B * E), *a = vtag_arena_floats(ar, B * 5 * R);
+        float *cache = vtag_arena_floats(ar, B * 5 * R), *h = vtag_arena_floats(ar, B * R), *cc = vtag_arena_floats(ar, B * R);
+        float *zero = vtag_arena_zeros(ar, B * R);
+        if (!x0 || !a || !cache || !h || !cc || !zero) return oom(err);
+        vtag_linear_forward(ctx, x0, bt->fc, caption_param(m, "img_embed.weight"), caption_param(m, "img_embed.bias"), B,
+                            c->fc_feat_size, E, 0);
+        vtag_linear_forward(ctx, a, x0, caption_param(m, "core.i2h.weight"), caption_param(m, "core.i2h.bias"), B, E,
+                            5 * R, 0);
+        vtag_linear_forward(ctx, a, zero, caption_param(m, "core.h2h.weight"), caption_param(m, "core.h2h.bias"), B, R,
+                            5 * R, 1);
+        vtag_maxout_lstm_forward(h, cc, cache, a, zero, B, R, ctx->threads);
+        float *hr = repeat_rows(ar, h, B, R, rep), *cr = repeat_rows(ar, cc, B, R, rep);
+        if (!hr || !cr) return oom(err);
+        st->h = hr, st->c = cr;
+        return VTAG_OK;
+    }
+    const int64_t D = c->type == VTAG_MODEL_ATT2IN ? c->att_feat_size : R;
+    float *att = (float *)bt->att;
+    if (c->type == VTAG_MODEL_TOPDOWN) {
+        st->h2 = vtag_arena_zeros(ar, n * R);
+        st->c2 = vtag_arena_zeros(ar, n * R);
+        float *fce = vtag_arena_floats(ar, B * R), *ate = vtag_arena_floats(ar, B * K * R);
+        if (!st->h2 || !st->c2 || !fce || !ate) return oom(err);
+        vtag_linear_forward(ctx, fce, bt->fc, caption_param(m, "fc_embed.0.weight"), caption_param(m, "fc_embed.0.bias"), B,
+                            c->fc_feat_size, R, 0);
+        vtag_relu_forward(fce, fce, B * R, ctx->threads);
+        vtag_linear_forward(ctx, ate, bt->att, caption_param(m, "att_embed.0.weight"),
+                            caption_param(m, "att_embed.0.bias"), B * K, c->att_feat_size, R, 0);
+        vtag_relu_forward(ate, ate, B * K * R, ctx->threads);
+        if (train) {
+            float *mask = vtag_arena_floats(ar, B * K * R);
+            if (!mask) return oom(err);
+            vtag_dropout_forward(fce, mask, fce, B * R, c->drop_prob_lm, 1, &ctx->rng, ctx->threads);
+            vtag_dropout_forward(ate, mask, ate, B * K * R, c->drop_prob_lm, 1, &ctx->rng, ctx->threads);
+        }
+        st->fce = repeat_rows(ar, fce, B, R, rep);
+        if (!st->fce) return oom(err);
+        att = ate;
+    }
+    float *p_att = vtag_arena_floats(ar, B * K * A);
+    if (!p_att) return oom(err);
+    vtag_linear_forward(ctx, p_att, att, caption_param(m, "ctx2att.weight"), caption_param(m, "ctx2att.bias"), B * K, D, A,
+                        0);
+    st->att = rep == 1 ? att : repeat_rows(ar, att, B, K * D, rep);
+    st->p_att = rep == 1 ? p_att : repeat_rows(ar, p_att, B, K * A, rep);
+    if (!st->att || !st->p_att) return oom(err);
+    return VTAG_OK;
+}
+
+/* One step for all rows: tokens[n] in, logprobs[n, V+1] out, state advanced.
+ * Temporaries come from `scratch`, reset by the caller. */
+static int step(vtag_ctx *ctx, vtag_arena *scratch, const vtag_model *m, int64_t k_pos, dstate *st,
+                const int32_t *tokens, int train, float *logprobs, vtag_error *err)
+{
+    const vtag_model_config *c = &m->cfg;
+    const int64_t n = st->n, R = c->rnn_size, E = c->input_encoding_size, V1 = c->vocab_size + 1, A = c->att_hid_size;
+    vtag_ctx sctx = *ctx; /* same threads and backend; temporaries in scratch */
+    sctx.arena = *scratch;
+    float *x = vtag_arena_floats(&sctx.arena, n * E), *out = vtag_arena_floats(&sctx.arena, n * R);
+    float *mask = vtag_arena_floats(&sctx.arena, n * (E > R ? E : R));
+    float *hn = vtag_arena_floats(&sctx.arena, n * R), *cn = vtag_arena_floats(&sctx.arena, n * R);
+    float *cache = vtag_arena_floats(&sctx.arena, n * 5 * R);
+    int rc = VTAG_OK;
+    if (!x || !out || !mask || !hn || !cn || !cache) {
+        rc = oom(err);
+        goto done;
+    }
+    const char *embed_name = c->type == VTAG_MODEL_TOPDOWN ? "embed.0.weight" : "embed.weight";
+    if ((rc = vtag_embedding_forward(x, tokens, caption_param(m, embed_name), n, V1, E, err))) goto done;
+    if (c->type != VTAG_MODEL_TOPDOWN) {
+        float *a = vtag_arena_floats(&sctx.arena, n * 5 * R);
+        if (!a) {
+            rc = oom(err);
+            goto done;
+        }
+        vtag_linear_forward(&sctx, a, x, caption_param(m, "core.i2h.weight"), caption_param(m, "core.i2h.bias"), n, E,
+                            5 * R, 0);
+        vtag_linear_forward(&sctx, a, st->h, caption_param(m, "core.h2h.weight"), caption_param(m, "core.h2h.bias"), n, R,
+                            5 * R, 1);
+        if (c->type == VTAG_MODEL_ATT2IN) {
+            const int64_t D = c->att_feat_size;
+            float *cx = vtag_arena_floats(&sctx.arena, n * D);
+            vtag_attention_cache ac;
+            vtag_attention_weights aw = {caption_param(m, "core.attention.h2att.weight"),
+                                         caption_param(m, "core.attention.h2att.bias"),
+                                         caption_param(m, "core.attention.alpha_net.weight"),
+                                         caption_param(m, "core.attention.alpha_net.bias")};
+            vtag_attention_dims dims = {n, k_pos, D, R, A};
+            if (!cx) {
+                rc = oom(err);
+                goto done;
+            }
+            if ((rc = vtag_attention_forward(&sctx, cx, &ac, st->h, st->att, st->p_att, &aw, dims, err))) goto done;
+            caption_linear_slice(&sctx, a + 3 * R, 5 * R, cx, D, caption_param(m, "core.a2c.weight"),
+                                 caption_param(m, "core.a2c.bias"), n, D, 2 * R);
+        }
+        vtag_maxout_lstm_forward(hn, cn, cache, a, st->c, n, R, ctx->threads);
+        memcpy(st->h, hn, (size_t)(n * R) * sizeof(float));
+        memcpy(st->c, cn, (size_t)(n * R) * sizeof(float));
+        vtag_dropout_forward(out, mask, st->h, n * R, c->drop_prob_lm, train, &ctx->rng, ctx->threads);
+    } else {
+        vtag_relu_forward(x, x, n * E, ctx->threads);
+        vtag_dropout_forward(x, mask, x, n * E, c->drop_prob_lm, train, &ctx->rng, ctx->threads);
+        float *ai = vtag_arena_floats(&sctx.arena, n * (2 * R + E)), *g = vtag_arena_floats(&sctx.arena, n * 4 * R);
+        float *li = vtag_arena_floats(&sctx.arena, n * 2 * R), *cx = vtag_arena_floats(&sctx.arena, n * R);
+        if (!ai || !g || !li || !cx) {
+            rc = oom(err);
+            goto done;
+        }
+        const float *ins1[3] = {st->h2, st->fce, x};
+        const int64_t d1[3] = {R, R, E}, d2[2] = {R, R};
+        vtag_concat_forward(ai, ins1, d1, 3, n);
+        vtag_linear_forward(&sctx, g, ai, caption_param(m, "core.att_lstm.weight_ih"),
+                            caption_param(m, "core.att_lstm.bias_ih"), n, 2 * R + E, 4 * R, 0);
+        vtag_linear_forward(&sctx, g, st->h, caption_param(m, "core.att_lstm.weight_hh"),
+                            caption_param(m, "core.att_lstm.bias_hh"), n, R, 4 * R, 1);
+        vtag_lstm_forward(hn, cn, cache, g, st->c, n, R, ctx->threads);
+        memcpy(st->h, hn, (size_t)(n * R) * sizeof(float));
+        memcpy(st->c, cn, (size_t)(n * R) * sizeof(float));
+        vtag_attention_cache ac;
+        vtag_attention_weights aw = {caption_param(m, "core.attention.h2att.weight"),
+                                     caption_param(m, "core.attention.h2att.bias"),
+                                     caption_param(m, "core.attention.alpha_net.weight"),
+                                     caption_param(m, "core.attention.alpha_net.bias")};
+        vtag_attention_dims dims = {n, k_pos, R, R, A};
+        if ((rc = vtag_attention_forward(&sctx, cx, &ac, st->h, st->att, st->p_att, &aw, dims, err))) goto done;
+        const float *ins2[2] = {cx, st->h};
+        vtag_concat_forward(li, ins2, d2, 2, n);
+        vtag_linear_forward(&sctx, g, li, caption_param(m, "core.lang_lstm.weight_ih"),
+                            caption_param(m, "core.lang_lstm.bias_ih"), n, 2 * R, 4 * R, 0);
+        vtag_linear_forward(&sctx, g, st->h2, caption_param(m, "core.lang_lstm.weight_hh"),
+                            caption_param(m, "core.lang_lstm.bias_hh"), n, R, 4 * R, 1);
+        vtag_lstm_forward(hn, cn, cache, g, st->c2, n, R, ctx->threads);
+        memcpy(st->h2, hn, (size_t)(n * R) * sizeof(float));
+        memcpy(st->c2, cn, (size_t)(n * R) * sizeof(float));
+        vtag_dropout_forward(out, mask, st->h2, n * R, c->drop_prob_lm, train, &ctx->rng, ctx->threads);
+    }
+    vtag_linear_forward(&sctx, logprobs, out, caption_param(m, "logit.weight"), caption_param(m, "logit.bias"), n, R, V1, 0);
+    vtag_logsoftmax_forward(logprobs, logprobs, n, V1, ctx->threads);
+done:
+    *scratch = sctx.arena; /* keep any blocks the scratch arena grew */
+    return rc;
+}
+
+/* Gathers rows of a [n, w] array: y[i] = x[from[i]]. */
+static void gather_rows(float *x, float *tmp, const int64_t *from, int64_t n, int64_t w)
+{
+    for (int64_t i = 0; i < n; i++) memcpy(tmp + i * w, x + from[i] * w, (size_t)w * sizeof(float));
+    memcpy(x, tmp, (size_t)(n * w) * sizeof(float));
+}
+
+/* Greedy or sampling: one caption per row. */
+static int decode_simple(vtag_ctx *ctx, vtag_arena *scratch, vtag_model *m, const vtag_batch *bt,
+                         const vtag_decode_opts *o, int32_t *seq, float *seq_lp, int32_t *len, vtag_error *err)
+{
+    const int64_t B = bt->b, L = m->cfg.max_length, V1 = m->cfg.vocab_size + 1;
+    dstate st;
+    int rc = prepare(ctx, m, bt, 1, o->train, &st, err);
+    if (rc) return rc;
+    int32_t *tok = vtag_arena_alloc(&ctx->arena, (size_t)B * sizeof(int32_t));
+    unsigned char *done = vtag_arena_alloc(&ctx->arena, (size_t)B);
+    float *lp = vtag_arena_floats(&ctx->arena, B * V1), *p = vtag_arena_floats(&ctx->arena, V1);
+    if (!tok || !done || !lp || !p) return oom(err);
+    memset(tok, 0, (size_t)B * sizeof(int32_t));
+    memset(done, 0, (size_t)B);
+    memset(seq, 0, (size_t)(B * L) * sizeof(int32_t));
+    if (seq_lp) memset(seq_lp, 0, (size_t)(B * (L + 1)) * sizeof(float));
+    for (int64_t b = 0; b < B; b++)
+        if (len) len[b] = 0;
+    for (int64_t t = 0; t <= L; t++) {
+        vtag_arena_reset(scratch);
+        if ((rc = step(ctx, scratch, m, bt->k, &st, tok, o->train, lp, err))) return rc;
+        int all_done = 1;
+        for (int64_t b = 0; b < B; b++) {
+            if (done[b]) continue;
+            float *row = lp + b * V1;
+            /* No label twice; after L labels only EOS remains. */
+            for (int64_t j = 0; j < t; j++) row[seq[b * L + j]] = -INFINITY;
+            if (t == L)
+                for (int64_t v = 1; v < V1; v++) row[v] = -INFINITY;
+            int32_t pick = 0;
+            if (o->mode == VTAG_DECODE_SAMPLE) {
+                float temp = o->temperature > 0 ? o->temperature : 1.0f, mx = -INFINITY;
+                for (int64_t v = 0; v < V1; v++) mx = fmaxf(mx, row[v] / temp);
+                double z = 0;
+                for (int64_t v = 0; v < V1; v++) z += p[v] = expf(row[v] / temp - mx);
+                double u = vtag_rng_uniform(&ctx->rng) * z, acc = 0;
+                pick = -1;
+                for (int64_t v = 0; v < V1 && pick < 0; v++) {
+                    acc += p[v];
+                    if (u < acc && p[v] > 0) pick = (int32_t)v;
+                }
+                if (pick < 0) /* rounding at the top end: the last possible token */
+                    for (int64_t v = V1 - 1; v >= 0 && pick < 0; v--)
+                        if (p[v] > 0) pick = (int32_t)v;
+            } else {
+                for (int64_t v = 1; v < V1; v++)
+                    if (row[v] > row[pick]) pick = (int32_t)v;
+            }
+            if (seq_lp) seq_lp[b * (L + 1) + t] = row[pick];
+            if (pick == 0) {
+                done[b] = 1;
+            } else {
+                seq[b * L + t] = pick;
+                if (len) len[b] = (int32_t)(t + 1);
+                all_done = 0;
+            }
+            tok[b] = pick;
+        }
+        if (all_done) break;
+    }
+    return VTAG_OK;
+}
+
+typedef struct cand {
+    double score;
+    int64_t beam; /* index within the image's beams */
+    int32_t token;
+} cand;
+
+/* Keeps the k best candidates in c[0..k) sorted by score (ties: earlier beam, lower token). */
+static void push_cand(cand *c, int *count, int k, cand x)
+{
+    int i = *count < k ? (*count)++ : k;
+    if (i == k) {
+        cand *last = &c[k - 1];
+        if (!(x.score > last->score)) return;
+        i = k - 1;
+    }
+    while (i > 0 && x.score > c[i - 1].score) {
+        c[i] = c[i - 1];
+        i--;
+    }
+    c[i] = x;
+}
+
+static int decode_beam(vtag_ctx *ctx, vtag_arena *scratch, vtag_model *m, const vtag_batch *bt, int k, int32_t *seq,
+                       float *seq_lp, int32_t *len, vtag_error *err)
+{
+    const vtag_model_config *c = &m->cfg;
+    const int64_t B = bt->b, L = c->max_length, V1 = c->vocab_size + 1, R = c->rnn_size, n = B * k;
+    dstate st;
+    int rc = prepare(ctx, m, bt, k, 0, &st, err);
+    if (rc) return rc;
+    vtag_arena *ar = &ctx->arena;
+    int32_t *tok = vtag_arena_alloc(ar, (size_t)n * sizeof(int32_t));
+    int32_t *bseq = vtag_arena_alloc(ar, (size_t)(n * L) * sizeof(int32_t)), *nseq = vtag_arena_alloc(ar, (size_t)(n * L) * sizeof(int32_t));
+    float *blp = vtag_arena_zeros(ar, n * (L + 1)), *nlp = vtag_arena_floats(ar, n * (L + 1));
+    double *score = vtag_arena_alloc(ar, (size_t)n * sizeof(double)), *nscore = vtag_arena_alloc(ar, (size_t)n * sizeof(double));
+    int32_t *blen = vtag_arena_alloc(ar, (size_t)n * sizeof(int32_t)), *nlen = vtag_arena_alloc(ar, (size_t)n * sizeof(int32_t));
+    unsigned char *bdone = vtag_arena_alloc(ar, (size_t)n), *ndone = vtag_arena_alloc(ar, (size_t)n);
+    int64_t *from = vtag_arena_alloc(ar, (size_t)n * sizeof(int64_t));
+    float *lp = vtag_arena_floats(ar, n * V1), *tmp = vtag_arena_floats(ar, n * R);
+    cand *cs = vtag_arena_alloc(ar, (size_t)k * sizeof(cand));
+    if (!tok || !bseq || !nseq || !blp || !nlp || !score || !nscore || !blen || !nlen || !bdone || !ndone || !from || !lp ||
+        !tmp || !cs)
+        return oom(err);
+    memset(tok, 0, (size_t)n * sizeof(int32_t));
+    memset(bseq, 0, (size_t)(n * L) * sizeof(int32_t));
+    memset(blen, 0, (size_t)n * sizeof(int32_t));
+    memset(bdone, 0, (size_t)n);
+    /* Only the first beam of each image is alive at the start. */
+    for (int64_t i = 0; i < n; i++) score[i] = i % k == 0 ? 0.0 : -INFINITY;
+    for (int64_t t = 0; t <= L; t++) {
+        vtag_arena_reset(scratch);
+        if ((rc = step(ctx, scratch, m, bt->k, &st, tok, 0, lp, err))) return rc;
+        int any_open = 0;
+        for (int64_t b = 0; b < B; b++) {
+            int count = 0;
+            for (int64_t j = 0; j < k; j++) {
+                int64_t r = b * k + j;
+                if (score[r] == -INFINITY) continue;
+                if (bdone[r]) {
+                    push_cand(cs, &count, k, (cand){score[r], j, -1});
+                    continue;
+                }
+                float *row = lp + r * V1;
+                for (int64_t q = 0; q < blen[r]; q++) row[bseq[r * L + q]] = -INFINITY;
+                int64_t vmax = t == L ? 1 : V1;
+                for (int64_t v = 0; v < vmax; v++)
+                    if (row[v] > -INFINITY) push_cand(cs, &count, k, (cand){score[r] + row[v], j, (int32_t)v});
+            }
+            for (int64_t j = 0; j < k; j++) {
+                int64_t r = b * k + j;
+                if (j >= count) { /* fewer candidates than beams: a dead beam */
+                    nscore[r] = -INFINITY;
+                    ndone[r] = 1;
+                    nlen[r] = 0;
+                    from[r] = b * k;
+                    memset(nseq + r * L, 0, (size_t)L * sizeof(int32_t));
+                    memset(nlp + r * (L + 1), 0, (size_t)(L + 1) * sizeof(float));
+                    tok[r] = 0;
+                    continue;
+                }
+                const cand *x = &cs[j];
+                int64_t p = b * k + x->beam;
+                from[r] = p;
+                memcpy(nseq + r * L, bseq + p * L, (size_t)L * sizeof(int32_t));
+                memcpy(nlp + r * (L + 1), blp + p * (L + 1), (size_t)(L + 1) * sizeof(float));
+                nscore[r] = x->score;
+                nlen[r] = blen[p];
+                ndone[r] = bdone[p];
+                tok[r] = 0;
+                if (x->token >= 0) {
+                    nlp[r * (L + 1) + t] = (float)(x->score - score[p]);
+                    if (x->token == 0) {
+                        ndone[r] = 1;
+                    } else {
+                        nseq[r * L + t] = x->token;
+                        nlen[r] = (int32_t)(t + 1);
+                        tok[r] = x->token;
+                        any_open = 1;
+                    }
+                }
+            }
+        }
+        int32_t *ti;
+        float *tf;
+        double *td;
+        unsigned char *tu;
+        ti = bseq, bseq = nseq, nseq = ti;
+        tf = blp, blp = nlp, nlp = tf;
+        td = score, score = nscore, nscore = td;
+        ti = blen, blen = nlen, nlen = ti;
+        tu = bdone, bdone = ndone, ndone = tu;
+        gather_rows(st.h, tmp, from, n, R);
+        gather_rows(st.c, tmp, from, n, R);
+        if (st.h2) {
+            gather_rows(st.h2, tmp, from, n, R);
+            gather_rows(st.c2, tmp, from, n, R);
+        }
+        if (!any_open) break;
+    }
+    /* Beams are kept sorted: the first of each image is its best. */
+    for (int64_t b = 0; b < B; b++) {
+        int64_t r = b * k;
+        memcpy(seq + b * L, bseq + r * L, (size_t)L * sizeof(int32_t));
+        if (seq_lp) memcpy(seq_lp + b * (L + 1), blp + r * (L + 1), (size_t)(L + 1) * sizeof(float));
+        if (len) len[b] = blen[r];
+    }
+    return VTAG_OK;
+}
+
+int vtag_model_decode(vtag_ctx *ctx, vtag_model *m, const vtag_batch *bt, const vtag_decode_opts *opts, int32_t *seq,
+                      float *seq_logprobs, int32_t *len, vtag_error *err)
+{
+    const vtag_model_config *c = &m->cfg;
+    if (bt->b < 1) return vtag_fail(err, VTAG_ERR_ARG, "caption: empty batch");
+    if (c->type != VTAG_MODEL_ATT2IN && !bt->fc)
+        return vtag_fail(err, VTAG_ERR_ARG, "caption: model %s needs fc features", vtag_model_type_name(c->type));
+    if (c->type != VTAG_MODEL_FC && (!bt->att || bt->k < 1))
+        return vtag_fail(err, VTAG_ERR_ARG, "caption: model %s needs att features", vtag_model_type_name(c->type));
+    if (opts->mode == VTAG_DECODE_BEAM && (opts->beam_size < 1 || opts->beam_size > 64))
+        return vtag_fail(err, VTAG_ERR_ARG, "caption: beam size %d is outside [1, 64]", opts->beam_size);
+    vtag_arena scratch;
+    int rc = vtag_arena_init(&scratch, (size_t)1 << 20, err);
+    if (rc) return rc;
+    if (opts->mode != VTAG_DECODE_BEAM) {
+        rc = decode_simple(ctx, &scratch, m, bt, opts, seq, seq_logprobs, len, err);
+        vtag_arena_free(&scratch);
+        return rc;
+    }
+    const int64_t B = bt->b, L = c->max_length;
+    float *blp = seq_logprobs ? seq_logprobs : malloc((size_t)(B * (L + 1)) * sizeof(float));
+    rc = blp ? decode_beam(ctx, &scratch, m, bt, opts->beam_size, seq, blp, len, err) : oom(err);
+    /* Beam search can prune the greedy path; the result is the better of the
+     * best beam and the greedy caption, so it is never worse than greedy. */
+    int32_t *gseq = NULL, *glen = NULL;
+    float *glp = NULL;
+    if (!rc && opts->beam_size > 1) {
+        gseq = malloc((size_t)(B * L) * sizeof(int32_t));
+        glen = malloc((size_t)B * sizeof(int32_t));
+        glp = malloc((size_t)(B * (L + 1)) * sizeof(float));
+        vtag_decode_opts g = {VTAG_DECODE_GREEDY, 1, 1.0f, 0};
+        rc = gseq && glen && glp ? decode_simple(ctx, &scratch, m, bt, &g, gseq, glp, glen, err) : oom(err);
+        for (int64_t b = 0; !rc && b < B; b++) {
+            double sb = 0, sg = 0;
+            for (int64_t t = 0; t <= L; t++) sb += blp[b * (L + 1) + t], sg += glp[b * (L + 1) + t];
+            if (sg > sb) {
+                memcpy(seq + b * L, gseq + b * L, (size_t)L * sizeof(int32_t));
+                memcpy(blp + b * (L + 1), glp + b * (L + 1), (size_t)(L + 1) * sizeof(float));
+                if (len) len[b] = glen[b];
+            }
+        }
+    }
+    if (!seq_logprobs) free(blp);
+    free(gseq);
+    free(glen);
+    free(glp);
+    vtag_arena_free(&scratch);
+    return rc;
+}
