@@ -98,4 +98,79 @@ int vtag_model_decode(vtag_ctx *ctx, vtag_model *m, const vtag_batch *batch, con
 #ifdef __cplusplus
 }
 #endif
+
+/* ---- training and checkpoints (src/caption/train.c, checkpoint.c) ------------------ */
+#include "vtag/optim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Rows to train or caption: each row one frame's features and its caption. */
+typedef struct vtag_rows {
+    int64_t n, k;
+    const float *fc;       /* [n, fc_feat_size] or NULL */
+    const float *att;      /* [n, K, att_feat_size] or NULL */
+    const int32_t *labels; /* [n, max_length] 0-padded, or NULL when captioning */
+} vtag_rows;
+
+typedef struct vtag_xe_opts {
+    int batch_size;      /* default 50 */
+    float lr;            /* default 5e-4 */
+    float lr_decay;      /* ×0.8 … */
+    int lr_decay_every;  /* … every 3 epochs … */
+    int lr_decay_start;  /* … from epoch 0 (<0: never) */
+    float grad_clip;     /* clip gradient elements to ±0.1 (0: off) */
+} vtag_xe_opts;
+
+void vtag_xe_opts_defaults(vtag_xe_opts *o);
+
+typedef struct vtag_epoch_stats {
+    double loss;     /* mean over steps */
+    int64_t tokens;  /* target tokens (labels + EOS) */
+    int64_t steps;
+} vtag_epoch_stats;
+
+/* Called after every step with (done rows, total rows, running mean loss). */
+typedef void (*vtag_progress_fn)(void *user, int64_t done, int64_t total, double loss);
+
+/* One epoch of XE: a shuffled pass over the rows (the permutation and every
+ * dropout mask come from ctx->rng, so an epoch is a function of the RNG state
+ * at its start), Adam with lr from the step-decay schedule at `epoch`. */
+int vtag_train_xe_epoch(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_rows *rows, const vtag_xe_opts *o,
+                        int epoch, vtag_epoch_stats *stats, vtag_progress_fn progress, void *user, vtag_error *err);
+
+/* Decodes every row in batches of batch_size: seq [n, L], logprobs [n, L+1]
+ * (optional), len [n] (optional). */
+int vtag_caption_rows(vtag_ctx *ctx, vtag_model *m, const vtag_rows *rows, const vtag_decode_opts *opts,
+                      int batch_size, int32_t *seq, float *logprobs, int32_t *len, vtag_error *err);
+
+/* Checkpoint: the parameters under their SPEC names, metadata vtag.model,
+ * vtag.config and vtag.vocab (a JSON array; element i = token of id i+1). */
+int vtag_checkpoint_save(const vtag_model *m, const char *vocab_json, const char *path, vtag_error *err);
+/* Loads a checkpoint into a new model; *vocab_json (malloc'd) if non-NULL.
+ * Refuses a missing, extra or wrongly shaped tensor, naming it. */
+int vtag_checkpoint_load(vtag_model *m, char **vocab_json, const char *path, vtag_error *err);
+
+/* Training state for --resume (a separate file, SPEC §8): Adam's moments and
+ * step, the epoch reached, the RNG state, the best validation score. */
+typedef struct vtag_train_state {
+    int epoch;          /* epochs completed */
+    vtag_adam adam;
+    uint64_t rng_state;
+    double best_score;  /* best validation CIDEr-D so far (-1: none) */
+    int best_epoch;
+} vtag_train_state;
+
+/* Saves the current weights with the state (so a resumed run continues from
+ * the last epoch, not from the best checkpoint). */
+int vtag_train_state_save(const vtag_model *m, const vtag_train_state *s, const char *vocab_json, const char *path,
+                          vtag_error *err);
+/* Restores weights, Adam moments and state into an initialised model of the
+ * same configuration; refuses a state file of another model or size. */
+int vtag_train_state_load(vtag_model *m, vtag_train_state *s, const char *path, vtag_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 #endif
