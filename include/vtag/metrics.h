@@ -57,20 +57,29 @@ void vtag_metrics_vocab_free(vtag_metrics_vocab *v);
 typedef struct vtag_metrics_gram {
     uint64_t k0, k1; /* the n-gram, exactly: (id+1) of tokens 0,1 and 2,3; 0 = absent */
     uint64_t hash;
-    double val;      /* count, then count * idf */
+    double idf;
     int32_t order;   /* n - 1 */
-    int32_t count;
+    int32_t pad;
 } vtag_metrics_gram;
 
 typedef struct vtag_metrics_work {
-    int32_t *slot_idx;       /* (mask + 1) index into grams, valid when stamp matches */
-    uint32_t *slot_stamp;    /* (mask + 1) */
+    /* The distinct n-grams of every sentence in hand, each looked up once in
+     * the df table; sentences are lists of indices into them. */
+    uint64_t *slots;          /* (mask + 1) stamp << 32 | index into grams */
     uint64_t mask;
     uint32_t stamp;
-    vtag_metrics_gram *grams; /* (grams_cap) distinct n-grams of the sentences in hand */
-    int64_t grams_cap;
-    double *ref_info;         /* (refs_cap * 6): 4 norms, bigram count, token count per ref */
-    int64_t *ref_start;       /* (refs_cap + 1) first gram of each cooked reference */
+    vtag_metrics_gram *grams; /* (cap) */
+    int64_t n_grams;
+    int32_t *occ;             /* (cap) gram index of each n-gram occurrence */
+    int32_t *count, *count2;  /* (cap) per-gram counters, zero between uses */
+    double *value;            /* (cap) per-gram values, zero between uses */
+    int32_t *list, *list2;    /* (cap) distinct grams of one sentence */
+    int32_t *ref_gram;        /* (cap) the distinct grams of the references, */
+    double *ref_val;          /* (cap) by reference and order, with count · idf */
+    int64_t cap;
+    double *ref_info;         /* (refs_cap * 6): 4 norms, bigram count per reference */
+    int64_t *ref_start;       /* (4 * refs_cap + 1) first ref_gram of each (reference, order) */
+    int64_t *ref_occ;         /* (refs_cap + 1) first occurrence of each reference */
     int64_t refs_cap;
 } vtag_metrics_work;
 
@@ -81,17 +90,24 @@ void vtag_metrics_work_free(vtag_metrics_work *w);
  * df(g) = number of reference sets containing n-gram g, N = number of sets;
  * idf(g) = log(N) - log(max(1, df(g))). Built once (add every set, then
  * finish) and then read-only: share it between threads, each with its own
- * vtag_metrics_work. */
+ * vtag_metrics_work. An n-gram found in one set has the idf of an absent
+ * one, log N - log 1 = log N, so the finished table keeps only those with
+ * df >= 2: usually a small fraction, and a table that stays in cache. */
 typedef struct vtag_metrics_df_slot {
-    uint64_t k0, k1; /* k0 == 0: empty slot */
+    uint64_t k0, k1; /* the n-gram as in vtag_metrics_gram; k0 == 0: empty */
     int64_t df;
     double idf;      /* set by vtag_metrics_df_finish */
 } vtag_metrics_df_slot;
 
 typedef struct vtag_metrics_df {
-    vtag_metrics_df_slot *slots; /* (mask + 1) */
+    vtag_metrics_df_slot *slots; /* (mask + 1) open addressing, load <= 1/2 */
     uint64_t mask;
-    int64_t count;  /* distinct n-grams */
+    uint64_t *filter; /* (1 << filter_bits) bits: bit (hash >> (64 - filter_bits))
+                       * is set for every stored n-gram; a clear bit proves absence
+                       * without touching the table */
+    int filter_bits;
+    int64_t count;  /* distinct n-grams added */
+    int64_t stored; /* those with df >= 2, kept by vtag_metrics_df_finish */
     int64_t n_sets; /* N */
     double log_n;   /* log(N), valid once finished */
     int finished;
@@ -104,8 +120,8 @@ int vtag_metrics_df_add(vtag_metrics_df *df, const vtag_metrics_seq *refs, int64
                         vtag_error *err);
 /* Freezes the table and computes every idf; needed before scoring. */
 int vtag_metrics_df_finish(vtag_metrics_df *df, vtag_error *err);
-/* df of the n-gram ids[0..n) (1 <= n <= 4); 0 when absent. */
-int64_t vtag_metrics_df_get(const vtag_metrics_df *df, const int32_t *ids, int n);
+/* idf of the n-gram ids[0..n) (1 <= n <= 4) in a finished table (else NaN). */
+double vtag_metrics_df_idf(const vtag_metrics_df *df, const int32_t *ids, int n);
 void vtag_metrics_df_free(vtag_metrics_df *df);
 
 /* ---- CIDEr-D --------------------------------------------------------------------

@@ -48,31 +48,38 @@ int vtag_metrics_bleu_add(vtag_metrics_bleu *b, vtag_metrics_work *w, vtag_metri
 {
     int rc = bleu_check(cand, refs, n_refs, err);
     if (rc) return rc;
-    int64_t most = ng_count(cand.len);
-    for (int64_t r = 0; r < n_refs; r++)
-        if (ng_count(refs[r].len) > most) most = ng_count(refs[r].len);
-    int64_t nc_max = ng_count(cand.len);
-    rc = ng_work_reserve(w, most, nc_max + most, 0, err);
+    int64_t total = ng_count(cand.len);
+    for (int64_t r = 0; r < n_refs; r++) total += ng_count(refs[r].len);
+    rc = ng_work_reserve(w, total, 0, err);
     if (rc) return rc;
 
-    /* Candidate grams first, at [0, nc); val will hold the largest count of
-     * the gram in any one reference. */
     ng_work_clear(w);
-    int64_t nc = 0;
-    ng_work_add_sentence(w, cand.ids, cand.len, &nc);
+    int64_t n_occ = 0;
+    ng_add_sentence(w, cand.ids, cand.len, &n_occ);
+    int64_t cand_end = n_occ, m = 0;
+    for (int64_t o = 0; o < cand_end; o++) /* the candidate's counts, in count */
+        if (w->count[w->occ[o]]++ == 0) w->list[m++] = w->occ[o];
+    /* value[g]: the largest count of g in any one reference, for the
+     * candidate's grams only. */
     for (int64_t r = 0; r < n_refs; r++) {
-        ng_work_clear(w);
-        int64_t n = nc;
-        ng_work_add_sentence(w, refs[r].ids, refs[r].len, &n);
-        for (int64_t g = 0; g < nc; g++) {
-            int64_t j = ng_work_find(w, &w->grams[g]);
-            if (j >= 0 && w->grams[j].count > w->grams[g].val) w->grams[g].val = w->grams[j].count;
+        int64_t from = cand_end, to = cand_end, m2 = 0;
+        ng_add_sentence(w, refs[r].ids, refs[r].len, &to);
+        for (int64_t o = from; o < to; o++) {
+            int32_t g = w->occ[o];
+            if (w->count[g] && w->count2[g]++ == 0) w->list2[m2++] = g;
+        }
+        for (int64_t i = 0; i < m2; i++) {
+            int32_t g = w->list2[i];
+            if (w->count2[g] > w->value[g]) w->value[g] = w->count2[g];
+            w->count2[g] = 0;
         }
     }
-    for (int64_t g = 0; g < nc; g++) {
-        const vtag_metrics_gram *gr = &w->grams[g];
-        int64_t clip = (int64_t)gr->val < gr->count ? (int64_t)gr->val : gr->count;
-        b->correct[gr->order] += clip;
+    for (int64_t i = 0; i < m; i++) {
+        int32_t g = w->list[i];
+        int64_t most = (int64_t)w->value[g], c = w->count[g];
+        b->correct[w->grams[g].order] += c < most ? c : most;
+        w->count[g] = 0;
+        w->value[g] = 0;
     }
     bleu_lengths(b, cand.len, refs, n_refs);
     return VTAG_OK;

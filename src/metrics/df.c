@@ -1,10 +1,30 @@
-/* CIDEr-D document frequencies: one open-addressing table from exact n-gram
- * keys to df and idf, built once from a reference corpus, then read-only. */
+/* CIDEr-D document frequencies: an open-addressing table from exact n-gram
+ * keys to df and idf, built once from a reference corpus, then read-only.
+ * Every distinct n-gram of every candidate and reference is looked up
+ * there, so its size decides the speed: finishing drops the n-grams seen in
+ * one set only (most of them), whose idf is that of an absent n-gram. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "metrics/ngram.h"
+
+/* Zeroed memory for a lookup table; large ones on 2 MiB pages where the
+ * system allows, as every lookup lands on a random page. */
+static void *table_alloc(size_t bytes)
+{
+    const size_t huge = (size_t)2 << 20;
+    if (bytes < huge) return calloc(1, bytes);
+    void *p = NULL;
+    bytes = (bytes + huge - 1) / huge * huge;
+    if (posix_memalign(&p, huge, bytes)) return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, bytes, MADV_HUGEPAGE); /* a hint: failure only costs speed */
+#endif
+    memset(p, 0, bytes);
+    return p;
+}
 
 void vtag_metrics_df_init(vtag_metrics_df *df)
 {
@@ -15,6 +35,7 @@ void vtag_metrics_df_init(vtag_metrics_df *df)
 void vtag_metrics_df_free(vtag_metrics_df *df)
 {
     free(df->slots);
+    free(df->filter);
     vtag_metrics_work_free(&df->work);
     memset(df, 0, sizeof *df);
 }
@@ -22,22 +43,32 @@ void vtag_metrics_df_free(vtag_metrics_df *df)
 static int df_grow(vtag_metrics_df *df, vtag_error *err)
 {
     uint64_t cap = df->slots ? 2 * (df->mask + 1) : 1024;
-    vtag_metrics_df_slot *slots = calloc(cap, sizeof *slots);
-    if (!slots) return vtag_fail(err, VTAG_ERR_NOMEM, "metrics: out of memory (df table)");
+    vtag_metrics_df_slot *c = table_alloc(cap * sizeof *c);
+    if (!c) return vtag_fail(err, VTAG_ERR_NOMEM, "metrics: out of memory (df table)");
     uint64_t mask = cap - 1;
     if (df->slots) {
         for (uint64_t i = 0; i <= df->mask; i++) {
             const vtag_metrics_df_slot *s = &df->slots[i];
             if (!s->k0) continue;
             uint64_t j = ng_hash(s->k0, s->k1) & mask;
-            while (slots[j].k0) j = (j + 1) & mask;
-            slots[j] = *s;
+            while (c[j].k0) j = (j + 1) & mask;
+            c[j] = *s;
         }
     }
     free(df->slots);
-    df->slots = slots;
+    df->slots = c;
     df->mask = mask;
     return VTAG_OK;
+}
+
+static vtag_metrics_df_slot *df_find_slot(const vtag_metrics_df *df, uint64_t k0, uint64_t k1, uint64_t h)
+{
+    uint64_t i = h & df->mask;
+    for (;;) {
+        vtag_metrics_df_slot *s = &df->slots[i];
+        if (!s->k0 || (s->k0 == k0 && s->k1 == k1)) return s;
+        i = (i + 1) & df->mask;
+    }
 }
 
 int vtag_metrics_df_add(vtag_metrics_df *df, const vtag_metrics_seq *refs, int64_t n_refs,
@@ -55,34 +86,25 @@ int vtag_metrics_df_add(vtag_metrics_df *df, const vtag_metrics_seq *refs, int64
         total += ng_count(refs[r].len);
     }
     vtag_metrics_work *w = &df->work;
-    int rc = ng_work_reserve(w, total, total, 0, err);
+    int rc = ng_work_reserve(w, total, 0, err);
     if (rc) return rc;
-    /* One table for the whole set: each distinct n-gram counts once. */
+    /* One scratch table for the whole set: each distinct n-gram counts once. */
     ng_work_clear(w);
-    int64_t n = 0;
-    for (int64_t r = 0; r < n_refs; r++) ng_work_add_sentence(w, refs[r].ids, refs[r].len, &n);
-    for (int64_t g = 0; g < n; g++) {
+    int64_t n_occ = 0;
+    for (int64_t r = 0; r < n_refs; r++) ng_add_sentence(w, refs[r].ids, refs[r].len, &n_occ);
+    for (int64_t g = 0; g < w->n_grams; g++) {
         if (2 * (uint64_t)(df->count + 1) > df->mask + 1 || !df->slots) {
             rc = df_grow(df, err);
             if (rc) return rc;
         }
         const vtag_metrics_gram *gr = &w->grams[g];
-        uint64_t i = gr->hash & df->mask;
-        for (;;) {
-            vtag_metrics_df_slot *s = &df->slots[i];
-            if (!s->k0) {
-                s->k0 = gr->k0;
-                s->k1 = gr->k1;
-                s->df = 1;
-                df->count++;
-                break;
-            }
-            if (s->k0 == gr->k0 && s->k1 == gr->k1) {
-                s->df++;
-                break;
-            }
-            i = (i + 1) & df->mask;
+        vtag_metrics_df_slot *s = df_find_slot(df, gr->k0, gr->k1, gr->hash);
+        if (!s->k0) {
+            s->k0 = gr->k0;
+            s->k1 = gr->k1;
+            df->count++;
         }
+        s->df++;
     }
     df->n_sets++;
     return VTAG_OK;
@@ -93,35 +115,85 @@ int vtag_metrics_df_finish(vtag_metrics_df *df, vtag_error *err)
     if (df->finished) return VTAG_OK;
     if (df->n_sets < 1)
         return vtag_fail(err, VTAG_ERR_ARG, "metrics: df table has no reference sets");
-    if (!df->slots) {
-        int rc = df_grow(df, err);
-        if (rc) return rc;
-    }
+    int64_t stored = 0;
+    for (uint64_t i = 0; df->slots && i <= df->mask; i++) stored += df->slots[i].df >= 2;
+    uint64_t cap = 1024;
+    while (cap < 2 * (uint64_t)stored) cap *= 2;
+    vtag_metrics_df_slot *t = table_alloc(cap * sizeof *t);
+    if (!t) return vtag_fail(err, VTAG_ERR_NOMEM, "metrics: out of memory (df table)");
     /* Written as coco-caption writes it, so that the doubles are identical. */
     df->log_n = log((double)df->n_sets);
-    for (uint64_t i = 0; i <= df->mask; i++) {
-        vtag_metrics_df_slot *s = &df->slots[i];
-        if (s->k0) s->idf = df->log_n - log(s->df > 1 ? (double)s->df : 1.0);
+    for (uint64_t i = 0; df->slots && i <= df->mask; i++) {
+        const vtag_metrics_df_slot *s = &df->slots[i];
+        if (s->df < 2) continue; /* idf log N - log 1: the same as absent */
+        uint64_t j = ng_hash(s->k0, s->k1) & (cap - 1);
+        while (t[j].k0) j = (j + 1) & (cap - 1);
+        t[j] = *s;
+        t[j].idf = df->log_n - log((double)s->df);
     }
+    /* 16 filter bits per stored n-gram: about 6% of absent n-grams pass. */
+    int bits = 12;
+    while (((uint64_t)1 << bits) < 16 * (uint64_t)stored) bits++;
+    uint64_t *filter = calloc(((size_t)1 << bits) / 64, sizeof *filter);
+    if (!filter) {
+        free(t);
+        return vtag_fail(err, VTAG_ERR_NOMEM, "metrics: out of memory (df filter)");
+    }
+    for (uint64_t j = 0; j < cap; j++) {
+        if (!t[j].k0) continue;
+        uint64_t b = ng_hash(t[j].k0, t[j].k1) >> (64 - bits);
+        filter[b / 64] |= (uint64_t)1 << (b % 64);
+    }
+    free(df->slots);
+    df->slots = t;
+    df->mask = cap - 1;
+    df->filter = filter;
+    df->filter_bits = bits;
+    df->stored = stored;
     vtag_metrics_work_free(&df->work);
     df->finished = 1;
     return VTAG_OK;
 }
 
-int64_t vtag_metrics_df_get(const vtag_metrics_df *df, const int32_t *ids, int n)
+double vtag_metrics_df_idf(const vtag_metrics_df *df, const int32_t *ids, int n)
 {
-    if (!df->slots || n < 1 || n > VTAG_METRICS_MAX_N) return 0;
+    if (!df->finished || n < 1 || n > VTAG_METRICS_MAX_N) return NAN;
     uint64_t k[4] = {0, 0, 0, 0};
     for (int i = 0; i < n; i++) {
-        if (ids[i] < 0) return 0;
+        if (ids[i] < 0) return df->log_n; /* never in the table */
         k[i] = (uint64_t)ids[i] + 1;
     }
     uint64_t k0 = k[0] | k[1] << 32, k1 = k[2] | k[3] << 32;
-    uint64_t i = ng_hash(k0, k1) & df->mask;
-    for (;;) {
-        const vtag_metrics_df_slot *s = &df->slots[i];
-        if (s->k0 == k0 && s->k1 == k1) return s->df;
-        if (!s->k0) return 0;
-        i = (i + 1) & df->mask;
+    const vtag_metrics_df_slot *s = df_find_slot(df, k0, k1, ng_hash(k0, k1));
+    return s->k0 ? s->idf : df->log_n;
+}
+
+/* True unless the filter proves the gram of hash h absent. */
+static inline int df_maybe(const vtag_metrics_df *df, uint64_t h)
+{
+    uint64_t b = h >> (64 - df->filter_bits);
+    return (int)(df->filter[b / 64] >> (b % 64) & 1);
+}
+
+void ng_lookup_idf(const vtag_metrics_df *df, vtag_metrics_work *w, int64_t from)
+{
+    /* The filter (in cache) settles most grams; the misses of the others
+     * are all issued first so that they overlap. */
+    vtag_metrics_gram *grams = w->grams;
+    const vtag_metrics_df_slot *t = df->slots;
+    const uint64_t mask = df->mask;
+    for (int64_t g = from; g < w->n_grams; g++)
+        if (df_maybe(df, grams[g].hash)) __builtin_prefetch(&t[grams[g].hash & mask]);
+    for (int64_t g = from; g < w->n_grams; g++) {
+        vtag_metrics_gram *gr = &grams[g];
+        gr->idf = df->log_n; /* absent, or df = 1: log N - log 1 */
+        if (!df_maybe(df, gr->hash)) continue;
+        for (uint64_t i = gr->hash & mask;; i = (i + 1) & mask) {
+            if (t[i].k0 == gr->k0 && t[i].k1 == gr->k1) {
+                gr->idf = t[i].idf;
+                break;
+            }
+            if (!t[i].k0) break;
+        }
     }
 }

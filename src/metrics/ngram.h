@@ -1,5 +1,7 @@
 /* Private to src/metrics: exact n-gram keys, their hash, and the scratch
- * hash table that turns a sentence into its distinct n-grams with counts. */
+ * table that gives every distinct n-gram of the sentences in hand an index,
+ * so that each is looked up in the df table once per call and sentences
+ * become lists of small integers. */
 #ifndef VTAG_METRICS_NGRAM_H
 #define VTAG_METRICS_NGRAM_H
 
@@ -22,71 +24,58 @@ static inline uint64_t ng_hash(uint64_t k0, uint64_t k1)
 /* Checks a sentence's ids (>= 0) and length; names it in the error. */
 int ng_check_seq(vtag_metrics_seq s, const char *what, int64_t index, vtag_error *err);
 
-/* Makes room in w for a table holding `distinct` n-grams at a time and for
- * `grams` gram records, and for `refs` cooked references. */
-int ng_work_reserve(vtag_metrics_work *w, int64_t distinct, int64_t grams, int64_t refs,
-                    vtag_error *err);
+/* Makes room in w for `occurrences` n-gram occurrences (and as many
+ * distinct grams) between two clears, and for `refs` references. */
+int ng_work_reserve(vtag_metrics_work *w, int64_t occurrences, int64_t refs, vtag_error *err);
 
-/* Starts a new, empty table (older entries become invisible). */
+/* Forgets every gram (O(1): the table's stamp moves on). */
 void ng_work_clear(vtag_metrics_work *w);
 
-/* Index of the gram (k0, k1) in w->grams, added at *n_grams with count 0
- * if absent from the current table. Capacity was reserved. */
-static inline int64_t ng_work_insert(vtag_metrics_work *w, uint64_t k0, uint64_t k1, int32_t order,
-                                     int64_t *n_grams)
+/* Index of the gram (k0, k1) in w->grams, added if new. */
+static inline int32_t ng_insert(vtag_metrics_work *w, uint64_t k0, uint64_t k1, int32_t order)
 {
     uint64_t h = ng_hash(k0, k1);
-    uint64_t i = h & w->mask;
-    for (;;) {
-        if (w->slot_stamp[i] != w->stamp) {
-            int64_t g = (*n_grams)++;
-            w->slot_stamp[i] = w->stamp;
-            w->slot_idx[i] = (int32_t)g;
-            vtag_metrics_gram *gr = &w->grams[g];
-            gr->k0 = k0;
-            gr->k1 = k1;
-            gr->hash = h;
-            gr->order = order;
-            gr->count = 0;
-            gr->val = 0.0;
+    const uint64_t stamp = (uint64_t)w->stamp << 32;
+    for (uint64_t i = h & w->mask;; i = (i + 1) & w->mask) {
+        uint64_t slot = w->slots[i];
+        if ((slot & 0xffffffff00000000ull) != stamp) { /* empty since the last clear */
+            int32_t g = (int32_t)w->n_grams++;
+            w->slots[i] = stamp | (uint32_t)g;
+            w->grams[g] = (vtag_metrics_gram){k0, k1, h, 0.0, order, 0};
             return g;
         }
-        const vtag_metrics_gram *gr = &w->grams[w->slot_idx[i]];
-        if (gr->k0 == k0 && gr->k1 == k1) return w->slot_idx[i];
-        i = (i + 1) & w->mask;
+        const vtag_metrics_gram *gr = &w->grams[(uint32_t)slot];
+        if (gr->k0 == k0 && gr->k1 == k1) return (int32_t)(uint32_t)slot;
     }
 }
 
-/* Index of a gram in the current table, or -1. */
-static inline int64_t ng_work_find(const vtag_metrics_work *w, const vtag_metrics_gram *q)
+/* Appends the gram index of every n-gram of ids[0..len) to w->occ at
+ * *n_occ, order by order: the len unigrams, the len-1 bigrams, and so on
+ * (ng_order_start gives where each order begins). */
+static inline void ng_add_sentence(vtag_metrics_work *w, const int32_t *ids, int64_t len, int64_t *n_occ)
 {
-    uint64_t i = q->hash & w->mask;
-    for (;;) {
-        if (w->slot_stamp[i] != w->stamp) return -1;
-        const vtag_metrics_gram *gr = &w->grams[w->slot_idx[i]];
-        if (gr->k0 == q->k0 && gr->k1 == q->k1) return w->slot_idx[i];
-        i = (i + 1) & w->mask;
-    }
+    int32_t *occ = w->occ;
+    int64_t o = *n_occ;
+    for (int64_t i = 0; i < len; i++) occ[o++] = ng_insert(w, (uint64_t)ids[i] + 1, 0, 0);
+    for (int64_t i = 0; i + 1 < len; i++)
+        occ[o++] = ng_insert(w, ((uint64_t)ids[i] + 1) | ((uint64_t)ids[i + 1] + 1) << 32, 0, 1);
+    for (int64_t i = 0; i + 2 < len; i++)
+        occ[o++] = ng_insert(w, ((uint64_t)ids[i] + 1) | ((uint64_t)ids[i + 1] + 1) << 32,
+                             (uint64_t)ids[i + 2] + 1, 2);
+    for (int64_t i = 0; i + 3 < len; i++)
+        occ[o++] = ng_insert(w, ((uint64_t)ids[i] + 1) | ((uint64_t)ids[i + 1] + 1) << 32,
+                             ((uint64_t)ids[i + 2] + 1) | ((uint64_t)ids[i + 3] + 1) << 32, 3);
+    *n_occ = o;
 }
 
-/* Adds every n-gram (orders 1..4) of ids[0..len) to the current table,
- * counting occurrences; new grams are appended at *n_grams. */
-static inline void ng_work_add_sentence(vtag_metrics_work *w, const int32_t *ids, int64_t len,
-                                        int64_t *n_grams)
+/* Where the n-grams of order n (0-based) of a sentence of len tokens start
+ * among its occurrences; n = 4 gives their total. */
+static inline int64_t ng_order_start(int64_t len, int n)
 {
-    for (int64_t i = 0; i < len; i++) {
-        uint64_t k0 = (uint64_t)ids[i] + 1, k1 = 0;
-        w->grams[ng_work_insert(w, k0, 0, 0, n_grams)].count++;
-        if (i + 1 >= len) continue;
-        k0 |= ((uint64_t)ids[i + 1] + 1) << 32;
-        w->grams[ng_work_insert(w, k0, 0, 1, n_grams)].count++;
-        if (i + 2 >= len) continue;
-        k1 = (uint64_t)ids[i + 2] + 1;
-        w->grams[ng_work_insert(w, k0, k1, 2, n_grams)].count++;
-        if (i + 3 >= len) continue;
-        k1 |= ((uint64_t)ids[i + 3] + 1) << 32;
-        w->grams[ng_work_insert(w, k0, k1, 3, n_grams)].count++;
-    }
+    int64_t o = 0;
+    for (int m = 0; m < n; m++)
+        if (len > m) o += len - m;
+    return o;
 }
 
 /* Number of n-grams of orders 1..4 in a sentence of len tokens. */
@@ -98,16 +87,7 @@ static inline int64_t ng_count(int64_t len)
     return c;
 }
 
-/* The idf of a gram: log(N) - log(df), log(N) when absent. */
-static inline double ng_df_idf(const vtag_metrics_df *df, const vtag_metrics_gram *g)
-{
-    uint64_t i = g->hash & df->mask;
-    for (;;) {
-        const vtag_metrics_df_slot *s = &df->slots[i];
-        if (s->k0 == g->k0 && s->k1 == g->k1) return s->idf;
-        if (s->k0 == 0) return df->log_n;
-        i = (i + 1) & df->mask;
-    }
-}
+/* Sets the idf of grams [from, w->n_grams) from the df table. */
+void ng_lookup_idf(const vtag_metrics_df *df, vtag_metrics_work *w, int64_t from);
 
 #endif

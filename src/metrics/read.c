@@ -85,7 +85,8 @@ static int rd_next(reader *rd, json_t **obj)
         while (i < (size_t)n && strchr(" \t\r\n", rd->line[i])) i++;
         if (i == (size_t)n) continue;
         json_error_t jerr;
-        json_t *v = json_loadb(rd->line, (size_t)n, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &jerr);
+        const size_t flags = JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY;
+        json_t *v = json_loadb(rd->line, (size_t)n, flags, &jerr);
         if (!v) return rd_fail(rd, VTAG_ERR_FORMAT, "malformed JSON: %s (column %d)", jerr.text, jerr.column);
         if (!json_is_object(v)) {
             json_decref(v);

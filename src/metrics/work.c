@@ -12,11 +12,19 @@ void vtag_metrics_work_init(vtag_metrics_work *w)
 
 void vtag_metrics_work_free(vtag_metrics_work *w)
 {
-    free(w->slot_idx);
-    free(w->slot_stamp);
+    free(w->slots);
     free(w->grams);
+    free(w->occ);
+    free(w->count);
+    free(w->count2);
+    free(w->value);
+    free(w->list);
+    free(w->list2);
+    free(w->ref_gram);
+    free(w->ref_val);
     free(w->ref_info);
     free(w->ref_start);
+    free(w->ref_occ);
     memset(w, 0, sizeof *w);
 }
 
@@ -35,46 +43,57 @@ int ng_check_seq(vtag_metrics_seq s, const char *what, int64_t index, vtag_error
     return VTAG_OK;
 }
 
-int ng_work_reserve(vtag_metrics_work *w, int64_t distinct, int64_t grams, int64_t refs,
-                    vtag_error *err)
+int ng_work_reserve(vtag_metrics_work *w, int64_t occurrences, int64_t refs, vtag_error *err)
 {
-    if (grams > INT32_MAX || distinct > INT32_MAX / 2)
+    if (occurrences > INT32_MAX / 2)
         return vtag_fail(err, VTAG_ERR_ARG, "metrics: %lld n-grams at once is too many",
-                         (long long)grams);
-    uint64_t want = 16;
-    while (want < 2 * (uint64_t)distinct) want *= 2; /* load <= 1/2 */
-    if (want > w->mask + 1 || !w->slot_idx) {
-        int32_t *idx = malloc(want * sizeof *idx);
-        uint32_t *stamp = calloc(want, sizeof *stamp);
-        if (!idx || !stamp) {
-            free(idx);
-            free(stamp);
-            return vtag_fail(err, VTAG_ERR_NOMEM, "metrics: out of memory (hash table)");
+                         (long long)occurrences);
+    if (occurrences > w->cap || !w->slots) {
+        int64_t cap = w->cap ? w->cap : 256;
+        while (cap < occurrences) cap *= 2;
+        uint64_t n_slots = 2 * (uint64_t)cap; /* load <= 1/2 */
+        vtag_metrics_work grown = {0};
+        grown.slots = calloc(n_slots, sizeof *grown.slots);
+        grown.grams = malloc((size_t)cap * sizeof *grown.grams);
+        grown.occ = malloc((size_t)cap * sizeof *grown.occ);
+        grown.count = calloc((size_t)cap, sizeof *grown.count); /* counters start at zero */
+        grown.count2 = calloc((size_t)cap, sizeof *grown.count2);
+        grown.value = calloc((size_t)cap, sizeof *grown.value);
+        grown.list = malloc((size_t)cap * sizeof *grown.list);
+        grown.list2 = malloc((size_t)cap * sizeof *grown.list2);
+        grown.ref_gram = malloc((size_t)cap * sizeof *grown.ref_gram);
+        grown.ref_val = malloc((size_t)cap * sizeof *grown.ref_val);
+        /* the reference arrays move over unchanged */
+        grown.ref_info = w->ref_info;
+        grown.ref_start = w->ref_start;
+        grown.ref_occ = w->ref_occ;
+        grown.refs_cap = w->refs_cap;
+        w->ref_info = NULL;
+        w->ref_start = w->ref_occ = NULL;
+        w->refs_cap = 0;
+        vtag_metrics_work_free(w);
+        *w = grown;
+        if (!grown.slots || !grown.grams || !grown.occ || !grown.count ||
+            !grown.count2 || !grown.value || !grown.list || !grown.list2 || !grown.ref_gram ||
+            !grown.ref_val) {
+            vtag_metrics_work_free(w);
+            return vtag_fail(err, VTAG_ERR_NOMEM, "metrics: out of memory (n-gram tables)");
         }
-        free(w->slot_idx);
-        free(w->slot_stamp);
-        w->slot_idx = idx;
-        w->slot_stamp = stamp;
-        w->mask = want - 1;
+        w->mask = n_slots - 1;
+        w->cap = cap;
         w->stamp = 0;
-    }
-    if (grams > w->grams_cap) {
-        int64_t cap = w->grams_cap ? w->grams_cap : 64;
-        while (cap < grams) cap *= 2;
-        vtag_metrics_gram *g = realloc(w->grams, (size_t)cap * sizeof *g);
-        if (!g) return vtag_fail(err, VTAG_ERR_NOMEM, "metrics: out of memory (n-grams)");
-        w->grams = g;
-        w->grams_cap = cap;
     }
     if (refs > w->refs_cap) {
         int64_t cap = w->refs_cap ? w->refs_cap : 8;
         while (cap < refs) cap *= 2;
         double *info = realloc(w->ref_info, (size_t)cap * 6 * sizeof *info);
-        if (!info) return vtag_fail(err, VTAG_ERR_NOMEM, "metrics: out of memory (references)");
-        w->ref_info = info;
-        int64_t *start = realloc(w->ref_start, (size_t)(cap + 1) * sizeof *start);
-        if (!start) return vtag_fail(err, VTAG_ERR_NOMEM, "metrics: out of memory (references)");
-        w->ref_start = start;
+        if (info) w->ref_info = info;
+        int64_t *start = realloc(w->ref_start, (size_t)(4 * cap + 1) * sizeof *start);
+        if (start) w->ref_start = start;
+        int64_t *occ = realloc(w->ref_occ, (size_t)(cap + 1) * sizeof *occ);
+        if (occ) w->ref_occ = occ;
+        if (!info || !start || !occ)
+            return vtag_fail(err, VTAG_ERR_NOMEM, "metrics: out of memory (references)");
         w->refs_cap = cap;
     }
     return VTAG_OK;
@@ -82,8 +101,9 @@ int ng_work_reserve(vtag_metrics_work *w, int64_t distinct, int64_t grams, int64
 
 void ng_work_clear(vtag_metrics_work *w)
 {
-    if (++w->stamp == 0) { /* wrapped after 2^32 sentences: forget every old stamp */
-        memset(w->slot_stamp, 0, (w->mask + 1) * sizeof *w->slot_stamp);
+    w->n_grams = 0;
+    if (++w->stamp == 0) { /* wrapped after 2^32 clears: forget every old stamp */
+        memset(w->slots, 0, (w->mask + 1) * sizeof *w->slots);
         w->stamp = 1;
     }
 }

@@ -39,11 +39,13 @@ static void test_hand(void)
 
     int32_t a = vtag_metrics_vocab_find(&t.vocab, "a", 1), b = vtag_metrics_vocab_find(&t.vocab, "b", 1);
     int32_t gab[2] = {a, b}, gba[2] = {b, a};
+    double L = log(2.0);
     CHECK(df.n_sets == 2, "N = %lld", (long long)df.n_sets);
-    CHECK(vtag_metrics_df_get(&df, &a, 1) == 1, "a repeated reference counts once in df");
-    CHECK(vtag_metrics_df_get(&df, gab, 2) == 1, "df(a b)");
-    CHECK(vtag_metrics_df_get(&df, gba, 2) == 0, "df(b a) is absent");
-    CHECK(df.count == 6, "distinct n-grams: %lld", (long long)df.count);
+    CHECK(vtag_metrics_df_idf(&df, &a, 1) == L, "a repeated reference counts once: df(a) = 1");
+    CHECK(vtag_metrics_df_idf(&df, gab, 2) == L, "df(a b) = 1");
+    CHECK(vtag_metrics_df_idf(&df, gba, 2) == L, "b a is absent: idf log N");
+    CHECK(df.count == 6 && df.stored == 0, "distinct n-grams: %lld, stored %lld", (long long)df.count,
+          (long long)df.stored);
 
     /* Identical: orders 1 and 2 have cosine 1, orders 3 and 4 are empty:
      * 10 · (1 + 1 + 0 + 0)/4 = 5, whether the reference is given once or twice. */
@@ -99,6 +101,29 @@ static void test_hand(void)
     CHECK(vtag_metrics_df_add(&df, &ab, 1, &err) == VTAG_ERR_ARG, "add after finish");
 
     vtag_metrics_work_free(&w);
+    vtag_metrics_df_free(&df);
+    vtag_metrics_vocab_free(&t.vocab);
+}
+
+/* Sets {"a b", "a b"}, {"a"}, {"c"}: N = 3, df(a) = 2 (the repeated
+ * reference counts once, or it would be 3), df(b) = df(c) = df(a b) = 1. */
+static void test_df(void)
+{
+    static mt_text t;
+    vtag_metrics_seq ab[2] = {mt_seq(&t, "a b"), mt_seq(&t, "a b")};
+    vtag_metrics_seq a = mt_seq(&t, "a"), c = mt_seq(&t, "c");
+    const vtag_metrics_seq *sets[3] = {ab, &a, &c};
+    int64_t n_refs[3] = {2, 1, 1};
+    vtag_metrics_df df;
+    build_df(&df, sets, n_refs, 3);
+    CHECK(df.count == 4 && df.stored == 1, "count %lld stored %lld", (long long)df.count, (long long)df.stored);
+    CHECK(vtag_metrics_df_idf(&df, a.ids, 1) == log(3.0) - log(2.0), "idf(a) = log 3 - log 2");
+    CHECK(vtag_metrics_df_idf(&df, c.ids, 1) == log(3.0), "idf(c) = log 3");
+    CHECK(vtag_metrics_df_idf(&df, ab[0].ids, 2) == log(3.0), "idf(a b) = log 3");
+    int32_t zz[2] = {c.ids[0], c.ids[0]}, neg = -1;
+    CHECK(vtag_metrics_df_idf(&df, zz, 2) == log(3.0), "absent: log 3");
+    CHECK(vtag_metrics_df_idf(&df, &neg, 1) == log(3.0), "negative id: absent");
+    CHECK(isnan(vtag_metrics_df_idf(&df, zz, 5)), "n = 5");
     vtag_metrics_df_free(&df);
     vtag_metrics_vocab_free(&t.vocab);
 }
@@ -179,6 +204,7 @@ static void test_random(uint64_t seed, int vocab, int n_items)
 int main(void)
 {
     test_hand();
+    test_df();
     test_single_item();
     test_random(1, 4, 120);    /* tiny vocabulary: many repeated n-grams */
     test_random(2, 30, 150);
