@@ -1,0 +1,10 @@
+# caption tests beyond the auto-registered test_*.c: the PyTorch reference's self-test, and the
+# parity fixtures reference/caption_fixtures.py writes (caption_<model>.safetensors, none committed)
+# into ${VTAG_FIXTURES}, the working directory of caption/test_parity.
+add_test(NAME caption/reference_selftest
+         COMMAND ${VTAG_PYTHON} ${PROJECT_SOURCE_DIR}/reference/models.py --selftest)
+add_test(NAME caption/parity_fixture
+         COMMAND ${VTAG_PYTHON} ${PROJECT_SOURCE_DIR}/reference/caption_fixtures.py --out ${VTAG_FIXTURES}
+         WORKING_DIRECTORY ${VTAG_FIXTURES})
+set_tests_properties(caption/parity_fixture PROPERTIES FIXTURES_SETUP caption_models)
+set_tests_properties(caption/test_parity PROPERTIES FIXTURES_REQUIRED caption_models)
