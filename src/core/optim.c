@@ -40,7 +40,7 @@ void vtag_adam_update(vtag_adam *opt, vtag_params *p, float lr, int threads)
 void vtag_clip_grad_value(float *grad, int64_t n, float clip, int threads)
 {
 #pragma omp parallel for num_threads(threads) if (n > 65536) schedule(static)
-    for (int64_t i = 0; i < n; i++) grad[i] = fminf(fmaxf(grad[i], -clip), clip);
+    for (int64_t i = 0; i < n; i++) grad[i] = grad[i] < -clip ? -clip : grad[i] > clip ? clip : grad[i];
 }
 
 double vtag_clip_grad_norm(float *grad, int64_t n, float max_norm, int threads)

@@ -37,7 +37,7 @@ int vtag_attention_forward(vtag_ctx *ctx, float *out, vtag_attention_cache *cach
             float *dot = cache->dot + (b * K + k) * A;
             float s = ab;
             for (int64_t j = 0; j < A; j++) {
-                dot[j] = tanhf(pa[j] + ha[j]);
+                dot[j] = vtag_tanhf(pa[j] + ha[j]);
                 s += dot[j] * w->alpha_w[j];
             }
             alpha[k] = s;
@@ -45,7 +45,7 @@ int vtag_attention_forward(vtag_ctx *ctx, float *out, vtag_attention_cache *cach
         }
         double z = 0.0;
         for (int64_t k = 0; k < K; k++) {
-            alpha[k] = expf(alpha[k] - maxs);
+            alpha[k] = vtag_expf(alpha[k] - maxs);
             z += alpha[k];
         }
         float inv = (float)(1.0 / z);

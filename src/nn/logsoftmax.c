@@ -13,7 +13,7 @@ void vtag_logsoftmax_forward(float *logprobs, const float *logits, int64_t n, in
         float m = -INFINITY;
         for (int64_t j = 0; j < v; j++) m = x[j] > m ? x[j] : m;
         double z = 0.0;
-        for (int64_t j = 0; j < v; j++) z += expf(x[j] - m);
+        for (int64_t j = 0; j < v; j++) z += vtag_expf(x[j] - m);
         float lz = m + (float)log(z);
         for (int64_t j = 0; j < v; j++) y[j] = x[j] - lz;
     }
@@ -30,7 +30,7 @@ void vtag_logsoftmax_backward(float *dlogits, const float *dlogprobs, const floa
         double s = 0.0;
         for (int64_t j = 0; j < v; j++) s += g[j];
         float sf = (float)s;
-        for (int64_t j = 0; j < v; j++) d[j] += g[j] - expf(lp[j]) * sf;
+        for (int64_t j = 0; j < v; j++) d[j] += g[j] - vtag_expf(lp[j]) * sf;
     }
 }
 
@@ -82,7 +82,7 @@ void vtag_logsoftmax_nll_backward(float *dlogits, double dloss, const float *log
         if (m == 0.0f) continue;
         const float *lp = logprobs + i * v;
         float *d = dlogits + i * v;
-        for (int64_t j = 0; j < v; j++) d[j] += m * expf(lp[j]);
+        for (int64_t j = 0; j < v; j++) d[j] += m * vtag_expf(lp[j]);
         d[target[i]] -= m;
     }
 }

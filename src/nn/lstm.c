@@ -19,7 +19,7 @@ void vtag_maxout_lstm_forward(float *h, float *c, float *cache, const float *a, 
             float x1 = ab[3 * r + j], x2 = ab[4 * r + j];
             float in = x1 > x2 ? x1 : x2;
             float cn = fg * c_prev[b * r + j] + ig * in;
-            float tc = tanhf(cn);
+            float tc = vtag_tanhf(cn);
             c[b * r + j] = cn;
             h[b * r + j] = og * tc;
             cb[j] = ig;
@@ -73,10 +73,10 @@ void vtag_lstm_forward(float *h, float *c, float *cache, const float *gates, con
         for (int64_t j = 0; j < r; j++) {
             float ig = vtag_sigmoidf(gb[j]);
             float fg = vtag_sigmoidf(gb[r + j]);
-            float gg = tanhf(gb[2 * r + j]);
+            float gg = vtag_tanhf(gb[2 * r + j]);
             float og = vtag_sigmoidf(gb[3 * r + j]);
             float cn = fg * c_prev[b * r + j] + ig * gg;
-            float tc = tanhf(cn);
+            float tc = vtag_tanhf(cn);
             c[b * r + j] = cn;
             h[b * r + j] = og * tc;
             cb[j] = ig;
