@@ -12,8 +12,11 @@
 
 #include "video_internal.h"
 
-/* A seek costs a decoder flush and a refill of the frame-thread pipeline:
- * counted as this many extra decoded frames when planning. */
+/* Packets read ahead of the decoder while approaching a target. */
+#define QUEUE_CAP 128
+/* A seek costs a decoder flush: the pictures in flight (one per extra frame
+ * thread, plus the reordering delay) are thrown away, and the pipeline fills
+ * again. Counted as this many decoded frames, plus those, when planning. */
 #define SEEK_PENALTY 2
 /* After a seek the demuxer may land on a keyframe shown after the target
  * (its decode time was before it): step back at most this often. */
@@ -30,7 +33,17 @@ struct vtag_video {
     vtag_video_options opt;
 
     AVCodecContext *dec;
-    AVPacket *pkt;  /* reused for every read */
+    AVPacket *pkt;  /* reused for every read; the one being sent */
+    /* Read-ahead ring: while approaching a target t, packets are read up to
+       the first one decoded after t, so that the picture on screen at t is
+       known before anything is sent; non-reference pictures shown before it
+       are then not decoded at all (skip_frame = NONREF, packet by packet). */
+    AVPacket *queue[QUEUE_CAP];
+    int q_head, q_len;
+    int approaching;  /* uniform/fps: skipping applies, towards `target` */
+    double target;
+    double sent_best; /* latest time <= target among packets sent since the last seek */
+    int pkt_skip;     /* pkt may be skipped if it is not a reference */
     AVFrame *frame; /* reused for every decode */
     AVFrame *held, *ahead;
     int have_held, have_ahead;
@@ -48,7 +61,7 @@ struct vtag_video {
     /* Since the last flush: packets sent, pictures received, decode errors.
        A stream decoded from its start to its end gives one picture per
        packet; the packets that gave none (and no error) were damaged too. */
-    int64_t seg_sent, seg_recv, seg_errors;
+    int64_t seg_sent, seg_recv, seg_errors, seg_skipped;
     int seg_from_start;
     double last_t;        /* time of the last decoded frame, for frames without one */
     double pkt_end;       /* the furthest end time of a packet read */
@@ -59,6 +72,7 @@ struct vtag_video {
     int64_t n_targets, next_target;
     int64_t emitted;      /* keyframes/scene: frames returned */
     int64_t initial_seek; /* keyframes/scene: index entry to seek to first, or -1 */
+    int64_t seek_penalty; /* frames a seek costs beyond those to its target */
     int done;
 
     vv_converter conv;
@@ -133,18 +147,79 @@ static int read_packet(vtag_video_t *v, int *got, vtag_error *err)
     return VTAG_OK;
 }
 
+static double packet_time(const vtag_video_t *v, int64_t ts)
+{
+    return ts == AV_NOPTS_VALUE ? NAN : vv_seconds(&v->in, ts);
+}
+
+/* Reads ahead into the queue: one packet, or while approaching a target,
+ * every packet up to the first decoded after it (a picture shown by then
+ * is decoded by then). */
+static int fill_queue(vtag_video_t *v, vtag_error *err)
+{
+    while (v->q_len < QUEUE_CAP) {
+        if (v->q_len > 0) {
+            if (!v->approaching) break;
+            const AVPacket *last = v->queue[(v->q_head + v->q_len - 1) % QUEUE_CAP];
+            double t = packet_time(v, last->dts != AV_NOPTS_VALUE ? last->dts : last->pts);
+            if (!(t <= v->target + TIME_EPS)) break; /* past the target, or unknown */
+        }
+        int got, rc = read_packet(v, &got, err);
+        if (rc) return rc;
+        if (!got) break;
+        av_packet_move_ref(v->queue[(v->q_head + v->q_len) % QUEUE_CAP], v->pkt);
+        v->q_len++;
+    }
+    return VTAG_OK;
+}
+
+/* Moves the queue's first packet into v->pkt (0 if the queue is empty) and
+ * decides whether its picture may go undecoded when it is not a reference:
+ * when a known picture shown after it is still shown by the target, it is
+ * not the one on screen then. */
+static int pop_packet(vtag_video_t *v)
+{
+    if (v->q_len == 0) return 0;
+    av_packet_move_ref(v->pkt, v->queue[v->q_head]);
+    v->q_head = (v->q_head + 1) % QUEUE_CAP;
+    v->q_len--;
+    v->pkt_skip = 0;
+    double p = packet_time(v, v->pkt->pts);
+    if (!v->approaching || isnan(p)) return 1;
+    if (!(v->pkt->flags & AV_PKT_FLAG_KEY)) {
+        double best = v->sent_best;
+        for (int i = 0; i < v->q_len; i++) {
+            double q = packet_time(v, v->queue[(v->q_head + i) % QUEUE_CAP]->pts);
+            if (q <= v->target + TIME_EPS && q > best) best = q;
+        }
+        v->pkt_skip = p < best - TIME_EPS;
+    }
+    if (p <= v->target + TIME_EPS && p > v->sent_best) v->sent_best = p;
+    return 1;
+}
+
+static void clear_queue(vtag_video_t *v)
+{
+    for (int i = 0; i < QUEUE_CAP; i++)
+        if (v->queue[i]) av_packet_unref(v->queue[i]);
+    v->q_head = v->q_len = 0;
+    v->sent_best = -INFINITY;
+}
+
 /* Gives the decoder one packet, or the end-of-stream signal. */
 static int feed(vtag_video_t *v, vtag_error *err)
 {
     if (!v->pkt_pending) {
-        int got, rc = read_packet(v, &got, err);
+        int rc = fill_queue(v, err);
         if (rc) return rc;
-        if (!got) {
+        if (!pop_packet(v)) {
             avcodec_send_packet(v->dec, NULL); /* drain: the decoder returns what it holds */
             v->draining = 1;
             return VTAG_OK;
         }
     }
+    /* Read per packet, also by frame threads (copied from this context). */
+    v->dec->skip_frame = v->pkt_skip ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
     int ret = avcodec_send_packet(v->dec, v->pkt);
     if (ret == AVERROR(EAGAIN)) {
         v->pkt_pending = 1; /* receive first, then send it again */
@@ -154,6 +229,7 @@ static int feed(vtag_video_t *v, vtag_error *err)
     av_packet_unref(v->pkt);
     if (ret == AVERROR(ENOMEM)) return nomem(err);
     v->seg_sent++;
+    v->seg_skipped += v->pkt_skip;
     if (ret < 0 && ret != AVERROR_EOF) {
         v->stats.damaged_packets++;
         v->seg_errors++;
@@ -178,7 +254,7 @@ static int decode_next(vtag_video_t *v, int *got, vtag_error *err)
         if (ret == AVERROR_EOF) {
             v->dec_eof = 1;
             int64_t silent = v->seg_sent - v->seg_recv - v->seg_errors;
-            if (v->seg_from_start && silent > 0) v->stats.damaged_packets += silent;
+            if (v->seg_from_start && v->seg_skipped == 0 && silent > 0) v->stats.damaged_packets += silent;
             break;
         }
         if (ret == AVERROR(ENOMEM)) return nomem(err);
@@ -242,6 +318,7 @@ static int seek_to(vtag_video_t *v, int64_t ts)
     if (ret < 0) return ret;
     avcodec_flush_buffers(v->dec);
     av_packet_unref(v->pkt);
+    clear_queue(v);
     av_frame_unref(v->held);
     av_frame_unref(v->ahead);
     v->have_held = v->have_ahead = 0;
@@ -249,7 +326,7 @@ static int seek_to(vtag_video_t *v, int64_t ts)
     v->read_errors = v->drain_errors = 0;
     v->need_key = 1;
     v->fresh_seek = 1;
-    v->seg_sent = v->seg_recv = v->seg_errors = 0;
+    v->seg_sent = v->seg_recv = v->seg_errors = v->seg_skipped = 0;
     v->seg_from_start = 0;
     v->seek_key_dts = AV_NOPTS_VALUE;
     v->stats.seeks++;
@@ -348,7 +425,7 @@ static int make_targets(vtag_video_t *v, const char *path, vtag_error *err)
 static int64_t seek_cost(const vtag_video_t *v, double t, int64_t *key)
 {
     *key = vv_index_key_before(&v->index, t - v->index.delay);
-    return vv_index_frames_between(&v->index, nextafter(v->index.t[*key], -INFINITY), t) + SEEK_PENALTY;
+    return vv_index_frames_between(&v->index, nextafter(v->index.t[*key], -INFINITY), t) + v->seek_penalty;
 }
 
 /* Whether to seek before decoding towards target i when the decoder stands
@@ -485,6 +562,8 @@ int vtag_video_open(vtag_video_t **out, const char *path, const vtag_video_sampl
     if (v->info.duration <= 0 && (rc = scan_for_duration(v, path, err))) goto fail;
     if ((rc = vv_index_build(&v->index, &v->in, &v->info, err))) goto fail;
     if ((rc = open_decoder(v, path, err))) goto fail;
+    v->seek_penalty = SEEK_PENALTY + (v->dec->thread_count > 1 ? v->dec->thread_count - 1 : 0) +
+                      (v->in.st->codecpar->video_delay > 0 ? v->in.st->codecpar->video_delay : 0);
     v->pkt = av_packet_alloc();
     v->frame = av_frame_alloc();
     v->held = av_frame_alloc();
@@ -492,7 +571,10 @@ int vtag_video_open(vtag_video_t **out, const char *path, const vtag_video_sampl
     v->rgb = malloc((size_t)(v->opt.size * v->opt.size * 3));
     v->thumb_prev = malloc(VV_THUMB * VV_THUMB);
     v->thumb_cur = malloc(VV_THUMB * VV_THUMB);
-    if (!v->pkt || !v->frame || !v->held || !v->ahead || !v->rgb || !v->thumb_prev || !v->thumb_cur) {
+    int queue_ok = 1;
+    for (int i = 0; i < QUEUE_CAP; i++) queue_ok = (v->queue[i] = av_packet_alloc()) && queue_ok;
+    v->sent_best = -INFINITY;
+    if (!queue_ok || !v->pkt || !v->frame || !v->held || !v->ahead || !v->rgb || !v->thumb_prev || !v->thumb_cur) {
         rc = nomem(err);
         goto fail;
     }
@@ -538,6 +620,7 @@ void vtag_video_close(vtag_video_t **pv)
     vtag_video_t *v = *pv;
     avcodec_free_context(&v->dec);
     av_packet_free(&v->pkt);
+    for (int i = 0; i < QUEUE_CAP; i++) av_packet_free(&v->queue[i]);
     av_frame_free(&v->frame);
     av_frame_free(&v->held);
     av_frame_free(&v->ahead);
@@ -594,6 +677,8 @@ static int next_target(vtag_video_t *v, vtag_video_frame *fr, int *got, vtag_err
     while (v->next_target < v->n_targets) {
         int64_t i = v->next_target++;
         double t = v->targets[i];
+        v->approaching = 1;
+        v->target = t;
         /* Demuxers seek by their own reading of timestamps (MP4: decode time
            plus the stream's shift, which is how the plan reads the index);
            reach() steps back if the keyframe found is shown after t. On
