@@ -125,19 +125,16 @@ int vv_input_open(vv_input *in, const char *path, vtag_video_info *info, vtag_er
     info->frames = st->nb_frames > 0 ? st->nb_frames : 0;
     info->index_entries = avformat_index_get_entries_count(st);
 
-    /* The span of the video stream; the container's (the longest stream)
-     * when the stream has none. A duration guessed from the bit rate is
-     * worthless for sampling: the caller scans for it (duration 0). */
+    /* The end of the video stream on the timeline; the container's duration
+     * (its longest stream, often the audio) only when the stream has none.
+     * A duration guessed from the bit rate is worthless for sampling: the
+     * caller scans for it (duration 0). */
     double d = 0.0;
     if (in->fmt->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE) {
-        if (in->fmt->duration != AV_NOPTS_VALUE && in->fmt->duration > 0)
+        if (st->duration != AV_NOPTS_VALUE && st->duration > 0)
+            d = (double)st->duration * av_q2d(in->tb) + in->first_pts;
+        else if (in->fmt->duration != AV_NOPTS_VALUE && in->fmt->duration > 0)
             d = (double)in->fmt->duration / AV_TIME_BASE;
-        if (st->duration != AV_NOPTS_VALUE && st->duration > 0) {
-            double sd = (double)st->duration * av_q2d(in->tb) + in->first_pts;
-            /* Containers disagree on whether the stream duration covers the
-               last frame; keep the container's when it is only a little longer. */
-            if (d <= 0.0 || sd < d - 1.0) d = sd;
-        }
     }
     info->duration = d;
     return VTAG_OK;

@@ -367,8 +367,12 @@ static int reach(vtag_video_t *v, double t, int *which, vtag_error *err)
         int got, rc = pull(v, &got, err);
         if (rc) return rc;
         if (!got) {
-            /* End of stream: the last frame stays on screen for its duration. */
-            if (v->have_held && t < v->held_t + frame_span(v, v->held) + 1e-6) *which = 1;
+            /* End of stream: the last frame stays on screen to the end (the
+               header's duration may count a longer audio track), unless the
+               file was cut short: then only for its own duration. */
+            if (v->have_held &&
+                (v->stats.missing_seconds == 0 || t < v->held_t + frame_span(v, v->held) + 1e-6))
+                *which = 1;
             return VTAG_OK;
         }
         if (v->ahead_t <= t + TIME_EPS) {

@@ -40,6 +40,9 @@ rm -f rot_src.mp4
 # Variable frame rate: 1.5 s at 30 fps, then 10 fps.
 ff -f lavfi -i testsrc2=s=320x240:r=30:d=3 -vf "setpts='if(lt(N,45),N/30,1.5+(N-45)/10)/TB'" \
    -c:v libx264 -preset veryfast -g 30 -fps_mode vfr vfr.mp4
+# Audio a second longer than the video: sampling covers the video's 2 s.
+ff -f lavfi -i testsrc2=s=320x240:r=25:d=2 -f lavfi -i sine=d=3 -c:v libx264 -preset veryfast -g 25 \
+   -pix_fmt yuv420p -c:a aac av.mp4
 # Audio only (AAC in MP4).
 ff -f lavfi -i sine=d=2 -c:a aac audio.mp4
 
@@ -53,6 +56,6 @@ reference() { # clip size
   rm -f "$base.$s.log"
   [ -s "$base.$s.txt" ] || { echo "make_clips: no frames listed for $clip" >&2; exit 1; }
 }
-for c in h264.mp4 vp9.webm mpeg4.avi mjpeg.mov anim.gif rot90.mp4 rot270.mp4 vfr.mp4; do reference "$c" 96; done
+for c in h264.mp4 vp9.webm mpeg4.avi mjpeg.mov anim.gif rot90.mp4 rot270.mp4 vfr.mp4 av.mp4; do reference "$c" 96; done
 reference h264.mp4 224
 echo "$stamp" > .stamp
