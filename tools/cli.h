@@ -30,5 +30,7 @@ int cmd_inspect(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_frames(int argc, char **argv);
 int cmd_score(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_caption(int argc, char **argv);
 
 #endif

@@ -10,6 +10,8 @@ static const cli_command commands[] = {
     {"probe", "print duration, frame rate, size, rotation, codec, keyframes of videos", cmd_probe},
     {"frames", "sample frames from videos into PNG files and frames.jsonl", cmd_frames},
     {"score", "CIDEr-D/BLEU of captions or multi-label scores from JSON Lines", cmd_score},
+    {"train", "train a caption model (fc, att2in, topdown) on labelled features", cmd_train},
+    {"caption", "caption every row of a features file with a trained model", cmd_caption},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

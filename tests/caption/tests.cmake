@@ -8,3 +8,8 @@ add_test(NAME caption/parity_fixture
          WORKING_DIRECTORY ${VTAG_FIXTURES})
 set_tests_properties(caption/parity_fixture PROPERTIES FIXTURES_SETUP caption_models)
 set_tests_properties(caption/test_parity PROPERTIES FIXTURES_REQUIRED caption_models)
+# vtag train / vtag caption end to end: resume after SIGKILL, reference agreement, bad input.
+add_test(NAME caption/cli_train
+         COMMAND ${VTAG_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/caption/cli_train.py $<TARGET_FILE:vtag>
+                 ${VTAG_FIXTURES}/cli_train)
+set_tests_properties(caption/cli_train PROPERTIES TIMEOUT 900)

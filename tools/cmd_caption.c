@@ -1,0 +1,156 @@
+/* vtag caption: a caption (labels) for every row of a features file, by
+ * greedy decoding, beam search or sampling. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "vtag/caption.h"
+#include "vtag/data.h"
+
+static void help(FILE *out)
+{
+    fprintf(out,
+            "usage: vtag caption --model M.safetensors --feats F.safetensors [options]\n"
+            "\n"
+            "Writes one line per feature row: with --json\n"
+            "  {\"item\": id, \"row\": i, \"tokens\": [labels...], \"logprobs\": [log p of each label, then of EOS]}\n"
+            "else \"item<TAB>row<TAB>label label ...\". A label is never emitted twice in one caption.\n"
+            "\n"
+            "  --model FILE        checkpoint written by vtag train\n"
+            "  --feats FILE        features (fc / att as the model needs, vtag.items)\n"
+            "  --beam K            beam search with K beams (the result is never below greedy's\n"
+            "                      sequence log-probability)\n"
+            "  --sample            sample from the model instead of greedy decoding\n"
+            "  --temperature T     sampling temperature (1)\n"
+            "  --seed S            sampling seed (42)\n"
+            "  --batch B           rows decoded at once (50)\n"
+            "  --threads T         (number of cores)\n"
+            "  --json              JSON lines (default: tab-separated text)\n"
+            "\n"
+            "Exit codes: 0 done, 1 bad input or I/O error, 2 usage.\n");
+}
+
+int cmd_caption(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'}, {"feats", required_argument, 0, 'f'},
+        {"beam", required_argument, 0, 'b'},  {"sample", no_argument, 0, 's'},
+        {"temperature", required_argument, 0, 't'}, {"seed", required_argument, 0, 'S'},
+        {"batch", required_argument, 0, 'B'}, {"threads", required_argument, 0, 'T'},
+        {"json", no_argument, 0, 'j'},        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    const char *model_path = NULL, *feats_path = NULL;
+    vtag_decode_opts dopt = {VTAG_DECODE_GREEDY, 1, 1.0f, 0};
+    long beam = 0, seed = 42, batch = 50, threads = 0;
+    int json = 0, sample = 0, c;
+    double temp = 1.0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model_path = optarg; break;
+        case 'f': feats_path = optarg; break;
+        case 'b':
+            if (cli_parse_int("caption", "--beam", optarg, 1, 64, &beam)) return CLI_EXIT_USAGE;
+            break;
+        case 's': sample = 1; break;
+        case 't':
+            if (cli_parse_float("caption", "--temperature", optarg, &temp) || temp <= 0) {
+                cli_error("caption", "--temperature must be a positive number");
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        case 'S':
+            if (cli_parse_int("caption", "--seed", optarg, 0, 0x7fffffffL, &seed)) return CLI_EXIT_USAGE;
+            break;
+        case 'B':
+            if (cli_parse_int("caption", "--batch", optarg, 1, 1 << 20, &batch)) return CLI_EXIT_USAGE;
+            break;
+        case 'T':
+            if (cli_parse_int("caption", "--threads", optarg, 1, 1024, &threads)) return CLI_EXIT_USAGE;
+            break;
+        case 'j': json = 1; break;
+        case 'h': help(stdout); return CLI_EXIT_OK;
+        default: return CLI_EXIT_USAGE;
+        }
+    }
+    if (!model_path || !feats_path || optind < argc) {
+        cli_error("caption", "--model and --feats are required (vtag caption --help)");
+        return CLI_EXIT_USAGE;
+    }
+    if (beam && sample) {
+        cli_error("caption", "--beam and --sample exclude each other");
+        return CLI_EXIT_USAGE;
+    }
+    if (beam) dopt = (vtag_decode_opts){VTAG_DECODE_BEAM, (int)beam, 1.0f, 0};
+    if (sample) dopt = (vtag_decode_opts){VTAG_DECODE_SAMPLE, 1, (float)temp, 0};
+
+    vtag_error err = {0};
+    vtag_ctx ctx;
+    vtag_model m;
+    vtag_data_vocab vocab;
+    vtag_data_features f;
+    memset(&m, 0, sizeof m);
+    memset(&vocab, 0, sizeof vocab);
+    memset(&f, 0, sizeof f);
+    char *vocab_json = NULL;
+    int32_t *seq = NULL, *len = NULL;
+    float *lp = NULL;
+    int status = CLI_EXIT_FAIL, rc = vtag_ctx_init(&ctx, (int)threads, (uint64_t)seed, &err);
+    if (!rc) rc = vtag_checkpoint_load(&m, &vocab_json, model_path, &err);
+    if (!rc) rc = vtag_data_decode_vocab(&vocab, vocab_json, model_path, &err);
+    if (!rc && vocab.size != m.cfg.vocab_size)
+        rc = vtag_fail(&err, VTAG_ERR_FORMAT, "%s: vtag.vocab has %lld labels, the model %lld", model_path,
+                       (long long)vocab.size, (long long)m.cfg.vocab_size);
+    if (!rc) rc = vtag_data_read_features(&f, feats_path, &err);
+    if (!rc && m.cfg.type != VTAG_MODEL_ATT2IN && f.fc_dim != m.cfg.fc_feat_size)
+        rc = vtag_fail(&err, VTAG_ERR_FORMAT, "%s: fc has %lld features per row, the model %s expects %lld", feats_path,
+                       (long long)f.fc_dim, model_path, (long long)m.cfg.fc_feat_size);
+    if (!rc && m.cfg.type != VTAG_MODEL_FC && f.att_dim != m.cfg.att_feat_size)
+        rc = vtag_fail(&err, VTAG_ERR_FORMAT, "%s: att has %lld features per position, the model %s expects %lld",
+                       feats_path, (long long)f.att_dim, model_path, (long long)m.cfg.att_feat_size);
+    const int64_t L = m.cfg.max_length;
+    if (!rc) {
+        seq = malloc((size_t)(f.n * L) * sizeof(int32_t));
+        len = malloc((size_t)f.n * sizeof(int32_t));
+        lp = malloc((size_t)(f.n * (L + 1)) * sizeof(float));
+        if (!seq || !len || !lp) rc = vtag_fail(&err, VTAG_ERR_NOMEM, "caption: out of memory");
+    }
+    if (!rc) {
+        vtag_rows rows = {f.n, f.att_k, m.cfg.type == VTAG_MODEL_ATT2IN ? NULL : f.fc,
+                          m.cfg.type == VTAG_MODEL_FC ? NULL : f.att, NULL};
+        rc = vtag_caption_rows(&ctx, &m, &rows, &dopt, (int)batch, seq, lp, len, &err);
+    }
+    if (!rc) {
+        for (int64_t i = 0; i < f.n; i++) {
+            const int32_t *s = seq + i * L;
+            if (json) {
+                json_t *toks = json_array(), *lps = json_array();
+                for (int32_t t = 0; t < len[i]; t++) json_array_append_new(toks, json_string(vocab.tokens[s[t]]));
+                for (int32_t t = 0; t <= len[i] && t <= L; t++)
+                    json_array_append_new(lps, json_real(lp[i * (L + 1) + t]));
+                json_t *o = json_pack("{s:s, s:I, s:o, s:o}", "item", f.items[i], "row", (json_int_t)i, "tokens", toks,
+                                      "logprobs", lps);
+                char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+                puts(line);
+                free(line);
+                json_decref(o);
+            } else {
+                printf("%s\t%lld\t", f.items[i], (long long)i);
+                for (int32_t t = 0; t < len[i]; t++) printf("%s%s", t ? " " : "", vocab.tokens[s[t]]);
+                putchar('\n');
+            }
+        }
+        status = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+    }
+    if (rc) cli_error("caption", "%s", err.msg);
+    free(seq), free(len), free(lp), free(vocab_json);
+    vtag_data_free_features(&f);
+    vtag_data_free_vocab(&vocab);
+    vtag_model_free(&m);
+    vtag_ctx_free(&ctx);
+    return status;
+}

@@ -1,0 +1,426 @@
+/* vtag train: cross-entropy training of a caption model on precomputed
+ * features, with validation CIDEr-D, the best checkpoint kept, a JSON line
+ * per epoch, and --resume from the state saved after every epoch. */
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "vtag/caption.h"
+#include "vtag/data.h"
+
+static void help(FILE *out)
+{
+    fprintf(out,
+            "usage: vtag train --labels L --feats F --model fc|att2in|topdown --out M.safetensors [options]\n"
+            "\n"
+            "Trains a caption model with cross-entropy (teacher forcing) on the feature rows of\n"
+            "F whose video is in the training split of L; each row's target is its video's\n"
+            "caption (class1 class2 tags...). Writes M.safetensors (the best checkpoint by\n"
+            "validation CIDEr-D when --val-feats is given, else the last) and M.state.safetensors\n"
+            "(weights, Adam moments, RNG, epoch: what --resume continues from).\n"
+            "\n"
+            "data:\n"
+            "  --labels FILE          labels file (JSON Lines or CSV, docs/FORMATS.md)\n"
+            "  --feats FILE           training features (safetensors: fc, att, vtag.items)\n"
+            "  --val-feats FILE       validation features (rows of 'val' videos): greedy captions\n"
+            "                         and their CIDEr-D after every epoch\n"
+            "  --max-length N         caption length cut (16)\n"
+            "  --keep-tag-order       keep each video's tag order (default: by frequency)\n"
+            "model:\n"
+            "  --model NAME           fc | att2in | topdown\n"
+            "  --input-encoding-size E, --rnn-size R, --att-hid-size A   (512 each)\n"
+            "  --dropout P            drop_prob_lm (0.5)\n"
+            "optimisation:\n"
+            "  --epochs N             (30)       --batch B        captions per step (50)\n"
+            "  --lr X                 (5e-4)     --lr-decay X     factor (0.8)\n"
+            "  --lr-decay-every N     epochs (3) --lr-decay-start N  first decayed epoch (0; -1 off)\n"
+            "  --grad-clip X          clip gradient elements to +-X (0.1; 0 off)\n"
+            "  --seed S               (42)       --threads T      (number of cores)\n"
+            "output:\n"
+            "  --out FILE             checkpoint to write (required)\n"
+            "  --log FILE             append the per-epoch JSON lines here too\n"
+            "  --resume               continue from FILE's .state.safetensors if present\n"
+            "\n"
+            "Every epoch prints one JSON line to stderr: epoch, loss, lr, val_cider_d, seconds,\n"
+            "tokens_per_s, best. Exit codes: 0 done, 1 bad input or I/O error, 2 usage.\n");
+}
+
+typedef struct train_args {
+    const char *labels, *feats, *val_feats, *out, *log;
+    vtag_model_config cfg;
+    vtag_data_caption_opts cap;
+    vtag_xe_opts xe;
+    int epochs, threads, resume;
+    uint64_t seed;
+} train_args;
+
+enum {
+    OPT_VAL = 256, OPT_MAXLEN, OPT_KEEP, OPT_E, OPT_R, OPT_A, OPT_DROP, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_DECAY,
+    OPT_EVERY, OPT_START, OPT_CLIP, OPT_SEED, OPT_THREADS, OPT_LOG, OPT_RESUME, OPT_HELP,
+};
+
+static int parse(int argc, char **argv, train_args *a)
+{
+    static const struct option opts[] = {
+        {"labels", required_argument, 0, 'l'},
+        {"feats", required_argument, 0, 'f'},
+        {"val-feats", required_argument, 0, OPT_VAL},
+        {"model", required_argument, 0, 'm'},
+        {"out", required_argument, 0, 'o'},
+        {"max-length", required_argument, 0, OPT_MAXLEN},
+        {"keep-tag-order", no_argument, 0, OPT_KEEP},
+        {"input-encoding-size", required_argument, 0, OPT_E},
+        {"rnn-size", required_argument, 0, OPT_R},
+        {"att-hid-size", required_argument, 0, OPT_A},
+        {"dropout", required_argument, 0, OPT_DROP},
+        {"epochs", required_argument, 0, OPT_EPOCHS},
+        {"batch", required_argument, 0, OPT_BATCH},
+        {"lr", required_argument, 0, OPT_LR},
+        {"lr-decay", required_argument, 0, OPT_DECAY},
+        {"lr-decay-every", required_argument, 0, OPT_EVERY},
+        {"lr-decay-start", required_argument, 0, OPT_START},
+        {"grad-clip", required_argument, 0, OPT_CLIP},
+        {"seed", required_argument, 0, OPT_SEED},
+        {"threads", required_argument, 0, OPT_THREADS},
+        {"log", required_argument, 0, OPT_LOG},
+        {"resume", no_argument, 0, OPT_RESUME},
+        {"help", no_argument, 0, OPT_HELP},
+        {0, 0, 0, 0},
+    };
+    memset(a, 0, sizeof *a);
+    vtag_model_config_defaults(&a->cfg);
+    vtag_data_caption_opts_default(&a->cap);
+    vtag_xe_opts_defaults(&a->xe);
+    a->epochs = 30;
+    a->seed = 42;
+    int have_model = 0, c;
+    long v;
+    double d;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': a->labels = optarg; break;
+        case 'f': a->feats = optarg; break;
+        case OPT_VAL: a->val_feats = optarg; break;
+        case 'o': a->out = optarg; break;
+        case OPT_LOG: a->log = optarg; break;
+        case OPT_RESUME: a->resume = 1; break;
+        case OPT_KEEP: a->cap.keep_tag_order = 1; break;
+        case 'm':
+            if (vtag_model_type_parse(optarg, &a->cfg.type)) {
+                cli_error("train", "--model must be fc, att2in or topdown, not '%s'", optarg);
+                return -1;
+            }
+            have_model = 1;
+            break;
+        case OPT_MAXLEN:
+            if (cli_parse_int("train", "--max-length", optarg, 1, 1000, &v)) return -1;
+            a->cfg.max_length = a->cap.max_length = v;
+            break;
+        case OPT_E:
+        case OPT_R:
+        case OPT_A:
+            if (cli_parse_int("train", "--*-size", optarg, 1, 1 << 16, &v)) return -1;
+            *(c == OPT_E ? &a->cfg.input_encoding_size : c == OPT_R ? &a->cfg.rnn_size : &a->cfg.att_hid_size) = v;
+            break;
+        case OPT_DROP:
+            if (cli_parse_float("train", "--dropout", optarg, &d)) return -1;
+            if (d < 0 || d >= 1) {
+                cli_error("train", "--dropout must be in [0, 1)");
+                return -1;
+            }
+            a->cfg.drop_prob_lm = (float)d;
+            break;
+        case OPT_EPOCHS:
+            if (cli_parse_int("train", "--epochs", optarg, 0, 1000000, &v)) return -1;
+            a->epochs = (int)v;
+            break;
+        case OPT_BATCH:
+            if (cli_parse_int("train", "--batch", optarg, 1, 1 << 20, &v)) return -1;
+            a->xe.batch_size = (int)v;
+            break;
+        case OPT_LR:
+        case OPT_DECAY:
+        case OPT_CLIP:
+            if (cli_parse_float("train", c == OPT_LR ? "--lr" : c == OPT_DECAY ? "--lr-decay" : "--grad-clip", optarg, &d))
+                return -1;
+            if (d < 0) {
+                cli_error("train", "learning rates, decay and clipping must not be negative");
+                return -1;
+            }
+            *(c == OPT_LR ? &a->xe.lr : c == OPT_DECAY ? &a->xe.lr_decay : &a->xe.grad_clip) = (float)d;
+            break;
+        case OPT_EVERY:
+        case OPT_START:
+            if (cli_parse_int("train", c == OPT_EVERY ? "--lr-decay-every" : "--lr-decay-start", optarg, -1, 1000000, &v))
+                return -1;
+            *(c == OPT_EVERY ? &a->xe.lr_decay_every : &a->xe.lr_decay_start) = (int)v;
+            break;
+        case OPT_SEED:
+            if (cli_parse_int("train", "--seed", optarg, 0, 0x7fffffffL, &v)) return -1;
+            a->seed = (uint64_t)v;
+            break;
+        case OPT_THREADS:
+            if (cli_parse_int("train", "--threads", optarg, 1, 1024, &v)) return -1;
+            a->threads = (int)v;
+            break;
+        case OPT_HELP: help(stdout); return 1;
+        default: return -1;
+        }
+    }
+    if (optind < argc) {
+        cli_error("train", "unexpected argument '%s'", argv[optind]);
+        return -1;
+    }
+    if (!a->labels || !a->feats || !a->out || !have_model) {
+        cli_error("train", "--labels, --feats, --model and --out are required (vtag train --help)");
+        return -1;
+    }
+    return 0;
+}
+
+/* Everything loaded before training starts; freed by data_free. */
+typedef struct train_data {
+    vtag_data_labels labels;
+    vtag_data_captions caps;
+    vtag_data_vocab vocab;
+    vtag_data_features feats, val_feats;
+    vtag_data_set train, val;
+    int have_val;
+    char *vocab_json;
+    float *fc, *att; /* contiguous training rows */
+    int32_t *caption;
+} train_data;
+
+static void data_free(train_data *d)
+{
+    vtag_data_free_set(&d->val);
+    vtag_data_free_set(&d->train);
+    vtag_data_free_features(&d->val_feats);
+    vtag_data_free_features(&d->feats);
+    vtag_data_free_vocab(&d->vocab);
+    vtag_data_free_captions(&d->caps);
+    vtag_data_free_labels(&d->labels);
+    free(d->vocab_json);
+    free(d->fc);
+    free(d->att);
+    free(d->caption);
+}
+
+static int load_data(const train_args *a, train_data *d, vtag_rows *rows, vtag_error *err)
+{
+    int rc = vtag_data_read_labels(&d->labels, a->labels, NULL, err);
+    if (!rc) rc = vtag_data_make_captions(&d->caps, &d->labels, &a->cap, err);
+    if (!rc) rc = vtag_data_build_vocab(&d->vocab, &d->labels, &d->caps, &a->cap, err);
+    if (!rc && d->vocab.size == 0) rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: no training videos (split \"train\")", a->labels);
+    if (!rc) rc = vtag_data_encode_vocab(&d->vocab, &d->vocab_json, err);
+    if (!rc) rc = vtag_data_read_features(&d->feats, a->feats, err);
+    if (!rc) rc = vtag_data_build_set(&d->train, &d->labels, &d->caps, &d->vocab, &d->feats, VTAG_DATA_SPLIT_TRAIN, &a->cap, err);
+    if (!rc && d->train.n_rows == 0)
+        rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: no row belongs to a training video of %s", a->feats, a->labels);
+    if (!rc && a->val_feats) {
+        rc = vtag_data_read_features(&d->val_feats, a->val_feats, err);
+        if (!rc) rc = vtag_data_build_set(&d->val, &d->labels, &d->caps, &d->vocab, &d->val_feats, VTAG_DATA_SPLIT_VAL, &a->cap, err);
+        if (!rc && d->val.n_rows == 0)
+            rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: no row belongs to a validation video of %s", a->val_feats, a->labels);
+        if (!rc && (d->val_feats.fc_dim != d->feats.fc_dim || d->val_feats.att_dim != d->feats.att_dim ||
+                    d->val_feats.att_k != d->feats.att_k))
+            rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: feature sizes differ from %s", a->val_feats, a->feats);
+        d->have_val = rc == 0;
+    }
+    if (rc) return rc;
+    /* Gather the training rows once into contiguous arrays. */
+    const vtag_data_set *s = &d->train;
+    const int64_t n = s->n_rows, L = a->cfg.max_length;
+    int64_t *idx = malloc((size_t)n * sizeof *idx);
+    d->fc = d->feats.fc ? malloc((size_t)(n * d->feats.fc_dim) * sizeof(float)) : NULL;
+    d->att = d->feats.att ? malloc((size_t)(n * d->feats.att_k * d->feats.att_dim) * sizeof(float)) : NULL;
+    d->caption = malloc((size_t)(n * L) * sizeof(int32_t));
+    if (!idx || (d->feats.fc && !d->fc) || (d->feats.att && !d->att) || !d->caption) {
+        free(idx);
+        return vtag_fail(err, VTAG_ERR_NOMEM, "train: out of memory for %lld rows", (long long)n);
+    }
+    for (int64_t i = 0; i < n; i++) idx[i] = i;
+    vtag_batch bt;
+    rc = vtag_data_gather_batch(s, idx, n, d->fc, d->att, d->caption, &bt, err);
+    free(idx);
+    *rows = (vtag_rows){n, d->feats.att_k, d->fc, d->att, d->caption};
+    return rc;
+}
+
+/* Greedy captions of every validation row, scored with CIDEr-D against the
+ * row's video caption; document frequencies from the validation references. */
+static int validate(vtag_ctx *ctx, vtag_model *m, const train_data *d, int batch, double *score, vtag_error *err)
+{
+    const vtag_data_set *s = &d->val;
+    const int64_t n = s->n_rows, L = m->cfg.max_length;
+    int64_t *idx = malloc((size_t)n * sizeof *idx);
+    float *fc = d->val_feats.fc ? malloc((size_t)(n * d->val_feats.fc_dim) * sizeof(float)) : NULL;
+    float *att = d->val_feats.att ? malloc((size_t)(n * d->val_feats.att_k * d->val_feats.att_dim) * sizeof(float)) : NULL;
+    int32_t *seq = malloc((size_t)(n * L) * sizeof(int32_t)), *len = malloc((size_t)n * sizeof(int32_t));
+    vtag_metrics_df df;
+    vtag_metrics_work w;
+    vtag_metrics_df_init(&df);
+    vtag_metrics_work_init(&w);
+    int rc = VTAG_OK;
+    if (!idx || (d->val_feats.fc && !fc) || (d->val_feats.att && !att) || !seq || !len) {
+        rc = vtag_fail(err, VTAG_ERR_NOMEM, "validation: out of memory");
+        goto done;
+    }
+    for (int64_t i = 0; i < n; i++) idx[i] = i;
+    vtag_batch bt;
+    if ((rc = vtag_data_gather_batch(s, idx, n, fc, att, NULL, &bt, err))) goto done;
+    vtag_rows rows = {n, d->val_feats.att_k, fc, att, NULL};
+    vtag_decode_opts greedy = {VTAG_DECODE_GREEDY, 1, 1.0f, 0};
+    if ((rc = vtag_caption_rows(ctx, m, &rows, &greedy, batch, seq, NULL, len, err))) goto done;
+    for (int64_t v = 0; v < s->n_videos && !rc; v++) rc = vtag_metrics_df_add(&df, &s->refs[v], 1, err);
+    if (!rc) rc = vtag_metrics_df_finish(&df, err);
+    double sum = 0;
+    for (int64_t i = 0; i < n && !rc; i++) {
+        double c = 0;
+        vtag_metrics_seq cand = {seq + i * L, len[i]};
+        rc = vtag_metrics_cider_d(&df, &w, cand, &s->refs[s->row_video[i]], 1, &c, err);
+        sum += c;
+    }
+    *score = n ? sum / (double)n : 0.0;
+done:
+    vtag_metrics_work_free(&w);
+    vtag_metrics_df_free(&df);
+    free(idx), free(fc), free(att), free(seq), free(len);
+    return rc;
+}
+
+typedef struct progress {
+    int tty, epoch, epochs;
+} progress;
+
+static void show_progress(void *user, int64_t done, int64_t total, double loss)
+{
+    const progress *p = user;
+    if (!p->tty) return;
+    int width = 30, fill = (int)(width * done / (total ? total : 1));
+    fprintf(stderr, "\repoch %d/%d [%.*s%*s] %lld/%lld rows  loss %.4f ", p->epoch + 1, p->epochs, fill,
+            "##############################", width - fill, "", (long long)done, (long long)total, loss);
+    fflush(stderr);
+}
+
+static double seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* "M.safetensors" -> "M.state.safetensors" (malloc'd). */
+static char *state_path(const char *out)
+{
+    size_t n = strlen(out);
+    const char *ext = ".safetensors";
+    size_t e = strlen(ext);
+    size_t stem = n > e && strcmp(out + n - e, ext) == 0 ? n - e : n;
+    char *p = malloc(stem + 32);
+    if (p) snprintf(p, stem + 32, "%.*s.state.safetensors", (int)stem, out);
+    return p;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    train_args a;
+    int pr = parse(argc, argv, &a);
+    if (pr) return pr > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    vtag_error err = {0};
+    train_data d;
+    memset(&d, 0, sizeof d);
+    vtag_rows rows;
+    vtag_ctx ctx;
+    vtag_model m;
+    memset(&m, 0, sizeof m);
+    char *spath = state_path(a.out);
+    FILE *log = NULL;
+    int status = CLI_EXIT_FAIL, rc;
+    if ((rc = vtag_ctx_init(&ctx, a.threads, a.seed, &err))) goto fail;
+    if ((rc = load_data(&a, &d, &rows, &err))) goto fail;
+    a.cfg.vocab_size = d.vocab.size;
+    a.cfg.fc_feat_size = d.feats.fc_dim;
+    a.cfg.att_feat_size = d.feats.att_dim;
+    {
+        vtag_error e2 = {0};
+        if ((rc = vtag_model_init(&m, &a.cfg, &e2))) {
+            vtag_fail(&err, rc, "%s: %s", a.feats, e2.msg);
+            goto fail;
+        }
+    }
+    vtag_model_init_weights(&m, &ctx.rng);
+    vtag_train_state st = {0};
+    vtag_adam_init(&st.adam);
+    st.best_score = -1;
+    st.best_epoch = -1;
+    if (a.resume && access(spath, F_OK) == 0) {
+        if ((rc = vtag_train_state_load(&m, &st, spath, &err))) goto fail;
+        ctx.rng.state = st.rng_state;
+        fprintf(stderr, "vtag train: resuming from %s after epoch %d\n", spath, st.epoch);
+    } else if (a.resume) {
+        fprintf(stderr, "vtag train: %s not found, starting from scratch\n", spath);
+    }
+    if (a.log && !(log = fopen(a.log, "a"))) {
+        vtag_fail(&err, VTAG_ERR_IO, "%s: cannot open the log", a.log);
+        goto fail;
+    }
+    progress prog = {isatty(2), 0, a.epochs};
+    for (int epoch = st.epoch; epoch < a.epochs; epoch++) {
+        prog.epoch = epoch;
+        double t0 = seconds();
+        vtag_epoch_stats es;
+        if ((rc = vtag_train_xe_epoch(&ctx, &m, &st.adam, &rows, &a.xe, epoch, &es, show_progress, &prog, &err))) goto fail;
+        double dt = seconds() - t0;
+        if (prog.tty) fputs("\r\033[K", stderr);
+        double score = NAN;
+        int best = 0;
+        if (d.have_val) {
+            /* Validation must not disturb the training RNG stream. */
+            vtag_rng saved = ctx.rng;
+            if ((rc = validate(&ctx, &m, &d, a.xe.batch_size, &score, &err))) goto fail;
+            ctx.rng = saved;
+            best = score > st.best_score;
+        } else {
+            best = 1;
+        }
+        st.epoch = epoch + 1;
+        if (best) {
+            st.best_score = d.have_val ? score : st.best_score;
+            st.best_epoch = epoch;
+            if ((rc = vtag_checkpoint_save(&m, d.vocab_json, a.out, &err))) goto fail;
+        }
+        st.rng_state = ctx.rng.state;
+        if ((rc = vtag_train_state_save(&m, &st, d.vocab_json, spath, &err))) goto fail;
+        float lr = vtag_lr_step_decay(a.xe.lr, epoch, a.xe.lr_decay_start, a.xe.lr_decay_every, a.xe.lr_decay);
+        char line[512];
+        char val[64];
+        if (isnan(score)) snprintf(val, sizeof val, "null");
+        else snprintf(val, sizeof val, "%.6f", score);
+        snprintf(line, sizeof line,
+                 "{\"epoch\": %d, \"loss\": %.6f, \"lr\": %.3g, \"val_cider_d\": %s, \"seconds\": %.3f, "
+                 "\"tokens_per_s\": %.1f, \"best\": %s}",
+                 epoch + 1, es.loss, (double)lr, val, dt, dt > 0 ? (double)es.tokens / dt : 0.0, best ? "true" : "false");
+        fprintf(stderr, "%s\n", line);
+        if (log) {
+            fprintf(log, "%s\n", line);
+            fflush(log);
+        }
+    }
+    status = CLI_EXIT_OK;
+fail:
+    if (status != CLI_EXIT_OK) cli_error("train", "%s", err.msg);
+    if (log) fclose(log);
+    free(spath);
+    vtag_model_free(&m);
+    data_free(&d);
+    vtag_ctx_free(&ctx);
+    return status;
+}
