@@ -54,7 +54,7 @@ verdict() { awk -v x="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=") ? x >=
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); best of $reps runs each"
 
-ff_long="ffmpeg -nostdin -hide_banner -loglevel error -y -i long.mp4 -vf fps=16/300,scale=-2:224,crop=224:224 out/%03d.png"
+ff_long="ffmpeg -nostdin -hide_banner -loglevel error -y -i long.mp4 -vf fps=16/300,scale=-1:224:flags=bicubic,crop=224:224 out/%03d.png"
 vt_long="$vtag frames long.mp4 --sample uniform:16 --size 224 --out out"
 run_all "ff:$ff_long" "vt:$vt_long"
 stats=$($vt_long --verbose 2>&1 | sed 's/^vtag frames: long.mp4: //')
@@ -68,7 +68,7 @@ echo "  vtag is ${x}x faster than the ffmpeg CLI (target >= 10x): $(verdict "$x"
 
 vt_auto="$vtag frames gop8.mp4 --sample uniform:16 --size 224 --out out"
 vt_lin="$vtag frames gop8.mp4 --sample uniform:16 --size 224 --strategy linear --out out"
-ff_8="ffmpeg -nostdin -hide_banner -loglevel error -y -i gop8.mp4 -vf fps=16/60,scale=-2:224,crop=224:224 out/%03d.png"
+ff_8="ffmpeg -nostdin -hide_banner -loglevel error -y -i gop8.mp4 -vf fps=16/60,scale=-1:224:flags=bicubic,crop=224:224 out/%03d.png"
 run_all "auto:$vt_auto" "lin:$vt_lin" "ff8:$ff_8"
 s_auto=$($vt_auto --verbose 2>&1 | sed 's/^vtag frames: gop8.mp4: //')
 s_lin=$($vt_lin --verbose 2>&1 | sed 's/^vtag frames: gop8.mp4: //')

@@ -1,12 +1,14 @@
-/* Decoded picture → S×S RGB: the centre square (the shorter side), scaled
- * to S with bicubic libswscale, then turned for the rotation metadata; and
- * the small grey thumbnails that scene detection compares. Cropping first
- * and scaling the square is the same picture as scaling the shorter side to
- * S and cropping the centre, for a fraction of the work. */
+/* Decoded picture → S×S RGB, the ffmpeg CLI's way: turned upright for the
+ * rotation metadata (autorotate), the shorter side scaled to S with bicubic
+ * libswscale (the other side rounded to the nearest pixel, as scale=-1
+ * does), the centre S×S kept (the crop filter's offset, rounded to nearest
+ * even); and the small grey thumbnails that scene detection compares. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libavutil/imgutils.h>
+#include <libavutil/mathematics.h>
 #include <libavutil/pixdesc.h>
 
 #include "video_internal.h"
@@ -25,35 +27,54 @@ static enum AVPixelFormat plain_format(enum AVPixelFormat f, int *full)
     }
 }
 
-/* dst [S, S, 3] = src [S, S, 3] turned clockwise by rot degrees. */
-static void rotate_rgb(const uint8_t *src, uint8_t *dst, int64_t s, int rot)
+/* Plane dst = plane src [ph rows, pw columns] turned clockwise by rot
+ * degrees (dst is ph wide for 90 and 270), pixels of `step` bytes (a U/V
+ * pair for NV12, 3 for RGB). */
+static void rotate_plane(const uint8_t *src, int src_ls, int pw, int ph, uint8_t *dst, int dst_ls, int step,
+                         int rot)
 {
-    for (int64_t y = 0; y < s; y++)
-        for (int64_t x = 0; x < s; x++) {
-            int64_t sx, sy;
-            if (rot == 90) { sx = y; sy = s - 1 - x; }
-            else if (rot == 180) { sx = s - 1 - x; sy = s - 1 - y; }
-            else { sx = s - 1 - y; sy = x; } /* 270 */
-            memcpy(dst + (y * s + x) * 3, src + (sy * s + sx) * 3, 3);
-        }
-}
-
-/* Plane dst [n, n] = plane src [n, n] turned clockwise by rot degrees,
- * pixels of `step` bytes (a U/V pair for NV12). */
-static void rotate_plane(const uint8_t *src, int src_ls, uint8_t *dst, int dst_ls, int n, int step, int rot)
-{
-    for (int y = 0; y < n; y++) {
+    int dw = rot == 180 ? pw : ph, dh = rot == 180 ? ph : pw;
+    for (int y = 0; y < dh; y++) {
         uint8_t *d = dst + (ptrdiff_t)y * dst_ls;
-        for (int x = 0; x < n; x++) {
+        for (int x = 0; x < dw; x++) {
             int sx, sy;
-            if (rot == 90) { sx = y; sy = n - 1 - x; }
-            else if (rot == 180) { sx = n - 1 - x; sy = n - 1 - y; }
-            else { sx = n - 1 - y; sy = x; } /* 270 */
+            if (rot == 90) { sx = y; sy = ph - 1 - x; }
+            else if (rot == 180) { sx = pw - 1 - x; sy = ph - 1 - y; }
+            else { sx = pw - 1 - y; sy = x; } /* 270 */
             const uint8_t *p = src + (ptrdiff_t)sy * src_ls + (ptrdiff_t)sx * step;
             if (step == 1) d[x] = *p;
             else memcpy(d + (ptrdiff_t)x * step, p, (size_t)step);
         }
     }
+}
+
+static int grow(uint8_t **buf, int64_t *cap, int64_t bytes, vtag_error *err)
+{
+    if (*cap >= bytes) return VTAG_OK;
+    free(*buf);
+    *buf = malloc((size_t)bytes);
+    *cap = *buf ? bytes : 0;
+    return *buf ? VTAG_OK : vtag_fail(err, VTAG_ERR_NOMEM, "video: out of memory");
+}
+
+/* Scales src (w×h, fmt) to dst (dw×dh RGB24). */
+static int scale_rgb(vv_converter *c, const uint8_t *const src[4], const int src_ls[4], int w, int h,
+                     enum AVPixelFormat fmt, const AVPixFmtDescriptor *d, const AVFrame *f, int full, uint8_t *dst,
+                     int dw, int dh, vtag_error *err)
+{
+    c->sws = sws_getCachedContext(c->sws, w, h, fmt, dw, dh, AV_PIX_FMT_RGB24, SWS_BICUBIC, NULL, NULL, NULL);
+    if (!c->sws)
+        return vtag_fail(err, VTAG_ERR_UNSUPPORTED, "video: no conversion from %s at %dx%d to RGB %dx%d", d->name,
+                         w, h, dw, dh);
+    if (!(d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL)) && d->nb_components >= 3) {
+        /* The picture's own matrix (BT.709 for HD) and range, as the scale
+           filter reads them from the frame. */
+        sws_setColorspaceDetails(c->sws, sws_getCoefficients(f->colorspace), full,
+                                 sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
+    }
+    int stride = dw * 3;
+    sws_scale(c->sws, src, src_ls, 0, h, &dst, &stride);
+    return VTAG_OK;
 }
 
 int vv_convert_rgb(vv_converter *c, const AVFrame *f, int rotation, int64_t size, uint8_t *out,
@@ -65,88 +86,65 @@ int vv_convert_rgb(vv_converter *c, const AVFrame *f, int rotation, int64_t size
     if (!d || (d->flags & (AV_PIX_FMT_FLAG_HWACCEL | AV_PIX_FMT_FLAG_BITSTREAM)))
         return vtag_fail(err, VTAG_ERR_UNSUPPORTED, "video: cannot convert pixel format %s",
                          d ? d->name : "(none)");
-    int w = f->width, h = f->height, m = w < h ? w : h;
-    if (m <= 0) return vtag_fail(err, VTAG_ERR_FORMAT, "video: decoded picture of size %dx%d", w, h);
-    /* Turning the picture before scaling, as the ffmpeg CLI's autorotate
-       does, keeps the colour planes sampled the same way; that needs the
-       same subsampling both ways (not 4:2:2). Otherwise turn the RGB. */
-    int turn_first = rotation && d->log2_chroma_w == d->log2_chroma_h;
+    int w = f->width, h = f->height, s = (int)size;
+    if (w <= 0 || h <= 0) return vtag_fail(err, VTAG_ERR_FORMAT, "video: decoded picture of size %dx%d", w, h);
 
-    /* The centre square of the picture as displayed, its corner moved to the
-       chroma grid as the crop filter does, mapped back to the stored picture. */
-    int turned = rotation == 90 || rotation == 270;
-    int dw = turned ? h : w, dh = turned ? w : h;
-    int cx = ((dw - m) / 2) & ~((1 << d->log2_chroma_w) - 1);
-    int cy = ((dh - m) / 2) & ~((1 << d->log2_chroma_h) - 1);
-    int x, y;
-    if (!turn_first || rotation == 0) { x = cx; y = cy; }
-    else if (rotation == 90) { x = cy; y = h - cx - m; }
-    else if (rotation == 180) { x = w - cx - m; y = h - cy - m; }
-    else { x = w - cy - m; y = cx; } /* 270 */
-    x &= ~((1 << d->log2_chroma_w) - 1);
-    y &= ~((1 << d->log2_chroma_h) - 1);
-    int max_step[4];
-    av_image_fill_max_pixsteps(max_step, NULL, d);
-    const uint8_t *src[4] = {NULL, NULL, NULL, NULL};
-    int src_ls[4] = {0, 0, 0, 0};
-    for (int p = 0; p < 4; p++) {
-        src[p] = f->data[p];
-        src_ls[p] = f->linesize[p];
-        if (!src[p] || (p == 1 && (d->flags & AV_PIX_FMT_FLAG_PAL))) continue;
-        int sx = (p == 1 || p == 2) ? d->log2_chroma_w : 0;
-        int sy = (p == 1 || p == 2) ? d->log2_chroma_h : 0;
-        src[p] += (ptrdiff_t)(y >> sy) * f->linesize[p] + (ptrdiff_t)(x >> sx) * max_step[p];
-    }
+    /* Upright size, scaled size (shorter side S), centre offset. */
+    int swapped = rotation == 90 || rotation == 270;
+    int uw = swapped ? h : w, uh = swapped ? w : h;
+    int sw = s, sh = s;
+    if (uw > uh) sw = (int)av_rescale(s, uw, uh);
+    else if (uh > uw) sh = (int)av_rescale(s, uh, uw);
+    if (sw < s) sw = s;
+    if (sh < s) sh = s;
+    int cx = (int)lrint((sw - s) / 2.0), cy = (int)lrint((sh - s) / 2.0);
+    int rc = grow(&c->scaled, &c->scaled_cap, (int64_t)sw * sh * 3, err);
+    if (rc) return rc;
 
-    if (turn_first) {
-        if (c->turned_side != m || c->turned_format != (int)fmt) {
+    const uint8_t *src[4] = {f->data[0], f->data[1], f->data[2], f->data[3]};
+    int src_ls[4] = {f->linesize[0], f->linesize[1], f->linesize[2], f->linesize[3]};
+    if (rotation && d->log2_chroma_w == d->log2_chroma_h) {
+        /* Turn the picture itself, as autorotate does before scaling, so the
+           colour planes are resampled the same way. */
+        if (c->turned_w != uw || c->turned_h != uh || c->turned_format != (int)fmt) {
             av_freep(&c->turned[0]);
-            c->turned_side = 0;
-            if (av_image_alloc(c->turned, c->turned_linesize, m, m, fmt, 32) < 0)
+            c->turned_w = c->turned_h = 0;
+            if (av_image_alloc(c->turned, c->turned_linesize, uw, uh, fmt, 32) < 0)
                 return vtag_fail(err, VTAG_ERR_NOMEM, "video: out of memory");
-            c->turned_side = m;
+            c->turned_w = uw;
+            c->turned_h = uh;
             c->turned_format = (int)fmt;
         }
+        int max_step[4];
+        av_image_fill_max_pixsteps(max_step, NULL, d);
         for (int p = 0; p < 4; p++) {
             if (!src[p] || !c->turned[p]) continue;
             if (p == 1 && (d->flags & AV_PIX_FMT_FLAG_PAL)) {
                 memcpy(c->turned[1], src[1], AVPALETTE_SIZE);
                 continue;
             }
-            int n = (p == 1 || p == 2) ? AV_CEIL_RSHIFT(m, d->log2_chroma_w) : m;
-            rotate_plane(src[p], src_ls[p], c->turned[p], c->turned_linesize[p], n, max_step[p], rotation);
+            int chroma = p == 1 || p == 2;
+            int pw = chroma ? AV_CEIL_RSHIFT(w, d->log2_chroma_w) : w;
+            int ph = chroma ? AV_CEIL_RSHIFT(h, d->log2_chroma_h) : h;
+            rotate_plane(src[p], src_ls[p], pw, ph, c->turned[p], c->turned_linesize[p], max_step[p], rotation);
         }
         for (int p = 0; p < 4; p++) {
             src[p] = c->turned[p];
             src_ls[p] = c->turned_linesize[p];
         }
+        rc = scale_rgb(c, src, src_ls, uw, uh, fmt, d, f, full, c->scaled, sw, sh, err);
+    } else if (rotation) {
+        /* Chroma subsampled one way only (4:2:2): turn the scaled RGB. */
+        int tw = swapped ? sh : sw, th = swapped ? sw : sh;
+        if ((rc = grow(&c->rgb_turn, &c->rgb_turn_cap, (int64_t)tw * th * 3, err))) return rc;
+        rc = scale_rgb(c, src, src_ls, w, h, fmt, d, f, full, c->rgb_turn, tw, th, err);
+        if (!rc) rotate_plane(c->rgb_turn, tw * 3, tw, th, c->scaled, sw * 3, 3, rotation);
+    } else {
+        rc = scale_rgb(c, src, src_ls, w, h, fmt, d, f, full, c->scaled, sw, sh, err);
     }
-
-    c->sws = sws_getCachedContext(c->sws, m, m, fmt, (int)size, (int)size, AV_PIX_FMT_RGB24, SWS_BICUBIC, NULL,
-                                  NULL, NULL);
-    if (!c->sws)
-        return vtag_fail(err, VTAG_ERR_UNSUPPORTED, "video: no conversion from %s at %dx%d to RGB", d->name, m,
-                         m);
-    if (!(d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL)) && d->nb_components >= 3) {
-        /* The picture's own matrix (BT.709 for HD) and range, as the scale
-           filter reads them from the frame. */
-        sws_setColorspaceDetails(c->sws, sws_getCoefficients(f->colorspace), full,
-                                 sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
-    }
-    int rgb_turn = rotation && !turn_first;
-    uint8_t *dst = out;
-    if (rgb_turn) {
-        if (c->size != size) {
-            free(c->tmp);
-            c->tmp = malloc((size_t)(size * size * 3));
-            c->size = c->tmp ? size : 0;
-            if (!c->tmp) return vtag_fail(err, VTAG_ERR_NOMEM, "video: out of memory");
-        }
-        dst = c->tmp;
-    }
-    int stride = (int)(size * 3);
-    sws_scale(c->sws, src, src_ls, 0, m, &dst, &stride);
-    if (rgb_turn) rotate_rgb(c->tmp, out, size, rotation);
+    if (rc) return rc;
+    for (int y = 0; y < s; y++)
+        memcpy(out + (int64_t)y * s * 3, c->scaled + ((int64_t)(cy + y) * sw + cx) * 3, (size_t)s * 3);
     return VTAG_OK;
 }
 
@@ -154,11 +152,12 @@ void vv_converter_free(vv_converter *c)
 {
     sws_freeContext(c->sws);
     c->sws = NULL;
-    free(c->tmp);
-    c->tmp = NULL;
-    c->size = 0;
+    free(c->scaled);
+    free(c->rgb_turn);
+    c->scaled = c->rgb_turn = NULL;
+    c->scaled_cap = c->rgb_turn_cap = 0;
     av_freep(&c->turned[0]);
-    c->turned_side = 0;
+    c->turned_w = c->turned_h = 0;
 }
 
 int vv_thumbnail(struct SwsContext **sws, const AVFrame *f, uint8_t *out, vtag_error *err)

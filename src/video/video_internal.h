@@ -55,14 +55,16 @@ int64_t vv_index_frames_between(const vv_index *ix, double a, double b);
 /* The entry of the last keyframe at or before t (or the first keyframe). */
 int64_t vv_index_key_before(const vv_index *ix, double t);
 
-/* Frame → S×S RGB: centre square crop, scale, rotation. */
+/* Frame → S×S RGB: turned upright, shorter side scaled to S, centre crop. */
 typedef struct vv_converter {
     struct SwsContext *sws;
-    uint8_t *tmp;        /* [S, S, 3] before rotation (formats turned after scaling) */
-    int64_t size;
-    uint8_t *turned[4];  /* the centre square turned, in the decoder's format */
+    uint8_t *scaled;          /* [sh, sw, 3] the whole picture scaled, before the crop */
+    int64_t scaled_cap;
+    uint8_t *rgb_turn;        /* [.., .., 3] scaled before turning (4:2:2 and the like) */
+    int64_t rgb_turn_cap;
+    uint8_t *turned[4];       /* the picture turned upright, in the decoder's format */
     int turned_linesize[4];
-    int turned_side, turned_format;
+    int turned_w, turned_h, turned_format;
 } vv_converter;
 
 int vv_convert_rgb(vv_converter *c, const AVFrame *f, int rotation, int64_t size, uint8_t *out,

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Makes the video test clips with the ffmpeg CLI, in ./video (the CTest
 # fixtures folder), and for each clip the reference the tests compare with:
-# every frame as the ffmpeg CLI decodes it (autorotated), cropped to the
-# centre square and scaled to S×S RGB with bicubic libswscale, plus each
-# frame's presentation time and key flag from the showinfo filter.
+# every frame as the ffmpeg CLI decodes it (autorotated), the shorter side
+# scaled to S with bicubic libswscale (scale=-1 on the other side), the centre
+# S×S cropped, RGB; plus each frame's presentation time and key flag from the
+# showinfo filter.
 #   <clip>.<S>.rgb   [frames, S, S, 3] uint8
 #   <clip>.<S>.txt   one line per frame: "pts_time iskey"
 # Clips are a few seconds at low resolution so that the suite stays fast.
@@ -50,7 +51,7 @@ ff -f lavfi -i sine=d=2 -c:a aac audio.mp4
 reference() { # clip size
   local clip=$1 s=$2 base=${1%.*}
   ffmpeg -nostdin -hide_banner -loglevel info -y -i "$clip" -an \
-    -vf "crop=w='min(iw,ih)':h='min(iw,ih)',scale=$s:$s:flags=bicubic,showinfo" \
+    -vf "scale=w='if(gt(iw,ih),-1,$s)':h='if(gt(iw,ih),$s,-1)':flags=bicubic,crop=$s:$s,showinfo" \
     -fps_mode passthrough -f rawvideo -pix_fmt rgb24 "$base.$s.rgb" 2> "$base.$s.log"
   sed -n 's/.*Parsed_showinfo.* pts_time:\([^ ]*\) .* iskey:\([01]\).*/\1 \2/p' "$base.$s.log" > "$base.$s.txt"
   rm -f "$base.$s.log"
