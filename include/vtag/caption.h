@@ -71,6 +71,10 @@ typedef struct vtag_batch {
  * logprobs (optional) receives [B, L+1, V+1] log-probabilities per position. */
 int vtag_model_xe(vtag_ctx *ctx, vtag_model *m, const vtag_batch *batch, int train, int backward,
                   double *loss, float *logprobs, vtag_error *err);
+/* The same with a signed weight per row (SCST: the row's advantage):
+ * loss = −Σ_b w_b Σ_t mask·log p / Σ mask. row_weight NULL = all ones. */
+int vtag_model_xe_weighted(vtag_ctx *ctx, vtag_model *m, const vtag_batch *batch, const float *row_weight,
+                           int train, int backward, double *loss, float *logprobs, vtag_error *err);
 
 /* ---- decoding ------------------------------------------------------------------
  * A label is never emitted twice in one caption (its log-probability is set to

@@ -126,6 +126,12 @@ void vtag_nll_masked_backward(float *dlogprobs, double dloss, const int32_t *tar
 void vtag_logsoftmax_nll_backward(float *dlogits, double dloss, const float *logprobs,
                                   const int32_t *target, const float *mask, int64_t n, int64_t v,
                                   int threads);
+/* The same with an explicit scale and signed per-row weights (policy
+ * gradient: weight = advantage · mask, scale = 1 / Σ mask):
+ * dlogits[n,:] += scale · weight[n] · (softmax(n,:) − onehot(target[n])). */
+void vtag_logsoftmax_wnll_backward(float *dlogits, double scale, const float *logprobs,
+                                   const int32_t *target, const float *weight, int64_t n, int64_t v,
+                                   int threads);
 
 /* ---- concatenation / split along the feature (last) axis ------------------------
  * out[N, Σ dims] = [ins[0] | ins[1] | …]; ins[i] is [N, dims[i]]. */

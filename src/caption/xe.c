@@ -416,14 +416,20 @@ static int make_seqs(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *bt, i
 int vtag_model_xe(vtag_ctx *ctx, vtag_model *m, const vtag_batch *bt, int train, int backward, double *loss,
                   float *logprobs, vtag_error *err)
 {
+    return vtag_model_xe_weighted(ctx, m, bt, NULL, train, backward, loss, logprobs, err);
+}
+
+int vtag_model_xe_weighted(vtag_ctx *ctx, vtag_model *m, const vtag_batch *bt, const float *row_weight, int train,
+                           int backward, double *loss, float *logprobs, vtag_error *err)
+{
     int rc = check_batch(m, bt, err);
     if (rc) return rc;
     if (!bt->labels) return vtag_fail(err, VTAG_ERR_ARG, "caption: XE needs labels");
     seqs sq = {0};
     if ((rc = make_seqs(ctx, m, bt, logprobs != NULL, &sq, err))) return rc;
     const int64_t B = sq.B, T = sq.T, R = m->cfg.rnn_size, V1 = m->cfg.vocab_size + 1;
-    float *out = NEW(T * B * R), *lp = NEW(T * B * V1);
-    if (!out || !lp) return oom(err);
+    float *out = NEW(T * B * R), *lp = NEW(T * B * V1), *w = NEW(T * B);
+    if (!out || !lp || !w) return oom(err);
     fwd f;
     memset(&f, 0, sizeof f);
     rc = m->cfg.type == VTAG_MODEL_TOPDOWN ? topdown_forward(ctx, m, bt, &sq, train, out, &f, err)
@@ -432,16 +438,25 @@ int vtag_model_xe(vtag_ctx *ctx, vtag_model *m, const vtag_batch *bt, int train,
     const float *lw = caption_param(m, "logit.weight");
     vtag_linear_forward(ctx, lp, out, lw, caption_param(m, "logit.bias"), T * B, R, V1, 0);
     vtag_logsoftmax_forward(lp, lp, T * B, V1, ctx->threads);
-    if ((rc = vtag_nll_masked_forward(loss, lp, sq.target, sq.mask, T * B, V1, err))) return rc;
+    /* loss = −Σ w_b · mask · log p(target) / Σ mask */
+    double msum = 0, l = 0;
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t b = 0; b < B; b++) {
+            int64_t i = t * B + b;
+            w[i] = sq.mask[i] * (row_weight ? row_weight[b] : 1.0f);
+            msum += sq.mask[i];
+            if (w[i] != 0.0f) l -= (double)w[i] * lp[i * V1 + sq.target[i]];
+        }
+    *loss = msum > 0 ? l / msum : 0.0;
     if (logprobs)
         for (int64_t t = 0; t < T; t++)
             for (int64_t b = 0; b < B; b++)
                 memcpy(logprobs + (b * T + t) * V1, lp + (t * B + b) * V1, (size_t)V1 * sizeof(float));
-    if (!backward) return VTAG_OK;
+    if (!backward || msum <= 0) return VTAG_OK;
 
     float *dlogits = ZEROS(T * B * V1), *dout = ZEROS(T * B * R);
     if (!dlogits || !dout) return oom(err);
-    vtag_logsoftmax_nll_backward(dlogits, 1.0, lp, sq.target, sq.mask, T * B, V1, ctx->threads);
+    vtag_logsoftmax_wnll_backward(dlogits, 1.0 / msum, lp, sq.target, w, T * B, V1, ctx->threads);
     vtag_linear_backward(ctx, dout, caption_grad(m, "logit.weight"), caption_grad(m, "logit.bias"), dlogits, out, lw,
                          T * B, R, V1);
     return m->cfg.type == VTAG_MODEL_TOPDOWN ? topdown_backward(ctx, m, bt, &sq, &f, dout, err)

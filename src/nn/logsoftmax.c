@@ -70,19 +70,24 @@ void vtag_nll_masked_backward(float *dlogprobs, double dloss, const int32_t *tar
     }
 }
 
-void vtag_logsoftmax_nll_backward(float *dlogits, double dloss, const float *logprobs, const int32_t *target,
-                                  const float *mask, int64_t n, int64_t v, int threads)
+void vtag_logsoftmax_wnll_backward(float *dlogits, double scale, const float *logprobs, const int32_t *target,
+                                   const float *weight, int64_t n, int64_t v, int threads)
 {
-    double ms = mask_sum(mask, n);
-    if (ms <= 0.0) return;
-    const float scale = (float)(dloss / ms);
 #pragma omp parallel for num_threads(threads) if (n * v > 32768) schedule(static)
     for (int64_t i = 0; i < n; i++) {
-        float m = (mask ? mask[i] : 1.0f) * scale;
+        float m = (float)(scale * (weight ? weight[i] : 1.0f));
         if (m == 0.0f) continue;
         const float *lp = logprobs + i * v;
         float *d = dlogits + i * v;
         for (int64_t j = 0; j < v; j++) d[j] += m * vtag_expf(lp[j]);
         d[target[i]] -= m;
     }
+}
+
+void vtag_logsoftmax_nll_backward(float *dlogits, double dloss, const float *logprobs, const int32_t *target,
+                                  const float *mask, int64_t n, int64_t v, int threads)
+{
+    double ms = mask_sum(mask, n);
+    if (ms <= 0.0) return;
+    vtag_logsoftmax_wnll_backward(dlogits, dloss / ms, logprobs, target, mask, n, v, threads);
 }
