@@ -1,0 +1,71 @@
+/* Self-critical sequence training (SPEC §4): CIDEr-D reward, greedy or
+ * mean-of-other-samples baseline, one policy-gradient step at a time. */
+#ifndef VTAG_SCST_H
+#define VTAG_SCST_H
+
+#include "vtag/caption.h"
+#include "vtag/metrics.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum vtag_scst_baseline {
+    VTAG_SCST_BASELINE_GREEDY = 0, /* reward of the greedy caption (dropout off) */
+    VTAG_SCST_BASELINE_MEAN = 1,   /* mean reward of the image's other samples */
+} vtag_scst_baseline;
+
+typedef struct vtag_scst_opts {
+    int sample_n;              /* samples per image (5) */
+    vtag_scst_baseline baseline;
+    double cider_weight;       /* reward = cider_weight · CIDEr-D … (1) */
+    double bleu_weight;        /* … + bleu_weight · sentence BLEU-4 (0) */
+    int batch_size;            /* images per step (10) */
+    float lr;                  /* 5e-5, no decay */
+    float grad_clip;           /* ±0.1 */
+} vtag_scst_opts;
+
+typedef struct vtag_scst_stats {
+    double reward;    /* mean reward of the samples */
+    double advantage; /* mean advantage */
+    double greedy;    /* mean CIDEr-D of the greedy captions (NaN with the mean baseline: no greedy pass) */
+    double loss;
+    int64_t steps;
+} vtag_scst_stats;
+
+void vtag_scst_opts_defaults(vtag_scst_opts *o);
+/* Refuses the mean baseline with fewer than 2 samples, and other nonsense. */
+int vtag_scst_check_opts(const vtag_scst_opts *o, vtag_error *err);
+
+/* The reward of one caption (labels seq[0..len)): EOS (id 0) is appended as a
+ * token when the caption ended before max_length. The references are scored
+ * as given (the caller appends EOS to them the same way, and computes the
+ * document frequencies over those references once per run). */
+int vtag_scst_reward(const vtag_metrics_df *df, vtag_metrics_work *w, const vtag_scst_opts *o, const int32_t *seq,
+                     int32_t len, int64_t max_length, const vtag_metrics_seq *refs, int64_t n_refs, double *reward,
+                     vtag_error *err);
+
+/* adv[i·n + j] = reward[i·n + j] − baseline (greedy[i], or the mean of the
+ * other n−1 rewards of image i). */
+void vtag_scst_advantages(const double *reward, const double *greedy, int64_t b, int n, vtag_scst_baseline baseline,
+                          float *adv);
+
+/* One SCST step on B images: greedy pass (no gradient, dropout off), n
+ * samples per image (dropout on), rewards, advantages, the loss
+ * −Σ adv · log p(token) · mask / Σ mask (mask: labels and EOS), its gradient,
+ * clipping and one Adam update. refs[i] (n_refs[i]) are image i's references.
+ * stats (optional) accumulates the step's means. */
+int vtag_scst_step(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_batch *batch,
+                   const vtag_metrics_seq *const *refs, const int64_t *n_refs, const vtag_metrics_df *df,
+                   const vtag_scst_opts *o, vtag_scst_stats *stats, vtag_error *err);
+
+/* A shuffled pass over the rows in batches of o->batch_size images. */
+int vtag_train_scst_epoch(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_rows *rows,
+                          const vtag_metrics_seq *const *row_refs, const int64_t *row_n_refs, const vtag_metrics_df *df,
+                          const vtag_scst_opts *o, vtag_scst_stats *stats, vtag_progress_fn progress, void *user,
+                          vtag_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
