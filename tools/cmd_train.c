@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "vtag/caption.h"
 #include "vtag/data.h"
+#include "vtag/scst.h"
 
 static void help(FILE *out)
 {
@@ -46,9 +47,21 @@ static void help(FILE *out)
             "  --out FILE             checkpoint to write (required)\n"
             "  --log FILE             append the per-epoch JSON lines here too\n"
             "  --resume               continue from FILE's .state.safetensors if present\n"
+            "self-critical sequence training (SCST, reward CIDEr-D):\n"
+            "  --scst-after E         E epochs of XE, then SCST up to --epochs\n"
+            "  --init M --scst        start from checkpoint M (its sizes and vocabulary), SCST only\n"
+            "  --sample-n N           samples per image (5)\n"
+            "  --baseline greedy|mean greedy caption's reward (default), or the mean of the other\n"
+            "                         samples (\"new self-critical\", needs --sample-n >= 2)\n"
+            "  --cider-weight X       reward = X * CIDEr-D ... (1)\n"
+            "  --bleu-weight Y        ... + Y * sentence BLEU-4 (0)\n"
+            "  --scst-lr X            SCST learning rate, no decay (5e-5; with --scst, --lr sets it)\n"
+            "  --scst-batch B         images per SCST step (10)\n"
             "\n"
-            "Every epoch prints one JSON line to stderr: epoch, loss, lr, val_cider_d, seconds,\n"
-            "tokens_per_s, best. Exit codes: 0 done, 1 bad input or I/O error, 2 usage.\n");
+            "Every epoch prints one JSON line to stderr: epoch, phase (xe|scst), loss, lr,\n"
+            "val_cider_d, seconds, tokens_per_s, best; SCST epochs add reward, advantage and\n"
+            "greedy_cider_d (the mean over the training batches). Exit codes: 0 done, 1 bad\n"
+            "input or I/O error, 2 usage.\n");
 }
 
 typedef struct train_args {
@@ -58,11 +71,16 @@ typedef struct train_args {
     vtag_xe_opts xe;
     int epochs, threads, resume;
     uint64_t seed;
+    /* SCST */
+    const char *init;
+    int scst, scst_after, lr_given, scst_lr_given;
+    vtag_scst_opts so;
 } train_args;
 
 enum {
     OPT_VAL = 256, OPT_MAXLEN, OPT_KEEP, OPT_E, OPT_R, OPT_A, OPT_DROP, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_DECAY,
-    OPT_EVERY, OPT_START, OPT_CLIP, OPT_SEED, OPT_THREADS, OPT_LOG, OPT_RESUME, OPT_HELP,
+    OPT_EVERY, OPT_START, OPT_CLIP, OPT_SEED, OPT_THREADS, OPT_LOG, OPT_RESUME, OPT_HELP, OPT_SCST_AFTER, OPT_INIT,
+    OPT_SCST, OPT_SAMPLE_N, OPT_BASELINE, OPT_CIDER_W, OPT_BLEU_W, OPT_SCST_LR, OPT_SCST_BATCH,
 };
 
 static int parse(int argc, char **argv, train_args *a)
@@ -90,6 +108,15 @@ static int parse(int argc, char **argv, train_args *a)
         {"threads", required_argument, 0, OPT_THREADS},
         {"log", required_argument, 0, OPT_LOG},
         {"resume", no_argument, 0, OPT_RESUME},
+        {"scst-after", required_argument, 0, OPT_SCST_AFTER},
+        {"init", required_argument, 0, OPT_INIT},
+        {"scst", no_argument, 0, OPT_SCST},
+        {"sample-n", required_argument, 0, OPT_SAMPLE_N},
+        {"baseline", required_argument, 0, OPT_BASELINE},
+        {"cider-weight", required_argument, 0, OPT_CIDER_W},
+        {"bleu-weight", required_argument, 0, OPT_BLEU_W},
+        {"scst-lr", required_argument, 0, OPT_SCST_LR},
+        {"scst-batch", required_argument, 0, OPT_SCST_BATCH},
         {"help", no_argument, 0, OPT_HELP},
         {0, 0, 0, 0},
     };
@@ -99,6 +126,8 @@ static int parse(int argc, char **argv, train_args *a)
     vtag_xe_opts_defaults(&a->xe);
     a->epochs = 30;
     a->seed = 42;
+    a->scst_after = -1;
+    vtag_scst_opts_defaults(&a->so);
     int have_model = 0, c;
     long v;
     double d;
@@ -155,6 +184,7 @@ static int parse(int argc, char **argv, train_args *a)
                 return -1;
             }
             *(c == OPT_LR ? &a->xe.lr : c == OPT_DECAY ? &a->xe.lr_decay : &a->xe.grad_clip) = (float)d;
+            a->lr_given |= c == OPT_LR;
             break;
         case OPT_EVERY:
         case OPT_START:
@@ -170,6 +200,38 @@ static int parse(int argc, char **argv, train_args *a)
             if (cli_parse_int("train", "--threads", optarg, 1, 1024, &v)) return -1;
             a->threads = (int)v;
             break;
+        case OPT_SCST_AFTER:
+            if (cli_parse_int("train", "--scst-after", optarg, 0, 1000000, &v)) return -1;
+            a->scst_after = (int)v;
+            break;
+        case OPT_INIT: a->init = optarg; break;
+        case OPT_SCST: a->scst = 1; break;
+        case OPT_SAMPLE_N:
+            if (cli_parse_int("train", "--sample-n", optarg, 1, 1000, &v)) return -1;
+            a->so.sample_n = (int)v;
+            break;
+        case OPT_SCST_BATCH:
+            if (cli_parse_int("train", "--scst-batch", optarg, 1, 1 << 20, &v)) return -1;
+            a->so.batch_size = (int)v;
+            break;
+        case OPT_BASELINE:
+            if (strcmp(optarg, "greedy") == 0) a->so.baseline = VTAG_SCST_BASELINE_GREEDY;
+            else if (strcmp(optarg, "mean") == 0) a->so.baseline = VTAG_SCST_BASELINE_MEAN;
+            else {
+                cli_error("train", "--baseline must be greedy or mean, not '%s'", optarg);
+                return -1;
+            }
+            break;
+        case OPT_CIDER_W:
+        case OPT_BLEU_W:
+            if (cli_parse_float("train", c == OPT_CIDER_W ? "--cider-weight" : "--bleu-weight", optarg, &d)) return -1;
+            *(c == OPT_CIDER_W ? &a->so.cider_weight : &a->so.bleu_weight) = d;
+            break;
+        case OPT_SCST_LR:
+            if (cli_parse_float("train", "--scst-lr", optarg, &d) || d < 0) return -1;
+            a->so.lr = (float)d;
+            a->scst_lr_given = 1;
+            break;
         case OPT_HELP: help(stdout); return 1;
         default: return -1;
         }
@@ -178,9 +240,33 @@ static int parse(int argc, char **argv, train_args *a)
         cli_error("train", "unexpected argument '%s'", argv[optind]);
         return -1;
     }
-    if (!a->labels || !a->feats || !a->out || !have_model) {
-        cli_error("train", "--labels, --feats, --model and --out are required (vtag train --help)");
+    if (a->init && !a->scst) {
+        cli_error("train", "--init starts SCST from a checkpoint: add --scst");
         return -1;
+    }
+    if (a->scst && !a->init) {
+        cli_error("train", "--scst needs --init M.safetensors (an XE checkpoint); or use --scst-after E");
+        return -1;
+    }
+    if (a->scst && a->scst_after >= 0) {
+        cli_error("train", "--scst and --scst-after exclude each other");
+        return -1;
+    }
+    if (a->scst) {
+        a->scst_after = 0;
+        if (a->lr_given && !a->scst_lr_given) a->so.lr = a->xe.lr;
+    }
+    a->so.grad_clip = a->xe.grad_clip;
+    if (!a->labels || !a->feats || !a->out || (!have_model && !a->init)) {
+        cli_error("train", "--labels, --feats, --model (or --init) and --out are required (vtag train --help)");
+        return -1;
+    }
+    if (a->scst_after >= 0) {
+        vtag_error e = {0};
+        if (vtag_scst_check_opts(&a->so, &e)) {
+            cli_error("train", "%s", e.msg);
+            return -1;
+        }
     }
     return 0;
 }
@@ -196,6 +282,13 @@ typedef struct train_data {
     char *vocab_json;
     float *fc, *att; /* contiguous training rows */
     int32_t *caption;
+    /* SCST: each training video's reference with EOS, and the df over them */
+    int32_t *ref_ids;
+    vtag_metrics_seq *refs;
+    const vtag_metrics_seq **row_refs;
+    int64_t *row_nrefs;
+    vtag_metrics_df df;
+    vtag_metrics_df val_df; /* validation CIDEr-D: df of the training references */
 } train_data;
 
 static void data_free(train_data *d)
@@ -211,13 +304,50 @@ static void data_free(train_data *d)
     free(d->fc);
     free(d->att);
     free(d->caption);
+    free(d->ref_ids);
+    free(d->refs);
+    free(d->row_refs);
+    free(d->row_nrefs);
+    vtag_metrics_df_free(&d->df);
+    vtag_metrics_df_free(&d->val_df);
 }
 
-static int load_data(const train_args *a, train_data *d, vtag_rows *rows, vtag_error *err)
+/* SCST references: every training video's caption followed by EOS (id 0,
+ * unless the caption is max_length long), and their document frequencies. */
+static int build_scst_refs(train_data *d, int64_t L, vtag_error *err)
 {
+    const vtag_data_set *s = &d->train;
+    d->ref_ids = malloc((size_t)(s->n_videos * (L + 1)) * sizeof(int32_t));
+    d->refs = malloc((size_t)s->n_videos * sizeof *d->refs);
+    d->row_refs = malloc((size_t)s->n_rows * sizeof *d->row_refs);
+    d->row_nrefs = malloc((size_t)s->n_rows * sizeof *d->row_nrefs);
+    if (!d->ref_ids || !d->refs || !d->row_refs || !d->row_nrefs) return vtag_fail(err, VTAG_ERR_NOMEM, "SCST: out of memory");
+    int rc = VTAG_OK;
+    for (int64_t v = 0; v < s->n_videos && !rc; v++) {
+        int32_t *dst = d->ref_ids + v * (L + 1);
+        int64_t n = s->refs[v].len;
+        memcpy(dst, s->refs[v].ids, (size_t)n * sizeof(int32_t));
+        if (n < L) dst[n++] = 0;
+        d->refs[v] = (vtag_metrics_seq){dst, n};
+        rc = vtag_metrics_df_add(&d->df, &d->refs[v], 1, err);
+    }
+    if (!rc) rc = vtag_metrics_df_finish(&d->df, err);
+    for (int64_t r = 0; r < s->n_rows; r++) {
+        d->row_refs[r] = &d->refs[s->row_video[r]];
+        d->row_nrefs[r] = 1;
+    }
+    return rc;
+}
+
+/* init_vocab: the vocabulary of the --init checkpoint (NULL: built from the labels). */
+static int load_data(const train_args *a, const char *init_vocab, train_data *d, vtag_rows *rows, vtag_error *err)
+{
+    vtag_metrics_df_init(&d->df);
+    vtag_metrics_df_init(&d->val_df);
     int rc = vtag_data_read_labels(&d->labels, a->labels, NULL, err);
     if (!rc) rc = vtag_data_make_captions(&d->caps, &d->labels, &a->cap, err);
-    if (!rc) rc = vtag_data_build_vocab(&d->vocab, &d->labels, &d->caps, &a->cap, err);
+    if (!rc && init_vocab) rc = vtag_data_decode_vocab(&d->vocab, init_vocab, a->init, err);
+    else if (!rc) rc = vtag_data_build_vocab(&d->vocab, &d->labels, &d->caps, &a->cap, err);
     if (!rc && d->vocab.size == 0) rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: no training videos (split \"train\")", a->labels);
     if (!rc) rc = vtag_data_encode_vocab(&d->vocab, &d->vocab_json, err);
     if (!rc) rc = vtag_data_read_features(&d->feats, a->feats, err);
@@ -251,11 +381,16 @@ static int load_data(const train_args *a, train_data *d, vtag_rows *rows, vtag_e
     rc = vtag_data_gather_batch(s, idx, n, d->fc, d->att, d->caption, &bt, err);
     free(idx);
     *rows = (vtag_rows){n, d->feats.att_k, d->fc, d->att, d->caption};
+    if (!rc && a->scst_after >= 0 && a->scst_after < a->epochs) rc = build_scst_refs(d, L, err);
+    for (int64_t v = 0; v < s->n_videos && !rc && d->have_val; v++) rc = vtag_metrics_df_add(&d->val_df, &s->refs[v], 1, err);
+    if (!rc && d->have_val) rc = vtag_metrics_df_finish(&d->val_df, err);
     return rc;
 }
 
 /* Greedy captions of every validation row, scored with CIDEr-D against the
- * row's video caption; document frequencies from the validation references. */
+ * row's video caption. Document frequencies come from the training
+ * references (computed once): a validation set of a few videos gives idf
+ * values too coarse to rank epochs, and SCST's reward uses the same corpus. */
 static int validate(vtag_ctx *ctx, vtag_model *m, const train_data *d, int batch, double *score, vtag_error *err)
 {
     const vtag_data_set *s = &d->val;
@@ -264,9 +399,7 @@ static int validate(vtag_ctx *ctx, vtag_model *m, const train_data *d, int batch
     float *fc = d->val_feats.fc ? malloc((size_t)(n * d->val_feats.fc_dim) * sizeof(float)) : NULL;
     float *att = d->val_feats.att ? malloc((size_t)(n * d->val_feats.att_k * d->val_feats.att_dim) * sizeof(float)) : NULL;
     int32_t *seq = malloc((size_t)(n * L) * sizeof(int32_t)), *len = malloc((size_t)n * sizeof(int32_t));
-    vtag_metrics_df df;
     vtag_metrics_work w;
-    vtag_metrics_df_init(&df);
     vtag_metrics_work_init(&w);
     int rc = VTAG_OK;
     if (!idx || (d->val_feats.fc && !fc) || (d->val_feats.att && !att) || !seq || !len) {
@@ -279,19 +412,16 @@ static int validate(vtag_ctx *ctx, vtag_model *m, const train_data *d, int batch
     vtag_rows rows = {n, d->val_feats.att_k, fc, att, NULL};
     vtag_decode_opts greedy = {VTAG_DECODE_GREEDY, 1, 1.0f, 0};
     if ((rc = vtag_caption_rows(ctx, m, &rows, &greedy, batch, seq, NULL, len, err))) goto done;
-    for (int64_t v = 0; v < s->n_videos && !rc; v++) rc = vtag_metrics_df_add(&df, &s->refs[v], 1, err);
-    if (!rc) rc = vtag_metrics_df_finish(&df, err);
     double sum = 0;
     for (int64_t i = 0; i < n && !rc; i++) {
         double c = 0;
         vtag_metrics_seq cand = {seq + i * L, len[i]};
-        rc = vtag_metrics_cider_d(&df, &w, cand, &s->refs[s->row_video[i]], 1, &c, err);
+        rc = vtag_metrics_cider_d(&d->val_df, &w, cand, &s->refs[s->row_video[i]], 1, &c, err);
         sum += c;
     }
     *score = n ? sum / (double)n : 0.0;
 done:
     vtag_metrics_work_free(&w);
-    vtag_metrics_df_free(&df);
     free(idx), free(fc), free(att), free(seq), free(len);
     return rc;
 }
@@ -344,19 +474,34 @@ int cmd_train(int argc, char **argv)
     char *spath = state_path(a.out);
     FILE *log = NULL;
     int status = CLI_EXIT_FAIL, rc;
+    char *init_vocab = NULL;
     if ((rc = vtag_ctx_init(&ctx, a.threads, a.seed, &err))) goto fail;
-    if ((rc = load_data(&a, &d, &rows, &err))) goto fail;
-    a.cfg.vocab_size = d.vocab.size;
-    a.cfg.fc_feat_size = d.feats.fc_dim;
-    a.cfg.att_feat_size = d.feats.att_dim;
-    {
+    if (a.init) {
+        /* SCST from an XE checkpoint: its sizes and vocabulary rule. */
+        if ((rc = vtag_checkpoint_load(&m, &init_vocab, a.init, &err))) goto fail;
+        a.cfg = m.cfg;
+        a.cap.max_length = m.cfg.max_length;
+    }
+    rc = load_data(&a, init_vocab, &d, &rows, &err);
+    free(init_vocab);
+    if (rc) goto fail;
+    if (a.init) {
+        if ((m.cfg.type != VTAG_MODEL_ATT2IN && d.feats.fc_dim != m.cfg.fc_feat_size) ||
+            (m.cfg.type != VTAG_MODEL_FC && d.feats.att_dim != m.cfg.att_feat_size)) {
+            vtag_fail(&err, VTAG_ERR_FORMAT, "%s: feature sizes differ from those %s was trained on", a.feats, a.init);
+            goto fail;
+        }
+    } else {
+        a.cfg.vocab_size = d.vocab.size;
+        a.cfg.fc_feat_size = d.feats.fc_dim;
+        a.cfg.att_feat_size = d.feats.att_dim;
         vtag_error e2 = {0};
         if ((rc = vtag_model_init(&m, &a.cfg, &e2))) {
             vtag_fail(&err, rc, "%s: %s", a.feats, e2.msg);
             goto fail;
         }
+        vtag_model_init_weights(&m, &ctx.rng);
     }
-    vtag_model_init_weights(&m, &ctx.rng);
     vtag_train_state st = {0};
     vtag_adam_init(&st.adam);
     st.best_score = -1;
@@ -376,8 +521,19 @@ int cmd_train(int argc, char **argv)
     for (int epoch = st.epoch; epoch < a.epochs; epoch++) {
         prog.epoch = epoch;
         double t0 = seconds();
-        vtag_epoch_stats es;
-        if ((rc = vtag_train_xe_epoch(&ctx, &m, &st.adam, &rows, &a.xe, epoch, &es, show_progress, &prog, &err))) goto fail;
+        vtag_epoch_stats es = {0};
+        vtag_scst_stats ss = {0};
+        const int scst = a.scst_after >= 0 && epoch >= a.scst_after;
+        if (scst) {
+            es.tokens = 0;
+            if ((rc = vtag_train_scst_epoch(&ctx, &m, &st.adam, &rows, d.row_refs, d.row_nrefs, &d.df, &a.so, &ss,
+                                            show_progress, &prog, &err)))
+                goto fail;
+            es.loss = ss.loss;
+            es.tokens = rows.n * a.so.sample_n; /* captions sampled */
+        } else if ((rc = vtag_train_xe_epoch(&ctx, &m, &st.adam, &rows, &a.xe, epoch, &es, show_progress, &prog, &err))) {
+            goto fail;
+        }
         double dt = seconds() - t0;
         if (prog.tty) fputs("\r\033[K", stderr);
         double score = NAN;
@@ -399,15 +555,21 @@ int cmd_train(int argc, char **argv)
         }
         st.rng_state = ctx.rng.state;
         if ((rc = vtag_train_state_save(&m, &st, d.vocab_json, spath, &err))) goto fail;
-        float lr = vtag_lr_step_decay(a.xe.lr, epoch, a.xe.lr_decay_start, a.xe.lr_decay_every, a.xe.lr_decay);
-        char line[512];
-        char val[64];
+        float lr = scst ? a.so.lr : vtag_lr_step_decay(a.xe.lr, epoch, a.xe.lr_decay_start, a.xe.lr_decay_every, a.xe.lr_decay);
+        char line[768], val[64], extra[256] = "", greedy[64];
         if (isnan(score)) snprintf(val, sizeof val, "null");
         else snprintf(val, sizeof val, "%.6f", score);
+        if (scst) {
+            if (isnan(ss.greedy)) snprintf(greedy, sizeof greedy, "null");
+            else snprintf(greedy, sizeof greedy, "%.6f", ss.greedy);
+            snprintf(extra, sizeof extra, ", \"reward\": %.6f, \"advantage\": %.6f, \"greedy_cider_d\": %s", ss.reward,
+                     ss.advantage, greedy);
+        }
         snprintf(line, sizeof line,
-                 "{\"epoch\": %d, \"loss\": %.6f, \"lr\": %.3g, \"val_cider_d\": %s, \"seconds\": %.3f, "
-                 "\"tokens_per_s\": %.1f, \"best\": %s}",
-                 epoch + 1, es.loss, (double)lr, val, dt, dt > 0 ? (double)es.tokens / dt : 0.0, best ? "true" : "false");
+                 "{\"epoch\": %d, \"phase\": \"%s\", \"loss\": %.6f, \"lr\": %.3g, \"val_cider_d\": %s, \"seconds\": %.3f, "
+                 "\"%s\": %.1f, \"best\": %s%s}",
+                 epoch + 1, scst ? "scst" : "xe", es.loss, (double)lr, val, dt, scst ? "captions_per_s" : "tokens_per_s",
+                 dt > 0 ? (double)es.tokens / dt : 0.0, best ? "true" : "false", extra);
         fprintf(stderr, "%s\n", line);
         if (log) {
             fprintf(log, "%s\n", line);

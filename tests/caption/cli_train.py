@@ -7,7 +7,6 @@ naming the file and the line or id, exit 1, and no checkpoint.
 usage: cli_train.py VTAG_BINARY WORKDIR [MODEL...]"""
 import json
 import os
-import random
 import shutil
 import signal
 import struct
@@ -18,6 +17,11 @@ import time
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "..", "reference"))
 import safetensors_io as st  # noqa: E402
+
+sys.path.insert(0, here)
+import corpus  # noqa: E402
+
+FRAMES = 12  # per video: epochs long enough for a kill to land inside one
 
 vtag, work = sys.argv[1], sys.argv[2]
 model_types = sys.argv[3:] or ["fc", "att2in", "topdown"]
@@ -37,49 +41,9 @@ def run(args, **kw):
     return subprocess.run([vtag] + args, capture_output=True, text=True, **kw)
 
 
-# ---- a small labelled corpus: 3 frames per video, features that carry the labels ----
+# ---- a small labelled corpus (tests/caption/corpus.py) ----
 shutil.rmtree(work, ignore_errors=True)
-os.makedirs(work)
-rng = random.Random(7)
-class1 = ["games", "food", "pets"]
-class2 = {"games": ["moba", "racing"], "food": ["noodles", "cake"], "pets": ["cat", "dog"]}
-tags = ["night", "fast", "cute", "red", "loud", "outdoor"]
-videos = []
-val_ids = set(rng.sample(range(36), 8))
-for i in range(36):
-    c1 = class1[i % 3]
-    c2 = class2[c1][(i // 3) % 2]
-    t = rng.sample(tags, 1 + i % 3)
-    split = "val" if i in val_ids else "train"
-    videos.append({"video": "v%02d.mp4" % i, "class1": c1, "class2": c2, "tags": t, "split": split})
-with open(os.path.join(work, "labels.jsonl"), "w") as f:
-    for v in videos:
-        f.write(json.dumps(v, ensure_ascii=False) + "\n")
-
-every = class1 + sum(class2.values(), []) + tags
-D_FC, K, D_ATT = 24, 4, 8
-FRAMES = 12  # per video: epochs long enough for a kill to land inside one
-
-
-def features(path, vids):
-    items, fc, att = [], [], []
-    for v in vids:
-        on = {v["class1"], v["class2"], *v["tags"]}
-        for frame in range(FRAMES):
-            items.append(v["video"])
-            base = [1.0 if e in on else 0.0 for e in every]
-            fc += [b + 0.1 * rng.gauss(0, 1) for b in base] + [rng.gauss(0, 1) for _ in range(D_FC - len(base))]
-            for k in range(K):
-                att += [base[(k * D_ATT + j) % len(base)] + 0.1 * rng.gauss(0, 1) for j in range(D_ATT)]
-    n = len(items)
-    st.save(path, {"fc": st.Tensor("F32", [n, D_FC], fc), "att": st.Tensor("F32", [n, K, D_ATT], att)},
-            {"vtag.items": json.dumps(items), "vtag.backbone": "synthetic"})
-
-
-train_feats, val_feats = os.path.join(work, "train.safetensors"), os.path.join(work, "val.safetensors")
-features(train_feats, [v for v in videos if v["split"] == "train"])
-features(val_feats, [v for v in videos if v["split"] == "val"])
-labels = os.path.join(work, "labels.jsonl")
+videos, labels, train_feats, val_feats = corpus.make(work, seed=7, frames=FRAMES)
 
 
 def train_args(model, out, epochs):
