@@ -110,6 +110,28 @@ for model in model_types:
                           "--feats", val_feats, "--compare", cap], capture_output=True, text=True)
     check(ref.returncode == 0, "%s: reference disagrees with vtag caption: %s" % (model, (ref.stdout + ref.stderr)[-500:]))
 
+# ---- SCST from the command line (issue 5): both entry points, the log, the N = 1 refusal ----
+model = model_types[0]
+sc = os.path.join(work, model + "-scst.safetensors")
+r = run(train_args(model, sc, 4) + ["--scst-after", "2", "--sample-n", "3"])
+lines = [json.loads(x) for x in r.stderr.splitlines() if x.startswith("{")]
+check(r.returncode == 0 and [x["phase"] for x in lines] == ["xe", "xe", "scst", "scst"],
+      "%s: --scst-after 2: %s" % (model, r.stderr[-300:]))
+check(all(k in lines[-1] for k in ("reward", "advantage", "greedy_cider_d")) and lines[-1]["lr"] == 5e-5,
+      "%s: SCST epoch lines carry reward, advantage, greedy CIDEr-D and lr 5e-5: %s" % (model, lines[-1:]))
+init = os.path.join(work, model + "-init.safetensors")
+r = run(["train", "--labels", labels, "--feats", train_feats, "--val-feats", val_feats, "--init",
+         os.path.join(work, model + "-a.safetensors"), "--scst", "--baseline", "mean", "--sample-n", "2",
+         "--epochs", "1", "--out", init, "--threads", "2"])
+lines = [json.loads(x) for x in r.stderr.splitlines() if x.startswith("{")]
+check(r.returncode == 0 and lines and lines[0]["phase"] == "scst" and lines[0]["greedy_cider_d"] is None,
+      "%s: --init --scst --baseline mean: %s" % (model, r.stderr[-300:]))
+r = run(train_args(model, os.path.join(work, "never.safetensors"), 2) + ["--scst-after", "1", "--baseline", "mean",
+                                                                       "--sample-n", "1"])
+check(r.returncode == 2 and "--sample-n >= 2" in r.stderr and len(r.stderr.strip().splitlines()) == 1,
+      "mean baseline with one sample: exit %d, %r" % (r.returncode, r.stderr))
+check(not os.path.exists(os.path.join(work, "never.safetensors")), "refused run wrote a checkpoint")
+
 # ---- bad input: one line naming the file and line or id, exit 1, no checkpoint ----
 bad = os.path.join(work, "bad")
 os.makedirs(bad)
