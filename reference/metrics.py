@@ -10,7 +10,7 @@ it against vtag.
 
     metrics.py score --in FILE.jsonl [--df-from FILE2.jsonl] [--per-item]
     metrics.py score --multilabel --in FILE.jsonl [--k K] [--threshold X]
-    metrics.py bench --in FILE.jsonl [--limit M] [--repeat R]   # CIDEr-D time per candidate
+    metrics.py bench --in FILE.jsonl [--group G] [--limit M] [--repeat R]   # CIDEr-D time
 """
 import argparse
 import json
@@ -297,11 +297,13 @@ def score_multilabel(path, k, threshold):
     return out
 
 
-def bench(path, limit, repeat):
-    """CIDEr-D of the first `limit` items (all when 0), df from every item's
-    references, built before the clock starts; the best of `repeat` passes."""
+def bench(path, group, limit, repeat):
+    """CIDEr-D of every line (the first `limit` when given), document
+    frequencies from every `group`-th line's references (the lines of one
+    image repeat its references), built before the clock starts; each line is
+    scored on its own, as coco-caption does; the best of `repeat` passes."""
     items = read_jsonl(path, parse_caption(True))
-    cider = CiderD([refs for _, refs in items])
+    cider = CiderD([refs for _, refs in items[::group]])
     part = items[:limit] if limit else items
     best = float("inf")
     for _ in range(max(1, repeat)):
@@ -323,10 +325,11 @@ def main(argv):
     ap.add_argument("--threshold", type=float, default=0.5)
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--group", type=int, default=1)
     a = ap.parse_args(argv)
     try:
         if a.what == "bench":
-            out = bench(a.path, a.limit, a.repeat)
+            out = bench(a.path, a.group, a.limit, a.repeat)
         elif a.multilabel:
             out = score_multilabel(a.path, a.k, a.threshold)
         else:
