@@ -13,3 +13,12 @@ add_test(NAME caption/cli_train
          COMMAND ${VTAG_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/caption/cli_train.py $<TARGET_FILE:vtag>
                  ${VTAG_FIXTURES}/cli_train)
 set_tests_properties(caption/cli_train PROPERTIES TIMEOUT 900)
+# SCST (issue 5): reference/scst.py's self-test, and the fixtures of one SCST update (fixed samples and
+# rewards) that reference/scst_fixtures.py writes (scst_<model>.safetensors) for caption/test_scst_parity.
+add_test(NAME caption/scst_reference_selftest
+         COMMAND ${VTAG_PYTHON} ${PROJECT_SOURCE_DIR}/reference/scst.py --selftest)
+add_test(NAME caption/scst_parity_fixture
+         COMMAND ${VTAG_PYTHON} ${PROJECT_SOURCE_DIR}/reference/scst_fixtures.py --out ${VTAG_FIXTURES}
+         WORKING_DIRECTORY ${VTAG_FIXTURES})
+set_tests_properties(caption/scst_parity_fixture PROPERTIES FIXTURES_SETUP caption_scst)
+set_tests_properties(caption/test_scst_parity PROPERTIES FIXTURES_REQUIRED caption_scst)
