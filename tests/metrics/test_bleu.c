@@ -26,7 +26,7 @@ static void test_hand(void)
 
     /* Identical 4-token sentences: every n-gram matches; c = r = 4, and
      * coco's ratio (4 + 1e-15)/(4 + 1e-9) < 1 costs a factor exp(-2.5e-10). */
-    vtag_metrics_seq abcd = mt_seq(&t, "a b c d");
+    vtag_metrics_seq abcd = mt_seq(&t, "a b c d"), ab = mt_seq(&t, "a b");
     vtag_metrics_bleu b = stats(&w, abcd, &abcd, 1);
     CHECK(b.testlen == 4 && b.reflen == 4, "lengths %lld %lld", (long long)b.testlen, (long long)b.reflen);
     for (int k = 0; k < 4; k++) CHECK(b.guess[k] == 4 - k && b.correct[k] == 4 - k, "order %d", k + 1);
@@ -58,11 +58,18 @@ static void test_hand(void)
 
     /* Brevity penalty: "a b" vs "a b c d": c = 2 < r = 4, all n-grams of the
      * candidate match: BLEU-1 = BLEU-2 = exp(1 - 4/2) = e^-1. */
-    vtag_metrics_seq ab = mt_seq(&t, "a b");
     b = stats(&w, ab, &abcd, 1);
     vtag_metrics_bleu_score(&b, s);
     CHECK_NEAR(s[0], exp(-1.0), 1e-9, "brevity penalty BLEU-1");
     CHECK_NEAR(s[1], exp(-1.0), 1e-9, "brevity penalty BLEU-2");
+
+    /* A repeated reference changes nothing: clipping takes the largest count
+     * in any one reference, not the sum ("a a" vs {"a b", "a b"}: 1 of 2). */
+    vtag_metrics_seq aa = mt_seq(&t, "a a");
+    vtag_metrics_seq twice[2] = {ab, ab};
+    vtag_metrics_bleu once_stats = stats(&w, aa, &ab, 1);
+    b = stats(&w, aa, twice, 2);
+    CHECK(memcmp(&b, &once_stats, sizeof b) == 0 && b.correct[0] == 1 && b.guess[0] == 2, "repeated reference");
 
     /* Empty candidate: no guesses; c = 0 < r gives a penalty of exp(-huge) = 0. */
     vtag_metrics_seq empty = mt_seq(&t, "");
