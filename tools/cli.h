@@ -32,5 +32,6 @@ int cmd_frames(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_caption(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@ static const cli_command commands[] = {
     {"score", "CIDEr-D/BLEU of captions or multi-label scores from JSON Lines", cmd_score},
     {"train", "train a caption model (fc, att2in, topdown) on labelled features", cmd_train},
     {"caption", "caption every row of a features file with a trained model", cmd_caption},
+    {"synth", "render a labelled demo corpus (videos + labels.jsonl)", cmd_synth},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
