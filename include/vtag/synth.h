@@ -67,7 +67,7 @@ typedef struct vtag_synth_video {
     int class1, class2;
     int n_tags;
     vtag_synth_tag tags[VTAG_SYNTH_MAX_TAGS]; /* in catalogue order; the labels file's order */
-    int64_t width, height; /* even, 128..320 */
+    int64_t width, height; /* multiples of 16, 128..320 */
     int fps;               /* 10..25 */
     int64_t frames;        /* 5..30 s worth */
 } vtag_synth_video;

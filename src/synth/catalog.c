@@ -330,7 +330,10 @@ void vtag_synth_plan(uint64_t seed, int64_t index, vtag_synth_video *v)
     static const int short_v[] = {128, 144, 160, 176, 192, 240, 320};
     int64_t shorter = short_v[pick_weighted(&r, short_w, 7)];
     float asp = aspect_v[a] >= 1 ? aspect_v[a] : 1.0f / aspect_v[a];
-    int64_t longer = 2 * (int64_t)lroundf((float)shorter * asp / 2.0f);
+    /* Multiples of 16: whole macroblocks, and sizes libswscale's RGB24
+     * writers never overrun (some other widths, e.g. 170, make them write
+     * up to 18 bytes past a tightly sized buffer). */
+    int64_t longer = 16 * (int64_t)lroundf((float)shorter * asp / 16.0f);
     if (longer > VTAG_SYNTH_MAX_SIDE) longer = VTAG_SYNTH_MAX_SIDE;
     v->width = aspect_v[a] >= 1 ? longer : shorter;
     v->height = aspect_v[a] >= 1 ? shorter : longer;

@@ -27,7 +27,9 @@ int vtag_synth_write_video(const char *path, const vtag_synth_video *v, const vt
     uint8_t *rgb = NULL;
     int rc = vtag_synth_renderer_open(&r, v, src, err);
     if (rc == VTAG_OK) rc = synth_encoder_open(&e, path, v->width, v->height, v->fps, codec, err);
-    if (rc == VTAG_OK && !(rgb = malloc((size_t)(v->width * v->height * 3))))
+    /* One spare line, zeroed: libswscale's SIMD input readers may read a
+     * little past the last pixel. */
+    if (rc == VTAG_OK && !(rgb = calloc((size_t)((v->height + 1) * v->width * 3), 1)))
         rc = vtag_fail(err, VTAG_ERR_NOMEM, "out of memory");
     for (int64_t f = 0; rc == VTAG_OK && f < v->frames; f++) {
         rc = vtag_synth_renderer_draw(r, f, rgb, err);

@@ -155,13 +155,21 @@ int synth_encoder_open(synth_encoder **out, const char *path, int64_t width, int
     if (e->oc->oformat->flags & AVFMT_GLOBALHEADER) enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     if (x264) {
         av_opt_set(enc->priv_data, "preset", "veryfast", 0);
-        av_opt_set(enc->priv_data, "crf", "26", 0);
+        av_opt_set(enc->priv_data, "crf", "27", 0);
+        /* MB-tree off: with it, this libx264 (0.164) gave streams that
+         * depended on the process's heap (two runs on the same pictures
+         * differed, 45-90 dB apart); without it every run is byte-identical. */
+        av_opt_set(enc->priv_data, "x264-params", "mbtree=0", 0);
     } else {
         enc->max_b_frames = 2;
         enc->flags |= AV_CODEC_FLAG_QSCALE;
         enc->global_quality = FF_QP2LAMBDA * 5;
     }
-    if ((ret = avcodec_open2(enc, c, NULL)) < 0) {
+    /* Corpora open encoders from several threads; libx264 fills static
+     * tables when an encoder opens, so one open at a time (costs nothing). */
+#pragma omp critical(vtag_synth_codec_open)
+    ret = avcodec_open2(enc, c, NULL);
+    if (ret < 0) {
         rc = av_fail(err, path, "cannot open the encoder", ret);
         goto fail;
     }
@@ -198,6 +206,11 @@ int synth_encoder_open(synth_encoder **out, const char *path, int64_t width, int
         rc = av_fail(err, path, "frame buffer", ret);
         goto fail;
     }
+    /* The encoder's SIMD copies read the lines' padding too: zero it once
+     * (swscale never writes it), so that no leftover of the heap can reach
+     * the stream. */
+    for (int b = 0; b < AV_NUM_DATA_POINTERS && e->frame->buf[b]; b++)
+        memset(e->frame->buf[b]->data, 0, e->frame->buf[b]->size);
     e->sws = sws_getContext((int)width, (int)height, AV_PIX_FMT_RGB24, (int)width, (int)height, AV_PIX_FMT_YUV420P,
                             SWS_BILINEAR | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INP, NULL, NULL, NULL);
     if (!e->sws) {

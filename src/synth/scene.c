@@ -487,7 +487,10 @@ static void add_item(vtag_synth_renderer *r, synth_rng *g, int sprite, float x, 
     it->sway = synth_range(g, 0.0f, 0.07f);
     it->sway_f = synth_range(g, 0.1f, 0.5f);
     it->sway_p = synth_range(g, 0, 6.28f);
-    if (has(r, T_SPINNING)) it->spin = (synth_uniform(g) < 0.5f ? -1 : 1) * synth_range(g, 0.9f, 2.2f);
+    if (has(r, T_SPINNING)) { /* starting away from upright, so that the first frame shows it too */
+        it->spin = (synth_uniform(g) < 0.5f ? -1 : 1) * synth_range(g, 0.9f, 2.2f);
+        it->rot0 += synth_range(g, 0.6f, 5.7f);
+    }
 }
 
 static int build_items(vtag_synth_renderer *r, const vtag_synth_source *src, vtag_error *err)

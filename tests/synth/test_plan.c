@@ -59,8 +59,8 @@ static void check_corpus(uint64_t seed)
         const vtag_synth_video *p = &v[i];
         double secs = (double)p->frames / p->fps;
         bad_fmt += p->width < VTAG_SYNTH_MIN_SIDE || p->width > VTAG_SYNTH_MAX_SIDE ||
-                   p->height < VTAG_SYNTH_MIN_SIDE || p->height > VTAG_SYNTH_MAX_SIDE || (p->width & 1) ||
-                   (p->height & 1) || p->fps < VTAG_SYNTH_MIN_FPS || p->fps > VTAG_SYNTH_MAX_FPS ||
+                   p->height < VTAG_SYNTH_MIN_SIDE || p->height > VTAG_SYNTH_MAX_SIDE || (p->width & 15) ||
+                   (p->height & 15) || p->fps < VTAG_SYNTH_MIN_FPS || p->fps > VTAG_SYNTH_MAX_FPS ||
                    secs < VTAG_SYNTH_MIN_SECONDS - 0.05 || secs > VTAG_SYNTH_MAX_SECONDS + 0.05;
         frames += p->frames;
         bad_hier += c->class2_parent[p->class2] != p->class1;
