@@ -78,6 +78,38 @@ void vtag_scst_advantages(const double *reward, const double *greedy, int64_t b,
     }
 }
 
+/* The rewards of an image's n samples: CIDEr-D of all of them against the
+ * image's references prepared once (vtag_metrics_cider_d_many), plus the
+ * sentence BLEU-4 term when it is weighted. */
+static int sample_rewards(const vtag_metrics_df *df, vtag_metrics_work *w, const vtag_scst_opts *o, const int32_t *seq,
+                          const int32_t *len, int64_t B, int64_t n, int64_t L, const vtag_metrics_seq *const *refs,
+                          const int64_t *n_refs, double *reward, vtag_error *err)
+{
+    int32_t *buf = malloc((size_t)(n * (L + 1)) * sizeof(int32_t));
+    vtag_metrics_seq *cands = malloc((size_t)n * sizeof *cands);
+    double *cider = malloc((size_t)n * sizeof *cider);
+    int rc = buf && cands && cider ? VTAG_OK : vtag_fail(err, VTAG_ERR_NOMEM, "SCST: out of memory");
+    for (int64_t i = 0; i < B && !rc; i++) {
+        for (int64_t j = 0; j < n; j++)
+            cands[j] = with_eos(seq + (i * n + j) * L, len[i * n + j], L, buf + j * (L + 1));
+        for (int64_t j = 0; j < n; j++) reward[i * n + j] = 0;
+        if (o->cider_weight != 0) {
+            rc = vtag_metrics_cider_d_many(df, w, cands, n, refs[i], n_refs[i], cider, err);
+            for (int64_t j = 0; j < n && !rc; j++) reward[i * n + j] += o->cider_weight * cider[j];
+        }
+        for (int64_t j = 0; j < n && !rc && o->bleu_weight != 0; j++) {
+            vtag_metrics_bleu b;
+            double bl[VTAG_METRICS_MAX_N];
+            vtag_metrics_bleu_init(&b);
+            rc = vtag_metrics_bleu_add(&b, w, cands[j], refs[i], n_refs[i], err);
+            vtag_metrics_bleu_score(&b, bl);
+            reward[i * n + j] += o->bleu_weight * bl[3];
+        }
+    }
+    free(buf), free(cands), free(cider);
+    return rc;
+}
+
 static int oom(vtag_error *err) { return vtag_fail(err, VTAG_ERR_NOMEM, "SCST: out of memory"); }
 
 int vtag_scst_step(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_batch *bt, const vtag_metrics_seq *const *refs,
@@ -119,11 +151,7 @@ int vtag_scst_step(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_bat
     vtag_decode_opts so = {VTAG_DECODE_SAMPLE, 1, 1.0f, 1};
     vtag_arena_reset(&ctx->arena);
     if ((rc = vtag_model_decode(ctx, m, &sb, &so, sseq, NULL, slen, err))) goto done;
-    for (int64_t i = 0; i < B && !rc; i++)
-        for (int64_t j = 0; j < n && !rc; j++)
-            rc = vtag_scst_reward(df, &w, o, sseq + (i * n + j) * L, slen[i * n + j], L, refs[i], n_refs[i],
-                                  &reward[i * n + j], err);
-    if (rc) goto done;
+    if ((rc = sample_rewards(df, &w, o, sseq, slen, B, n, L, refs, n_refs, reward, err))) goto done;
     vtag_scst_advantages(reward, greedy, B, (int)n, o->baseline, adv);
     /* −Σ advantage · log p(sample) over its labels and EOS, / Σ mask. */
     sb.labels = sseq;
