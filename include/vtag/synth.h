@@ -74,7 +74,7 @@ typedef struct vtag_synth_video {
 
 /* Fills *v for video `index` of the corpus with seed `seed`; cannot fail. */
 void vtag_synth_plan(uint64_t seed, int64_t index, vtag_synth_video *v);
-/* 1 when tag `t` of v (an index into v->tags) is on screen in `frame`. */
+/* 1 when tag t (one of a plan's tags) is on screen in `frame`. */
 int vtag_synth_tag_visible(const vtag_synth_tag *t, int64_t frame);
 /* "videos/000042.mp4": the video's path relative to the corpus folder. */
 void vtag_synth_video_name(int64_t index, char *buf, size_t cap);
