@@ -48,11 +48,14 @@ static void rotate_plane(const uint8_t *src, int src_ls, int pw, int ph, uint8_t
     }
 }
 
+/* libswscale's vector code may write up to a few dozen bytes past the last
+ * pixel of a packed RGB destination (18 seen at 170 px wide), so every buffer
+ * it writes gets AV_INPUT_BUFFER_PADDING_SIZE bytes of slack. */
 static int grow(uint8_t **buf, int64_t *cap, int64_t bytes, vtag_error *err)
 {
     if (*cap >= bytes) return VTAG_OK;
     free(*buf);
-    *buf = malloc((size_t)bytes);
+    *buf = malloc((size_t)bytes + AV_INPUT_BUFFER_PADDING_SIZE);
     *cap = *buf ? bytes : 0;
     return *buf ? VTAG_OK : vtag_fail(err, VTAG_ERR_NOMEM, "video: out of memory");
 }

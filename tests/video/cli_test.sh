@@ -85,5 +85,12 @@ check "frames --help documents exit 3" "grep -q '3 a damaged stream' $out/help.t
 "$vtag" --help | grep -q '^  frames' 
 check "vtag --help lists frames" "[ $? -eq 0 ]"
 
+# Widths where libswscale writes past the end of a packed RGB row (170 px at
+# size 128 overran a buffer allocated to the exact size; ASan aborts on it).
+ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi -i testsrc2=size=170x128:rate=10:duration=1 \
+  -pix_fmt yuv420p "$out/w170.mp4"
+"$vtag" frames "$out/w170.mp4" --sample uniform:16 --size 128 --out "$out/w170" 2> "$out/w170.err"
+check "frames of a 170x128 clip at size 128" "[ $? -eq 0 ]"
+
 if [ "$fails" -ne 0 ]; then echo "video/cli: $fails failed"; exit 1; fi
 echo "video/cli: all passed"
