@@ -1,5 +1,5 @@
-/* Helpers shared by the metrics tests: a CHECK that records and goes on,
- * and sentences written as text ("a b c" → ids through a vocabulary). */
+/* Helpers shared by the metrics tests (CHECK comes from tests/check.h):
+ * sentences written as text ("a b c" → ids through a vocabulary). */
 #ifndef VTAG_TEST_METRICS_H
 #define VTAG_TEST_METRICS_H
 
@@ -8,35 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "vtag/metrics.h"
-
-typedef struct mt_state {
-    int passed, failed;
-} mt_state;
-
-static mt_state mt_counts;
-
-#define CHECK(cond, ...)                                                    \
-    do {                                                                    \
-        if (cond) {                                                         \
-            mt_counts.passed++;                                             \
-        } else {                                                            \
-            mt_counts.failed++;                                             \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                   \
-            fputc('\n', stderr);                                            \
-        }                                                                   \
-    } while (0)
-
-#define CHECK_NEAR(a, b, tol, what)                                                                  \
-    CHECK(fabs((double)(a) - (double)(b)) <= (tol), "%s: %.17g vs %.17g (tol %.3g)", (what), (double)(a), \
-          (double)(b), (double)(tol))
-
-static inline int mt_summary(const char *name)
-{
-    printf("%s: %d passed, %d failed\n", name, mt_counts.passed, mt_counts.failed);
-    return mt_counts.failed ? 1 : 0;
-}
 
 /* Up to 64 sentences of up to 64 tokens, kept for the whole test. */
 typedef struct mt_text {

@@ -129,5 +129,5 @@ int main(void)
     test_hand();
     test_random(7, 3);
     test_random(8, 40);
-    return mt_summary("metrics/test_bleu");
+    return check_summary("metrics/test_bleu");
 }

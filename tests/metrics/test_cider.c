@@ -209,5 +209,5 @@ int main(void)
     test_random(1, 4, 120);    /* tiny vocabulary: many repeated n-grams */
     test_random(2, 30, 150);
     test_random(3, 5000, 100); /* mostly unique n-grams */
-    return mt_summary("metrics/test_cider");
+    return check_summary("metrics/test_cider");
 }

@@ -126,5 +126,5 @@ int main(void)
     test_empty();
     test_errors();
     test_class_accuracy();
-    return mt_summary("metrics/test_multilabel");
+    return check_summary("metrics/test_multilabel");
 }

@@ -165,5 +165,5 @@ int main(void)
     test_good_captions();
     test_good_multilabel();
     test_bad();
-    return mt_summary("metrics/test_read");
+    return check_summary("metrics/test_read");
 }
