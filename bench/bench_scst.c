@@ -1,6 +1,5 @@
-/* One SCST step (vtag_scst_step: greedy pass, 5 samples per image, CIDEr-D
- * rewards, policy-gradient backward, clipping, Adam) of each caption model on
- * 10 images at the sizes of the XE benchmark; prints ms per step (median). */
+/* One vtag_scst_step (greedy + 5 samples per image, CIDEr-D rewards, backward, clip, Adam) per caption
+ * model on 10 images at the XE benchmark's sizes; prints the median ms per step. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
