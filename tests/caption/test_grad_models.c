@@ -39,28 +39,6 @@ static void grads(void *p)
     CHECK(rc == 0, "xe backward: %s", err.msg);
 }
 
-/* Shifts bias[j] of a Linear(in -> out) applied to rows x[n, in] until every
- * pre-activation is at least `margin` away from 0, so that no perturbation
- * of the check crosses the kink of the ReLU that follows. */
-static void clear_relu_kinks(const float *x, int64_t n, int64_t in, int64_t out, const float *w, float *b, float margin)
-{
-    for (int64_t j = 0; j < out; j++) {
-        for (int k = 0; k < 60; k++) {
-            float shift = (k % 2 ? 1.0f : -1.0f) * 0.05f * (float)((k + 1) / 2);
-            int ok = 1;
-            for (int64_t i = 0; i < n; i++) {
-                double v = b[j] + shift;
-                for (int64_t q = 0; q < in; q++) v += (double)x[i * in + q] * w[j * in + q];
-                ok &= fabs(v) >= margin;
-            }
-            if (ok) {
-                b[j] += shift;
-                break;
-            }
-        }
-    }
-}
-
 int main(void)
 {
     static float fc[B * 9], att[B * K * 6];
@@ -89,9 +67,9 @@ int main(void)
         for (int64_t i = 0; i < s.m.params.total; i++) s.m.params.value[i] = 0.6f * (2 * vtag_rng_uniform(&rng) - 1);
         s.bt = (vtag_batch){B, K, fc, att, labels};
         if (cfg.type == VTAG_MODEL_TOPDOWN) {
-            clear_relu_kinks(att, B * K, 6, 6, vtag_params_value(&s.m.params, vtag_params_find(&s.m.params, "att_embed.0.weight")),
+            gc_clear_relu_kinks(att, B * K, 6, 6, vtag_params_value(&s.m.params, vtag_params_find(&s.m.params, "att_embed.0.weight")),
                              vtag_params_value(&s.m.params, vtag_params_find(&s.m.params, "att_embed.0.bias")), 0.02f);
-            clear_relu_kinks(fc, B, 9, 6, vtag_params_value(&s.m.params, vtag_params_find(&s.m.params, "fc_embed.0.weight")),
+            gc_clear_relu_kinks(fc, B, 9, 6, vtag_params_value(&s.m.params, vtag_params_find(&s.m.params, "fc_embed.0.weight")),
                              vtag_params_value(&s.m.params, vtag_params_find(&s.m.params, "fc_embed.0.bias")), 0.02f);
         }
         gc_var vars[64];

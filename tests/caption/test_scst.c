@@ -282,26 +282,6 @@ static void grads_fn(void *p)
     CHECK(vtag_model_xe_weighted(&s->ctx, &s->m, &s->bt, s->w, 0, 1, &l, NULL, &err) == 0, "xe backward: %s", err.msg);
 }
 
-/* As in test_grad_models.c: shifts bias[j] until every pre-activation is `margin` away from the ReLU kink. */
-static void clear_relu_kinks(const float *x, int64_t n, int64_t in, int64_t out, const float *w, float *b, float margin)
-{
-    for (int64_t j = 0; j < out; j++) {
-        for (int k = 0; k < 60; k++) {
-            float shift = (k % 2 ? 1.0f : -1.0f) * 0.05f * (float)((k + 1) / 2);
-            int ok = 1;
-            for (int64_t i = 0; i < n; i++) {
-                double v = b[j] + shift;
-                for (int64_t q = 0; q < in; q++) v += (double)x[i * in + q] * w[j * in + q];
-                ok &= fabs(v) >= margin;
-            }
-            if (ok) {
-                b[j] += shift;
-                break;
-            }
-        }
-    }
-}
-
 static float *param(vtag_model *m, const char *name) { return vtag_params_value(&m->params, vtag_params_find(&m->params, name)); }
 
 static void test_weighted(void)
@@ -334,8 +314,8 @@ static void test_weighted(void)
         for (int64_t i = 0; i < s.m.params.total; i++) s.m.params.value[i] = 0.6f * (2 * vtag_rng_uniform(&rng) - 1);
         s.bt = (vtag_batch){B, K, fc, att, labels};
         if (cfg.type == VTAG_MODEL_TOPDOWN) {
-            clear_relu_kinks(att, B * K, 6, 6, param(&s.m, "att_embed.0.weight"), param(&s.m, "att_embed.0.bias"), 0.02f);
-            clear_relu_kinks(fc, B, 9, 6, param(&s.m, "fc_embed.0.weight"), param(&s.m, "fc_embed.0.bias"), 0.02f);
+            gc_clear_relu_kinks(att, B * K, 6, 6, param(&s.m, "att_embed.0.weight"), param(&s.m, "att_embed.0.bias"), 0.02f);
+            gc_clear_relu_kinks(fc, B, 9, 6, param(&s.m, "fc_embed.0.weight"), param(&s.m, "fc_embed.0.bias"), 0.02f);
         }
 
         /* Weights all 1 are vtag_model_xe, bit for bit, with dropout off and on (same RNG state). */

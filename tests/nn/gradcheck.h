@@ -86,4 +86,27 @@ static inline double gc_dot(const float *out, const float *g, int64_t n)
     return s;
 }
 
+/* Shifts bias[j] of a Linear(in -> out) applied to rows x[n, in] until every
+ * pre-activation is at least `margin` away from 0, so that no perturbation
+ * of the check crosses the kink of the ReLU that follows. */
+static inline void gc_clear_relu_kinks(const float *x, int64_t n, int64_t in, int64_t out, const float *w, float *b,
+                                       float margin)
+{
+    for (int64_t j = 0; j < out; j++) {
+        for (int k = 0; k < 60; k++) {
+            float shift = (k % 2 ? 1.0f : -1.0f) * 0.05f * (float)((k + 1) / 2);
+            int ok = 1;
+            for (int64_t i = 0; i < n; i++) {
+                double v = b[j] + shift;
+                for (int64_t q = 0; q < in; q++) v += (double)x[i * in + q] * w[j * in + q];
+                ok &= fabs(v) >= margin;
+            }
+            if (ok) {
+                b[j] += shift;
+                break;
+            }
+        }
+    }
+}
+
 #endif
