@@ -280,8 +280,7 @@ typedef struct train_data {
     vtag_data_set train, val;
     int have_val;
     char *vocab_json;
-    float *fc, *att; /* contiguous training rows */
-    int32_t *caption;
+    vtag_rows rows, val_rows; /* every row of each set, contiguous (owned) */
     /* SCST: each training video's reference with EOS, and the df over them */
     int32_t *ref_ids;
     vtag_metrics_seq *refs;
@@ -301,9 +300,11 @@ static void data_free(train_data *d)
     vtag_data_free_captions(&d->caps);
     vtag_data_free_labels(&d->labels);
     free(d->vocab_json);
-    free(d->fc);
-    free(d->att);
-    free(d->caption);
+    free((float *)d->rows.fc);
+    free((float *)d->rows.att);
+    free((int32_t *)d->rows.labels);
+    free((float *)d->val_rows.fc);
+    free((float *)d->val_rows.att);
     free(d->ref_ids);
     free(d->refs);
     free(d->row_refs);
@@ -339,6 +340,28 @@ static int build_scst_refs(train_data *d, int64_t L, vtag_error *err)
     return rc;
 }
 
+/* Every row of a set, gathered into new contiguous arrays (captions too if
+ * `labels`); the caller frees them. */
+static int gather_all(const vtag_data_set *s, const vtag_data_features *f, int64_t L, int labels, vtag_rows *out,
+                      vtag_error *err)
+{
+    const int64_t n = s->n_rows;
+    int64_t *idx = malloc((size_t)n * sizeof *idx);
+    float *fc = f->fc ? malloc((size_t)(n * f->fc_dim) * sizeof(float)) : NULL;
+    float *att = f->att ? malloc((size_t)(n * f->att_k * f->att_dim) * sizeof(float)) : NULL;
+    int32_t *cap = labels ? malloc((size_t)(n * L) * sizeof(int32_t)) : NULL;
+    *out = (vtag_rows){n, f->att_k, fc, att, cap};
+    if (!idx || (f->fc && !fc) || (f->att && !att) || (labels && !cap)) {
+        free(idx);
+        return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory for %lld rows", f->path, (long long)n);
+    }
+    for (int64_t i = 0; i < n; i++) idx[i] = i;
+    vtag_batch bt;
+    int rc = vtag_data_gather_batch(s, idx, n, fc, att, cap, &bt, err);
+    free(idx);
+    return rc;
+}
+
 /* init_vocab: the vocabulary of the --init checkpoint (NULL: built from the labels). */
 static int load_data(const train_args *a, const char *init_vocab, train_data *d, vtag_rows *rows, vtag_error *err)
 {
@@ -365,22 +388,12 @@ static int load_data(const train_args *a, const char *init_vocab, train_data *d,
         d->have_val = rc == 0;
     }
     if (rc) return rc;
-    /* Gather the training rows once into contiguous arrays. */
+    /* Gather each set's rows once into contiguous arrays. */
     const vtag_data_set *s = &d->train;
-    const int64_t n = s->n_rows, L = a->cfg.max_length;
-    int64_t *idx = malloc((size_t)n * sizeof *idx);
-    d->fc = d->feats.fc ? malloc((size_t)(n * d->feats.fc_dim) * sizeof(float)) : NULL;
-    d->att = d->feats.att ? malloc((size_t)(n * d->feats.att_k * d->feats.att_dim) * sizeof(float)) : NULL;
-    d->caption = malloc((size_t)(n * L) * sizeof(int32_t));
-    if (!idx || (d->feats.fc && !d->fc) || (d->feats.att && !d->att) || !d->caption) {
-        free(idx);
-        return vtag_fail(err, VTAG_ERR_NOMEM, "train: out of memory for %lld rows", (long long)n);
-    }
-    for (int64_t i = 0; i < n; i++) idx[i] = i;
-    vtag_batch bt;
-    rc = vtag_data_gather_batch(s, idx, n, d->fc, d->att, d->caption, &bt, err);
-    free(idx);
-    *rows = (vtag_rows){n, d->feats.att_k, d->fc, d->att, d->caption};
+    const int64_t L = a->cfg.max_length;
+    rc = gather_all(s, &d->feats, L, 1, &d->rows, err);
+    if (!rc && d->have_val) rc = gather_all(&d->val, &d->val_feats, L, 0, &d->val_rows, err);
+    *rows = d->rows;
     if (!rc && a->scst_after >= 0 && a->scst_after < a->epochs) rc = build_scst_refs(d, L, err);
     for (int64_t v = 0; v < s->n_videos && !rc && d->have_val; v++) rc = vtag_metrics_df_add(&d->val_df, &s->refs[v], 1, err);
     if (!rc && d->have_val) rc = vtag_metrics_df_finish(&d->val_df, err);
@@ -395,23 +408,16 @@ static int validate(vtag_ctx *ctx, vtag_model *m, const train_data *d, int batch
 {
     const vtag_data_set *s = &d->val;
     const int64_t n = s->n_rows, L = m->cfg.max_length;
-    int64_t *idx = malloc((size_t)n * sizeof *idx);
-    float *fc = d->val_feats.fc ? malloc((size_t)(n * d->val_feats.fc_dim) * sizeof(float)) : NULL;
-    float *att = d->val_feats.att ? malloc((size_t)(n * d->val_feats.att_k * d->val_feats.att_dim) * sizeof(float)) : NULL;
     int32_t *seq = malloc((size_t)(n * L) * sizeof(int32_t)), *len = malloc((size_t)n * sizeof(int32_t));
     vtag_metrics_work w;
     vtag_metrics_work_init(&w);
     int rc = VTAG_OK;
-    if (!idx || (d->val_feats.fc && !fc) || (d->val_feats.att && !att) || !seq || !len) {
+    if (!seq || !len) {
         rc = vtag_fail(err, VTAG_ERR_NOMEM, "validation: out of memory");
         goto done;
     }
-    for (int64_t i = 0; i < n; i++) idx[i] = i;
-    vtag_batch bt;
-    if ((rc = vtag_data_gather_batch(s, idx, n, fc, att, NULL, &bt, err))) goto done;
-    vtag_rows rows = {n, d->val_feats.att_k, fc, att, NULL};
     vtag_decode_opts greedy = {VTAG_DECODE_GREEDY, 1, 1.0f, 0};
-    if ((rc = vtag_caption_rows(ctx, m, &rows, &greedy, batch, seq, NULL, len, err))) goto done;
+    if ((rc = vtag_caption_rows(ctx, m, &d->val_rows, &greedy, batch, seq, NULL, len, err))) goto done;
     double sum = 0;
     for (int64_t i = 0; i < n && !rc; i++) {
         double c = 0;
@@ -422,7 +428,7 @@ static int validate(vtag_ctx *ctx, vtag_model *m, const train_data *d, int batch
     *score = n ? sum / (double)n : 0.0;
 done:
     vtag_metrics_work_free(&w);
-    free(idx), free(fc), free(att), free(seq), free(len);
+    free(seq), free(len);
     return rc;
 }
 
