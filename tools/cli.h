@@ -33,5 +33,6 @@ int cmd_score(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_caption(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_pipeline(int argc, char **argv);
 
 #endif

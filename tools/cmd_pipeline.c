@@ -1,0 +1,514 @@
+/* vtag pipeline: labelled videos to trained taggers, stage by stage —
+ * backbone, features of each split, then XE and SCST for each model — each
+ * stage a run of the vtag command that does it, recorded in DIR/pipeline.json
+ * once it has finished, so that a rerun continues where the last one stopped. */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "vtag/caption.h"
+#include "vtag/data.h"
+
+extern char **environ;
+
+static const char *CMD = "pipeline";
+
+static void help(FILE *out)
+{
+    fprintf(out,
+            "usage: vtag pipeline --labels L --out DIR [options]\n"
+            "\n"
+            "Trains everything vtag needs to tag videos like the labelled ones in L:\n"
+            "  1. the image backbone: the built-in CNN trained on frames of the training videos\n"
+            "     (vtag backbone train), unless --backbone names an ONNX model;\n"
+            "  2. features of the train, val and test videos (vtag features);\n"
+            "  3. for each model: cross-entropy training, then SCST from the best XE checkpoint\n"
+            "     (vtag train).\n"
+            "DIR receives backbone.safetensors, features-<split>.safetensors, <model>-xe.safetensors,\n"
+            "<model>.safetensors (the best after SCST), their training logs <model>-xe.log.jsonl and\n"
+            "<model>.log.jsonl, and pipeline.json (the settings and the finished stages). Rerunning\n"
+            "the same command skips finished stages and resumes an interrupted training.\n"
+            "\n"
+            "options:\n"
+            "  --labels FILE        labels file (JSON Lines or CSV; docs/FORMATS.md)\n"
+            "  --out DIR            output folder (created)\n"
+            "  --model NAME         fc | att2in | topdown | all (all)\n"
+            "  --backbone FILE      an ONNX image model to use instead of training the built-in CNN\n"
+            "  --sample SPEC        frames per video for the features (uniform:16)\n"
+            "  --size S             frame size for the backbone (the backbone's own by default)\n"
+            "  --backbone-epochs N  built-in CNN training epochs (vtag backbone train's default)\n"
+            "  --xe-epochs N        cross-entropy epochs (25)\n"
+            "  --scst-epochs N      SCST epochs after XE (10; 0 skips SCST)\n"
+            "  --hidden N           E = R = A of the caption models (512)\n"
+            "  --batch B            captions per XE step (50)\n"
+            "  --threads T          (number of cores)\n"
+            "  --seed S             (42)\n"
+            "  --restart            forget what DIR holds and start again\n"
+            "\n"
+            "Exit codes: 0 done, 1 a stage failed (rerun to resume), 2 usage.\n");
+}
+
+typedef struct pipe_args {
+    const char *labels, *out, *model, *backbone, *sample;
+    long size, backbone_epochs, xe_epochs, scst_epochs, hidden, batch, threads, seed;
+    int restart;
+} pipe_args;
+
+enum { OPT_BB_EPOCHS = 256, OPT_XE, OPT_SCST, OPT_HIDDEN, OPT_RESTART, OPT_HELP };
+
+static int parse(int argc, char **argv, pipe_args *a)
+{
+    static const struct option opts[] = {
+        {"labels", required_argument, 0, 'l'},      {"out", required_argument, 0, 'o'},
+        {"model", required_argument, 0, 'm'},       {"backbone", required_argument, 0, 'b'},
+        {"sample", required_argument, 0, 's'},      {"size", required_argument, 0, 'z'},
+        {"backbone-epochs", required_argument, 0, OPT_BB_EPOCHS},
+        {"xe-epochs", required_argument, 0, OPT_XE}, {"scst-epochs", required_argument, 0, OPT_SCST},
+        {"hidden", required_argument, 0, OPT_HIDDEN}, {"batch", required_argument, 0, 'B'},
+        {"threads", required_argument, 0, 't'},     {"seed", required_argument, 0, 'S'},
+        {"restart", no_argument, 0, OPT_RESTART},   {"help", no_argument, 0, OPT_HELP},
+        {0, 0, 0, 0},
+    };
+    memset(a, 0, sizeof *a);
+    a->model = "all";
+    a->sample = "uniform:16";
+    a->xe_epochs = 25;
+    a->scst_epochs = 10;
+    a->backbone_epochs = -1;
+    a->hidden = 512;
+    a->batch = 50;
+    a->seed = 42;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': a->labels = optarg; break;
+        case 'o': a->out = optarg; break;
+        case 'm': a->model = optarg; break;
+        case 'b': a->backbone = optarg; break;
+        case 's': a->sample = optarg; break;
+        case 'z': if (cli_parse_int(CMD, "--size", optarg, 16, 4096, &a->size)) return -1; break;
+        case OPT_BB_EPOCHS:
+            if (cli_parse_int(CMD, "--backbone-epochs", optarg, 1, 100000, &a->backbone_epochs)) return -1;
+            break;
+        case OPT_XE: if (cli_parse_int(CMD, "--xe-epochs", optarg, 1, 100000, &a->xe_epochs)) return -1; break;
+        case OPT_SCST: if (cli_parse_int(CMD, "--scst-epochs", optarg, 0, 100000, &a->scst_epochs)) return -1; break;
+        case OPT_HIDDEN: if (cli_parse_int(CMD, "--hidden", optarg, 1, 65536, &a->hidden)) return -1; break;
+        case 'B': if (cli_parse_int(CMD, "--batch", optarg, 1, 1000000, &a->batch)) return -1; break;
+        case 't': if (cli_parse_int(CMD, "--threads", optarg, 1, 1024, &a->threads)) return -1; break;
+        case 'S': if (cli_parse_int(CMD, "--seed", optarg, 0, LONG_MAX, &a->seed)) return -1; break;
+        case OPT_RESTART: a->restart = 1; break;
+        case OPT_HELP: help(stdout); return 1;
+        default: return -1;
+        }
+    }
+    if (optind < argc) {
+        cli_error(CMD, "unexpected argument '%s'", argv[optind]);
+        return -1;
+    }
+    if (!a->labels || !a->out) {
+        cli_error(CMD, "--labels and --out are required (vtag pipeline --help)");
+        return -1;
+    }
+    if (strcmp(a->model, "all") != 0) {
+        vtag_model_type t;
+        if (vtag_model_type_parse(a->model, &t)) {
+            cli_error(CMD, "--model must be fc, att2in, topdown or all, got '%s'", a->model);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static char *path_join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The manifest: settings that must not change between resumed runs, and the
+ * finished stages with their wall time. */
+typedef struct manifest {
+    char *path;
+    json_t *root; /* {"labels", "backbone", "sample", "size", "hidden", "stages": {name: seconds}} */
+} manifest;
+
+static int manifest_save(const manifest *m)
+{
+    size_t n = strlen(m->path) + 16;
+    char *tmp = malloc(n);
+    if (!tmp) return -1;
+    snprintf(tmp, n, "%s.tmp", m->path);
+    int rc = json_dump_file(m->root, tmp, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (rc == 0) rc = rename(tmp, m->path);
+    if (rc) {
+        cli_error(CMD, "%s: cannot write (%s)", m->path, strerror(errno));
+        unlink(tmp);
+    }
+    free(tmp);
+    return rc ? -1 : 0;
+}
+
+static int stage_done(const manifest *m, const char *stage)
+{
+    return json_object_get(json_object_get(m->root, "stages"), stage) != NULL;
+}
+
+static int stage_finish(manifest *m, const char *stage, double seconds)
+{
+    json_object_set_new(json_object_get(m->root, "stages"), stage, json_real(seconds));
+    return manifest_save(m);
+}
+
+/* Runs `vtag ARGV…` (this executable) and waits; returns its exit status. */
+static int run_vtag(char *const *argv)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        cli_error(CMD, "cannot find the vtag executable (/proc/self/exe)");
+        return -1;
+    }
+    self[n] = 0;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid;
+    int rc = posix_spawn(&pid, self, NULL, NULL, argv, environ);
+    if (rc) {
+        cli_error(CMD, "cannot start %s: %s", self, strerror(rc));
+        return -1;
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return -1;
+    if (WIFSIGNALED(status)) {
+        cli_error(CMD, "'vtag %s' was killed by signal %d", argv[1], WTERMSIG(status));
+        return -1;
+    }
+    return WEXITSTATUS(status);
+}
+
+/* argv builder */
+typedef struct argl {
+    char *v[64];
+    char own[64][40];
+    int n;
+} argl;
+
+static void arg(argl *a, const char *s) { a->v[a->n++] = (char *)s; a->v[a->n] = NULL; }
+static void argn(argl *a, const char *opt, long value)
+{
+    arg(a, opt);
+    char *s = a->own[a->n];
+    snprintf(s, sizeof a->own[0], "%ld", value);
+    arg(a, s);
+}
+
+/* Largest val_cider_d in a training log (JSON lines); -1 when none. */
+static double best_val(const char *log_path)
+{
+    FILE *f = fopen(log_path, "r");
+    if (!f) return -1;
+    char line[4096];
+    double best = -1;
+    while (fgets(line, sizeof line, f)) {
+        json_t *o = json_loads(line, 0, NULL);
+        json_t *v = o ? json_object_get(o, "val_cider_d") : NULL;
+        if (v && json_is_number(v) && json_number_value(v) > best) best = json_number_value(v);
+        json_decref(o);
+    }
+    fclose(f);
+    return best;
+}
+
+typedef struct stage_ctx {
+    manifest *m;
+    int index, total;
+    double t0;
+} stage_ctx;
+
+/* Prints the stage banner, runs it unless finished, records it. 0 ok. */
+static int stage(stage_ctx *s, const char *name, const char *what, argl *cmd)
+{
+    s->index++;
+    if (stage_done(s->m, name)) {
+        fprintf(stderr, "[%d/%d] %s: done before, skipped\n", s->index, s->total, what);
+        return 0;
+    }
+    fprintf(stderr, "[%d/%d] %s ...\n", s->index, s->total, what);
+    double t = now_seconds();
+    int rc = run_vtag(cmd->v);
+    if (rc != 0) {
+        cli_error(CMD, "stage '%s' failed (exit %d); rerun the same command to resume", name, rc);
+        return -1;
+    }
+    double dt = now_seconds() - t;
+    fprintf(stderr, "[%d/%d] %s: done in %.1f s (%.1f s in all)\n", s->index, s->total, what, dt,
+            now_seconds() - s->t0);
+    return stage_finish(s->m, name, dt);
+}
+
+int cmd_pipeline(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        help(stdout);
+        return CLI_EXIT_OK;
+    }
+    pipe_args a;
+    int prc = parse(argc, argv, &a);
+    if (prc) return prc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+
+    /* Read the labels up front: a bad file fails before any work, and the
+     * split sizes decide which feature stages exist. */
+    vtag_error err = {0};
+    vtag_data_labels labels;
+    if (vtag_data_read_labels(&labels, a.labels, NULL, &err)) {
+        cli_error(CMD, "%s", err.msg);
+        return CLI_EXIT_FAIL;
+    }
+    int64_t split_n[3] = {0, 0, 0};
+    for (int64_t i = 0; i < labels.count; i++) split_n[labels.entries[i].split]++;
+    vtag_data_free_labels(&labels);
+    if (split_n[VTAG_DATA_SPLIT_TRAIN] == 0) {
+        cli_error(CMD, "%s: no training videos (split \"train\" or no split)", a.labels);
+        return CLI_EXIT_FAIL;
+    }
+    if (a.backbone && !file_exists(a.backbone)) {
+        cli_error(CMD, "%s: cannot open the backbone", a.backbone);
+        return CLI_EXIT_FAIL;
+    }
+    if (mkdir(a.out, 0777) && errno != EEXIST) {
+        cli_error(CMD, "%s: cannot create the folder (%s)", a.out, strerror(errno));
+        return CLI_EXIT_FAIL;
+    }
+
+    char labels_abs[PATH_MAX], backbone_abs[PATH_MAX];
+    if (!realpath(a.labels, labels_abs) || (a.backbone && !realpath(a.backbone, backbone_abs))) {
+        cli_error(CMD, "cannot resolve the paths of --labels/--backbone (%s)", strerror(errno));
+        return CLI_EXIT_FAIL;
+    }
+    int rc = CLI_EXIT_FAIL;
+    char *bb_path = a.backbone ? strdup(backbone_abs) : path_join(a.out, "backbone.safetensors");
+    manifest m = {path_join(a.out, "pipeline.json"), NULL};
+    if (!bb_path || !m.path) goto done;
+
+    json_t *want = json_pack("{s:s, s:s, s:s, s:I, s:I}", "labels", labels_abs, "backbone",
+                             a.backbone ? backbone_abs : "built-in", "sample", a.sample, "size",
+                             (json_int_t)a.size, "hidden", (json_int_t)a.hidden);
+    if (!a.restart && file_exists(m.path)) {
+        json_error_t je;
+        m.root = json_load_file(m.path, 0, &je);
+        if (!m.root || !json_is_object(json_object_get(m.root, "stages"))) {
+            cli_error(CMD, "%s:%d: not a pipeline manifest (%s); use --restart to start again", m.path,
+                      je.line, je.text);
+            json_decref(want);
+            goto done;
+        }
+        const char *keys[] = {"labels", "backbone", "sample", "size", "hidden"};
+        for (int i = 0; i < 5; i++) {
+            if (!json_equal(json_object_get(m.root, keys[i]), json_object_get(want, keys[i]))) {
+                cli_error(CMD, "%s: was made with another %s; use --restart (or another --out)", m.path,
+                          keys[i]);
+                json_decref(want);
+                goto done;
+            }
+        }
+        json_decref(want);
+    } else {
+        m.root = want;
+        json_object_set_new(m.root, "stages", json_object());
+        if (manifest_save(&m)) goto done;
+    }
+
+    const char *all_models[] = {"fc", "att2in", "topdown"};
+    const char *models[3];
+    int n_models = 0;
+    for (int i = 0; i < 3; i++)
+        if (strcmp(a.model, "all") == 0 || strcmp(a.model, all_models[i]) == 0 ||
+            (strcmp(a.model, "updown") == 0 && i == 2))
+            models[n_models++] = all_models[i];
+
+    const char *splits[] = {"train", "val", "test"};
+    stage_ctx s = {&m, 0, 0, now_seconds()};
+    s.total = (a.backbone ? 0 : 1) + (split_n[0] > 0) + (split_n[1] > 0) + (split_n[2] > 0) +
+              n_models * (1 + (a.scst_epochs > 0));
+
+    if (!a.backbone) {
+        argl c = {0};
+        arg(&c, "vtag");
+        arg(&c, "backbone");
+        arg(&c, "train");
+        arg(&c, "--labels");
+        arg(&c, labels_abs);
+        arg(&c, "--out");
+        arg(&c, bb_path);
+        if (a.size) argn(&c, "--size", a.size);
+        if (a.backbone_epochs > 0) argn(&c, "--epochs", a.backbone_epochs);
+        if (a.threads) argn(&c, "--threads", a.threads);
+        argn(&c, "--seed", a.seed);
+        if (stage(&s, "backbone", "backbone: train the built-in CNN", &c)) goto done;
+    }
+
+    char *feats[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < 3; i++) {
+        char name[64], what[128];
+        snprintf(name, sizeof name, "features-%s.safetensors", splits[i]);
+        feats[i] = path_join(a.out, name);
+        if (!feats[i]) goto done_feats;
+        if (split_n[i] == 0) continue;
+        snprintf(name, sizeof name, "features-%s", splits[i]);
+        snprintf(what, sizeof what, "features: %lld %s videos", (long long)split_n[i], splits[i]);
+        argl c = {0};
+        arg(&c, "vtag");
+        arg(&c, "features");
+        arg(&c, "--backbone");
+        arg(&c, bb_path);
+        arg(&c, "--labels");
+        arg(&c, labels_abs);
+        arg(&c, "--split");
+        arg(&c, splits[i]);
+        arg(&c, "--sample");
+        arg(&c, a.sample);
+        if (a.size) argn(&c, "--size", a.size);
+        if (a.threads) argn(&c, "--threads", a.threads);
+        arg(&c, "--out");
+        arg(&c, feats[i]);
+        if (stage(&s, name, what, &c)) goto done_feats;
+    }
+
+    for (int k = 0; k < n_models; k++) {
+        char xe_name[64], xe_ckpt_name[64], xe_log_name[64], what[128];
+        snprintf(xe_name, sizeof xe_name, "%s-xe", models[k]);
+        snprintf(xe_ckpt_name, sizeof xe_ckpt_name, "%s-xe.safetensors", models[k]);
+        snprintf(xe_log_name, sizeof xe_log_name, "%s-xe.log.jsonl", models[k]);
+        char *xe_ckpt = path_join(a.out, xe_ckpt_name), *xe_log = path_join(a.out, xe_log_name);
+        argl c = {0};
+        arg(&c, "vtag");
+        arg(&c, "train");
+        arg(&c, "--labels");
+        arg(&c, labels_abs);
+        arg(&c, "--feats");
+        arg(&c, feats[0]);
+        if (split_n[1]) {
+            arg(&c, "--val-feats");
+            arg(&c, feats[1]);
+        }
+        arg(&c, "--model");
+        arg(&c, models[k]);
+        argn(&c, "--epochs", a.xe_epochs);
+        argn(&c, "--input-encoding-size", a.hidden);
+        argn(&c, "--rnn-size", a.hidden);
+        argn(&c, "--att-hid-size", a.hidden);
+        argn(&c, "--batch", a.batch);
+        if (a.threads) argn(&c, "--threads", a.threads);
+        argn(&c, "--seed", a.seed);
+        arg(&c, "--out");
+        arg(&c, xe_ckpt);
+        arg(&c, "--log");
+        arg(&c, xe_log);
+        arg(&c, "--resume");
+        snprintf(what, sizeof what, "%s: cross-entropy, %ld epochs", models[k], a.xe_epochs);
+        int bad = !xe_ckpt || !xe_log || stage(&s, xe_name, what, &c);
+        free(xe_log);
+        if (bad) {
+            free(xe_ckpt);
+            goto done_feats;
+        }
+        if (a.scst_epochs > 0) {
+            char ck_name[64], log_name[64];
+            snprintf(ck_name, sizeof ck_name, "%s.safetensors", models[k]);
+            snprintf(log_name, sizeof log_name, "%s.log.jsonl", models[k]);
+            char *ckpt = path_join(a.out, ck_name), *log = path_join(a.out, log_name);
+            argl d = {0};
+            arg(&d, "vtag");
+            arg(&d, "train");
+            arg(&d, "--labels");
+            arg(&d, labels_abs);
+            arg(&d, "--feats");
+            arg(&d, feats[0]);
+            if (split_n[1]) {
+                arg(&d, "--val-feats");
+                arg(&d, feats[1]);
+            }
+            arg(&d, "--init");
+            arg(&d, xe_ckpt);
+            arg(&d, "--scst");
+            argn(&d, "--epochs", a.scst_epochs);
+            if (a.threads) argn(&d, "--threads", a.threads);
+            argn(&d, "--seed", a.seed);
+            arg(&d, "--out");
+            arg(&d, ckpt);
+            arg(&d, "--log");
+            arg(&d, log);
+            arg(&d, "--resume");
+            snprintf(what, sizeof what, "%s: SCST, %ld epochs", models[k], a.scst_epochs);
+            bad = !ckpt || !log || stage(&s, models[k], what, &d);
+            free(ckpt);
+            free(log);
+            if (bad) {
+                free(xe_ckpt);
+                goto done_feats;
+            }
+        }
+        free(xe_ckpt);
+    }
+
+    /* Summary: validation CIDEr-D of each model after XE and after SCST. */
+    if (split_n[1]) {
+        json_t *summary = json_object();
+        printf("%-8s %12s %12s\n", "model", "val XE", "val SCST");
+        for (int k = 0; k < n_models; k++) {
+            char name[64];
+            snprintf(name, sizeof name, "%s-xe.log.jsonl", models[k]);
+            char *p = path_join(a.out, name);
+            double xe = p ? best_val(p) : -1;
+            free(p);
+            snprintf(name, sizeof name, "%s.log.jsonl", models[k]);
+            p = path_join(a.out, name);
+            double sc = p && a.scst_epochs > 0 ? best_val(p) : -1;
+            free(p);
+            printf("%-8s %12.4f %12.4f\n", models[k], xe, sc);
+            json_object_set_new(summary, models[k], json_pack("{s:f, s:f}", "val_cider_d_xe", xe,
+                                                              "val_cider_d_scst", sc));
+        }
+        json_object_set_new(m.root, "summary", summary);
+        if (manifest_save(&m)) goto done_feats;
+    }
+    fprintf(stderr, "pipeline: finished in %.1f s; tag videos with: vtag tag --from %s VIDEO...\n",
+            now_seconds() - s.t0, a.out);
+    rc = CLI_EXIT_OK;
+done_feats:
+    for (int i = 0; i < 3; i++) free(feats[i]);
+done:
+    json_decref(m.root);
+    free(m.path);
+    free(bb_path);
+    return rc;
+}
