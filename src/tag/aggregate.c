@@ -1,0 +1,199 @@
+/* Frame captions → video tags: count each label once per frame, rank by
+ * count (ties: first appearance), pick class1/class2 and apply the top-n or
+ * more-than-C-frames rule. Rules: include/vtag/tag.h, docs/ARCHITECTURE.md. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vtag/tag.h"
+
+void vtag_tag_opts_default(vtag_tag_opts *o)
+{
+    o->rule = VTAG_TAG_RULE_TOP_N;
+    o->top_n = 5;
+    o->min_frames = 0;
+}
+
+/* A distinct label and its counters; labels are kept in order of first
+ * appearance (frame order, then caption position). */
+typedef struct counter {
+    const char *label;
+    int64_t frames;      /* frames holding it */
+    int64_t last_frame;  /* last frame counted, so a frame counts once */
+    int64_t as_first;    /* frames where it is the first token */
+    int64_t first_at;    /* first frame where it is the first token */
+    int64_t as_second;   /* class1 frames where it is the second token */
+    int64_t second_at;
+} counter;
+
+typedef struct table {
+    counter *c;    /* (n) */
+    int64_t n;
+    int64_t *slot; /* (mask + 1) index into c, or -1 */
+    uint64_t mask;
+} table;
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a, then a final mix */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    return h ^ (h >> 33);
+}
+
+/* Index of label in t, added if new (capacity is sized up front). */
+static int64_t table_get(table *t, const char *label)
+{
+    uint64_t i = hash_str(label) & t->mask;
+    while (t->slot[i] >= 0) {
+        if (strcmp(t->c[t->slot[i]].label, label) == 0) return t->slot[i];
+        i = (i + 1) & t->mask;
+    }
+    t->slot[i] = t->n;
+    t->c[t->n] = (counter){label, 0, -1, 0, -1, 0, -1};
+    return t->n++;
+}
+
+/* Stable ranking: counters are in first-appearance order, and qsort is not
+ * stable, so the order index breaks ties. */
+typedef struct ranked {
+    int64_t frames, order;
+} ranked;
+
+static int by_ranked(const void *pa, const void *pb)
+{
+    const ranked *a = pa, *b = pb;
+    if (a->frames != b->frames) return a->frames > b->frames ? -1 : 1;
+    return (a->order > b->order) - (a->order < b->order);
+}
+
+int vtag_tag_aggregate(vtag_tag_result *r, const char *video, const vtag_tag_frame *frames, int64_t n_frames,
+                       const vtag_tag_opts *o, vtag_error *err)
+{
+    memset(r, 0, sizeof *r);
+    vtag_tag_opts def;
+    if (!o) {
+        vtag_tag_opts_default(&def);
+        o = &def;
+    }
+    if (!video || !video[0]) return vtag_fail(err, VTAG_ERR_ARG, "tag: empty video name");
+    if (o->rule != VTAG_TAG_RULE_TOP_N && o->rule != VTAG_TAG_RULE_MIN_FRAMES)
+        return vtag_fail(err, VTAG_ERR_ARG, "%s: unknown tag rule %d", video, (int)o->rule);
+    if (o->top_n < 0 || o->min_frames < 0)
+        return vtag_fail(err, VTAG_ERR_ARG, "%s: top_n and min_frames must be >= 0", video);
+    if (n_frames < 0 || (n_frames > 0 && !frames)) return vtag_fail(err, VTAG_ERR_ARG, "%s: bad frame list", video);
+    int64_t n_tok = 0;
+    for (int64_t f = 0; f < n_frames; f++) {
+        if (frames[f].n_tokens < 0 || (frames[f].n_tokens > 0 && !frames[f].tokens))
+            return vtag_fail(err, VTAG_ERR_ARG, "%s: frame %lld: bad token list", video, (long long)f);
+        for (int64_t t = 0; t < frames[f].n_tokens; t++)
+            if (!frames[f].tokens[t] || !frames[f].tokens[t][0])
+                return vtag_fail(err, VTAG_ERR_ARG, "%s: frame %lld: empty label", video, (long long)f);
+        n_tok += frames[f].n_tokens;
+    }
+    table t = {0};
+    uint64_t cap = 16;
+    while (cap < 2 * (uint64_t)n_tok) cap <<= 1;
+    t.mask = cap - 1;
+    t.c = malloc(((size_t)n_tok + 1) * sizeof *t.c);
+    t.slot = malloc(cap * sizeof *t.slot);
+    ranked *rk = malloc(((size_t)n_tok + 1) * sizeof *rk);
+    vtag_tag_label *labels = malloc(((size_t)n_tok + 1) * sizeof *labels);
+    int rc = VTAG_OK;
+    if (!t.c || !t.slot || !rk || !labels) {
+        rc = vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", video);
+        goto done;
+    }
+    memset(t.slot, 0xff, cap * sizeof *t.slot);
+    for (int64_t f = 0; f < n_frames; f++) {
+        for (int64_t i = 0; i < frames[f].n_tokens; i++) {
+            counter *c = &t.c[table_get(&t, frames[f].tokens[i])];
+            if (c->last_frame != f) {
+                c->last_frame = f;
+                c->frames++;
+            }
+            if (i == 0 && c->as_first++ == 0) c->first_at = f;
+        }
+    }
+    /* class1: most frames as first token; ties: the earliest to be first. */
+    int64_t c1 = -1;
+    for (int64_t i = 0; i < t.n; i++) {
+        const counter *c = &t.c[i];
+        if (c->as_first == 0) continue;
+        if (c1 < 0 || c->as_first > t.c[c1].as_first ||
+            (c->as_first == t.c[c1].as_first && c->first_at < t.c[c1].first_at))
+            c1 = i;
+    }
+    int64_t c2 = -1;
+    if (c1 >= 0) {
+        for (int64_t f = 0; f < n_frames; f++) {
+            if (frames[f].n_tokens < 2 || strcmp(frames[f].tokens[0], t.c[c1].label) != 0) continue;
+            counter *c = &t.c[table_get(&t, frames[f].tokens[1])];
+            if (c->as_second++ == 0) c->second_at = f;
+        }
+        for (int64_t i = 0; i < t.n; i++) {
+            const counter *c = &t.c[i];
+            if (c->as_second == 0) continue;
+            if (c2 < 0 || c->as_second > t.c[c2].as_second ||
+                (c->as_second == t.c[c2].as_second && c->second_at < t.c[c2].second_at))
+                c2 = i;
+        }
+    }
+    for (int64_t i = 0; i < t.n; i++) rk[i] = (ranked){t.c[i].frames, i};
+    qsort(rk, (size_t)t.n, sizeof *rk, by_ranked);
+    for (int64_t i = 0; i < t.n; i++) {
+        const counter *c = &t.c[rk[i].order];
+        labels[i] = (vtag_tag_label){c->label, c->frames, (double)c->frames / (double)n_frames};
+    }
+    int64_t n_tags = 0;
+    if (o->rule == VTAG_TAG_RULE_TOP_N) {
+        n_tags = o->top_n < t.n ? o->top_n : t.n;
+    } else {
+        while (n_tags < t.n && labels[n_tags].frames > o->min_frames) n_tags++; /* ranked: a prefix */
+    }
+    rc = vtag_tag_result_make(r, video, c1 >= 0 ? t.c[c1].label : NULL, c2 >= 0 ? t.c[c2].label : NULL, labels,
+                              t.n, labels, n_tags, frames, n_frames, err);
+done:
+    free(labels);
+    free(rk);
+    free(t.slot);
+    free(t.c);
+    return rc;
+}
+
+int vtag_tag_aggregate_ids(vtag_tag_result *r, const char *video, const vtag_tag_frame_ids *frames,
+                           int64_t n_frames, const char *const *vocab, int64_t vocab_size, const vtag_tag_opts *o,
+                           vtag_error *err)
+{
+    memset(r, 0, sizeof *r);
+    if (n_frames < 0 || (n_frames > 0 && !frames) || vocab_size < 0 || (vocab_size > 0 && !vocab))
+        return vtag_fail(err, VTAG_ERR_ARG, "%s: bad frames or vocabulary", video ? video : "?");
+    int64_t n_tok = 0;
+    for (int64_t f = 0; f < n_frames; f++) {
+        if (frames[f].n_ids < 0 || (frames[f].n_ids > 0 && !frames[f].ids))
+            return vtag_fail(err, VTAG_ERR_ARG, "%s: frame %lld: bad id list", video ? video : "?", (long long)f);
+        n_tok += frames[f].n_ids;
+    }
+    vtag_tag_frame *fr = malloc(((size_t)n_frames + 1) * sizeof *fr);
+    const char **tok = malloc(((size_t)n_tok + 1) * sizeof *tok);
+    int rc = VTAG_OK;
+    if (!fr || !tok) rc = vtag_fail(err, VTAG_ERR_NOMEM, "out of memory");
+    const char **next = tok;
+    for (int64_t f = 0; f < n_frames && !rc; f++) {
+        fr[f] = (vtag_tag_frame){frames[f].pts_seconds, next, 0};
+        for (int64_t i = 0; i < frames[f].n_ids && frames[f].ids[i] != 0; i++) {
+            int32_t id = frames[f].ids[i];
+            if (id < 0 || id > vocab_size || !vocab[id]) {
+                rc = vtag_fail(err, VTAG_ERR_ARG, "%s: frame %lld: token id %d outside the vocabulary (1..%lld)",
+                               video ? video : "?", (long long)f, (int)id, (long long)vocab_size);
+                break;
+            }
+            *next++ = vocab[id];
+            fr[f].n_tokens++;
+        }
+    }
+    if (!rc) rc = vtag_tag_aggregate(r, video, fr, n_frames, o, err);
+    free(tok);
+    free(fr);
+    return rc;
+}
