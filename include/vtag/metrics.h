@@ -81,6 +81,10 @@ typedef struct vtag_metrics_work {
     int64_t *ref_start;       /* (4 * refs_cap + 1) first ref_gram of each (reference, order) */
     int64_t *ref_occ;         /* (refs_cap + 1) first occurrence of each reference */
     int64_t refs_cap;
+    /* CIDEr-D of short sentences (src/metrics/cider_short.c): one block per
+     * sentence, the references first, then one candidate at a time. */
+    struct vtag_metrics_sent *sents; /* (sents_cap) */
+    int64_t sents_cap;
 } vtag_metrics_work;
 
 void vtag_metrics_work_init(vtag_metrics_work *w);
@@ -99,6 +103,13 @@ typedef struct vtag_metrics_df_slot {
     double idf;      /* set by vtag_metrics_df_finish */
 } vtag_metrics_df_slot;
 
+/* The same n-grams for sentences of small ids (every id < 65535): the key
+ * packs (id+1) of tokens 0..3 in 16 bits each, 0 where the gram is shorter. */
+typedef struct vtag_metrics_df_short {
+    uint64_t key; /* 0: empty */
+    double idf;
+} vtag_metrics_df_short;
+
 typedef struct vtag_metrics_df {
     vtag_metrics_df_slot *slots; /* (mask + 1) open addressing, load <= 1/2 */
     uint64_t mask;
@@ -111,6 +122,18 @@ typedef struct vtag_metrics_df {
     int64_t n_sets; /* N */
     double log_n;   /* log(N), valid once finished */
     int finished;
+    /* Set by vtag_metrics_df_finish: the stored n-grams of orders 2..4 whose
+     * ids are all < 65535 under short keys (load <= 1/2, probed from slot
+     * short_hash(key) >> short_shift), and the idf of every unigram id
+     * < uni_len directly (log N for the rest). */
+    vtag_metrics_df_short *short_slots; /* (short_mask + 1) */
+    uint64_t short_mask;
+    int short_shift;
+    double *uni_idf; /* (uni_len) */
+    int64_t uni_len;
+    uint64_t *short_filter; /* (1 << short_filter_bits) bits: the top bits of
+                             * short_hash(key) of every short key stored */
+    int short_filter_bits;
     vtag_metrics_work work; /* de-duplicates n-grams within a set while building */
 } vtag_metrics_df;
 

@@ -121,6 +121,13 @@ int vtag_metrics_cider_d_many(const vtag_metrics_df *df, vtag_metrics_work *w,
 {
     int rc = cider_check(df, cands, n_cands, refs, n_refs, err);
     if (rc) return rc;
+    if (ng_short_fits(refs, n_refs) && ng_short_fits(cands, n_cands)) {
+        /* captions: keys in rows, no scratch table (cider_short.c) */
+        rc = ng_short_reserve(w, n_refs + 1, err);
+        if (rc) return rc;
+        ng_cider_short(df, w, cands, n_cands, refs, n_refs, scores);
+        return VTAG_OK;
+    }
     int64_t total = 0;
     for (int64_t r = 0; r < n_refs; r++) total += ng_count(refs[r].len);
     for (int64_t c = 0; c < n_cands; c++) total += ng_count(cands[c].len);

@@ -36,6 +36,9 @@ void vtag_metrics_df_free(vtag_metrics_df *df)
 {
     free(df->slots);
     free(df->filter);
+    free(df->short_slots);
+    free(df->uni_idf);
+    free(df->short_filter);
     vtag_metrics_work_free(&df->work);
     memset(df, 0, sizeof *df);
 }
@@ -110,6 +113,67 @@ int vtag_metrics_df_add(vtag_metrics_df *df, const vtag_metrics_seq *refs, int64
     return VTAG_OK;
 }
 
+/* The short key of the gram (k0, k1), or 0 when an id is >= NG_SHORT_ID. */
+static uint64_t df_short_key(uint64_t k0, uint64_t k1)
+{
+    uint64_t part[4] = {k0 & 0xffffffffu, k0 >> 32, k1 & 0xffffffffu, k1 >> 32}, key = 0;
+    for (int i = 0; i < 4; i++) {
+        if (part[i] > NG_SHORT_ID) return 0;
+        key |= part[i] << (16 * i);
+    }
+    return key;
+}
+
+/* The short-key table and the unigram idfs (see vtag_metrics_df) from the
+ * finished table t of cap slots. */
+static int df_build_short(vtag_metrics_df *df, const vtag_metrics_df_slot *t, uint64_t cap,
+                          vtag_error *err)
+{
+    int64_t n = 0, uni_len = 0;
+    for (uint64_t j = 0; j < cap; j++) {
+        uint64_t key = t[j].k0 ? df_short_key(t[j].k0, t[j].k1) : 0;
+        if (!key) continue;
+        if (key >> 16) n++;
+        else if ((int64_t)key > uni_len) uni_len = (int64_t)key; /* id + 1 */
+    }
+    int bits = 4;
+    while (((uint64_t)1 << bits) < 2 * (uint64_t)n) bits++;
+    vtag_metrics_df_short *s = table_alloc(((size_t)1 << bits) * sizeof *s);
+    double *uni = malloc((size_t)(uni_len > 0 ? uni_len : 1) * sizeof *uni);
+    int fbits = 12; /* 16 bits per key: about 6% of absent keys pass */
+    while (((uint64_t)1 << fbits) < 16 * (uint64_t)n) fbits++;
+    uint64_t *filter = calloc(((size_t)1 << fbits) / 64, sizeof *filter);
+    if (!s || !uni || !filter) {
+        free(s);
+        free(uni);
+        free(filter);
+        return vtag_fail(err, VTAG_ERR_NOMEM, "metrics: out of memory (df table)");
+    }
+    for (int64_t i = 0; i < uni_len; i++) uni[i] = df->log_n;
+    const uint64_t mask = ((uint64_t)1 << bits) - 1;
+    for (uint64_t j = 0; j < cap; j++) {
+        uint64_t key = t[j].k0 ? df_short_key(t[j].k0, t[j].k1) : 0;
+        if (!key) continue;
+        if (!(key >> 16)) {
+            uni[key - 1] = t[j].idf;
+            continue;
+        }
+        uint64_t i = ng_short_slot(key, 64 - bits);
+        while (s[i].key) i = (i + 1) & mask;
+        s[i] = (vtag_metrics_df_short){key, t[j].idf};
+        uint64_t b = ng_short_slot(key, 64 - fbits);
+        filter[b / 64] |= (uint64_t)1 << (b % 64);
+    }
+    df->short_filter = filter;
+    df->short_filter_bits = fbits;
+    df->short_slots = s;
+    df->short_mask = mask;
+    df->short_shift = 64 - bits;
+    df->uni_idf = uni;
+    df->uni_len = uni_len;
+    return VTAG_OK;
+}
+
 int vtag_metrics_df_finish(vtag_metrics_df *df, vtag_error *err)
 {
     if (df->finished) return VTAG_OK;
@@ -143,6 +207,12 @@ int vtag_metrics_df_finish(vtag_metrics_df *df, vtag_error *err)
         if (!t[j].k0) continue;
         uint64_t b = ng_hash(t[j].k0, t[j].k1) >> (64 - bits);
         filter[b / 64] |= (uint64_t)1 << (b % 64);
+    }
+    int rc = df_build_short(df, t, cap, err);
+    if (rc) {
+        free(t);
+        free(filter);
+        return rc;
     }
     free(df->slots);
     df->slots = t;

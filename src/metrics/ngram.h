@@ -90,4 +90,54 @@ static inline int64_t ng_count(int64_t len)
 /* Sets the idf of grams [from, w->n_grams) from the df table. */
 void ng_lookup_idf(const vtag_metrics_df *df, vtag_metrics_work *w, int64_t from);
 
+/* ---- short sentences (cider_short.c) ----------------------------------------
+ * Captions are short: when every sentence of a call has at most
+ * NG_SHORT_LEN tokens and every id is below NG_SHORT_ID, an n-gram is one
+ * 64-bit key ((id+1) of tokens 0..3 in 16 bits each, 0 where the gram is
+ * shorter, so orders never collide and a key is never 0), a sentence's grams
+ * of one order fit one row of NG_SHORT_LEN keys, and counting a gram in a
+ * sentence is one vector compare: no scratch table. */
+#define NG_SHORT_LEN 16
+#define NG_SHORT_ID 65535
+
+/* One sentence, ready to score: its keys by order and position (rows are
+ * padded past the last gram with keys of lower orders or 0, which never
+ * equal a key of the row's order), and its distinct grams in order of first
+ * occurrence with count, idf and count · idf. Where the idf comes from:
+ * dsrc >= 0 the same gram in an earlier sentence of the call (sentence
+ * dsrc >> 4, position dsrc & 15), NG_SRC_TABLE the df table, NG_SRC_ABSENT
+ * none (the df filter proved it absent: idf log N). */
+#define NG_SRC_TABLE (-1)
+#define NG_SRC_ABSENT (-2)
+typedef struct vtag_metrics_sent {
+    uint64_t key[VTAG_METRICS_MAX_N][NG_SHORT_LEN];
+    uint64_t dkey[VTAG_METRICS_MAX_N][NG_SHORT_LEN];
+    double didf[VTAG_METRICS_MAX_N][NG_SHORT_LEN];
+    double dval[VTAG_METRICS_MAX_N][NG_SHORT_LEN];
+    int32_t dcount[VTAG_METRICS_MAX_N][NG_SHORT_LEN];
+    int32_t dsrc[VTAG_METRICS_MAX_N][NG_SHORT_LEN];
+    uint8_t dpos[VTAG_METRICS_MAX_N][NG_SHORT_LEN]; /* distinct index of each position */
+    int32_t nd[VTAG_METRICS_MAX_N];
+    double norm[VTAG_METRICS_MAX_N];
+    double len_b; /* bigram count max(0, tokens - 1) */
+} vtag_metrics_sent;
+
+/* Slot of a short key in df->short_slots: the top bits of key · φ·2^64. */
+static inline uint64_t ng_short_slot(uint64_t key, int shift)
+{
+    return (key * 0x9E3779B97F4A7C15ull) >> shift;
+}
+
+/* Room in w for n sentence blocks. */
+int ng_short_reserve(vtag_metrics_work *w, int64_t n, vtag_error *err);
+
+/* True when every sentence fits the short path. */
+int ng_short_fits(const vtag_metrics_seq *s, int64_t n);
+
+/* CIDEr-D of each candidate against the references, as
+ * vtag_metrics_cider_d_many (checked, short sentences, room for
+ * n_refs + 1 blocks), bit for bit. */
+void ng_cider_short(const vtag_metrics_df *df, vtag_metrics_work *w, const vtag_metrics_seq *cands,
+                    int64_t n_cands, const vtag_metrics_seq *refs, int64_t n_refs, double *scores);
+
 #endif

@@ -25,6 +25,7 @@ void vtag_metrics_work_free(vtag_metrics_work *w)
     free(w->ref_info);
     free(w->ref_start);
     free(w->ref_occ);
+    free(w->sents);
     memset(w, 0, sizeof *w);
 }
 
@@ -68,9 +69,13 @@ int ng_work_reserve(vtag_metrics_work *w, int64_t occurrences, int64_t refs, vta
         grown.ref_start = w->ref_start;
         grown.ref_occ = w->ref_occ;
         grown.refs_cap = w->refs_cap;
+        grown.sents = w->sents;
+        grown.sents_cap = w->sents_cap;
         w->ref_info = NULL;
         w->ref_start = w->ref_occ = NULL;
         w->refs_cap = 0;
+        w->sents = NULL;
+        w->sents_cap = 0;
         vtag_metrics_work_free(w);
         *w = grown;
         if (!grown.slots || !grown.grams || !grown.occ || !grown.count ||

@@ -201,6 +201,78 @@ static void test_random(uint64_t seed, int vocab, int n_items)
     free(tok);
 }
 
+/* Captions take the short path (every sentence <= 16 tokens, every id
+ * < 65535: keys in rows, cider_short.c), anything else the general one
+ * (scratch table, cider.c). Relabelling the ids changes no score, so one
+ * corpus scored with ids from `base` on must give the same doubles whether
+ * base puts it on the short path (0, just under the limit), the general one
+ * (past it) or between (calls with an id >= 65535 go the general way);
+ * cider_d_many gives each candidate's cider_d, bit for bit. */
+enum { SH_ITEMS = 300, SH_REFS = 5, SH_MAXLEN = 17, SH_MANY = 3 };
+
+static void short_scores(int32_t base, int vocab, uint64_t seed, double *one, double *many, int *used_rows)
+{
+    static int32_t tok[SH_ITEMS][SH_REFS + 1][SH_MAXLEN];
+    static vtag_metrics_seq seqs[SH_ITEMS][SH_REFS + 1];
+    int n_refs[SH_ITEMS];
+    uint64_t s = seed;
+    for (int i = 0; i < SH_ITEMS; i++) {
+        n_refs[i] = 1 + (int)(rnd(&s) % SH_REFS);
+        for (int k = 0; k <= n_refs[i]; k++) {
+            if (k > 1 && rnd(&s) % 5 == 0) { /* a repeated reference */
+                seqs[i][k] = seqs[i][k - 1];
+                continue;
+            }
+            /* mostly 0..16 tokens; 17 (one too many for the short path) now and then */
+            int len = rnd(&s) % 10 == 0 ? SH_MAXLEN : (int)(rnd(&s) % SH_MAXLEN);
+            for (int j = 0; j < len; j++) tok[i][k][j] = base + (int32_t)(rnd(&s) % (uint64_t)vocab);
+            seqs[i][k] = (vtag_metrics_seq){tok[i][k], len};
+        }
+    }
+    vtag_metrics_df df;
+    vtag_metrics_df_init(&df);
+    vtag_error err = {0};
+    for (int i = 0; i < SH_ITEMS; i++)
+        CHECK(vtag_metrics_df_add(&df, &seqs[i][1], n_refs[i], &err) == 0, "%s", err.msg);
+    CHECK(vtag_metrics_df_finish(&df, &err) == 0, "%s", err.msg);
+    vtag_metrics_work w;
+    vtag_metrics_work_init(&w);
+    for (int i = 0; i < SH_ITEMS; i++) {
+        CHECK(vtag_metrics_cider_d(&df, &w, seqs[i][0], &seqs[i][1], n_refs[i], &one[i], &err) == 0, "%s",
+              err.msg);
+        vtag_metrics_seq cands[SH_MANY];
+        for (int c = 0; c < SH_MANY; c++) cands[c] = seqs[(i + c) % SH_ITEMS][0];
+        CHECK(vtag_metrics_cider_d_many(&df, &w, cands, SH_MANY, &seqs[i][1], n_refs[i], &many[SH_MANY * i],
+                                        &err) == 0, "%s", err.msg);
+    }
+    *used_rows = w.sents != NULL;
+    vtag_metrics_work_free(&w);
+    vtag_metrics_df_free(&df);
+}
+
+static void test_short_path(uint64_t seed, int vocab)
+{
+    static double one[4][SH_ITEMS], many[4][SH_ITEMS * SH_MANY];
+    const int32_t base[4] = {0, 65535 - vocab, 65535 - vocab / 2, 70000};
+    int rows[4];
+    for (int b = 0; b < 4; b++) short_scores(base[b], vocab, seed, one[b], many[b], &rows[b]);
+    CHECK(rows[0] && rows[1] && rows[2] && !rows[3], "paths taken: short %d %d %d, general %d", rows[0], rows[1],
+          rows[2], rows[3]);
+    int differ = 0;
+    for (int b = 1; b < 4; b++)
+        for (int i = 0; i < SH_ITEMS; i++) differ += one[b][i] != one[0][i];
+    for (int b = 0; b < 4; b++)
+        for (int i = 0; i < SH_ITEMS; i++) {
+            differ += many[b][SH_MANY * i] != one[b][i]; /* the item's own candidate */
+            for (int c = 0; c < SH_MANY; c++) differ += many[b][SH_MANY * i + c] != many[0][SH_MANY * i + c];
+        }
+    CHECK(differ == 0, "seed %llu vocab %d: %d scores differ between paths", (unsigned long long)seed, vocab,
+          differ);
+    double mean = 0;
+    for (int i = 0; i < SH_ITEMS; i++) mean += one[0][i];
+    CHECK(mean > 0, "seed %llu: some overlap (mean %g)", (unsigned long long)seed, mean / SH_ITEMS);
+}
+
 int main(void)
 {
     test_hand();
@@ -209,5 +281,7 @@ int main(void)
     test_random(1, 4, 120);    /* tiny vocabulary: many repeated n-grams */
     test_random(2, 30, 150);
     test_random(3, 5000, 100); /* mostly unique n-grams */
+    test_short_path(4, 6);     /* repeats within a sentence */
+    test_short_path(5, 40);
     return check_summary("metrics/test_cider");
 }

@@ -1,0 +1,195 @@
+/* CIDEr-D of short sentences (captions: at most 16 tokens, ids < 65535)
+ * without a scratch table: each sentence's n-grams become 64-bit keys in
+ * rows of 16 by order, repeats within a sentence and matches between the
+ * candidate and a reference are counted by comparing a key with a whole row
+ * at once, and each distinct gram of a sentence takes its idf from the df
+ * table's short keys (prefetched while the sentences are cut up, read once
+ * all are). The arithmetic is cider.c's, in the same order, so the scores
+ * are the same to the bit. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#include "metrics/ngram.h"
+
+#define CIDER_SIGMA 6.0
+
+/* Bit j set where row[j] == x, j < 16. */
+static inline uint32_t row_match(const uint64_t *row, uint64_t x)
+{
+#if defined(__AVX512F__)
+    __m512i v = _mm512_set1_epi64((long long)x);
+    uint32_t lo = _mm512_cmpeq_epi64_mask(_mm512_loadu_si512((const void *)row), v);
+    uint32_t hi = _mm512_cmpeq_epi64_mask(_mm512_loadu_si512((const void *)(row + 8)), v);
+    return lo | hi << 8;
+#else
+    uint32_t m = 0;
+    for (int j = 0; j < NG_SHORT_LEN; j++) m |= (uint32_t)(row[j] == x) << j;
+    return m;
+#endif
+}
+
+int ng_short_fits(const vtag_metrics_seq *s, int64_t n)
+{
+    for (int64_t k = 0; k < n; k++) {
+        if (s[k].len > NG_SHORT_LEN) return 0;
+        int32_t max = 0;
+        for (int64_t i = 0; i < s[k].len; i++) max = s[k].ids[i] > max ? s[k].ids[i] : max;
+        if (max >= NG_SHORT_ID) return 0;
+    }
+    return 1;
+}
+
+int ng_short_reserve(vtag_metrics_work *w, int64_t n, vtag_error *err)
+{
+    if (n <= w->sents_cap) return VTAG_OK;
+    int64_t cap = w->sents_cap ? w->sents_cap : 8;
+    while (cap < n) cap *= 2;
+    size_t bytes = ((size_t)cap * sizeof(vtag_metrics_sent) + 63) / 64 * 64;
+    vtag_metrics_sent *s = aligned_alloc(64, bytes);
+    if (!s) return vtag_fail(err, VTAG_ERR_NOMEM, "metrics: out of memory (sentences)");
+    free(w->sents);
+    w->sents = s;
+    w->sents_cap = cap;
+    return VTAG_OK;
+}
+
+/* Keys, distinct grams and their counts of ids[0..len) into sent[k], and
+ * where each distinct gram of orders 2..4 gets its idf: from an earlier
+ * sentence sent[0..k) that has it, else from the df table, whose slot is
+ * prefetched unless the filter proves the gram absent. */
+static void short_cut(const vtag_metrics_df *df, vtag_metrics_sent *sent, int64_t k,
+                      const int32_t *ids, int64_t len)
+{
+    vtag_metrics_sent *s = &sent[k];
+    uint64_t t[NG_SHORT_LEN + 3] = {0};
+    for (int64_t i = 0; i < len; i++) t[i] = (uint64_t)ids[i] + 1;
+    for (int i = 0; i < NG_SHORT_LEN; i++) {
+        uint64_t key = t[i];
+        s->key[0][i] = key;
+        key |= t[i + 1] << 16;
+        s->key[1][i] = key;
+        key |= t[i + 2] << 32;
+        s->key[2][i] = key;
+        key |= t[i + 3] << 48;
+        s->key[3][i] = key;
+    }
+    const int fshift = 64 - df->short_filter_bits;
+    for (int n = 0; n < VTAG_METRICS_MAX_N; n++) {
+        int m = (int)len - n, d = 0;
+        const uint64_t *row = s->key[n];
+        for (int i = 0; i < m; i++) {
+            uint64_t x = row[i];
+            uint32_t eq = row_match(row, x);
+            if (eq & ((1u << i) - 1)) { /* seen at position ctz(eq) */
+                s->dpos[n][i] = s->dpos[n][__builtin_ctz(eq)];
+                continue;
+            }
+            s->dpos[n][i] = (uint8_t)d;
+            s->dkey[n][d] = x;
+            s->dcount[n][d] = __builtin_popcount(eq);
+            int32_t src = NG_SRC_TABLE;
+            if (n) {
+                for (int64_t j = 0; j < k; j++) {
+                    uint32_t there = row_match(sent[j].key[n], x);
+                    if (there) {
+                        src = (int32_t)(j << 4 | __builtin_ctz(there));
+                        break;
+                    }
+                }
+                if (src == NG_SRC_TABLE) {
+                    uint64_t b = ng_short_slot(x, fshift);
+                    if (df->short_filter[b / 64] >> (b % 64) & 1)
+                        __builtin_prefetch(&df->short_slots[ng_short_slot(x, df->short_shift)]);
+                    else
+                        src = NG_SRC_ABSENT;
+                }
+            }
+            s->dsrc[n][d++] = src;
+        }
+        s->nd[n] = d;
+    }
+    s->len_b = len > 1 ? (double)(len - 1) : 0.0;
+}
+
+static inline double short_idf(const vtag_metrics_df *df, uint64_t key)
+{
+    const vtag_metrics_df_short *t = df->short_slots;
+    for (uint64_t i = ng_short_slot(key, df->short_shift);; i = (i + 1) & df->short_mask) {
+        if (t[i].key == key) return t[i].idf;
+        if (!t[i].key) return df->log_n;
+    }
+}
+
+/* The idf, count · idf and norm of every distinct gram of sent[k] (the
+ * earlier sentences weighed already). */
+static void short_weigh(const vtag_metrics_df *df, vtag_metrics_sent *sent, int64_t k)
+{
+    vtag_metrics_sent *s = &sent[k];
+    for (int d = 0; d < s->nd[0]; d++) {
+        uint64_t key = s->dkey[0][d];
+        s->didf[0][d] = (int64_t)key - 1 < df->uni_len ? df->uni_idf[key - 1] : df->log_n;
+    }
+    for (int n = 1; n < VTAG_METRICS_MAX_N; n++)
+        for (int d = 0; d < s->nd[n]; d++) {
+            int32_t src = s->dsrc[n][d];
+            double idf = df->log_n;
+            if (src >= 0) {
+                const vtag_metrics_sent *e = &sent[src >> 4];
+                idf = e->didf[n][e->dpos[n][src & 15]];
+            } else if (src == NG_SRC_TABLE) {
+                idf = short_idf(df, s->dkey[n][d]);
+            }
+            s->didf[n][d] = idf;
+        }
+    for (int n = 0; n < VTAG_METRICS_MAX_N; n++) {
+        double norm2 = 0;
+        for (int d = 0; d < s->nd[n]; d++) {
+            double v = (double)s->dcount[n][d] * s->didf[n][d];
+            s->dval[n][d] = v;
+            norm2 += v * v;
+        }
+        s->norm[n] = sqrt(norm2);
+    }
+}
+
+static double short_score(const vtag_metrics_sent *c, const vtag_metrics_sent *refs, int64_t n_refs)
+{
+    double sum[VTAG_METRICS_MAX_N] = {0};
+    for (int64_t r = 0; r < n_refs; r++) {
+        const vtag_metrics_sent *ref = &refs[r];
+        double delta = c->len_b - ref->len_b;
+        double penalty = exp(-(delta * delta) / (2 * CIDER_SIGMA * CIDER_SIGMA));
+        for (int n = 0; n < VTAG_METRICS_MAX_N; n++) {
+            double val = 0; /* Σ min(vc, vr)·vr over the reference's grams */
+            for (int d = 0; d < ref->nd[n]; d++) {
+                int count = __builtin_popcount(row_match(c->key[n], ref->dkey[n][d]));
+                double vc = (double)count * ref->didf[n][d], vr = ref->dval[n][d];
+                val += (vc < vr ? vc : vr) * vr;
+            }
+            if (c->norm[n] != 0 && ref->norm[n] != 0) val /= c->norm[n] * ref->norm[n];
+            sum[n] += val * penalty;
+        }
+    }
+    double mean = 0;
+    for (int n = 0; n < VTAG_METRICS_MAX_N; n++) mean += sum[n];
+    mean /= VTAG_METRICS_MAX_N;
+    return mean / (double)n_refs * 10.0;
+}
+
+void ng_cider_short(const vtag_metrics_df *df, vtag_metrics_work *w, const vtag_metrics_seq *cands,
+                    int64_t n_cands, const vtag_metrics_seq *refs, int64_t n_refs, double *scores)
+{
+    vtag_metrics_sent *sent = w->sents; /* the references, then a candidate */
+    for (int64_t r = 0; r < n_refs; r++) short_cut(df, sent, r, refs[r].ids, refs[r].len);
+    for (int64_t r = 0; r < n_refs; r++) short_weigh(df, sent, r);
+    for (int64_t c = 0; c < n_cands; c++) {
+        short_cut(df, sent, n_refs, cands[c].ids, cands[c].len);
+        short_weigh(df, sent, n_refs);
+        scores[c] = short_score(&sent[n_refs], sent, n_refs);
+    }
+}
