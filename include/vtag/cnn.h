@@ -123,9 +123,15 @@ void vtag_act_backward(float *din, const float *dout, const float *in, int64_t n
  * PyTorch's is alpha 1/6, beta 0.5). */
 void vtag_hardsigmoid_forward(float *out, const float *in, int64_t n, float alpha, float beta,
                               int threads);
+void vtag_hardsigmoid_backward(float *din, const float *dout, const float *in, int64_t n, float alpha,
+                               float beta, int threads);
 void vtag_sigmoid_forward(float *out, const float *in, int64_t n, int threads);
-/* Residual add: out = a + b (out may alias a or b); backward is da += dout, db += dout. */
+/* Takes the forward OUTPUT y: din += dout·y·(1 − y). */
+void vtag_sigmoid_backward(float *din, const float *dout, const float *out, int64_t n, int threads);
+/* Residual add: out = a + b (out may alias a or b); backward is da += dout, db += dout
+ * (either may be NULL). */
 void vtag_add_forward(float *out, const float *a, const float *b, int64_t n, int threads);
+void vtag_add_backward(float *da, float *db, const float *dout, int64_t n, int threads);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,40 @@
+/* Helpers shared by the CNN layers of src/cnn: the conv strategy, im2col/col2im,
+ * the direct depthwise kernel and the fused bias + activation pass. */
+#ifndef VTAG_CNN_INTERNAL_H
+#define VTAG_CNN_INTERNAL_H
+
+#include <stdint.h>
+
+#include "vtag/cnn.h"
+
+/* Below this many elements a parallel region costs more than it saves. */
+#define CNN_PAR_MIN 32768
+
+/* How vtag_conv2d_forward/backward run a given shape (conv2d.c). */
+typedef struct cnn_conv_plan {
+    int64_t groups, cin_g, cout_g;
+    int64_t k;       /* GEMM depth: cin_g·kh·kw */
+    int64_t p;       /* output positions per image: h_out·w_out */
+    int depthwise;   /* groups == c_in == c_out: the direct kernel of depthwise.c */
+    int direct_1x1;  /* 1×1, stride 1, no padding: the input plane is the GEMM's B */
+    int64_t nb;      /* images merged into one GEMM's N (forward) */
+} cnn_conv_plan;
+
+cnn_conv_plan cnn_conv_strategy(const vtag_conv2d_dims *d);
+
+/* col[r, j·p + q] (row stride ld) for the r = (c, kh, kw) rows of channels
+ * c0 .. c0+cin_g-1 of images 0..nb-1 of `in` (which points at the first image). */
+void cnn_im2col(int threads, float *col, int64_t ld, const float *in, int64_t nb, int64_t c0,
+                const vtag_conv2d_dims *d);
+/* The adjoint of cnn_im2col for one image: din[c0 + c, ...] += col. */
+void cnn_col2im(int threads, float *din, int64_t c0, const float *col, int64_t ld,
+                const vtag_conv2d_dims *d);
+
+/* groups == c_in == c_out, any kernel, stride, padding and dilation. */
+void cnn_depthwise_forward(int threads, float *out, const float *in, const float *w, const float *b,
+                           const vtag_conv2d_dims *d, vtag_act act);
+
+/* dst[i] = act(src[i] + bias), i < n (dst may be src). */
+void cnn_bias_act_row(float *dst, const float *src, int64_t n, float bias, vtag_act act);
+
+#endif

@@ -1,0 +1,178 @@
+/* Conv2d over NCHW: im2col + vtag_gemm per group (out_g[Cout_g, P] = W_g[Cout_g, K] · col[K, P]),
+ * with small output planes merged across images into one GEMM, 1×1 stride-1 convs reading the
+ * input plane directly, depthwise convs on the direct kernel of depthwise.c, and the bias and
+ * activation applied in one pass after each GEMM. */
+#include <limits.h>
+#include <string.h>
+
+#include "cnn/cnn_internal.h"
+
+/* A GEMM narrower than this many columns runs far below peak: late layers (7×7, 14×14 planes)
+ * merge images until N reaches it. */
+#define MERGE_COLS 1024
+
+int vtag_conv2d_plan(vtag_conv2d_dims *d, vtag_error *err)
+{
+    if (d->n < 1 || d->c_in < 1 || d->h < 1 || d->w < 1 || d->c_out < 1 || d->kh < 1 || d->kw < 1)
+        return vtag_fail(err, VTAG_ERR_ARG,
+                         "conv2d: sizes must be positive (n %lld, c_in %lld, h %lld, w %lld, c_out %lld, "
+                         "kernel %lldx%lld)",
+                         (long long)d->n, (long long)d->c_in, (long long)d->h, (long long)d->w,
+                         (long long)d->c_out, (long long)d->kh, (long long)d->kw);
+    if (d->stride_h < 1 || d->stride_w < 1 || d->dil_h < 1 || d->dil_w < 1)
+        return vtag_fail(err, VTAG_ERR_ARG, "conv2d: stride (%lld, %lld) and dilation (%lld, %lld) must be >= 1",
+                         (long long)d->stride_h, (long long)d->stride_w, (long long)d->dil_h, (long long)d->dil_w);
+    if (d->pad_top < 0 || d->pad_left < 0 || d->pad_bottom < 0 || d->pad_right < 0)
+        return vtag_fail(err, VTAG_ERR_ARG, "conv2d: negative padding (%lld, %lld, %lld, %lld)",
+                         (long long)d->pad_top, (long long)d->pad_left, (long long)d->pad_bottom,
+                         (long long)d->pad_right);
+    if (d->groups < 1 || d->c_in % d->groups || d->c_out % d->groups)
+        return vtag_fail(err, VTAG_ERR_ARG, "conv2d: groups %lld must be >= 1 and divide c_in %lld and c_out %lld",
+                         (long long)d->groups, (long long)d->c_in, (long long)d->c_out);
+    int64_t eff_h = d->dil_h * (d->kh - 1) + 1, eff_w = d->dil_w * (d->kw - 1) + 1;
+    int64_t ph = d->h + d->pad_top + d->pad_bottom, pw = d->w + d->pad_left + d->pad_right;
+    if (eff_h > ph || eff_w > pw)
+        return vtag_fail(err, VTAG_ERR_ARG, "conv2d: kernel extent %lldx%lld exceeds the padded input %lldx%lld",
+                         (long long)eff_h, (long long)eff_w, (long long)ph, (long long)pw);
+    d->h_out = (ph - eff_h) / d->stride_h + 1;
+    d->w_out = (pw - eff_w) / d->stride_w + 1;
+    /* GEMM sizes are BLAS ints; keep every matrix dimension (and a merged N) well inside. */
+    int64_t k = d->c_in / d->groups * d->kh * d->kw, p = d->h_out * d->w_out;
+    if (k > INT_MAX / 2 || p > INT_MAX / 2 / d->n || d->h * d->w > INT_MAX / 2 || d->c_out > INT_MAX / 2)
+        return vtag_fail(err, VTAG_ERR_ARG, "conv2d: too large (K %lld, %lld output positions)", (long long)k,
+                         (long long)p);
+    return VTAG_OK;
+}
+
+cnn_conv_plan cnn_conv_strategy(const vtag_conv2d_dims *d)
+{
+    cnn_conv_plan pl;
+    pl.groups = d->groups;
+    pl.cin_g = d->c_in / d->groups;
+    pl.cout_g = d->c_out / d->groups;
+    pl.k = pl.cin_g * d->kh * d->kw;
+    pl.p = d->h_out * d->w_out;
+    pl.depthwise = d->groups > 1 && d->groups == d->c_in && d->groups == d->c_out;
+    pl.direct_1x1 = d->kh == 1 && d->kw == 1 && d->stride_h == 1 && d->stride_w == 1 && d->pad_top == 0 &&
+                    d->pad_left == 0 && d->pad_bottom == 0 && d->pad_right == 0;
+    /* Merge enough images to reach MERGE_COLS, in chunks of equal size. */
+    int64_t want = pl.p >= MERGE_COLS ? 1 : (MERGE_COLS + pl.p - 1) / pl.p;
+    if (want > d->n) want = d->n;
+    int64_t chunks = (d->n + want - 1) / want;
+    pl.nb = (d->n + chunks - 1) / chunks;
+    return pl;
+}
+
+int64_t vtag_conv2d_workspace(const vtag_conv2d_dims *d, int threads)
+{
+    (void)threads; /* the layers thread inside one image's GEMM, so scratch does not grow with threads */
+    cnn_conv_plan pl = cnn_conv_strategy(d);
+    int64_t fwd = 0;
+    if (!pl.depthwise) {
+        if (!(pl.direct_1x1 && pl.nb == 1)) fwd += pl.k * pl.nb * pl.p; /* col */
+        if (pl.nb > 1) fwd += pl.cout_g * pl.nb * pl.p;                  /* merged output */
+    }
+    int64_t bwd = pl.direct_1x1 ? 0 : 2 * pl.k * pl.p; /* col and dcol of one image */
+    return fwd > bwd ? fwd : bwd;
+}
+
+/* out[n0 + j, g·cout_g + o, :] = act(src(j, o) + b), for the nb images and cout_g channels of a group. */
+static void epilogue(int threads, float *out, const float *src, int64_t src_ld, int64_t nb, int64_t g,
+                     const float *b, const vtag_conv2d_dims *d, const cnn_conv_plan *pl, vtag_act act)
+{
+    const int64_t rows = nb * pl->cout_g, p = pl->p;
+    if (src == out && !b && act == VTAG_ACT_NONE) return;
+#pragma omp parallel for num_threads(threads) if (rows * p > CNN_PAR_MIN) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t j = r / pl->cout_g, o = r % pl->cout_g, co = g * pl->cout_g + o;
+        float *dst = out + (j * d->c_out + co) * p;
+        const float *s = src == out ? dst : src + o * src_ld + j * p;
+        cnn_bias_act_row(dst, s, p, b ? b[co] : 0.0f, act);
+    }
+}
+
+void vtag_conv2d_forward(const vtag_ctx *ctx, float *out, const float *in, const float *w,
+                         const float *b, const vtag_conv2d_dims *d, vtag_act act, float *ws)
+{
+    const cnn_conv_plan pl = cnn_conv_strategy(d);
+    const int threads = ctx->threads;
+    if (pl.depthwise) {
+        cnn_depthwise_forward(threads, out, in, w, b, d, act);
+        return;
+    }
+    const int64_t hw = d->h * d->w, p = pl.p, k = pl.k;
+    for (int64_t n0 = 0; n0 < d->n; n0 += pl.nb) {
+        const int64_t nb = d->n - n0 < pl.nb ? d->n - n0 : pl.nb;
+        const float *in_n = in + n0 * d->c_in * hw;  /* [nb, Cin, H, W] */
+        float *out_n = out + n0 * d->c_out * p;        /* [nb, Cout, Ho, Wo] */
+        for (int64_t g = 0; g < pl.groups; g++) {
+            const float *wg = w + g * pl.cout_g * k; /* [Cout_g, K] */
+            float *og = out_n + g * pl.cout_g * p;   /* [Cout_g, P] of image n0 */
+            if (nb == 1 && pl.direct_1x1) {
+                vtag_gemm(ctx, 0, 0, pl.cout_g, p, k, 1.0f, wg, k, in_n + g * pl.cin_g * hw, hw, 0.0f, og, p);
+                epilogue(threads, out_n, out_n, 0, 1, g, b, d, &pl, act);
+                continue;
+            }
+            float *col = ws; /* [K, nb·P] */
+            cnn_im2col(threads, col, nb * p, in_n, nb, g * pl.cin_g, d);
+            if (nb == 1) {
+                vtag_gemm(ctx, 0, 0, pl.cout_g, p, k, 1.0f, wg, k, col, p, 0.0f, og, p);
+                epilogue(threads, out_n, out_n, 0, 1, g, b, d, &pl, act);
+            } else {
+                float *merged = ws + k * pl.nb * p; /* [Cout_g, nb·P] */
+                vtag_gemm(ctx, 0, 0, pl.cout_g, nb * p, k, 1.0f, wg, k, col, nb * p, 0.0f, merged, nb * p);
+                epilogue(threads, out_n, merged, nb * p, nb, g, b, d, &pl, act);
+            }
+        }
+    }
+}
+
+void vtag_conv2d_backward(const vtag_ctx *ctx, float *din, float *dw, float *db, const float *dout,
+                          const float *in, const float *w, const vtag_conv2d_dims *d, float *ws)
+{
+    const cnn_conv_plan pl = cnn_conv_strategy(d);
+    const int threads = ctx->threads;
+    const int64_t hw = d->h * d->w, p = pl.p, k = pl.k;
+    if (db) {
+        /* One channel per iteration, summed over all images: no two threads write one db[o]. */
+#pragma omp parallel for num_threads(threads) if (d->n * d->c_out * p > CNN_PAR_MIN) schedule(static)
+        for (int64_t o = 0; o < d->c_out; o++) {
+            double s = 0.0;
+            for (int64_t n = 0; n < d->n; n++) {
+                const float *g = dout + (n * d->c_out + o) * p;
+                float part = 0.0f;
+                for (int64_t i = 0; i < p; i++) part += g[i];
+                s += part;
+            }
+            db[o] += (float)s;
+        }
+    }
+    if (!din && !dw) return;
+    float *col = ws, *dcol = ws + k * p; /* [K, P] each */
+    for (int64_t n = 0; n < d->n; n++) {
+        for (int64_t g = 0; g < pl.groups; g++) {
+            const float *dout_g = dout + (n * d->c_out + g * pl.cout_g) * p; /* [Cout_g, P] */
+            const float *wg = w + g * pl.cout_g * k;                          /* [Cout_g, K] */
+            const float *in_g = in + (n * d->c_in + g * pl.cin_g) * hw;       /* [Cin_g, H, W] */
+            if (dw) {
+                const float *b = in_g; /* [K, P] */
+                if (!pl.direct_1x1) {
+                    cnn_im2col(threads, col, p, in + n * d->c_in * hw, 1, g * pl.cin_g, d);
+                    b = col;
+                }
+                /* dW_g[Cout_g, K] += dout_g · col^T */
+                vtag_gemm(ctx, 0, 1, pl.cout_g, k, p, 1.0f, dout_g, p, b, p, 1.0f, dw + g * pl.cout_g * k, k);
+            }
+            if (din) {
+                float *din_g = din + (n * d->c_in + g * pl.cin_g) * hw;
+                if (pl.direct_1x1) {
+                    vtag_gemm(ctx, 1, 0, k, p, pl.cout_g, 1.0f, wg, k, dout_g, p, 1.0f, din_g, p);
+                } else {
+                    /* dcol[K, P] = W_g^T · dout_g, then scattered back onto the input planes. */
+                    vtag_gemm(ctx, 1, 0, k, p, pl.cout_g, 1.0f, wg, k, dout_g, p, 0.0f, dcol, p);
+                    cnn_col2im(threads, din + n * d->c_in * hw, g * pl.cin_g, dcol, p, d);
+                }
+            }
+        }
+    }
+}
