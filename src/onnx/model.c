@@ -1,0 +1,145 @@
+/* The public ONNX API: open / close, what the graph holds, runs and the
+ * default feature taps. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "onnx/onnx_internal.h"
+
+void vtag_onnx_close(vtag_onnx_model_t **mp)
+{
+    if (!mp || !*mp) return;
+    vtag_onnx_model_t *m = *mp;
+    for (int i = 0; i < m->n_plans; i++) onnx_plan_free(m->plans[i]);
+    for (int v = 0; v < m->n_values; v++) {
+        if (m->values[v].owned) free(m->values[v].t.data);
+        free(m->values[v].own_name);
+    }
+    if (m->nodes)
+        for (int i = 0; i < m->n_nodes; i++) {
+            free(m->nodes[i].in);
+            free(m->nodes[i].out);
+            if (m->nodes[i].value_owned) free(m->nodes[i].value.data);
+        }
+    free(m->nodes);
+    free(m->values);
+    free(m->inputs);
+    free(m->outputs);
+    if (m->proto) onnx__model_proto__free_unpacked(m->proto, NULL);
+    free(m->path);
+    free(m);
+    *mp = NULL;
+}
+
+int vtag_onnx_open(vtag_onnx_model_t **out, const char *path, vtag_error *err)
+{
+    *out = NULL;
+    vtag_onnx_model_t *m = calloc(1, sizeof *m);
+    if (!m || !(m->path = strdup(path))) {
+        free(m);
+        return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
+    }
+    int rc = onnx_model_load(m, err);
+    if (rc) {
+        vtag_onnx_close(&m);
+        return rc;
+    }
+    *out = m;
+    return VTAG_OK;
+}
+
+int64_t vtag_onnx_opset(const vtag_onnx_model_t *m) { return m->opset; }
+int vtag_onnx_input_count(const vtag_onnx_model_t *m) { return m->n_inputs; }
+int vtag_onnx_output_count(const vtag_onnx_model_t *m) { return m->n_outputs; }
+int vtag_onnx_node_count(const vtag_onnx_model_t *m) { return m->n_nodes; }
+const char *vtag_onnx_node_op(const vtag_onnx_model_t *m, int i) { return m->nodes[i].p->op_type; }
+const char *vtag_onnx_node_name(const vtag_onnx_model_t *m, int i) { return m->nodes[i].name; }
+int vtag_onnx_node_folded(const vtag_onnx_model_t *m, int i) { return m->nodes[i].folded; }
+
+const char *vtag_onnx_input(const vtag_onnx_model_t *m, int i, vtag_onnx_tensor *declared)
+{
+    const onnx_value *v = &m->values[m->inputs[i]];
+    if (declared) {
+        *declared = v->t;
+        declared->data = NULL;
+    }
+    return v->name;
+}
+
+const char *vtag_onnx_output_name(const vtag_onnx_model_t *m, int i) { return m->values[m->outputs[i]].name; }
+
+/* Runnable values: graph inputs and node outputs, skipping those a folding removed. */
+static int runnable(const onnx_value *v) { return v->kind != ONNX_VAL_CONST && v->folded_into < 0; }
+
+int vtag_onnx_value_count(const vtag_onnx_model_t *m)
+{
+    int n = 0;
+    for (int v = 0; v < m->n_values; v++) n += runnable(&m->values[v]);
+    return n;
+}
+
+const char *vtag_onnx_value_name(const vtag_onnx_model_t *m, int i)
+{
+    for (int v = 0; v < m->n_values; v++)
+        if (runnable(&m->values[v]) && i-- == 0) return m->values[v].name;
+    return NULL;
+}
+
+int vtag_onnx_infer(vtag_onnx_model_t *m, vtag_ctx *ctx, int n_in, const char *const *in_names,
+                    const vtag_onnx_tensor *in, int n_out, const char *const *out_names,
+                    vtag_onnx_tensor *shapes, vtag_error *err)
+{
+    onnx_request rq = {n_in, in_names, in, n_out, out_names};
+    onnx_plan *p;
+    int rc = onnx_plan_get(m, ctx, &rq, &p, err);
+    if (rc) return rc;
+    onnx_plan_shapes(p, shapes);
+    return VTAG_OK;
+}
+
+int vtag_onnx_run_view(vtag_onnx_model_t *m, vtag_ctx *ctx, int n_in, const char *const *in_names,
+                       const vtag_onnx_tensor *in, int n_out, const char *const *out_names,
+                       vtag_onnx_tensor *out, vtag_error *err)
+{
+    for (int k = 0; k < n_in; k++)
+        if (!in[k].data && vtag_onnx_tensor_numel(&in[k]))
+            return vtag_fail(err, VTAG_ERR_ARG, "%s: input '%s' has no data", m->path, in_names[k]);
+    onnx_request rq = {n_in, in_names, in, n_out, out_names};
+    onnx_plan *p;
+    int rc = onnx_plan_get(m, ctx, &rq, &p, err);
+    if (rc) return rc;
+    onnx_plan_run(m, p, ctx, in, out);
+    return VTAG_OK;
+}
+
+int vtag_onnx_run(vtag_onnx_model_t *m, vtag_ctx *ctx, int n_in, const char *const *in_names,
+                  const vtag_onnx_tensor *in, int n_out, const char *const *out_names, vtag_onnx_tensor *out,
+                  vtag_error *err)
+{
+    int rc = vtag_onnx_run_view(m, ctx, n_in, in_names, in, n_out, out_names, out, err);
+    if (rc) return rc;
+    for (int k = 0; k < n_out; k++) {
+        size_t b = (size_t)vtag_onnx_tensor_numel(&out[k]) * vtag_onnx_dtype_size(out[k].dtype);
+        void *copy = malloc(b ? b : 1);
+        if (!copy) {
+            for (int j = 0; j < k; j++) vtag_onnx_tensor_free(&out[j]);
+            for (int j = k; j < n_out; j++) out[j].data = NULL;
+            return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory for output '%s'", m->path, out_names[k]);
+        }
+        if (b) memcpy(copy, out[k].data, b);
+        out[k].data = copy;
+    }
+    return VTAG_OK;
+}
+
+int vtag_onnx_default_taps(const vtag_onnx_model_t *m, const char **fc, const char **att, vtag_error *err)
+{
+    for (int i = m->n_nodes - 1; i >= 0; i--) {
+        const onnx_node *nd = &m->nodes[i];
+        if (strcmp(nd->p->op_type, "GlobalAveragePool") != 0) continue;
+        *fc = m->values[nd->out[0]].name;
+        *att = m->values[nd->in[0]].name;
+        return VTAG_OK;
+    }
+    return vtag_fail(err, VTAG_ERR_NOTFOUND,
+                     "%s: no GlobalAveragePool node: name the feature taps (--fc-node, --att-node)", m->path);
+}

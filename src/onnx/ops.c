@@ -1,0 +1,97 @@
+/* The operator table: name → parse / infer / run, and small helpers the
+ * operators share (axes, broadcasting, reading scalars). */
+#include <string.h>
+
+#include "onnx/onnx_internal.h"
+
+extern const onnx_opdef onnx_op_conv, onnx_op_batchnorm, onnx_op_maxpool, onnx_op_avgpool,
+    onnx_op_global_avgpool, onnx_op_relu, onnx_op_clip, onnx_op_sigmoid, onnx_op_hardsigmoid,
+    onnx_op_hardswish, onnx_op_add, onnx_op_mul, onnx_op_gemm, onnx_op_matmul, onnx_op_flatten,
+    onnx_op_reshape, onnx_op_identity, onnx_op_unsqueeze, onnx_op_concat, onnx_op_constant, onnx_op_shape,
+    onnx_op_gather, onnx_op_pad;
+
+static const onnx_opdef *const ops[] = {
+    &onnx_op_conv,    &onnx_op_batchnorm, &onnx_op_maxpool,   &onnx_op_avgpool,     &onnx_op_global_avgpool,
+    &onnx_op_relu,    &onnx_op_clip,      &onnx_op_sigmoid,   &onnx_op_hardsigmoid, &onnx_op_hardswish,
+    &onnx_op_add,     &onnx_op_mul,       &onnx_op_gemm,      &onnx_op_matmul,      &onnx_op_flatten,
+    &onnx_op_reshape, &onnx_op_identity,  &onnx_op_unsqueeze, &onnx_op_concat,      &onnx_op_constant,
+    &onnx_op_shape,   &onnx_op_gather,    &onnx_op_pad,
+};
+#define N_OPS ((int)(sizeof ops / sizeof ops[0]))
+
+const char *const onnx_supported_ops[] = {
+    "Conv",
+    "BatchNormalization",
+    "MaxPool",
+    "AveragePool",
+    "GlobalAveragePool",
+    "Relu",
+    "Clip",
+    "Sigmoid",
+    "HardSigmoid",
+    "HardSwish",
+    "Add",
+    "Mul",
+    "Gemm",
+    "MatMul",
+    "Flatten",
+    "Reshape",
+    "Identity",
+    "Unsqueeze",
+    "Concat",
+    "Constant",
+    "Shape",
+    "Gather",
+    "Pad",
+    NULL,
+};
+
+const onnx_opdef *onnx_op_find(const char *op_type)
+{
+    for (int i = 0; i < N_OPS; i++)
+        if (strcmp(ops[i]->name, op_type) == 0) return ops[i];
+    return NULL;
+}
+
+int64_t onnx_numel(int ndim, const int64_t *shape)
+{
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++) n *= shape[d];
+    return n;
+}
+
+int onnx_is_float(const vtag_onnx_tensor *t) { return t->dtype == VTAG_ONNX_FLOAT; }
+
+int64_t onnx_axis(int64_t axis, int r)
+{
+    if (axis < -r || axis >= r) return -1;
+    return axis < 0 ? axis + r : axis;
+}
+
+int onnx_broadcast_shape(const vtag_onnx_tensor *a, const vtag_onnx_tensor *b, int *ndim, int64_t *shape)
+{
+    int r = a->ndim > b->ndim ? a->ndim : b->ndim;
+    for (int d = 0; d < r; d++) {
+        int da = d - (r - a->ndim), db = d - (r - b->ndim);
+        int64_t x = da >= 0 ? a->shape[da] : 1, y = db >= 0 ? b->shape[db] : 1;
+        if (x != y && x != 1 && y != 1) return -1;
+        shape[d] = x == 1 ? y : x;
+    }
+    *ndim = r;
+    return 0;
+}
+
+int64_t onnx_int_at(const vtag_onnx_tensor *t, int64_t i)
+{
+    return t->dtype == VTAG_ONNX_INT64 ? ((const int64_t *)t->data)[i] : ((const int32_t *)t->data)[i];
+}
+
+float onnx_float_at(const vtag_onnx_tensor *t, int64_t i)
+{
+    switch (t->dtype) {
+    case VTAG_ONNX_FLOAT: return ((const float *)t->data)[i];
+    case VTAG_ONNX_INT64: return (float)((const int64_t *)t->data)[i];
+    case VTAG_ONNX_INT32: return (float)((const int32_t *)t->data)[i];
+    }
+    return 0.0f;
+}

@@ -1,0 +1,191 @@
+/* MaxPool, AveragePool and GlobalAveragePool. 1-D and 2-D pooling runs on
+ * the CNN module's kernels (1-D: H = 1); 3-D on the naive path of conv_nd.c. */
+#include <string.h>
+
+#include "onnx/onnx_internal.h"
+#include "onnx/onnx_nd.h"
+
+static int parse_pool(vtag_onnx_model_t *m, onnx_node *nd, int is_max, vtag_error *err)
+{
+    int rc = onnx_parse_spatial(m, nd, 1, err);
+    int64_t ceil_mode = 0, cip = 0, storage = 0;
+    if (!rc) rc = onnx_attr_int(m, nd, "ceil_mode", 0, &ceil_mode, err);
+    if (!rc && is_max) rc = onnx_attr_int(m, nd, "storage_order", 0, &storage, err);
+    if (!rc && !is_max) rc = onnx_attr_int(m, nd, "count_include_pad", 0, &cip, err);
+    if (rc) return rc;
+    if (storage)
+        return onnx_node_fail(m, nd, err, VTAG_ERR_UNSUPPORTED,
+                              "unsupported value %lld of attribute 'storage_order'", (long long)storage);
+    if (!is_max)
+        for (int d = 0; d < nd->sp.nsp; d++)
+            if (nd->sp.dil[d] != 1)
+                return onnx_node_fail(m, nd, err, VTAG_ERR_UNSUPPORTED, "dilations in AveragePool");
+    if (nd->n_out > 1)
+        return onnx_node_fail(m, nd, err, VTAG_ERR_UNSUPPORTED, "the Indices output is not supported");
+    nd->sp.ceil_mode = ceil_mode != 0;
+    nd->sp.count_include_pad = cip != 0;
+    return VTAG_OK;
+}
+
+static int parse_maxpool(vtag_onnx_model_t *m, onnx_node *nd, vtag_error *err)
+{
+    return parse_pool(m, nd, 1, err);
+}
+static int parse_avgpool(vtag_onnx_model_t *m, onnx_node *nd, vtag_error *err)
+{
+    return parse_pool(m, nd, 0, err);
+}
+
+static void pool_resolved(const onnx_node *nd, const vtag_onnx_tensor *x, onnx_spatial *sp)
+{
+    *sp = nd->sp;
+    onnx_spatial_resolve(sp, x->shape + 2, nd->sp.kernel, nd->sp.nsp);
+}
+
+static void pool2d_dims(const onnx_spatial *sp, const vtag_onnx_tensor *x, vtag_pool2d_dims *d)
+{
+    memset(d, 0, sizeof *d);
+    int two = sp->nsp == 2;
+    d->n = x->shape[0];
+    d->c = x->shape[1];
+    d->h = two ? x->shape[2] : 1;
+    d->w = x->shape[two ? 3 : 2];
+    d->kh = two ? sp->kernel[0] : 1;
+    d->kw = sp->kernel[two ? 1 : 0];
+    d->stride_h = two ? sp->stride[0] : 1;
+    d->stride_w = sp->stride[two ? 1 : 0];
+    d->dil_h = two ? sp->dil[0] : 1;
+    d->dil_w = sp->dil[two ? 1 : 0];
+    d->pad_top = two ? sp->pad_begin[0] : 0;
+    d->pad_bottom = two ? sp->pad_end[0] : 0;
+    d->pad_left = sp->pad_begin[two ? 1 : 0];
+    d->pad_right = sp->pad_end[two ? 1 : 0];
+    d->ceil_mode = sp->ceil_mode;
+    d->count_include_pad = sp->count_include_pad;
+}
+
+/* Output size along one dim, PyTorch's ceil rule (the last window must start
+ * inside the input or the left padding) — what ONNX's reference follows too. */
+static int64_t pool_out(int64_t in, int64_t k, int64_t s, int64_t dil, int64_t pb, int64_t pe, int ceil_mode)
+{
+    int64_t span = dil * (k - 1) + 1, full = in + pb + pe - span;
+    if (full < 0) return -1;
+    int64_t o = (ceil_mode ? (full + s - 1) / s : full / s) + 1;
+    if (ceil_mode && (o - 1) * s >= in + pb) o--;
+    return o;
+}
+
+static int infer_pool(const vtag_onnx_model_t *m, const onnx_node *nd, const vtag_onnx_tensor *const *in,
+                      vtag_onnx_tensor *out, vtag_error *err)
+{
+    const vtag_onnx_tensor *x = in[0];
+    if (!onnx_is_float(x))
+        return onnx_node_fail(m, nd, err, VTAG_ERR_UNSUPPORTED, "input of type %s (only float)",
+                              vtag_onnx_dtype_name(x->dtype));
+    int nsp = x->ndim - 2;
+    if (nsp != nd->sp.nsp)
+        return onnx_node_fail(m, nd, err, VTAG_ERR_ARG, "input of rank %d for a %d-d kernel", x->ndim,
+                              nd->sp.nsp);
+    onnx_spatial sp;
+    pool_resolved(nd, x, &sp);
+    out[0] = *x;
+    out[0].data = NULL;
+    if (nsp <= 2) {
+        vtag_pool2d_dims d;
+        pool2d_dims(&sp, x, &d);
+        vtag_error e2 = {0};
+        if (vtag_pool2d_plan(&d, &e2)) return onnx_node_fail(m, nd, err, VTAG_ERR_ARG, "%s", e2.msg);
+        if (nsp == 2) out[0].shape[2] = d.h_out;
+        out[0].shape[nsp == 2 ? 3 : 2] = d.w_out;
+        return VTAG_OK;
+    }
+    for (int d = 0; d < nsp; d++) {
+        int64_t o = pool_out(x->shape[2 + d], sp.kernel[d], sp.stride[d], sp.dil[d], sp.pad_begin[d],
+                             sp.pad_end[d], sp.ceil_mode);
+        if (o < 1)
+            return onnx_node_fail(m, nd, err, VTAG_ERR_ARG,
+                                  "kernel larger than the padded input at spatial dim %d", d);
+        out[0].shape[2 + d] = o;
+    }
+    return VTAG_OK;
+}
+
+static void run_pool(const vtag_ctx *ctx, const onnx_node *nd, const vtag_onnx_tensor *x, vtag_onnx_tensor *y,
+                     int is_max)
+{
+    onnx_spatial sp;
+    pool_resolved(nd, x, &sp);
+    if (x->ndim - 2 <= 2) {
+        vtag_pool2d_dims d;
+        pool2d_dims(&sp, x, &d);
+        vtag_error e = {0};
+        vtag_pool2d_plan(&d, &e);
+        if (is_max)
+            vtag_maxpool2d_forward(ctx, y->data, NULL, x->data, &d);
+        else
+            vtag_avgpool2d_forward(ctx, y->data, x->data, &d);
+        return;
+    }
+    onnx_pool_nd_forward(y->data, x->data, x->shape, y->shape, x->ndim - 2, &sp, is_max);
+}
+
+static void run_maxpool(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act,
+                        const vtag_onnx_tensor *const *in, vtag_onnx_tensor *out, float *ws)
+{
+    (void)act, (void)ws;
+    run_pool(ctx, nd, in[0], &out[0], 1);
+}
+
+static void run_avgpool(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act,
+                        const vtag_onnx_tensor *const *in, vtag_onnx_tensor *out, float *ws)
+{
+    (void)act, (void)ws;
+    run_pool(ctx, nd, in[0], &out[0], 0);
+}
+
+static int infer_global_avgpool(const vtag_onnx_model_t *m, const onnx_node *nd,
+                                const vtag_onnx_tensor *const *in, vtag_onnx_tensor *out, vtag_error *err)
+{
+    const vtag_onnx_tensor *x = in[0];
+    if (!onnx_is_float(x) || x->ndim < 2)
+        return onnx_node_fail(m, nd, err, VTAG_ERR_UNSUPPORTED,
+                              "input of type %s and rank %d (float, rank >= 2)",
+                              vtag_onnx_dtype_name(x->dtype), x->ndim);
+    out[0] = *x;
+    out[0].data = NULL;
+    for (int d = 2; d < x->ndim; d++) out[0].shape[d] = 1;
+    return VTAG_OK;
+}
+
+static void run_global_avgpool(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act,
+                               const vtag_onnx_tensor *const *in, vtag_onnx_tensor *out, float *ws)
+{
+    (void)nd, (void)act, (void)ws;
+    const vtag_onnx_tensor *x = in[0];
+    vtag_global_avgpool_forward(ctx, out[0].data, x->data, x->shape[0], x->shape[1],
+                                onnx_numel(x->ndim - 2, x->shape + 2));
+}
+
+const onnx_opdef onnx_op_maxpool = {.name = "MaxPool",
+                                    .min_in = 1,
+                                    .max_in = 1,
+                                    .min_out = 1,
+                                    .max_out = 2,
+                                    .parse = parse_maxpool,
+                                    .infer = infer_pool,
+                                    .run = run_maxpool};
+const onnx_opdef onnx_op_avgpool = {.name = "AveragePool",
+                                    .min_in = 1,
+                                    .max_in = 1,
+                                    .min_out = 1,
+                                    .max_out = 1,
+                                    .parse = parse_avgpool,
+                                    .infer = infer_pool,
+                                    .run = run_avgpool};
+const onnx_opdef onnx_op_global_avgpool = {.name = "GlobalAveragePool",
+                                           .min_in = 1,
+                                           .max_in = 1,
+                                           .min_out = 1,
+                                           .max_out = 1,
+                                           .infer = infer_global_avgpool,
+                                           .run = run_global_avgpool};
