@@ -58,14 +58,23 @@ int ng_short_reserve(vtag_metrics_work *w, int64_t n, vtag_error *err)
     return VTAG_OK;
 }
 
-/* Keys, distinct grams and their counts of ids[0..len) into sent[k], and
- * where each distinct gram of orders 2..4 gets its idf: from an earlier
- * sentence sent[0..k) that has it, else from the df table, whose slot is
- * prefetched unless the filter proves the gram absent. */
-static void short_cut(const vtag_metrics_df *df, vtag_metrics_sent *sent, int64_t k,
-                      const int32_t *ids, int64_t len)
+/* A double chosen without a branch: b when pick, else a. */
+static inline double pick_double(int pick, double a, double b)
 {
-    vtag_metrics_sent *s = &sent[k];
+    uint64_t ua, ub, m = -(uint64_t)(pick != 0);
+    memcpy(&ua, &a, sizeof ua);
+    memcpy(&ub, &b, sizeof ub);
+    ua = (ua & ~m) | (ub & m);
+    memcpy(&a, &ua, sizeof a);
+    return a;
+}
+
+/* Keys, distinct grams and their counts of ids[0..len) into s, the
+ * unigrams' idfs (direct), and the grams of orders 2..4 that the df filter
+ * does not prove absent listed for short_look (the others keep log N).
+ * Whether a gram is listed is as likely as not, so that does not branch. */
+static void short_cut(const vtag_metrics_df *df, vtag_metrics_sent *s, const int32_t *ids, int64_t len)
+{
     uint64_t t[NG_SHORT_LEN + 3] = {0};
     for (int64_t i = 0; i < len; i++) t[i] = (uint64_t)ids[i] + 1;
     for (int i = 0; i < NG_SHORT_LEN; i++) {
@@ -79,73 +88,73 @@ static void short_cut(const vtag_metrics_df *df, vtag_metrics_sent *sent, int64_
         s->key[3][i] = key;
     }
     const int fshift = 64 - df->short_filter_bits;
+    int32_t n_look = 0;
     for (int n = 0; n < VTAG_METRICS_MAX_N; n++) {
         int m = (int)len - n, d = 0;
         const uint64_t *row = s->key[n];
         for (int i = 0; i < m; i++) {
             uint64_t x = row[i];
             uint32_t eq = row_match(row, x);
-            if (eq & ((1u << i) - 1)) { /* seen at position ctz(eq) */
-                s->dpos[n][i] = s->dpos[n][__builtin_ctz(eq)];
-                continue;
-            }
-            s->dpos[n][i] = (uint8_t)d;
+            if (eq & ((1u << i) - 1)) continue; /* seen before */
             s->dkey[n][d] = x;
             s->dcount[n][d] = __builtin_popcount(eq);
-            int32_t src = NG_SRC_TABLE;
-            if (n) {
-                for (int64_t j = 0; j < k; j++) {
-                    uint32_t there = row_match(sent[j].key[n], x);
-                    if (there) {
-                        src = (int32_t)(j << 4 | __builtin_ctz(there));
-                        break;
-                    }
-                }
-                if (src == NG_SRC_TABLE) {
-                    uint64_t b = ng_short_slot(x, fshift);
-                    if (df->short_filter[b / 64] >> (b % 64) & 1)
-                        __builtin_prefetch(&df->short_slots[ng_short_slot(x, df->short_shift)]);
-                    else
-                        src = NG_SRC_ABSENT;
-                }
+            if (n == 0) {
+                s->didf[0][d] = (int64_t)x - 1 < df->uni_len ? df->uni_idf[x - 1] : df->log_n;
+            } else {
+                uint64_t b = ng_short_slot(x, fshift);
+                s->didf[n][d] = df->log_n;
+                s->look_key[n_look] = x;
+                s->look_at[n_look] = n * NG_SHORT_LEN + d;
+                n_look += (int32_t)(df->short_filter[b / 64] >> (b % 64) & 1);
             }
-            s->dsrc[n][d++] = src;
+            d++;
         }
         s->nd[n] = d;
     }
+    s->n_look = n_look;
     s->len_b = len > 1 ? (double)(len - 1) : 0.0;
 }
 
-static inline double short_idf(const vtag_metrics_df *df, uint64_t key)
+static void short_prefetch(const vtag_metrics_df *df, const vtag_metrics_sent *s)
+{
+    for (int32_t l = 0; l < s->n_look; l++)
+        __builtin_prefetch(&df->short_slots[ng_short_slot(s->look_key[l], df->short_shift)]);
+}
+
+/* The listed grams' idfs from the df table (most are there: the filter
+ * passes about 6% of absent grams). The first two slots of every gram are
+ * read without a branch, so that the cache misses overlap (a mispredicted
+ * branch would throw the later loads away); the few grams placed further
+ * on are probed after. */
+static void short_look(const vtag_metrics_df *df, vtag_metrics_sent *s)
 {
     const vtag_metrics_df_short *t = df->short_slots;
-    for (uint64_t i = ng_short_slot(key, df->short_shift);; i = (i + 1) & df->short_mask) {
-        if (t[i].key == key) return t[i].idf;
-        if (!t[i].key) return df->log_n;
+    const uint64_t mask = df->short_mask;
+    double *didf = &s->didf[0][0];
+    int32_t rest[VTAG_METRICS_MAX_N * NG_SHORT_LEN], n_rest = 0;
+    for (int32_t l = 0; l < s->n_look; l++) {
+        uint64_t key = s->look_key[l], i = ng_short_slot(key, df->short_shift);
+        const vtag_metrics_df_short *a = &t[i], *b = &t[(i + 1) & mask];
+        double idf = pick_double(b->key == key, didf[s->look_at[l]], b->idf);
+        didf[s->look_at[l]] = pick_double(a->key == key, idf, a->idf);
+        rest[n_rest] = l;
+        n_rest += (a->key != key) & (a->key != 0) & (b->key != key) & (b->key != 0);
+    }
+    for (int32_t r = 0; r < n_rest; r++) {
+        uint64_t key = s->look_key[rest[r]];
+        for (uint64_t i = (ng_short_slot(key, df->short_shift) + 2) & mask;; i = (i + 1) & mask) {
+            if (t[i].key == key) {
+                didf[s->look_at[rest[r]]] = t[i].idf;
+                break;
+            }
+            if (!t[i].key) break; /* log N already */
+        }
     }
 }
 
-/* The idf, count · idf and norm of every distinct gram of sent[k] (the
- * earlier sentences weighed already). */
-static void short_weigh(const vtag_metrics_df *df, vtag_metrics_sent *sent, int64_t k)
+/* count · idf and the norms of s. */
+static void short_weigh(vtag_metrics_sent *s)
 {
-    vtag_metrics_sent *s = &sent[k];
-    for (int d = 0; d < s->nd[0]; d++) {
-        uint64_t key = s->dkey[0][d];
-        s->didf[0][d] = (int64_t)key - 1 < df->uni_len ? df->uni_idf[key - 1] : df->log_n;
-    }
-    for (int n = 1; n < VTAG_METRICS_MAX_N; n++)
-        for (int d = 0; d < s->nd[n]; d++) {
-            int32_t src = s->dsrc[n][d];
-            double idf = df->log_n;
-            if (src >= 0) {
-                const vtag_metrics_sent *e = &sent[src >> 4];
-                idf = e->didf[n][e->dpos[n][src & 15]];
-            } else if (src == NG_SRC_TABLE) {
-                idf = short_idf(df, s->dkey[n][d]);
-            }
-            s->didf[n][d] = idf;
-        }
     for (int n = 0; n < VTAG_METRICS_MAX_N; n++) {
         double norm2 = 0;
         for (int d = 0; d < s->nd[n]; d++) {
@@ -185,11 +194,17 @@ void ng_cider_short(const vtag_metrics_df *df, vtag_metrics_work *w, const vtag_
                     int64_t n_cands, const vtag_metrics_seq *refs, int64_t n_refs, double *scores)
 {
     vtag_metrics_sent *sent = w->sents; /* the references, then a candidate */
-    for (int64_t r = 0; r < n_refs; r++) short_cut(df, sent, r, refs[r].ids, refs[r].len);
-    for (int64_t r = 0; r < n_refs; r++) short_weigh(df, sent, r);
+    for (int64_t r = 0; r < n_refs; r++) {
+        short_cut(df, &sent[r], refs[r].ids, refs[r].len);
+        short_prefetch(df, &sent[r]);
+    }
+    for (int64_t r = 0; r < n_refs; r++) short_look(df, &sent[r]);
+    for (int64_t r = 0; r < n_refs; r++) short_weigh(&sent[r]);
     for (int64_t c = 0; c < n_cands; c++) {
-        short_cut(df, sent, n_refs, cands[c].ids, cands[c].len);
-        short_weigh(df, sent, n_refs);
+        short_cut(df, &sent[n_refs], cands[c].ids, cands[c].len);
+        short_prefetch(df, &sent[n_refs]);
+        short_look(df, &sent[n_refs]);
+        short_weigh(&sent[n_refs]);
         scores[c] = short_score(&sent[n_refs], sent, n_refs);
     }
 }

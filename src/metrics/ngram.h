@@ -103,20 +103,18 @@ void ng_lookup_idf(const vtag_metrics_df *df, vtag_metrics_work *w, int64_t from
 /* One sentence, ready to score: its keys by order and position (rows are
  * padded past the last gram with keys of lower orders or 0, which never
  * equal a key of the row's order), and its distinct grams in order of first
- * occurrence with count, idf and count · idf. Where the idf comes from:
- * dsrc >= 0 the same gram in an earlier sentence of the call (sentence
- * dsrc >> 4, position dsrc & 15), NG_SRC_TABLE the df table, NG_SRC_ABSENT
- * none (the df filter proved it absent: idf log N). */
-#define NG_SRC_TABLE (-1)
-#define NG_SRC_ABSENT (-2)
+ * occurrence with count, idf and count · idf. The distinct grams of orders
+ * 2..4 that the df filter lets through are listed in look_key (their didf
+ * index n·16 + d in look_at) and looked up together. */
 typedef struct vtag_metrics_sent {
     uint64_t key[VTAG_METRICS_MAX_N][NG_SHORT_LEN];
     uint64_t dkey[VTAG_METRICS_MAX_N][NG_SHORT_LEN];
     double didf[VTAG_METRICS_MAX_N][NG_SHORT_LEN];
     double dval[VTAG_METRICS_MAX_N][NG_SHORT_LEN];
     int32_t dcount[VTAG_METRICS_MAX_N][NG_SHORT_LEN];
-    int32_t dsrc[VTAG_METRICS_MAX_N][NG_SHORT_LEN];
-    uint8_t dpos[VTAG_METRICS_MAX_N][NG_SHORT_LEN]; /* distinct index of each position */
+    uint64_t look_key[VTAG_METRICS_MAX_N * NG_SHORT_LEN];
+    int32_t look_at[VTAG_METRICS_MAX_N * NG_SHORT_LEN];
+    int32_t n_look;
     int32_t nd[VTAG_METRICS_MAX_N];
     double norm[VTAG_METRICS_MAX_N];
     double len_b; /* bigram count max(0, tokens - 1) */
