@@ -8,14 +8,14 @@ extern const onnx_opdef onnx_op_conv, onnx_op_batchnorm, onnx_op_maxpool, onnx_o
     onnx_op_global_avgpool, onnx_op_relu, onnx_op_clip, onnx_op_sigmoid, onnx_op_hardsigmoid,
     onnx_op_hardswish, onnx_op_add, onnx_op_mul, onnx_op_gemm, onnx_op_matmul, onnx_op_flatten,
     onnx_op_reshape, onnx_op_identity, onnx_op_unsqueeze, onnx_op_concat, onnx_op_constant, onnx_op_shape,
-    onnx_op_gather, onnx_op_pad;
+    onnx_op_gather, onnx_op_pad, onnx_op_cast;
 
 static const onnx_opdef *const ops[] = {
     &onnx_op_conv,    &onnx_op_batchnorm, &onnx_op_maxpool,   &onnx_op_avgpool,     &onnx_op_global_avgpool,
     &onnx_op_relu,    &onnx_op_clip,      &onnx_op_sigmoid,   &onnx_op_hardsigmoid, &onnx_op_hardswish,
     &onnx_op_add,     &onnx_op_mul,       &onnx_op_gemm,      &onnx_op_matmul,      &onnx_op_flatten,
     &onnx_op_reshape, &onnx_op_identity,  &onnx_op_unsqueeze, &onnx_op_concat,      &onnx_op_constant,
-    &onnx_op_shape,   &onnx_op_gather,    &onnx_op_pad,
+    &onnx_op_shape,   &onnx_op_gather,    &onnx_op_pad, &onnx_op_cast,
 };
 #define N_OPS ((int)(sizeof ops / sizeof ops[0]))
 

@@ -605,3 +605,61 @@ const onnx_opdef onnx_op_pad = {.name = "Pad",
                                 .parse = parse_pad,
                                 .infer = infer_pad,
                                 .run = run_pad};
+
+/* ---- Cast (torch writes it around Clip bounds and shape arithmetic) -------------------------------- */
+
+static int parse_cast(vtag_onnx_model_t *m, onnx_node *nd, vtag_error *err)
+{
+    const Onnx__AttributeProto *a = onnx_attr_get(nd, "to");
+    if (!a) return onnx_node_fail(m, nd, err, VTAG_ERR_FORMAT, "missing attribute 'to'");
+    if (!vtag_onnx_dtype_size((int)a->i))
+        return onnx_node_fail(m, nd, err, VTAG_ERR_UNSUPPORTED, "unsupported value %s of attribute 'to'",
+                              vtag_onnx_dtype_name((int)a->i));
+    nd->axis = a->i; /* the target type */
+    return VTAG_OK;
+}
+
+static int infer_cast(const vtag_onnx_model_t *m, const onnx_node *nd, const vtag_onnx_tensor *const *in,
+                      vtag_onnx_tensor *out, vtag_error *err)
+{
+    out[0] = *in[0];
+    out[0].data = NULL;
+    out[0].dtype = (int)nd->axis;
+    return known_dtype(m, nd, in[0], err);
+}
+
+static double cast_get(const vtag_onnx_tensor *t, int64_t i)
+{
+    switch (t->dtype) {
+    case VTAG_ONNX_FLOAT: return ((const float *)t->data)[i];
+    case VTAG_ONNX_INT64: return (double)((const int64_t *)t->data)[i];
+    case VTAG_ONNX_INT32: return ((const int32_t *)t->data)[i];
+    case VTAG_ONNX_INT8: return ((const int8_t *)t->data)[i];
+    default: return ((const uint8_t *)t->data)[i]; /* uint8, bool */
+    }
+}
+
+static void run_cast(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act, const vtag_onnx_tensor *const *in,
+                     vtag_onnx_tensor *out, float *ws)
+{
+    (void)ctx, (void)nd, (void)act, (void)ws;
+    int64_t n = vtag_onnx_tensor_numel(in[0]);
+    if (in[0]->dtype == out[0].dtype) {
+        if (out[0].data != in[0]->data && n) memcpy(out[0].data, in[0]->data, (size_t)n * vtag_onnx_dtype_size(in[0]->dtype));
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        double v = cast_get(in[0], i);
+        switch (out[0].dtype) {
+        case VTAG_ONNX_FLOAT: ((float *)out[0].data)[i] = (float)v; break;
+        case VTAG_ONNX_INT64: ((int64_t *)out[0].data)[i] = (int64_t)v; break;
+        case VTAG_ONNX_INT32: ((int32_t *)out[0].data)[i] = (int32_t)v; break;
+        case VTAG_ONNX_INT8: ((int8_t *)out[0].data)[i] = (int8_t)v; break;
+        case VTAG_ONNX_BOOL: ((uint8_t *)out[0].data)[i] = v != 0; break;
+        default: ((uint8_t *)out[0].data)[i] = (uint8_t)v; break;
+        }
+    }
+}
+
+const onnx_opdef onnx_op_cast = {.name = "Cast", .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
+                                 .parse = parse_cast, .infer = infer_cast, .run = run_cast};

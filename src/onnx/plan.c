@@ -346,9 +346,11 @@ static int plan_build(vtag_onnx_model_t *m, const vtag_ctx *ctx, const onnx_requ
     for (int k = 0; k < rq->n_out; k++) uses[p->req[k]]++;
     for (int s = 0; s < p->n_steps; s++) {
         onnx_step *st = &p->steps[s];
+        if (st->node < 0) continue;
         const onnx_node *nd = &m->nodes[st->node];
         if (!nd->op->fuses_act || st->act || uses[st->out0] != 1) continue;
         for (int t = s + 1; t < p->n_steps; t++) {
+            if (p->steps[t].node < 0) continue; /* fused already */
             const onnx_node *nt = &m->nodes[p->steps[t].node];
             if (nt->in[0] != st->out0) {
                 int reads = 0;

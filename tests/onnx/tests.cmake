@@ -1,3 +1,14 @@
 # onnx tests: the test-data runner reads op types with the generated protobuf
 # code; the backbone tests export torchvision models at test time.
 target_include_directories(onnx_test_testdata PRIVATE ${VTAG_ONNX_GEN_DIR})
+# torchvision resnet18 / resnet50 / mobilenet_v2 and a tiny CNN, exported by
+# reference/export_backbones.py at test time into ${VTAG_FIXTURES}/onnx.
+add_test(NAME onnx/export_backbones
+         COMMAND ${VTAG_PYTHON} ${PROJECT_SOURCE_DIR}/reference/export_backbones.py --out ${VTAG_FIXTURES}/onnx --tiny
+         WORKING_DIRECTORY ${VTAG_FIXTURES})
+set_tests_properties(onnx/export_backbones PROPERTIES FIXTURES_SETUP onnx_models TIMEOUT 600)
+vtag_test_executable(onnx_backbone_parity ${CMAKE_CURRENT_LIST_DIR}/backbone_parity.c)
+add_test(NAME onnx/backbone_parity
+         COMMAND onnx_backbone_parity ${VTAG_FIXTURES}/onnx tiny resnet18 resnet50 mobilenet_v2
+         WORKING_DIRECTORY ${VTAG_FIXTURES})
+set_tests_properties(onnx/backbone_parity PROPERTIES FIXTURES_REQUIRED onnx_models TIMEOUT 600)
