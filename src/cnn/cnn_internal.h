@@ -30,9 +30,11 @@ void cnn_im2col(int threads, float *col, int64_t ld, const float *in, int64_t nb
 void cnn_col2im(int threads, float *din, int64_t c0, const float *col, int64_t ld,
                 const vtag_conv2d_dims *d);
 
-/* groups == c_in == c_out, any kernel, stride, padding and dilation. */
+/* groups == c_in == c_out, any kernel, stride, padding and dilation; ws holds
+ * cnn_depthwise_workspace(d, threads) floats. */
+int64_t cnn_depthwise_workspace(const vtag_conv2d_dims *d, int threads);
 void cnn_depthwise_forward(int threads, float *out, const float *in, const float *w, const float *b,
-                           const vtag_conv2d_dims *d, vtag_act act);
+                           const vtag_conv2d_dims *d, vtag_act act, float *ws);
 
 /* dst[i] = act(src[i] + bias), i < n (dst may be src). */
 void cnn_bias_act_row(float *dst, const float *src, int64_t n, float bias, vtag_act act);

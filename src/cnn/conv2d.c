@@ -65,10 +65,13 @@ cnn_conv_plan cnn_conv_strategy(const vtag_conv2d_dims *d)
 
 int64_t vtag_conv2d_workspace(const vtag_conv2d_dims *d, int threads)
 {
-    (void)threads; /* the layers thread inside one image's GEMM, so scratch does not grow with threads */
     cnn_conv_plan pl = cnn_conv_strategy(d);
+    /* The GEMM path threads inside one GEMM, so its scratch does not grow with threads; the
+     * depthwise kernel gives each thread its own plane. */
     int64_t fwd = 0;
-    if (!pl.depthwise) {
+    if (pl.depthwise) {
+        fwd = cnn_depthwise_workspace(d, threads);
+    } else {
         if (!(pl.direct_1x1 && pl.nb == 1)) fwd += pl.k * pl.nb * pl.p; /* col */
         if (pl.nb > 1) fwd += pl.cout_g * pl.nb * pl.p;                  /* merged output */
     }
@@ -97,7 +100,7 @@ void vtag_conv2d_forward(const vtag_ctx *ctx, float *out, const float *in, const
     const cnn_conv_plan pl = cnn_conv_strategy(d);
     const int threads = ctx->threads;
     if (pl.depthwise) {
-        cnn_depthwise_forward(threads, out, in, w, b, d, act);
+        cnn_depthwise_forward(threads, out, in, w, b, d, act, ws);
         return;
     }
     const int64_t hw = d->h * d->w, p = pl.p, k = pl.k;
