@@ -145,6 +145,9 @@ void vtag_video_normalize(const uint8_t *rgb, int64_t size, const float mean[3],
 /* Writes an RGB24 image as PNG, atomically (temporary name, flush, rename). */
 int vtag_video_write_png(const char *path, const uint8_t *rgb, int64_t width, int64_t height,
                          vtag_error *err);
+/* The same PNG into memory: *png (malloc'd, the caller frees it), *len bytes. */
+int vtag_video_encode_png(const uint8_t *rgb, int64_t width, int64_t height, uint8_t **png, size_t *len,
+                          vtag_error *err);
 
 #ifdef __cplusplus
 }

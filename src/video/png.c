@@ -1,6 +1,7 @@
-/* RGB24 → PNG file through libpng, written to a temporary name in the same
- * folder, flushed, then renamed over the target: a reader never sees half a
- * file. libpng reports errors by longjmp; nothing else lives across it. */
+/* RGB24 → PNG through libpng: to a file, written to a temporary name in the
+ * same folder, flushed, then renamed over the target (a reader never sees
+ * half a file), or to memory (the HTML report embeds frames). libpng reports
+ * errors by longjmp; nothing else lives across it. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -16,11 +17,34 @@
 /* Everything the setjmp/longjmp section touches lives here, so no local
  * variable is modified between setjmp and a longjmp. */
 typedef struct png_job {
-    FILE *fp;
+    FILE *fp;             /* the file, or NULL: into mem */
+    uint8_t *mem;         /* (mem_cap) malloc'd, grown by on_write */
+    size_t mem_len, mem_cap;
+    int mem_failed;
     const uint8_t *rgb;
     int64_t width, height;
     char msg[200];
 } png_job;
+
+static void on_write(png_structp png, png_bytep data, size_t n)
+{
+    png_job *job = png_get_io_ptr(png);
+    if (job->mem_len + n > job->mem_cap) {
+        size_t cap = job->mem_cap ? job->mem_cap : 4096;
+        while (cap < job->mem_len + n) cap *= 2;
+        uint8_t *m = realloc(job->mem, cap);
+        if (!m) {
+            job->mem_failed = 1;
+            png_error(png, "out of memory");
+        }
+        job->mem = m;
+        job->mem_cap = cap;
+    }
+    memcpy(job->mem + job->mem_len, data, n);
+    job->mem_len += n;
+}
+
+static void on_flush(png_structp png) { (void)png; }
 
 static void on_error(png_structp png, png_const_charp msg)
 {
@@ -53,7 +77,8 @@ static int encode(png_job *job)
         png_destroy_write_struct(&png, &info);
         return -1;
     }
-    png_init_io(png, job->fp);
+    if (job->fp) png_init_io(png, job->fp);
+    else png_set_write_fn(png, job, on_write, on_flush);
     /* Frames are small and rewritten often: fast deflate is the better trade. */
     png_set_compression_level(png, 3);
     png_set_IHDR(png, info, (png_uint_32)job->width, (png_uint_32)job->height, 8, PNG_COLOR_TYPE_RGB,
@@ -100,4 +125,21 @@ int vtag_video_write_png(const char *path, const uint8_t *rgb, int64_t width, in
     if (rc != VTAG_OK) unlink(tmp);
     free(tmp);
     return rc;
+}
+
+int vtag_video_encode_png(const uint8_t *rgb, int64_t width, int64_t height, uint8_t **png, size_t *len,
+                          vtag_error *err)
+{
+    *png = NULL;
+    *len = 0;
+    if (width <= 0 || height <= 0 || width > 1 << 24 || height > 1 << 24)
+        return vtag_fail(err, VTAG_ERR_ARG, "bad PNG size %lldx%lld", (long long)width, (long long)height);
+    png_job job = {.rgb = rgb, .width = width, .height = height};
+    if (encode(&job)) {
+        free(job.mem);
+        return vtag_fail(err, job.mem_failed ? VTAG_ERR_NOMEM : VTAG_ERR_ARG, "PNG encoding failed: %s", job.msg);
+    }
+    *png = job.mem;
+    *len = job.mem_len;
+    return VTAG_OK;
 }
