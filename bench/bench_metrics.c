@@ -122,6 +122,19 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Threads of this process (Linux: /proc/self/status), or -1: the benchmark
+ * reports it to show that vtag scored on one thread. */
+static int thread_count(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    int n = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1) break;
+    if (f) fclose(f);
+    return n;
+}
+
 static int run(const char *path, int64_t group, int repeats)
 {
     vtag_metrics_vocab vocab;
@@ -175,9 +188,9 @@ static int run(const char *path, int64_t group, int repeats)
         for (int64_t i = 0; i < caps.n_items; i++) mean += scores[i];
         mean /= (double)caps.n_items;
         printf("{\"candidates\": %lld, \"mean_tokens\": %.2f, \"distinct_ngrams\": %lld, \"df_seconds\": %.4f, "
-               "\"seconds\": %.6f, \"us_per_candidate\": %.4f, \"mean_cider_d\": %.17g}\n",
+               "\"seconds\": %.6f, \"us_per_candidate\": %.4f, \"mean_cider_d\": %.17g, \"threads\": %d}\n",
                (long long)caps.n_items, tokens / (double)caps.n_items, (long long)df.count, t_df, best,
-               best / (double)caps.n_items * 1e6, mean);
+               best / (double)caps.n_items * 1e6, mean, thread_count());
     }
     free(scores);
     free(cands);

@@ -7,7 +7,9 @@
 #   scst:  2,000 images × 5 sampled captions (SCST's reward), one
 #          vtag_metrics_cider_d_many call per image (its references prepared
 #          once). Python scores every candidate on its own in both, as
-#          coco-caption does. Usage: bench_metrics.sh BUILD
+#          coco-caption does. Each side: best of 3 passes over all candidates.
+#          vtag reports its thread count (1: it scores on one thread).
+#          Usage: bench_metrics.sh BUILD
 set -euo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,17 +22,17 @@ for shape in "items 10000 1" "scst 2000 5"; do
   read -r name images cands <<<"$shape"
   corpus=$tmp/$name.jsonl
   "$build/bench/bench_metrics" write "$corpus" "$images" "$cands" 1
-  c=$("${pin[@]}" "$build/bench/bench_metrics" run "$corpus" "$cands" 5)
-  p=$("${pin[@]}" /usr/bin/python3 "$root/reference/metrics.py" bench --in "$corpus" --group "$cands" --repeat 2)
+  c=$("${pin[@]}" "$build/bench/bench_metrics" run "$corpus" "$cands" 3)
+  p=$("${pin[@]}" /usr/bin/python3 "$root/reference/metrics.py" bench --in "$corpus" --group "$cands" --repeat 3)
   /usr/bin/python3 - "$name" "$images" "$cands" "$c" "$p" <<'PY'
 import json, sys
 name, images, cands = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 c, p = json.loads(sys.argv[4]), json.loads(sys.argv[5])
 print("[%s] %d images x %d candidates x 5 references, %.1f tokens per candidate, df of %d n-grams"
       % (name, images, cands, c["mean_tokens"], c["distinct_ngrams"]))
-print("  vtag   CIDEr-D: %8.3f us per candidate (best of 5 passes over all %d; df built in %.3f s)"
-      % (c["us_per_candidate"], c["candidates"], c["df_seconds"]))
-print("  python CIDEr-D: %8.1f us per candidate (reference/metrics.py, best of 2 passes over all %d)"
+print("  vtag   CIDEr-D: %8.3f us per candidate (best of 3 passes over all %d, %d thread%s; df built in %.3f s)"
+      % (c["us_per_candidate"], c["candidates"], c["threads"], "" if c["threads"] == 1 else "s", c["df_seconds"]))
+print("  python CIDEr-D: %8.1f us per candidate (reference/metrics.py, best of 3 passes over all %d)"
       % (p["us_per_candidate"], p["candidates"]))
 ratio = p["us_per_candidate"] / c["us_per_candidate"]
 d = abs(c["mean_cider_d"] - p["mean_cider_d"])
