@@ -35,5 +35,6 @@ int cmd_caption(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_pipeline(int argc, char **argv);
+int cmd_tag(int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@ static const cli_command commands[] = {
     {"caption", "caption every row of a features file with a trained model", cmd_caption},
     {"synth", "render a labelled demo corpus (videos + labels.jsonl)", cmd_synth},
     {"eval", "score video tags against a labels file, by class; the HTML report", cmd_eval},
+    {"tag", "tag videos: frames, backbone, a caption per frame, labels counted over the frames", cmd_tag},
     {"pipeline", "train backbone, features and caption models from labelled videos, resumably", cmd_pipeline},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);

@@ -1,0 +1,70 @@
+/* The tagger: one video in, one caption per sampled frame out — frames
+ * (video.h) through the image backbone (backbone.h) and a caption model
+ * (caption.h). Turning the frame captions into video tags is tag.h's job.
+ *
+ * A tagger is opened once (backbone, model, vocabulary loaded) and then run on
+ * any number of videos, one at a time; it is not shared between threads. */
+#ifndef VTAG_TAGGER_H
+#define VTAG_TAGGER_H
+
+#include <stdint.h>
+
+#include "vtag/caption.h"
+#include "vtag/core.h"
+#include "vtag/video.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vtag_tagger vtag_tagger_t;
+
+typedef struct vtag_tagger_options {
+    /* Either a pipeline folder (vtag pipeline --out DIR): its pipeline.json
+     * names the backbone, sampler and frame size, and `model` picks
+     * DIR/<model>.safetensors (the SCST checkpoint; <model>-xe when SCST was
+     * skipped). model NULL: the model with the best validation CIDEr-D. */
+    const char *dir;
+    const char *model;
+    /* Or a checkpoint and a backbone file (built-in .safetensors or .onnx). */
+    const char *checkpoint;
+    const char *backbone;
+    /* Frames: sampler NULL = the pipeline's (or uniform:16); size 0 = the
+     * backbone's own. */
+    const vtag_video_sampler *sampler;
+    int64_t size;
+    int beam;           /* 0 or 1: greedy; K > 1: beam search of width K */
+    int decode_threads; /* FFmpeg decoder threads (0: FFmpeg's choice) */
+} vtag_tagger_options;
+
+void vtag_tagger_options_default(vtag_tagger_options *o);
+
+/* The captions of one video's frames. */
+typedef struct vtag_tagger_result {
+    int64_t n_frames;
+    int64_t max_length;     /* L */
+    double *pts_seconds;    /* (n_frames) */
+    int32_t *seq;           /* (n_frames, L) label ids, 0 after the caption's end */
+    int32_t *len;           /* (n_frames) caption lengths */
+    int64_t damaged_packets;/* from the video reader (> 0: a damaged stream) */
+    double seconds_decode, seconds_backbone, seconds_caption; /* wall time per stage */
+} vtag_tagger_result;
+
+int vtag_tagger_open(vtag_tagger_t **out, vtag_ctx *ctx, const vtag_tagger_options *o, vtag_error *err);
+/* Samples, embeds and captions `path`. r is (re)filled; free it with
+ * vtag_tagger_result_free. A video with no decodable frame is an error. */
+int vtag_tagger_run(vtag_tagger_t *t, vtag_ctx *ctx, const char *path, vtag_tagger_result *r,
+                    vtag_error *err);
+void vtag_tagger_result_free(vtag_tagger_result *r);
+/* tokens[id] for id 1..V (the label strings); tokens[0] is NULL. */
+const char *const *vtag_tagger_tokens(const vtag_tagger_t *t);
+int64_t vtag_tagger_vocab_size(const vtag_tagger_t *t);
+const vtag_model *vtag_tagger_model(const vtag_tagger_t *t);
+const char *vtag_tagger_model_path(const vtag_tagger_t *t);
+const char *vtag_tagger_backbone_path(const vtag_tagger_t *t);
+void vtag_tagger_close(vtag_tagger_t **t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
