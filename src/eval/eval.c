@@ -139,14 +139,72 @@ static int push_reference(vtag_eval_impl *m, int64_t i, int64_t max_length, eval
     return 0;
 }
 
-static int build_pred(vtag_eval *e, int run, int64_t v, vtag_error *err)
+/* Results by the real path of their video, for tag files written with
+ * another spelling of the path than the labels file's (vtag tag was given
+ * corpus/videos/1.mp4, the labels say videos/1.mp4 next to them). */
+typedef struct real_entry {
+    char *path;
+    int64_t idx;
+} real_entry;
+
+typedef struct real_index {
+    real_entry *e; /* (n) sorted by path */
+    int64_t n;
+} real_index;
+
+static int by_path(const void *a, const void *b)
+{
+    return strcmp(((const real_entry *)a)->path, ((const real_entry *)b)->path);
+}
+
+static int real_index_build(real_index *ri, const vtag_tag_results *res)
+{
+    ri->n = 0;
+    ri->e = malloc(((size_t)res->count + 1) * sizeof *ri->e);
+    if (!ri->e) return -1;
+    for (int64_t i = 0; i < res->count; i++) {
+        char *rp = realpath(res->items[i].video, NULL);
+        if (rp) ri->e[ri->n++] = (real_entry){rp, i};
+    }
+    qsort(ri->e, (size_t)ri->n, sizeof *ri->e, by_path);
+    return 0;
+}
+
+static void real_index_free(real_index *ri)
+{
+    for (int64_t i = 0; ri->e && i < ri->n; i++) free(ri->e[i].path);
+    free(ri->e);
+    ri->e = NULL;
+    ri->n = 0;
+}
+
+/* The result for a labels entry: by its video id as written, by the id
+ * resolved against the labels file's folder, then by real path. */
+static int64_t find_result(const vtag_tag_results *res, real_index *ri, int *ri_built, const vtag_data_entry *en)
+{
+    int64_t idx = vtag_tag_find(res, en->video);
+    if (idx < 0 && en->path) idx = vtag_tag_find(res, en->path);
+    if (idx >= 0) return idx;
+    if (!*ri_built) {
+        if (real_index_build(ri, res)) return -1;
+        *ri_built = 1;
+    }
+    char *rp = en->path ? realpath(en->path, NULL) : NULL;
+    if (!rp) return -1;
+    real_entry key = {rp, 0};
+    const real_entry *hit = bsearch(&key, ri->e, (size_t)ri->n, sizeof *ri->e, by_path);
+    free(rp);
+    return hit ? hit->idx : -1;
+}
+
+static int build_pred(vtag_eval *e, int run, int64_t v, real_index *ri, int *ri_built, vtag_error *err)
 {
     vtag_eval_impl *m = e->impl;
     eval_pred *p = &m->pred[(int64_t)run * e->n_videos + v];
     *p = (eval_pred){.c1 = -1, .c2 = -1};
     p->cap.off = p->tags.off = p->labels.off = m->n_ids;
     const vtag_tag_results *res = e->runs[run].results;
-    int64_t idx = vtag_tag_find(res, e->videos[v].ref->video);
+    int64_t idx = find_result(res, ri, ri_built, e->videos[v].ref);
     const vtag_tag_result *r = idx >= 0 ? &res->items[idx] : NULL;
     e->videos[v].pred[run] = r;
     if (!r) {
@@ -323,8 +381,12 @@ int vtag_eval_compute(vtag_eval *e, const vtag_data_labels *labels, const vtag_e
         e->videos[v].class_index = class_of_name[vtag_data_find_name(labels, e->videos[v].ref->class1)];
 
     /* predictions */
-    for (int r = 0; r < n_runs && !rc; r++)
-        for (int64_t v = 0; v < nv && !rc; v++) rc = build_pred(e, r, v, err);
+    for (int r = 0; r < n_runs && !rc; r++) {
+        real_index ri = {0};
+        int ri_built = 0;
+        for (int64_t v = 0; v < nv && !rc; v++) rc = build_pred(e, r, v, &ri, &ri_built, err);
+        real_index_free(&ri);
+    }
     if (rc) goto fail;
 
     /* CIDEr-D: document frequencies from one reference set per video */

@@ -166,9 +166,9 @@ void eval_svg_bars(eval_sb *b, const char *id, const char *title, const char *co
     for (int64_t c = 0; c < n_cats; c++) maxlab = fmax(maxlab, text_w(cats[c], 12));
     int rotate = maxlab > gw - 4;
     double labh = rotate ? fmin(maxlab, 140) * 0.6 + 16 : 20;
-    double PW = fmax(n_cats * gw, 300);
+    double PW = fmax(n_cats * gw, 200);
     double W = L + PW + R;
-    if (W < 480) W = 480, PW = W - L - R;
+    if (W < 340) W = 340, PW = W - L - R;
     int colors[64];
     for (int i = 0; i < ns; i++) colors[i] = i;
     int rows = legend_rows(series, ns, PW);

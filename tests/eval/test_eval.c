@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -61,8 +62,54 @@ static double naive_cider(const char *cand, const char *ref)
     return score;
 }
 
+/* Tag files name videos as they were given to vtag tag: found by the id in
+ * the labels file, by that id resolved against the labels file's folder, or
+ * by real path. */
+static void test_paths(void)
+{
+    vtag_error err = {0};
+    mkdir("eval_paths", 0755);
+    mkdir("eval_paths/clips", 0755);
+    write_file("eval_paths/clips/c.mp4", "");
+    write_file("eval_paths/labels.jsonl",
+               "{\"video\": \"clips/a.mp4\", \"class1\": \"G\", \"class2\": \"g\", \"tags\": [], \"split\": \"test\"}\n"
+               "{\"video\": \"clips/b.mp4\", \"class1\": \"G\", \"class2\": \"g\", \"tags\": [], \"split\": \"test\"}\n"
+               "{\"video\": \"clips/c.mp4\", \"class1\": \"G\", \"class2\": \"g\", \"tags\": [], \"split\": \"test\"}\n"
+               "{\"video\": \"clips/d.mp4\", \"class1\": \"G\", \"class2\": \"g\", \"tags\": [], \"split\": \"test\"}\n");
+    vtag_data_labels labels;
+    int rc = vtag_data_read_labels(&labels, "eval_paths/labels.jsonl", NULL, &err);
+    CHECK(rc == 0, "labels: %s", err.msg);
+    if (rc) return;
+    vtag_tag_result *items = calloc(3, sizeof *items);
+    const vtag_tag_label t[] = {{"G", 1, 1.0}};
+    make(&items[0], "clips/a.mp4", "G", NULL, t, 1, t, 1);                      /* as in the labels file */
+    make(&items[1], "eval_paths/clips/b.mp4", "G", NULL, t, 1, t, 1);           /* resolved path */
+    make(&items[2], "eval_paths/../eval_paths/./clips/c.mp4", "G", NULL, t, 1, t, 1); /* same file */
+    vtag_tag_results res;
+    CHECK(vtag_tag_results_adopt(&res, items, 3, &err) == 0, "adopt");
+    vtag_eval_run run = {"m", &res, 0};
+    vtag_eval e;
+    rc = vtag_eval_compute(&e, &labels, &run, 1, NULL, &err);
+    CHECK(rc == 0, "eval: %s", err.msg);
+    if (!rc) {
+        CHECK(e.videos[0].pred[0] == &res.items[0], "found by id");
+        CHECK(e.videos[1].pred[0] == &res.items[1], "found by resolved path");
+        CHECK(e.videos[2].pred[0] == &res.items[2], "found by real path");
+        CHECK(e.videos[3].pred[0] == NULL && e.overall[0].missing == 1, "d is missing");
+        CHECK_NEAR(e.overall[0].class1_acc, 0.75, 1e-12, "class1 accuracy 3/4");
+        vtag_eval_free(&e);
+    }
+    vtag_tag_results_free(&res);
+    vtag_data_free_labels(&labels);
+    unlink("eval_paths/clips/c.mp4");
+    unlink("eval_paths/labels.jsonl");
+    rmdir("eval_paths/clips");
+    rmdir("eval_paths");
+}
+
 int main(void)
 {
+    test_paths();
     vtag_error err = {0};
     write_file("eval_labels.jsonl", LABELS);
     vtag_data_labels labels;
