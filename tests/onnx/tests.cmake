@@ -12,3 +12,8 @@ add_test(NAME onnx/backbone_parity
          COMMAND onnx_backbone_parity ${VTAG_FIXTURES}/onnx tiny resnet18 resnet50 mobilenet_v2
          WORKING_DIRECTORY ${VTAG_FIXTURES})
 set_tests_properties(onnx/backbone_parity PROPERTIES FIXTURES_REQUIRED onnx_models TIMEOUT 600)
+# damaged and wrong models, made from tiny.onnx by the test itself
+vtag_test_executable(onnx_bad_models ${CMAKE_CURRENT_LIST_DIR}/bad_models.c)
+target_include_directories(onnx_bad_models PRIVATE ${VTAG_ONNX_GEN_DIR})
+add_test(NAME onnx/bad_models COMMAND onnx_bad_models ${VTAG_FIXTURES}/onnx WORKING_DIRECTORY ${VTAG_FIXTURES})
+set_tests_properties(onnx/bad_models PROPERTIES FIXTURES_REQUIRED onnx_models)
