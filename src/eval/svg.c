@@ -186,7 +186,7 @@ void eval_svg_bars(eval_sb *b, const char *id, const char *title, const char *co
 #define SY(v) (T + PH - (v) / y1 * PH)
     /* small charts stay small instead of stretching over the page */
     eval_sb_printf(b, "<svg id=\"%s\" class=\"chart\" viewBox=\"0 0 %.0f %.0f\" style=\"max-width:%.0fpx\" role=\"img\" "
-                      "xmlns=\"http://www.w3.org/2000/svg\">", id, W, H, 1.4 * W);
+                      "xmlns=\"http://www.w3.org/2000/svg\">", id, W, H, W);
     eval_sb_puts(b, "<text x=\"8\" y=\"20\" class=\"ct\">");
     eval_sb_esc(b, title);
     eval_sb_puts(b, "</text>");
