@@ -257,6 +257,10 @@ int vtag_eval_compute(vtag_eval *e, const vtag_data_labels *labels, const vtag_e
     for (int r = 0; r < n_runs; r++)
         if (!runs[r].name || !runs[r].name[0] || !runs[r].results)
             return vtag_fail(err, VTAG_ERR_ARG, "eval: run %d has no name or no results", r + 1);
+    for (int r = 0; r < n_runs; r++)
+        for (int q = 0; q < r; q++)
+            if (strcmp(runs[r].name, runs[q].name) == 0)
+                return vtag_fail(err, VTAG_ERR_ARG, "eval: two runs are named \"%s\"", runs[r].name);
     e->labels = labels;
     e->opts = *o;
     e->n_runs = n_runs;

@@ -67,4 +67,6 @@ expect 1 "empty split" -- "$VTAG" eval --labels labels.jsonl --tags fc.jsonl --s
 has err.txt "no val video" "empty split message"
 expect 0 "report without frames" -- "$VTAG" eval --labels labels.jsonl --tags fc.jsonl --report r.html --sample-videos 1
 has r.html "frames unavailable" "undecodable videos are listed without frames"
+expect 1 "report in a missing folder" -- "$VTAG" eval --labels labels.jsonl --tags fc.jsonl --report no/such/dir/r.html
+has err.txt "no/such/dir/r.html" "the error names the report"
 exit $fail

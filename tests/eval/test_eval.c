@@ -232,6 +232,9 @@ int main(void)
     CHECK(vtag_eval_compute(&e, &labels, runs, 1, &o, &err) == VTAG_ERR_ARG && strstr(err.msg, "no val video"),
           "empty split: %s", err.msg);
     CHECK(vtag_eval_compute(&e, &labels, runs, 0, NULL, &err) == VTAG_ERR_ARG, "no runs");
+    vtag_eval_run twice[2] = {{"m", &res, 0}, {"m", &res, 0}};
+    CHECK(vtag_eval_compute(&e, &labels, twice, 2, NULL, &err) == VTAG_ERR_ARG && strstr(err.msg, "two runs"),
+          "run names must differ: %s", err.msg);
 
     vtag_tag_results_free(&base);
     write_file("eval_baseline_bad.jsonl", "{\"video\": \"v1\", \"labels\": [{\"label\": \"a\"}]}\n");
