@@ -50,7 +50,8 @@ def make(model_type, out_dir, seed):
     caption_fixtures.draw_weights(model, gen)
     fc_img = caption_fixtures.f32(torch.randn(IMAGES, cfg.fc_feat_size, generator=gen, dtype=torch.float64))
     att_img = caption_fixtures.f32(torch.randn(IMAGES, K, cfg.att_feat_size, generator=gen, dtype=torch.float64))
-    fc = fc_img.repeat_interleave(SAMPLE_N, dim=0)  # as vtag_scst_step repeats each image
+    # Rows = images × samples (the test gives vtag's tape each image once, vtag_model_xe_weighted the rows).
+    fc = fc_img.repeat_interleave(SAMPLE_N, dim=0)
     att = att_img.repeat_interleave(SAMPLE_N, dim=0)
     labels = caption_fixtures.draw_labels(gen, cfg.vocab_size, cfg.max_length, LENGTHS)
     adv = scst.advantages(REWARDS, None, SAMPLE_N, "mean")

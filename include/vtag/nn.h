@@ -79,6 +79,8 @@ typedef struct vtag_attention_dims {
     int64_t d; /* feature size of att (the context size) */
     int64_t r; /* query size (rnn_size) */
     int64_t a; /* att_hid_size */
+    int64_t rep; /* rows per image: row b attends over image b / rep of att and
+                  * p_att, which hold n / rep images (0 or 1: one row each) */
 } vtag_attention_dims;
 
 typedef struct vtag_attention_weights {
@@ -101,7 +103,7 @@ typedef struct vtag_attention_cache {
 int vtag_attention_forward(vtag_ctx *ctx, float *out, vtag_attention_cache *cache, const float *h,
                            const float *att, const float *p_att, const vtag_attention_weights *w,
                            vtag_attention_dims dims, vtag_error *err);
-/* dh[N,R] +=, datt[N,K,D] +=, dp_att[N,K,A] +=, and the weight gradients. */
+/* dh[N,R] +=, datt[N/rep,K,D] +=, dp_att[N/rep,K,A] +=, and the weight gradients. */
 int vtag_attention_backward(vtag_ctx *ctx, float *dh, float *datt, float *dp_att,
                             const vtag_attention_grads *g, const float *dout,
                             const vtag_attention_cache *cache, const float *h, const float *att,
@@ -151,8 +153,14 @@ void vtag_split_backward(float *din, const float *const *douts, const int64_t *d
  * (absolute error about 1e-7). */
 static inline float vtag_expf(float x)
 {
-    x = x < -87.3f ? -87.3f : x > 88.3f ? 88.3f : x;
-    float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+    /* Branch-free and without floorf, so that GCC vectorises the loops that
+     * call it (the clamps become blends; floorf and fminf would not, without
+     * -ffast-math): n = x/ln 2 rounded to the nearest integer by adding and
+     * subtracting 1.5·2^23. */
+    x = x < -87.3f ? -87.3f : x;
+    x = x > 88.3f ? 88.3f : x;
+    const float round = 12582912.0f;
+    float n = (x * 1.44269504088896341f + round) - round;
     float r = x - n * 0.693359375f + n * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;

@@ -50,10 +50,29 @@ int vtag_scst_reward(const vtag_metrics_df *df, vtag_metrics_work *w, const vtag
 void vtag_scst_advantages(const double *reward, const double *greedy, int64_t b, int n, vtag_scst_baseline baseline,
                           float *adv);
 
+/* The sampling pass with a tape: n captions for each of the B images of
+ * `images` (rows i·n … i·n+n−1 are image i's), drawn as vtag_model_decode
+ * samples (temperature 1, no label twice; train != 0: dropout on), keeping in
+ * ctx->arena every activation the backward needs — the tape is valid until the
+ * arena is reset. Each image's features are prepared once and shared by its
+ * rows (topdown: one dropout mask of the embedded features per image).
+ * forced [B·n, L] (optional): take these captions instead of sampling
+ * (0-padded; no random draws for tokens), for tests. seq [B·n, L] receives the
+ * captions (0 after the end), len [B·n] (optional) their lengths. */
+typedef struct vtag_scst_tape vtag_scst_tape;
+int vtag_scst_sample(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *images, int64_t n, int train,
+                     const int32_t *forced, vtag_scst_tape **tape, int32_t *seq, int32_t *len, vtag_error *err);
+/* loss = −Σ_b adv[b] Σ_t mask·log p(token) / Σ mask over the tape's rows and
+ * tokens (labels and EOS), with the log-probabilities and dropout masks of the
+ * sampling pass itself; its gradient is ADDED to m->params.grad. */
+int vtag_scst_backward(vtag_ctx *ctx, vtag_model *m, const vtag_scst_tape *tape, const float *adv, double *loss,
+                       vtag_error *err);
+
 /* One SCST step on B images: greedy pass (no gradient, dropout off), n
- * samples per image (dropout on), rewards, advantages, the loss
- * −Σ adv · log p(token) · mask / Σ mask (mask: labels and EOS), its gradient,
- * clipping and one Adam update. refs[i] (n_refs[i]) are image i's references.
+ * samples per image (dropout on) on a tape, rewards, advantages, the loss
+ * −Σ adv · log p(token) · mask / Σ mask (mask: labels and EOS) and its
+ * gradient through the sampling pass (vtag_scst_backward), clipping and one
+ * Adam update. refs[i] (n_refs[i]) are image i's references.
  * stats (optional) accumulates the step's means. */
 int vtag_scst_step(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_batch *batch,
                    const vtag_metrics_seq *const *refs, const int64_t *n_refs, const vtag_metrics_df *df,

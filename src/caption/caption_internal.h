@@ -20,4 +20,58 @@ static inline void caption_linear_slice(const vtag_ctx *ctx, float *out, int64_t
     vtag_gemm(ctx, 0, 1, n, out_dim, in_dim, 1.0f, in, ldi, w, in_dim, 1.0f, out, ldo);
 }
 
+/* ---- the model pass shared by XE (xe.c) and SCST's sampling pass (sample.c) ----
+ * B rows = images × rep (rep = 1 for XE; SCST: the samples of each image are
+ * consecutive rows). Arrays are position-major: [T, B, …]. */
+
+/* The token sequence of a pass: inputs and targets per position, and the mask. */
+typedef struct caption_seqs {
+    int64_t B, T;      /* rows, output positions */
+    int64_t rep;       /* rows per image (B / rep images) */
+    int32_t *in;       /* [T, B] input token at each position (BOS = 0 first) */
+    int32_t *target;   /* [T, B] */
+    float *mask;       /* [T, B] 1 up to and including the EOS */
+} caption_seqs;
+
+/* Everything the forward pass leaves for the backward pass. Per-image arrays
+ * ([B/rep, …]) are marked "img". */
+typedef struct caption_fwd {
+    float *x;        /* [S, B, E] step inputs (fc: step 0 is img_embed(fc)) */
+    float *a;        /* [S, B, G] gate pre-activations (G = 5R, or 4R for att_lstm) */
+    float *cache;    /* [S, B, 5R] */
+    float *hs, *cs;  /* [S+1, B, R] states, slot 0 = zeros */
+    float *drop;     /* [T, B, R] output dropout masks */
+    /* attention models */
+    float *p_att;    /* img [K, A] */
+    float *ctxs;     /* [S, B, D] attention contexts */
+    float *a2c_p;    /* att2in, sample.c: img [K, 2R] = att·W_a2c^T, which attention
+                      * averages instead of att (a2c(ctx) = Σ alpha·P + bias, so no
+                      * per-step a2c GEMM); NULL: ctxs and a2c as usual */
+    vtag_attention_cache *att_cache; /* [S] */
+    /* topdown */
+    float *fce, *fce_mask, *fce_pre;   /* img [R] */
+    float *ate, *ate_mask, *ate_pre;   /* img [K, R] */
+    float *x_pre, *x_mask;             /* [T, B, E] embedding before dropout / mask */
+    float *att_in;   /* [T, B, 2R+E] */
+    float *lang_in;  /* [T, B, 2R] */
+    float *a2, *cache2, *h2s, *c2s;    /* lang_lstm: [T,B,4R], [T,B,5R], [T+1,B,R] */
+} caption_fwd;
+
+/* Backward of the recurrent part: dout [T, B, R] is the gradient reaching the
+ * (dropped-out) outputs; parameter gradients are ADDED. bt holds the images. */
+int caption_model_backward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *bt, const caption_seqs *sq,
+                           const caption_fwd *f, const float *dout, vtag_error *err);
+
+/* The weighted loss over a finished forward pass (out [T, B, R], lp [T, B, V+1]
+ * log-probabilities), loss = −Σ w_b Σ_t mask·log p(target) / Σ mask, and with
+ * backward != 0 its gradient through the logit layer and the model. */
+int caption_loss_backward(vtag_ctx *ctx, vtag_model *m, const vtag_batch *bt, const caption_seqs *sq,
+                          const caption_fwd *f, const float *out, const float *lp, const float *row_weight,
+                          int backward, double *loss, vtag_error *err);
+
+/* Picks the next token from a row of log-probabilities: the arg-max (ties:
+ * the lowest id), or with sample != 0 a draw from softmax(row / temperature)
+ * using one uniform from rng. p is scratch of v floats. */
+int32_t caption_pick(const float *row, float *p, int64_t v, int sample, float temperature, vtag_rng *rng);
+
 #endif

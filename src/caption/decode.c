@@ -129,7 +129,7 @@ static int step(vtag_ctx *ctx, vtag_arena *scratch, const vtag_model *m, int64_t
                                          caption_param(m, "core.attention.h2att.bias"),
                                          caption_param(m, "core.attention.alpha_net.weight"),
                                          caption_param(m, "core.attention.alpha_net.bias")};
-            vtag_attention_dims dims = {n, k_pos, D, R, A};
+            vtag_attention_dims dims = {n, k_pos, D, R, A, 1};
             if (!cx) {
                 rc = oom(err);
                 goto done;
@@ -166,7 +166,7 @@ static int step(vtag_ctx *ctx, vtag_arena *scratch, const vtag_model *m, int64_t
                                      caption_param(m, "core.attention.h2att.bias"),
                                      caption_param(m, "core.attention.alpha_net.weight"),
                                      caption_param(m, "core.attention.alpha_net.bias")};
-        vtag_attention_dims dims = {n, k_pos, R, R, A};
+        vtag_attention_dims dims = {n, k_pos, R, R, A, 1};
         if ((rc = vtag_attention_forward(&sctx, cx, &ac, st->h, st->att, st->p_att, &aw, dims, err))) goto done;
         const float *ins2[2] = {cx, st->h};
         vtag_concat_forward(li, ins2, d2, 2, n);
@@ -191,6 +191,30 @@ static void gather_rows(float *x, float *tmp, const int64_t *from, int64_t n, in
 {
     for (int64_t i = 0; i < n; i++) memcpy(tmp + i * w, x + from[i] * w, (size_t)w * sizeof(float));
     memcpy(x, tmp, (size_t)(n * w) * sizeof(float));
+}
+
+int32_t caption_pick(const float *row, float *p, int64_t V1, int sample, float temperature, vtag_rng *rng)
+{
+    int32_t pick = 0;
+    if (sample) {
+        float temp = temperature > 0 ? temperature : 1.0f, mx = -INFINITY;
+        for (int64_t v = 0; v < V1; v++) mx = fmaxf(mx, row[v] / temp);
+        double z = 0;
+        for (int64_t v = 0; v < V1; v++) z += p[v] = expf(row[v] / temp - mx);
+        double u = vtag_rng_uniform(rng) * z, acc = 0;
+        pick = -1;
+        for (int64_t v = 0; v < V1 && pick < 0; v++) {
+            acc += p[v];
+            if (u < acc && p[v] > 0) pick = (int32_t)v;
+        }
+        if (pick < 0) /* rounding at the top end: the last possible token */
+            for (int64_t v = V1 - 1; v >= 0 && pick < 0; v--)
+                if (p[v] > 0) pick = (int32_t)v;
+    } else {
+        for (int64_t v = 1; v < V1; v++)
+            if (row[v] > row[pick]) pick = (int32_t)v;
+    }
+    return pick;
 }
 
 /* Greedy or sampling: one caption per row. */
@@ -222,25 +246,7 @@ static int decode_simple(vtag_ctx *ctx, vtag_arena *scratch, vtag_model *m, cons
             for (int64_t j = 0; j < t; j++) row[seq[b * L + j]] = -INFINITY;
             if (t == L)
                 for (int64_t v = 1; v < V1; v++) row[v] = -INFINITY;
-            int32_t pick = 0;
-            if (o->mode == VTAG_DECODE_SAMPLE) {
-                float temp = o->temperature > 0 ? o->temperature : 1.0f, mx = -INFINITY;
-                for (int64_t v = 0; v < V1; v++) mx = fmaxf(mx, row[v] / temp);
-                double z = 0;
-                for (int64_t v = 0; v < V1; v++) z += p[v] = expf(row[v] / temp - mx);
-                double u = vtag_rng_uniform(&ctx->rng) * z, acc = 0;
-                pick = -1;
-                for (int64_t v = 0; v < V1 && pick < 0; v++) {
-                    acc += p[v];
-                    if (u < acc && p[v] > 0) pick = (int32_t)v;
-                }
-                if (pick < 0) /* rounding at the top end: the last possible token */
-                    for (int64_t v = V1 - 1; v >= 0 && pick < 0; v--)
-                        if (p[v] > 0) pick = (int32_t)v;
-            } else {
-                for (int64_t v = 1; v < V1; v++)
-                    if (row[v] > row[pick]) pick = (int32_t)v;
-            }
+            int32_t pick = caption_pick(row, p, V1, o->mode == VTAG_DECODE_SAMPLE, o->temperature, &ctx->rng);
             if (seq_lp) seq_lp[b * (L + 1) + t] = row[pick];
             if (pick == 0) {
                 done[b] = 1;

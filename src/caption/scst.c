@@ -119,16 +119,13 @@ int vtag_scst_step(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_bat
     int rc = vtag_scst_check_opts(o, err);
     if (rc) return rc;
     const int64_t B = bt->b, L = m->cfg.max_length, n = o->sample_n, BN = B * n;
-    const int64_t dfc = m->cfg.fc_feat_size, datt = bt->k * m->cfg.att_feat_size;
     int32_t *gseq = malloc((size_t)(B * L) * sizeof(int32_t)), *glen = malloc((size_t)B * sizeof(int32_t));
     int32_t *sseq = malloc((size_t)(BN * L) * sizeof(int32_t)), *slen = malloc((size_t)BN * sizeof(int32_t));
     double *greedy = calloc((size_t)B, sizeof(double)), *reward = malloc((size_t)BN * sizeof(double));
     float *adv = malloc((size_t)BN * sizeof(float));
-    float *fc = bt->fc ? malloc((size_t)(BN * dfc) * sizeof(float)) : NULL;
-    float *att = bt->att ? malloc((size_t)(BN * datt) * sizeof(float)) : NULL;
     vtag_metrics_work w;
     vtag_metrics_work_init(&w);
-    if (!gseq || !glen || !sseq || !slen || !greedy || !reward || !adv || (bt->fc && !fc) || (bt->att && !att)) {
+    if (!gseq || !glen || !sseq || !slen || !greedy || !reward || !adv) {
         rc = oom(err);
         goto done;
     }
@@ -141,24 +138,17 @@ int vtag_scst_step(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_bat
             rc = vtag_scst_reward(df, &w, o, gseq + i * L, glen[i], L, refs[i], n_refs[i], &greedy[i], err);
         if (rc) goto done;
     }
-    /* n samples per image, dropout on: each image's row repeated n times. */
-    for (int64_t i = 0; i < B; i++)
-        for (int64_t j = 0; j < n; j++) {
-            if (fc) memcpy(fc + (i * n + j) * dfc, bt->fc + i * dfc, (size_t)dfc * sizeof(float));
-            if (att) memcpy(att + (i * n + j) * datt, bt->att + i * datt, (size_t)datt * sizeof(float));
-        }
-    vtag_batch sb = {BN, bt->k, fc, att, NULL};
-    vtag_decode_opts so = {VTAG_DECODE_SAMPLE, 1, 1.0f, 1};
+    /* n samples per image, dropout on, keeping the activations. */
+    vtag_scst_tape *tape = NULL;
     vtag_arena_reset(&ctx->arena);
-    if ((rc = vtag_model_decode(ctx, m, &sb, &so, sseq, NULL, slen, err))) goto done;
+    if ((rc = vtag_scst_sample(ctx, m, bt, n, 1, NULL, &tape, sseq, slen, err))) goto done;
     if ((rc = sample_rewards(df, &w, o, sseq, slen, B, n, L, refs, n_refs, reward, err))) goto done;
     vtag_scst_advantages(reward, greedy, B, (int)n, o->baseline, adv);
-    /* −Σ advantage · log p(sample) over its labels and EOS, / Σ mask. */
-    sb.labels = sseq;
+    /* −Σ advantage · log p(sample) over its labels and EOS, / Σ mask: the
+     * gradient through the sampling pass (same activations, same masks). */
     double loss = 0;
-    vtag_arena_reset(&ctx->arena);
     vtag_params_zero_grad(&m->params);
-    if ((rc = vtag_model_xe_weighted(ctx, m, &sb, adv, 1, 1, &loss, NULL, err))) goto done;
+    if ((rc = vtag_scst_backward(ctx, m, tape, adv, &loss, err))) goto done;
     if (o->grad_clip > 0) vtag_clip_grad_value(m->params.grad, m->params.total, o->grad_clip, ctx->threads);
     vtag_adam_update(adam, &m->params, o->lr, ctx->threads);
     if (stats) {
@@ -182,7 +172,7 @@ int vtag_scst_step(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_bat
     }
 done:
     vtag_metrics_work_free(&w);
-    free(gseq), free(glen), free(sseq), free(slen), free(greedy), free(reward), free(adv), free(fc), free(att);
+    free(gseq), free(glen), free(sseq), free(slen), free(greedy), free(reward), free(adv);
     return rc;
 }
 

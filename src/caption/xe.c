@@ -2,7 +2,12 @@
  * §4). Work that does not depend on the recurrence is batched over all time
  * steps: the input projections, the logits, and every weight gradient are one
  * GEMM each; only h2h (and attention) run step by step. Arrays are
- * position-major, [T, B, …], so one step is one contiguous block. */
+ * position-major, [T, B, …], so one step is one contiguous block.
+ *
+ * The backward (caption_model_backward, caption_loss_backward) also serves
+ * SCST's sampling pass (sample.c), which fills the same caption_fwd while it
+ * samples; there the B rows are images × rep samples, and what is computed per
+ * image (p_att, topdown's embeddings) is kept once per image. */
 #include <string.h>
 
 #include "caption_internal.h"
@@ -10,40 +15,12 @@
 #define NEW(n) vtag_arena_floats(&ctx->arena, (n))
 #define ZEROS(n) vtag_arena_zeros(&ctx->arena, (n))
 
-/* The token sequence of a batch: inputs and targets per position, and the mask. */
-typedef struct seqs {
-    int64_t B, T;      /* rows, output positions */
-    int32_t *in;       /* [T, B] input token at each position (BOS = 0 first) */
-    int32_t *target;   /* [T, B] */
-    float *mask;       /* [T, B] 1 up to and including the EOS */
-} seqs;
-
-/* Everything the forward pass leaves for the backward pass. */
-typedef struct fwd {
-    float *x;        /* [S, B, E] step inputs (fc: step 0 is img_embed(fc)) */
-    float *a;        /* [S, B, G] gate pre-activations (G = 5R, or 4R for att_lstm) */
-    float *cache;    /* [S, B, 5R] */
-    float *hs, *cs;  /* [S+1, B, R] states, slot 0 = zeros */
-    float *drop;     /* [T, B, R] output dropout masks */
-    /* attention models */
-    float *p_att;    /* [B, K, A] */
-    float *ctxs;     /* [S, B, D] attention contexts */
-    vtag_attention_cache *att_cache; /* [S] */
-    /* topdown */
-    float *fce, *fce_mask, *fce_pre;   /* [B, R] */
-    float *ate, *ate_mask, *ate_pre;   /* [B, K, R] */
-    float *x_pre, *x_mask;             /* [T, B, E] embedding before dropout / mask */
-    float *att_in;   /* [T, B, 2R+E] */
-    float *lang_in;  /* [T, B, 2R] */
-    float *a2, *cache2, *h2s, *c2s;    /* lang_lstm: [T,B,4R], [T,B,5R], [T+1,B,R] */
-} fwd;
-
 static int oom(vtag_error *err) { return vtag_fail(err, VTAG_ERR_NOMEM, "caption: out of memory"); }
 
 /* ---- fc and att2in: the maxout core ------------------------------------------------ */
 
-static int maxout_forward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *bt, const seqs *sq, int train,
-                          float *out, fwd *f, vtag_error *err)
+static int maxout_forward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *bt, const caption_seqs *sq, int train,
+                          float *out, caption_fwd *f, vtag_error *err)
 {
     const vtag_model_config *c = &m->cfg;
     const int fc = c->type == VTAG_MODEL_FC;
@@ -88,7 +65,7 @@ static int maxout_forward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *
         a2c_b = caption_param(m, "core.a2c.bias");
     }
     const float *h2h_w = caption_param(m, "core.h2h.weight"), *h2h_b = caption_param(m, "core.h2h.bias");
-    const vtag_attention_dims dims = {B, K, D, R, A};
+    const vtag_attention_dims dims = {B, K, D, R, A, 1};
     for (int64_t s = 0; s < S; s++) {
         float *a = f->a + s * B * G, *h_prev = f->hs + s * B * R;
         vtag_linear_forward(ctx, a, h_prev, h2h_w, h2h_b, B, R, G, 1);
@@ -108,25 +85,40 @@ static int maxout_forward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *
     return VTAG_OK;
 }
 
-static int maxout_backward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *bt, const seqs *sq, const fwd *f,
-                           const float *dout, vtag_error *err)
+/* y[B/rep, w] = Σ over each image's rep consecutive rows of x[B, w] (arena). */
+static float *sum_per_image(vtag_ctx *ctx, const float *x, int64_t B, int64_t rep, int64_t w)
+{
+    float *y = ZEROS(B / rep * w);
+    if (!y) return NULL;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t j = 0; j < w; j++) y[b / rep * w + j] += x[b * w + j];
+    return y;
+}
+
+static int maxout_backward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *bt, const caption_seqs *sq,
+                           const caption_fwd *f, const float *dout, vtag_error *err)
 {
     const vtag_model_config *c = &m->cfg;
     const int fc = c->type == VTAG_MODEL_FC;
     const int64_t B = sq->B, T = sq->T, E = c->input_encoding_size, R = c->rnn_size, G = 5 * R;
-    const int64_t S = T + (fc ? 1 : 0), K = bt->k, D = c->att_feat_size, A = c->att_hid_size;
+    const int64_t S = T + (fc ? 1 : 0), K = bt->k, D = c->att_feat_size, A = c->att_hid_size, NI = bt->b;
     float *da = ZEROS(S * B * G), *dh = ZEROS(B * R), *dh_next = NEW(B * R);
     float *dc = ZEROS(B * R), *dc_prev = NEW(B * R);
-    float *dp_att = NULL, *dctx = NULL;
+    float *dp_att = NULL, *dctx = NULL, *d_a2c_p = NULL;
     if (!da || !dh || !dh_next || !dc || !dc_prev) return oom(err);
     const float *h2h_w = caption_param(m, "core.h2h.weight");
+    /* att2in with f->a2c_p (sample.c): attention ran over P = att·W_a2c^T, its
+     * output is a2c(ctx) − bias, and the gradient that reaches it is da[3R:5R]. */
+    const float *att_of = f->a2c_p ? f->a2c_p : bt->att;
+    const int64_t Dq = f->a2c_p ? 2 * R : D;
     vtag_attention_weights aw = {0};
     vtag_attention_grads ag = {0};
     const float *a2c_w = NULL;
     if (!fc) {
-        dp_att = ZEROS(B * K * A);
-        dctx = NEW(B * D);
-        if (!dp_att || !dctx) return oom(err);
+        dp_att = ZEROS(NI * K * A);
+        dctx = NEW(B * Dq);
+        if (f->a2c_p) d_a2c_p = ZEROS(NI * K * 2 * R);
+        if (!dp_att || !dctx || (f->a2c_p && !d_a2c_p)) return oom(err);
         aw = (vtag_attention_weights){caption_param(m, "core.attention.h2att.weight"),
                                       caption_param(m, "core.attention.h2att.bias"),
                                       caption_param(m, "core.attention.alpha_net.weight"),
@@ -137,7 +129,7 @@ static int maxout_backward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch 
                                     caption_grad(m, "core.attention.alpha_net.bias")};
         a2c_w = caption_param(m, "core.a2c.weight");
     }
-    const vtag_attention_dims dims = {B, K, D, R, A};
+    const vtag_attention_dims dims = {B, K, Dq, R, A, sq->rep};
     for (int64_t s = S - 1; s >= 0; s--) {
         /* dh holds what reaches h_s from step s+1; add the output's share. */
         if (!(fc && s == 0)) {
@@ -151,9 +143,14 @@ static int maxout_backward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch 
         memset(dh_next, 0, (size_t)(B * R) * sizeof(float));
         const float *h_prev = f->hs + s * B * R;
         if (!fc) {
-            /* a2c: d ctx = da[3R:5R] · W_a2c, then back through attention. */
-            vtag_gemm(ctx, 0, 0, B, D, 2 * R, 1.0f, das + 3 * R, G, a2c_w, D, 0.0f, dctx, D);
-            int rc = vtag_attention_backward(ctx, dh_next, NULL, dp_att, &ag, dctx, &f->att_cache[s], h_prev, bt->att,
+            /* a2c: d ctx = da[3R:5R] · W_a2c, then back through attention (over P: d out = da[3R:5R]
+             * itself, and dP gathers Σ alpha · da[3R:5R] per image). */
+            if (f->a2c_p)
+                for (int64_t b = 0; b < B; b++)
+                    memcpy(dctx + b * Dq, das + b * G + 3 * R, (size_t)(2 * R) * sizeof(float));
+            else
+                vtag_gemm(ctx, 0, 0, B, D, 2 * R, 1.0f, das + 3 * R, G, a2c_w, D, 0.0f, dctx, D);
+            int rc = vtag_attention_backward(ctx, dh_next, d_a2c_p, dp_att, &ag, dctx, &f->att_cache[s], h_prev, att_of,
                                              &aw, dims, err);
             if (rc) return rc;
         }
@@ -174,17 +171,24 @@ static int maxout_backward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch 
                          caption_param(m, "core.i2h.weight"), S * B, E, G);
     float *dxw = dx;
     if (fc) {
-        vtag_linear_backward(ctx, NULL, caption_grad(m, "img_embed.weight"), caption_grad(m, "img_embed.bias"), dx, bt->fc,
-                             caption_param(m, "img_embed.weight"), B, c->fc_feat_size, E);
+        /* The image step's inputs: one img_embed(fc) per image, shared by its rows. */
+        const float *dx0 = sq->rep > 1 ? sum_per_image(ctx, dx, B, sq->rep, E) : dx;
+        if (!dx0) return oom(err);
+        vtag_linear_backward(ctx, NULL, caption_grad(m, "img_embed.weight"), caption_grad(m, "img_embed.bias"), dx0, bt->fc,
+                             caption_param(m, "img_embed.weight"), NI, c->fc_feat_size, E);
         dxw += B * E;
     } else {
-        /* a2c over all steps: dW += da[:, 3R:5R]^T · ctx, db += Σ da[:, 3R:5R]. */
+        /* a2c over all steps: dW += da[:, 3R:5R]^T · ctx (over P: dW += dP^T · att, one row per image
+         * and position), db += Σ da[:, 3R:5R]. */
         float *gw = caption_grad(m, "core.a2c.weight"), *gb = caption_grad(m, "core.a2c.bias");
-        vtag_gemm(ctx, 1, 0, 2 * R, D, S * B, 1.0f, da + 3 * R, G, f->ctxs, D, 1.0f, gw, D);
+        if (f->a2c_p)
+            vtag_gemm(ctx, 1, 0, 2 * R, D, NI * K, 1.0f, d_a2c_p, 2 * R, bt->att, D, 1.0f, gw, D);
+        else
+            vtag_gemm(ctx, 1, 0, 2 * R, D, S * B, 1.0f, da + 3 * R, G, f->ctxs, D, 1.0f, gw, D);
         for (int64_t i = 0; i < S * B; i++)
             for (int64_t j = 0; j < 2 * R; j++) gb[j] += da[i * G + 3 * R + j];
         vtag_linear_backward(ctx, NULL, caption_grad(m, "ctx2att.weight"), caption_grad(m, "ctx2att.bias"), dp_att, bt->att,
-                             caption_param(m, "ctx2att.weight"), B * K, D, A);
+                             caption_param(m, "ctx2att.weight"), NI * K, D, A);
     }
     vtag_embedding_backward(caption_grad(m, "embed.weight"), dxw, sq->in, T * B, E);
     return VTAG_OK;
@@ -211,8 +215,8 @@ static float *undo_relu_dropout(vtag_ctx *ctx, const float *dy, const float *mas
     return d_pre;
 }
 
-static int topdown_forward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *bt, const seqs *sq, int train,
-                           float *out, fwd *f, vtag_error *err)
+static int topdown_forward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *bt, const caption_seqs *sq, int train,
+                           float *out, caption_fwd *f, vtag_error *err)
 {
     const vtag_model_config *c = &m->cfg;
     const int64_t B = sq->B, T = sq->T, E = c->input_encoding_size, R = c->rnn_size, K = bt->k, A = c->att_hid_size;
@@ -254,7 +258,7 @@ static int topdown_forward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch 
                                  caption_param(m, "core.attention.h2att.bias"),
                                  caption_param(m, "core.attention.alpha_net.weight"),
                                  caption_param(m, "core.attention.alpha_net.bias")};
-    const vtag_attention_dims dims = {B, K, R, R, A};
+    const vtag_attention_dims dims = {B, K, R, R, A, 1};
     const int64_t d1[3] = {R, R, E}, d2[2] = {R, R};
     for (int64_t s = 0; s < T; s++) {
         const float *h1p = f->hs + s * B * R, *h2p = f->h2s + s * B * R;
@@ -281,19 +285,20 @@ static int topdown_forward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch 
     return VTAG_OK;
 }
 
-static int topdown_backward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *bt, const seqs *sq, const fwd *f,
-                            const float *dout, vtag_error *err)
+static int topdown_backward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *bt, const caption_seqs *sq,
+                            const caption_fwd *f, const float *dout, vtag_error *err)
 {
     const vtag_model_config *c = &m->cfg;
     const int64_t B = sq->B, T = sq->T, E = c->input_encoding_size, R = c->rnn_size, K = bt->k, A = c->att_hid_size;
+    const int64_t NI = bt->b;
     const int64_t W1 = 2 * R + E, W2 = 2 * R;
     float *dg1 = ZEROS(T * B * 4 * R), *dg2 = ZEROS(T * B * 4 * R);
     float *dh1 = ZEROS(B * R), *dh1n = NEW(B * R), *dc1 = ZEROS(B * R), *dc1p = NEW(B * R);
     float *dh2 = ZEROS(B * R), *dh2n = NEW(B * R), *dc2 = ZEROS(B * R), *dc2p = NEW(B * R);
-    float *dli = NEW(B * W2), *dai = NEW(B * W1), *dctx = NEW(B * R);
-    float *dfce = ZEROS(B * R), *date = ZEROS(B * K * R), *dp_att = ZEROS(B * K * A), *dx = ZEROS(T * B * E);
-    if (!dg1 || !dg2 || !dh1 || !dh1n || !dc1 || !dc1p || !dh2 || !dh2n || !dc2 || !dc2p || !dli || !dai || !dctx ||
-        !dfce || !date || !dp_att || !dx)
+    float *dli = NEW(B * W2), *dctx = NEW(B * R);
+    float *date = ZEROS(NI * K * R), *dp_att = ZEROS(NI * K * A), *dx = ZEROS(T * B * E);
+    if (!dg1 || !dg2 || !dh1 || !dh1n || !dc1 || !dc1p || !dh2 || !dh2n || !dc2 || !dc2p || !dli || !dctx || !date ||
+        !dp_att || !dx)
         return oom(err);
     const float *wih1 = caption_param(m, "core.att_lstm.weight_ih"), *whh1 = caption_param(m, "core.att_lstm.weight_hh");
     const float *wih2 = caption_param(m, "core.lang_lstm.weight_ih"), *whh2 = caption_param(m, "core.lang_lstm.weight_hh");
@@ -304,7 +309,7 @@ static int topdown_backward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch
     vtag_attention_grads ag = {caption_grad(m, "core.attention.h2att.weight"), caption_grad(m, "core.attention.h2att.bias"),
                                caption_grad(m, "core.attention.alpha_net.weight"),
                                caption_grad(m, "core.attention.alpha_net.bias")};
-    const vtag_attention_dims dims = {B, K, R, R, A};
+    const vtag_attention_dims dims = {B, K, R, R, A, sq->rep};
     const size_t row_bytes = (size_t)(B * R) * sizeof(float);
     for (int64_t s = T - 1; s >= 0; s--) {
         /* dh2, dh1, dc1, dc2 hold what reaches step s's outputs from step s+1. */
@@ -326,14 +331,13 @@ static int topdown_backward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch
         if (rc) return rc;
         memset(dc1p, 0, row_bytes);
         vtag_lstm_backward(g1, dc1p, dh1, dc1, f->cache + s * B * 5 * R, f->cs + s * B * R, B, R, ctx->threads);
-        /* att_lstm inputs: [h2_prev | fc_emb | x], and h1_prev through weight_hh. */
-        memset(dai, 0, (size_t)(B * W1) * sizeof(float));
-        vtag_linear_backward(ctx, dai, NULL, NULL, g1, f->att_in + s * B * W1, wih1, B, W1, 4 * R);
+        /* att_lstm inputs: [h2_prev | fc_emb | x] — the columns of weight_ih for h2_prev and x here;
+         * fc_emb is the same at every step, its gradient is taken once after the loop — and h1_prev
+         * through weight_hh. */
+        vtag_gemm(ctx, 0, 0, B, R, 4 * R, 1.0f, g1, 4 * R, wih1, W1, 1.0f, dh2n, R);
+        vtag_gemm(ctx, 0, 0, B, E, 4 * R, 1.0f, g1, 4 * R, wih1 + 2 * R, W1, 1.0f, dx + s * B * E, E);
         memset(dh1n, 0, row_bytes);
         vtag_linear_backward(ctx, dh1n, NULL, NULL, g1, f->hs + s * B * R, whh1, B, R, 4 * R);
-        float *douts1[3] = {dh2n, dfce, dx + s * B * E};
-        const int64_t d1[3] = {R, R, E};
-        vtag_concat_backward(douts1, dai, d1, 3, B);
         float *t;
         t = dh1, dh1 = dh1n, dh1n = t;
         t = dh2, dh2 = dh2n, dh2n = t;
@@ -353,14 +357,22 @@ static int topdown_backward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch
     if (!dxe) return oom(err);
     vtag_embedding_backward(caption_grad(m, "embed.0.weight"), dxe, sq->in, T * B, E);
     vtag_linear_backward(ctx, date, caption_grad(m, "ctx2att.weight"), caption_grad(m, "ctx2att.bias"), dp_att, f->ate,
-                         caption_param(m, "ctx2att.weight"), B * K, R, A);
-    float *date_pre = undo_relu_dropout(ctx, date, f->ate_mask, f->ate_pre, B * K * R);
-    float *dfce_pre = undo_relu_dropout(ctx, dfce, f->fce_mask, f->fce_pre, B * R);
+                         caption_param(m, "ctx2att.weight"), NI * K, R, A);
+    /* fc_emb entered att_lstm at every step of every row of its image: d fc_emb = (Σ over those
+     * steps and rows of d gates) · weight_ih[:, R:2R]. */
+    float *g1_img = ZEROS(NI * 4 * R), *dfce_img = ZEROS(NI * R);
+    if (!g1_img || !dfce_img) return oom(err);
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t j = 0; j < 4 * R; j++) g1_img[b / sq->rep * 4 * R + j] += dg1[(t * B + b) * 4 * R + j];
+    vtag_gemm(ctx, 0, 0, NI, R, 4 * R, 1.0f, g1_img, 4 * R, wih1 + R, W1, 0.0f, dfce_img, R);
+    float *date_pre = undo_relu_dropout(ctx, date, f->ate_mask, f->ate_pre, NI * K * R);
+    float *dfce_pre = undo_relu_dropout(ctx, dfce_img, f->fce_mask, f->fce_pre, NI * R);
     if (!date_pre || !dfce_pre) return oom(err);
     vtag_linear_backward(ctx, NULL, caption_grad(m, "att_embed.0.weight"), caption_grad(m, "att_embed.0.bias"), date_pre,
-                         bt->att, caption_param(m, "att_embed.0.weight"), B * K, c->att_feat_size, R);
+                         bt->att, caption_param(m, "att_embed.0.weight"), NI * K, c->att_feat_size, R);
     vtag_linear_backward(ctx, NULL, caption_grad(m, "fc_embed.0.weight"), caption_grad(m, "fc_embed.0.bias"), dfce_pre,
-                         bt->fc, caption_param(m, "fc_embed.0.weight"), B, c->fc_feat_size, R);
+                         bt->fc, caption_param(m, "fc_embed.0.weight"), NI, c->fc_feat_size, R);
     return VTAG_OK;
 }
 
@@ -377,7 +389,7 @@ static int check_batch(const vtag_model *m, const vtag_batch *bt, vtag_error *er
     return VTAG_OK;
 }
 
-static int make_seqs(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *bt, int all_positions, seqs *sq,
+static int make_seqs(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *bt, int all_positions, caption_seqs *sq,
                      vtag_error *err)
 {
     const int64_t B = bt->b, L = m->cfg.max_length, V = m->cfg.vocab_size;
@@ -397,6 +409,7 @@ static int make_seqs(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *bt, i
         if (n > maxlen) maxlen = n;
     }
     sq->B = B;
+    sq->rep = 1;
     sq->T = all_positions ? L + 1 : maxlen + 1;
     const int64_t T = sq->T;
     sq->in = vtag_arena_alloc(&ctx->arena, (size_t)(T * B) * sizeof(int32_t));
@@ -419,46 +432,61 @@ int vtag_model_xe(vtag_ctx *ctx, vtag_model *m, const vtag_batch *bt, int train,
     return vtag_model_xe_weighted(ctx, m, bt, NULL, train, backward, loss, logprobs, err);
 }
 
+int caption_model_backward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *bt, const caption_seqs *sq,
+                           const caption_fwd *f, const float *dout, vtag_error *err)
+{
+    return m->cfg.type == VTAG_MODEL_TOPDOWN ? topdown_backward(ctx, m, bt, sq, f, dout, err)
+                                             : maxout_backward(ctx, m, bt, sq, f, dout, err);
+}
+
+int caption_loss_backward(vtag_ctx *ctx, vtag_model *m, const vtag_batch *bt, const caption_seqs *sq,
+                          const caption_fwd *f, const float *out, const float *lp, const float *row_weight,
+                          int backward, double *loss, vtag_error *err)
+{
+    const int64_t B = sq->B, T = sq->T, R = m->cfg.rnn_size, V1 = m->cfg.vocab_size + 1;
+    float *w = NEW(T * B);
+    if (!w) return oom(err);
+    /* loss = −Σ w_b · mask · log p(target) / Σ mask */
+    double msum = 0, l = 0;
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t b = 0; b < B; b++) {
+            int64_t i = t * B + b;
+            w[i] = sq->mask[i] * (row_weight ? row_weight[b] : 1.0f);
+            msum += sq->mask[i];
+            if (w[i] != 0.0f) l -= (double)w[i] * lp[i * V1 + sq->target[i]];
+        }
+    *loss = msum > 0 ? l / msum : 0.0;
+    if (!backward || msum <= 0) return VTAG_OK;
+
+    float *dlogits = ZEROS(T * B * V1), *dout = ZEROS(T * B * R);
+    if (!dlogits || !dout) return oom(err);
+    vtag_logsoftmax_wnll_backward(dlogits, 1.0 / msum, lp, sq->target, w, T * B, V1, ctx->threads);
+    vtag_linear_backward(ctx, dout, caption_grad(m, "logit.weight"), caption_grad(m, "logit.bias"), dlogits, out,
+                         caption_param(m, "logit.weight"), T * B, R, V1);
+    return caption_model_backward(ctx, m, bt, sq, f, dout, err);
+}
+
 int vtag_model_xe_weighted(vtag_ctx *ctx, vtag_model *m, const vtag_batch *bt, const float *row_weight, int train,
                            int backward, double *loss, float *logprobs, vtag_error *err)
 {
     int rc = check_batch(m, bt, err);
     if (rc) return rc;
     if (!bt->labels) return vtag_fail(err, VTAG_ERR_ARG, "caption: XE needs labels");
-    seqs sq = {0};
+    caption_seqs sq = {0};
     if ((rc = make_seqs(ctx, m, bt, logprobs != NULL, &sq, err))) return rc;
     const int64_t B = sq.B, T = sq.T, R = m->cfg.rnn_size, V1 = m->cfg.vocab_size + 1;
-    float *out = NEW(T * B * R), *lp = NEW(T * B * V1), *w = NEW(T * B);
-    if (!out || !lp || !w) return oom(err);
-    fwd f;
+    float *out = NEW(T * B * R), *lp = NEW(T * B * V1);
+    if (!out || !lp) return oom(err);
+    caption_fwd f;
     memset(&f, 0, sizeof f);
     rc = m->cfg.type == VTAG_MODEL_TOPDOWN ? topdown_forward(ctx, m, bt, &sq, train, out, &f, err)
                                            : maxout_forward(ctx, m, bt, &sq, train, out, &f, err);
     if (rc) return rc;
-    const float *lw = caption_param(m, "logit.weight");
-    vtag_linear_forward(ctx, lp, out, lw, caption_param(m, "logit.bias"), T * B, R, V1, 0);
+    vtag_linear_forward(ctx, lp, out, caption_param(m, "logit.weight"), caption_param(m, "logit.bias"), T * B, R, V1, 0);
     vtag_logsoftmax_forward(lp, lp, T * B, V1, ctx->threads);
-    /* loss = −Σ w_b · mask · log p(target) / Σ mask */
-    double msum = 0, l = 0;
-    for (int64_t t = 0; t < T; t++)
-        for (int64_t b = 0; b < B; b++) {
-            int64_t i = t * B + b;
-            w[i] = sq.mask[i] * (row_weight ? row_weight[b] : 1.0f);
-            msum += sq.mask[i];
-            if (w[i] != 0.0f) l -= (double)w[i] * lp[i * V1 + sq.target[i]];
-        }
-    *loss = msum > 0 ? l / msum : 0.0;
     if (logprobs)
         for (int64_t t = 0; t < T; t++)
             for (int64_t b = 0; b < B; b++)
                 memcpy(logprobs + (b * T + t) * V1, lp + (t * B + b) * V1, (size_t)V1 * sizeof(float));
-    if (!backward || msum <= 0) return VTAG_OK;
-
-    float *dlogits = ZEROS(T * B * V1), *dout = ZEROS(T * B * R);
-    if (!dlogits || !dout) return oom(err);
-    vtag_logsoftmax_wnll_backward(dlogits, 1.0 / msum, lp, sq.target, w, T * B, V1, ctx->threads);
-    vtag_linear_backward(ctx, dout, caption_grad(m, "logit.weight"), caption_grad(m, "logit.bias"), dlogits, out, lw,
-                         T * B, R, V1);
-    return m->cfg.type == VTAG_MODEL_TOPDOWN ? topdown_backward(ctx, m, bt, &sq, &f, dout, err)
-                                             : maxout_backward(ctx, m, bt, &sq, &f, dout, err);
+    return caption_loss_backward(ctx, m, bt, &sq, &f, out, lp, row_weight, backward, loss, err);
 }

@@ -1,5 +1,8 @@
 /* SCST pieces against values worked out by hand (advantages, the policy-gradient loss and its gradient,
- * rewards with EOS as a token, option checks), and vtag_model_xe_weighted by finite differences. */
+ * rewards with EOS as a token, option checks), vtag_model_xe_weighted by finite differences, and the
+ * sampling pass with a tape (vtag_scst_sample / vtag_scst_backward): its samples against
+ * vtag_model_decode's, its loss and gradients against vtag_model_xe_weighted on the images repeated,
+ * and by finite differences with dropout on (the gradient under the sampling pass's own masks). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -381,6 +384,164 @@ static void test_weighted(void)
     }
 }
 
+
+/* ---- the sampling pass with a tape ----------------------------------------------------------------
+ * NI = 2 images × NS = 3 samples, the sizes of test_weighted. */
+enum { NI = 2, NS = 3, NB = NI * NS };
+
+typedef struct tape_st {
+    vtag_ctx ctx;
+    vtag_model m;
+    vtag_batch images;
+    const int32_t *forced;
+    const float *adv;
+    int train;
+    uint64_t seed;
+} tape_st;
+
+/* The tape's loss with forced captions; the RNG re-seeded, so dropout draws the same masks every call. */
+static double tape_loss(tape_st *s, int backward)
+{
+    vtag_rng_seed(&s->ctx.rng, s->seed);
+    vtag_arena_reset(&s->ctx.arena);
+    vtag_error err = {0};
+    vtag_scst_tape *tape = NULL;
+    int32_t seq[NB * L], len[NB];
+    double l = NAN;
+    int rc = vtag_scst_sample(&s->ctx, &s->m, &s->images, NS, s->train, s->forced, &tape, seq, len, &err);
+    if (!rc && backward) vtag_params_zero_grad(&s->m.params);
+    if (!rc) rc = vtag_scst_backward(&s->ctx, &s->m, tape, s->adv, &l, &err); /* adds gradients */
+    CHECK(rc == 0, "tape: %s", err.msg);
+    return l;
+}
+
+/* The loss alone: vtag_scst_backward adds gradients, so the FD loss runs on a copy of the gradients. */
+static double tape_loss_fn(void *p)
+{
+    tape_st *s = p;
+    float *keep = malloc((size_t)s->m.params.total * sizeof(float));
+    memcpy(keep, s->m.params.grad, (size_t)s->m.params.total * sizeof(float));
+    double l = tape_loss(s, 0);
+    memcpy(s->m.params.grad, keep, (size_t)s->m.params.total * sizeof(float));
+    free(keep);
+    return l;
+}
+
+static void tape_grads_fn(void *p) { tape_loss(p, 1); }
+
+static void test_tape(void)
+{
+    static float fc[NI * 9], att[NI * K * 6], fc_rep[NB * 9], att_rep[NB * K * 6];
+    /* Rows 0–2 image 0, 3–5 image 1: short, full length, EOS only, two labels, one label, three. */
+    static const int32_t forced[NB * L] = {3, 1, 4, 0, 0, /**/ 5, 2, 6, 7, 1, /**/ 0, 0, 0, 0, 0,
+                                           /**/ 2, 7, 0, 0, 0, /**/ 6, 0, 0, 0, 0, /**/ 1, 5, 3, 0, 0};
+    static const float adv[NB] = {0.8f, -1.3f, 0.0f, -0.4f, 1.1f, 0.5f};
+    vtag_rng rng;
+    vtag_rng_seed(&rng, 77);
+    gc_fill(fc, NI * 9, &rng, -1, 1);
+    gc_fill(att, NI * K * 6, &rng, -1, 1);
+    for (int64_t b = 0; b < NB; b++) {
+        memcpy(fc_rep + b * 9, fc + b / NS * 9, 9 * sizeof(float));
+        memcpy(att_rep + b * K * 6, att + b / NS * K * 6, K * 6 * sizeof(float));
+    }
+    for (int type = 0; type < 3; type++) {
+        static tape_st s;
+        memset(&s, 0, sizeof s);
+        vtag_error err = {0};
+        CHECK(vtag_ctx_init(&s.ctx, 2, 1, &err) == 0, "ctx: %s", err.msg);
+        vtag_model_config cfg;
+        vtag_model_config_defaults(&cfg);
+        cfg.type = (vtag_model_type)type;
+        cfg.vocab_size = 7;
+        cfg.input_encoding_size = 5;
+        cfg.rnn_size = 6;
+        cfg.att_hid_size = 4;
+        cfg.fc_feat_size = 9;
+        cfg.att_feat_size = 6;
+        cfg.max_length = L;
+        CHECK(vtag_model_init(&s.m, &cfg, &err) == 0, "init: %s", err.msg);
+        const char *name = vtag_model_type_name(cfg.type);
+        for (int64_t i = 0; i < s.m.params.total; i++) s.m.params.value[i] = 0.6f * (2 * vtag_rng_uniform(&rng) - 1);
+        s.images = (vtag_batch){NI, K, fc, att, NULL};
+        s.forced = forced;
+        s.adv = adv;
+        s.seed = 5;
+        if (cfg.type == VTAG_MODEL_TOPDOWN) {
+            gc_clear_relu_kinks(att, NI * K, 6, 6, param(&s.m, "att_embed.0.weight"), param(&s.m, "att_embed.0.bias"), 0.02f);
+            gc_clear_relu_kinks(fc, NI, 9, 6, param(&s.m, "fc_embed.0.weight"), param(&s.m, "fc_embed.0.bias"), 0.02f);
+            for (int64_t b = 0; b < NB; b++) {
+                memcpy(fc_rep + b * 9, fc + b / NS * 9, 9 * sizeof(float));
+                memcpy(att_rep + b * K * 6, att + b / NS * K * 6, K * 6 * sizeof(float));
+            }
+        }
+        const int64_t total = s.m.params.total;
+        float *g_xe = malloc((size_t)total * sizeof(float));
+
+        /* Dropout off: the tape over the images (features prepared once each) is vtag_model_xe_weighted
+         * over the images repeated NS times, loss and every gradient. */
+        vtag_batch rep = {NB, K, fc_rep, att_rep, forced};
+        double l_xe = NAN;
+        vtag_params_zero_grad(&s.m.params);
+        vtag_arena_reset(&s.ctx.arena);
+        CHECK(vtag_model_xe_weighted(&s.ctx, &s.m, &rep, adv, 0, 1, &l_xe, NULL, &err) == 0, "xe_w: %s", err.msg);
+        memcpy(g_xe, s.m.params.grad, (size_t)total * sizeof(float));
+        s.train = 0;
+        double l_tape = tape_loss(&s, 1);
+        double worst = 0, scale = 0;
+        for (int64_t i = 0; i < total; i++) {
+            worst = fmax(worst, fabs((double)s.m.params.grad[i] - g_xe[i]));
+            scale = fmax(scale, fabs((double)g_xe[i]));
+        }
+        CHECK_NEAR(l_tape, l_xe, 1e-6 * fabs(l_xe), "tape loss = xe_weighted's on the repeated images");
+        CHECK(worst <= 1e-5 * scale, "%s: tape gradients off xe_weighted's by %g (max %g)", name, worst, scale);
+        printf("%s: tape = xe_weighted on repeated images: loss %.9f vs %.9f, max grad diff %.2e (max %.2e)\n", name,
+               l_tape, l_xe, worst, scale);
+        free(g_xe);
+
+        /* Dropout on: finite differences of the tape's loss, every mask as drawn by the sampling pass. */
+        s.train = 1;
+        gc_var vars[64];
+        int nv = 0;
+        for (int i = 0; i < s.m.params.count && nv < 64; i++) {
+            const vtag_param *t = &s.m.params.items[i];
+            vars[nv++] = (gc_var){t->name, vtag_params_value(&s.m.params, i), vtag_params_grad(&s.m.params, i),
+                                  t->numel < 60 ? t->numel : 60};
+        }
+        char cname[80];
+        snprintf(cname, sizeof cname, "%s tape, dropout on", name);
+        gc_case c = {cname, &s, tape_loss_fn, tape_grads_fn, vars, nv, 1e-3, GC_ATOL, GC_RTOL};
+        gc_run(&c);
+
+        /* Sampling: the tape draws what vtag_model_decode draws (same RNG state) — on the images
+         * repeated for fc and att2in (no per-image dropout), one sample per image for topdown (whose
+         * decode draws the embedded features' masks per row). */
+        {
+            const int64_t n = cfg.type == VTAG_MODEL_TOPDOWN ? 1 : NS, rows = NI * n;
+            int32_t seq1[NB * L], len1[NB], seq2[NB * L], len2[NB];
+            vtag_batch imgs = {NI, K, fc, att, NULL}, reps = {rows, K, n == 1 ? fc : fc_rep, n == 1 ? att : att_rep, NULL};
+            vtag_decode_opts so = {VTAG_DECODE_SAMPLE, 1, 1.0f, 1};
+            int same = 1, any_long = 0;
+            for (uint64_t seed = 1; seed <= 20; seed++) {
+                vtag_scst_tape *tape = NULL;
+                vtag_rng_seed(&s.ctx.rng, seed);
+                vtag_arena_reset(&s.ctx.arena);
+                CHECK(vtag_scst_sample(&s.ctx, &s.m, &imgs, n, 1, NULL, &tape, seq1, len1, &err) == 0, "sample: %s",
+                      err.msg);
+                vtag_rng_seed(&s.ctx.rng, seed);
+                vtag_arena_reset(&s.ctx.arena);
+                CHECK(vtag_model_decode(&s.ctx, &s.m, &reps, &so, seq2, NULL, len2, &err) == 0, "decode: %s", err.msg);
+                same &= memcmp(seq1, seq2, (size_t)(rows * L) * sizeof(int32_t)) == 0 &&
+                        memcmp(len1, len2, (size_t)rows * sizeof(int32_t)) == 0;
+                for (int64_t b = 0; b < rows; b++) any_long |= len1[b] >= 2;
+            }
+            CHECK(same, "%s: the tape's samples differ from vtag_model_decode's", name);
+            CHECK(any_long, "%s: no sample of 2 labels or more in 20 draws (a weak comparison)", name);
+        }
+        vtag_model_free(&s.m);
+        vtag_ctx_free(&s.ctx);
+    }
+}
+
 int main(void)
 {
     test_advantages();
@@ -389,5 +550,6 @@ int main(void)
     test_model_by_hand();
     test_reward();
     test_weighted();
+    test_tape();
     return check_summary("caption_test_scst");
 }

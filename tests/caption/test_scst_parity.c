@@ -1,5 +1,8 @@
 /* Parity of one SCST update (fixed samples, fixed rewards) with reference/scst.py on the fixtures of
- * reference/scst_fixtures.py. Usage: caption_test_scst_parity [dir with scst_<model>.safetensors] */
+ * reference/scst_fixtures.py. The loss and gradients are taken as vtag_scst_step takes them — the
+ * sampling pass with a tape over the images, the fixture's samples forced, then vtag_scst_backward —
+ * and also by vtag_model_xe_weighted over the rows; dropout off on both sides, so both use the same
+ * (unit) masks. Usage: caption_test_scst_parity [dir with scst_<model>.safetensors] */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,42 +221,79 @@ static void run_model(report *rep, const char *model, const vtag_st_file *st, co
                model, against);
     }
 
-    /* The SCST loss and its gradient: vtag_scst_step's call, dropout off. */
-    vtag_batch batch = {
+    /* The SCST loss and its gradient, dropout off, two ways: vtag_scst_step's — the sampling pass with
+     * a tape over the images (each image's features once, the fixture's samples forced), then
+     * vtag_scst_backward — and vtag_model_xe_weighted over the rows (images repeated). The update
+     * below starts from the first. */
+    const vtag_batch rows = {
         .b = fx->b,
         .k = cfg->type == VTAG_MODEL_FC ? 0 : fx->k,
         .fc = cfg->type == VTAG_MODEL_ATT2IN ? NULL : fx->fc,
         .att = cfg->type == VTAG_MODEL_FC ? NULL : fx->att,
         .labels = fx->labels,
     };
-    double loss = NAN;
-    vtag_params_zero_grad(&m.params);
-    if (vtag_model_xe_weighted(&ctx, &m, &batch, fx->adv, 0 /* dropout off */, 1, &loss, NULL, &err) != 0) {
-        printf("  FAIL %s %s: vtag_model_xe_weighted: %s\n", model, against, err.msg);
-        rep->failed++;
-        goto done;
+    const int64_t n_img = fx->b / fx->sample_n, dfc = cfg->fc_feat_size, datt = fx->k * cfg->att_feat_size;
+    float *img_fc = rows.fc ? malloc((size_t)(n_img * dfc) * sizeof(float)) : NULL;
+    float *img_att = rows.att ? malloc((size_t)(n_img * datt) * sizeof(float)) : NULL;
+    int32_t *seq = malloc((size_t)(fx->b * fx->l) * sizeof(int32_t));
+    int repeated = seq != NULL;
+    for (int64_t b = 0; b < fx->b; b++) { /* the fixture's rows are its images repeated sample_n times */
+        const int64_t i = b / fx->sample_n;
+        if (rows.fc) {
+            if (b % fx->sample_n == 0) memcpy(img_fc + i * dfc, rows.fc + b * dfc, (size_t)dfc * sizeof(float));
+            repeated &= memcmp(img_fc + i * dfc, rows.fc + b * dfc, (size_t)dfc * sizeof(float)) == 0;
+        }
+        if (rows.att) {
+            if (b % fx->sample_n == 0) memcpy(img_att + i * datt, rows.att + b * datt, (size_t)datt * sizeof(float));
+            repeated &= memcmp(img_att + i * datt, rows.att + b * datt, (size_t)datt * sizeof(float)) == 0;
+        }
     }
-    memcpy(grad, m.params.grad, (size_t)total * sizeof(float));
-    float lossf = (float)loss;
-    compare(rep, model, "loss (floor: loss with |adv|)", against, &lossf, fx->loss, 1, fmax(*fx->loss_floor, PARITY_FLOOR));
+    count(rep, repeated);
+    printf("  %-4s %-8s fixture rows are %lld images x %d samples  %s\n", repeated ? "ok" : "FAIL", model,
+           (long long)n_img, fx->sample_n, against);
+    const vtag_batch images = {n_img, rows.k, img_fc, img_att, NULL};
     const float *g_torch[128] = {0};
-    int have_all = m.params.count <= 128;
-    if (!have_all) {
+    int have_all = m.params.count <= 128 && repeated;
+    if (m.params.count > 128) {
         printf("  FAIL %s: %d parameter tensors, the test handles 128\n", model, m.params.count);
         rep->failed++;
     }
-    for (int i = 0; i < m.params.count && have_all; i++) {
-        const vtag_param *p = &m.params.items[i];
-        g_torch[i] = fixture_f(rep, st, "grad.", p);
-        if (!g_torch[i]) {
+    for (int i = 0; i < m.params.count && have_all; i++)
+        if (!(g_torch[i] = fixture_f(rep, st, "grad.", m.params.items + i))) have_all = 0;
+    for (int way = 1; way >= 0 && have_all; way--) {
+        double loss = NAN;
+        vtag_params_zero_grad(&m.params);
+        vtag_arena_reset(&ctx.arena);
+        int rc;
+        if (way) {
+            vtag_scst_tape *tape = NULL;
+            rc = vtag_scst_sample(&ctx, &m, &images, fx->sample_n, 0 /* dropout off */, fx->labels, &tape, seq, NULL, &err);
+            if (!rc) rc = memcmp(seq, fx->labels, (size_t)(fx->b * fx->l) * sizeof(int32_t)) == 0
+                              ? vtag_scst_backward(&ctx, &m, tape, fx->adv, &loss, &err)
+                              : vtag_fail(&err, VTAG_ERR_ARG, "the tape's captions are not the forced ones");
+        } else {
+            rc = vtag_model_xe_weighted(&ctx, &m, &rows, fx->adv, 0 /* dropout off */, 1, &loss, NULL, &err);
+        }
+        const char *how = way ? "tape" : "xe_w";
+        if (rc != 0) {
+            printf("  FAIL %s %s %s: %s\n", model, against, how, err.msg);
+            rep->failed++;
             have_all = 0;
             break;
         }
+        if (way) memcpy(grad, m.params.grad, (size_t)total * sizeof(float));
+        float lossf = (float)loss;
         char label[200];
-        double floor = floor_of(st, p->name);
-        snprintf(label, sizeof label, "d %s%s", p->name, floor > PARITY_FLOOR ? " (floor)" : "");
-        compare(rep, model, label, against, grad + p->offset, g_torch[i], p->numel, floor);
+        snprintf(label, sizeof label, "%s loss (floor: loss with |adv|)", how);
+        compare(rep, model, label, against, &lossf, fx->loss, 1, fmax(*fx->loss_floor, PARITY_FLOOR));
+        for (int i = 0; i < m.params.count; i++) {
+            const vtag_param *p = &m.params.items[i];
+            double floor = floor_of(st, p->name);
+            snprintf(label, sizeof label, "%s d %s%s", how, p->name, floor > PARITY_FLOOR ? " (floor)" : "");
+            compare(rep, model, label, against, m.params.grad + p->offset, g_torch[i], p->numel, floor);
+        }
     }
+    free(img_fc), free(img_att), free(seq);
     if (!have_all) goto done;
 
     /* Clip then Adam, as vtag_scst_step: from a fresh optimiser, then from the stored moments. */

@@ -1,4 +1,5 @@
-/* Finite-difference check of additive attention, every input and weight. */
+/* Finite-difference check of additive attention, every input and weight; and rows sharing one image
+ * (dims.rep, SCST's samples) against the same rows with the image repeated. */
 #include "gradcheck.h"
 #include "vtag/nn.h"
 
@@ -13,7 +14,8 @@ typedef struct st {
     vtag_attention_cache cache;
 } st;
 
-static const vtag_attention_dims dims = {N, K, D, R, A};
+/* rep 1: every row its own image; rep N: all rows share image 0. */
+static vtag_attention_dims dims = {N, K, D, R, A, 1};
 
 static double loss(void *p)
 {
@@ -62,6 +64,49 @@ int main(void)
                      {"alpha_net.bias", s.ab, s.dab, 1}};
     gc_case c = {"attention", &s, loss, grads, vars, 7, GC_EPS, GC_ATOL, GC_RTOL};
     gc_run(&c);
+
+    /* Shared image: finite differences (att and p_att of the one image), and the twin with the image
+     * repeated N times and rep 1: the same outputs, and datt / dp_att the sums of the repeated rows'. */
+    dims.rep = N;
+    vars[1].n = K * D;
+    vars[2].n = K * A;
+    gc_case cs = {"attention, rows sharing one image", &s, loss, grads, vars, 7, GC_EPS, GC_ATOL, GC_RTOL};
+    gc_run(&cs);
+    {
+        static float out1[N * D], dh1[N * R], datt1[K * D], dpatt1[K * A], dhw1[A * R];
+        grads(&s);
+        memcpy(out1, s.out, sizeof out1);
+        memcpy(dh1, s.dh, sizeof dh1);
+        memcpy(datt1, s.datt, sizeof datt1);
+        memcpy(dpatt1, s.dpatt, sizeof dpatt1);
+        memcpy(dhw1, s.dhw, sizeof dhw1);
+        for (int b = 1; b < N; b++) {
+            memcpy(s.att + b * K * D, s.att, K * D * sizeof(float));
+            memcpy(s.patt + b * K * A, s.patt, K * A * sizeof(float));
+        }
+        dims.rep = 1;
+        grads(&s);
+        double worst = 0;
+        for (int i = 0; i < N * D; i++) worst = fmax(worst, fabs(out1[i] - s.out[i]));
+        for (int i = 0; i < N * R; i++) worst = fmax(worst, fabs(dh1[i] - s.dh[i]));
+        for (int i = 0; i < A * R; i++) worst = fmax(worst, fabs(dhw1[i] - s.dhw[i]));
+        for (int i = 0; i < K * D; i++) {
+            double sum = 0;
+            for (int b = 0; b < N; b++) sum += s.datt[b * K * D + i];
+            worst = fmax(worst, fabs(datt1[i] - sum));
+        }
+        for (int i = 0; i < K * A; i++) {
+            double sum = 0;
+            for (int b = 0; b < N; b++) sum += s.dpatt[b * K * A + i];
+            worst = fmax(worst, fabs(dpatt1[i] - sum));
+        }
+        CHECK(worst <= 1e-5, "shared image vs repeated image: max difference %g", worst);
+    }
+    vtag_attention_dims odd = {N, K, D, R, A, 2}; /* 3 rows are not whole images of 2 */
+    vtag_error e2 = {0};
+    vtag_attention_weights w2 = {s.hw, s.hb, s.aw, s.ab};
+    CHECK(vtag_attention_forward(&s.ctx, s.out, &s.cache, s.h, s.att, s.patt, &w2, odd, &e2) == VTAG_ERR_ARG,
+          "rep 2 with 3 rows accepted");
     /* The weights are a softmax: positive, summing to one per row. */
     loss(&s);
     for (int b = 0; b < N; b++) {
@@ -70,7 +115,7 @@ int main(void)
         CHECK_NEAR(sum, 1.0, 1e-6, "alpha row sum");
     }
     vtag_error err = {0};
-    vtag_attention_dims bad = {N, 0, D, R, A};
+    vtag_attention_dims bad = {N, 0, D, R, A, 1};
     vtag_attention_weights w = {s.hw, s.hb, s.aw, s.ab};
     CHECK(vtag_attention_forward(&s.ctx, s.out, &s.cache, s.h, s.att, s.patt, &w, bad, &err) == VTAG_ERR_ARG,
           "k = 0 accepted");
