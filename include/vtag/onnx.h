@@ -24,6 +24,7 @@ typedef enum vtag_onnx_dtype {
     VTAG_ONNX_INT32 = 6,
     VTAG_ONNX_INT64 = 7,
     VTAG_ONNX_BOOL = 9,
+    VTAG_ONNX_DOUBLE = 11,
 } vtag_onnx_dtype;
 
 #define VTAG_ONNX_MAX_DIMS 8
@@ -90,6 +91,30 @@ int vtag_onnx_run(vtag_onnx_model_t *m, vtag_ctx *ctx, int n_in, const char *con
 int vtag_onnx_run_view(vtag_onnx_model_t *m, vtag_ctx *ctx, int n_in, const char *const *in_names,
                        const vtag_onnx_tensor *in, int n_out, const char *const *out_names,
                        vtag_onnx_tensor *out, vtag_error *err);
+
+/* What the plan for these inputs and outputs does (built if needed). */
+typedef struct vtag_onnx_plan_stats {
+    int nodes;          /* nodes of the graph */
+    int bn_folded;      /* BatchNormalizations folded into a Conv at load */
+    int const_folded;   /* nodes computed once at plan time (shape chains, constants) */
+    int dead;           /* nodes no requested value needs */
+    int steps;          /* nodes run per call */
+    int act_fused;      /* activations fused into the Conv / BatchNormalization before them */
+    int views;          /* steps that only relabel their input (Reshape, Flatten, ...): no copy */
+    int buffers;        /* activation buffers, shared by values whose lifetimes do not overlap */
+    size_t buffer_bytes;
+    size_t naive_bytes; /* what one buffer per value would take */
+} vtag_onnx_plan_stats;
+
+int vtag_onnx_plan_stats_get(vtag_onnx_model_t *m, vtag_ctx *ctx, int n_in, const char *const *in_names,
+                             const vtag_onnx_tensor *in, int n_out, const char *const *out_names,
+                             vtag_onnx_plan_stats *st, vtag_error *err);
+
+/* Per-op-type timing of the runs (off by default): seconds summed since
+ * profiling was switched on. vtag_onnx_profile returns how many op types it
+ * filled (at most max), slowest first. */
+void vtag_onnx_profile_enable(vtag_onnx_model_t *m, int on);
+int vtag_onnx_profile(const vtag_onnx_model_t *m, const char **ops, double *seconds, int *calls, int max);
 
 /* The default feature taps: fc = the output of the last GlobalAveragePool
  * (flattened to [N, C]); att = its input [N, C, H, W] (read as [N, H·W, C]).

@@ -19,6 +19,7 @@ size_t vtag_onnx_dtype_size(int dtype)
     case VTAG_ONNX_INT32: return 4;
     case VTAG_ONNX_INT64: return 8;
     case VTAG_ONNX_BOOL: return 1;
+    case VTAG_ONNX_DOUBLE: return 8;
     }
     return 0;
 }

@@ -131,6 +131,40 @@ int vtag_onnx_run(vtag_onnx_model_t *m, vtag_ctx *ctx, int n_in, const char *con
     return VTAG_OK;
 }
 
+int vtag_onnx_plan_stats_get(vtag_onnx_model_t *m, vtag_ctx *ctx, int n_in, const char *const *in_names,
+                             const vtag_onnx_tensor *in, int n_out, const char *const *out_names,
+                             vtag_onnx_plan_stats *st, vtag_error *err)
+{
+    onnx_request rq = {n_in, in_names, in, n_out, out_names};
+    onnx_plan *p;
+    int rc = onnx_plan_get(m, ctx, &rq, &p, err);
+    if (rc) return rc;
+    onnx_plan_stats(m, p, st);
+    return VTAG_OK;
+}
+
+void vtag_onnx_profile_enable(vtag_onnx_model_t *m, int on)
+{
+    m->profile = on != 0;
+    memset(m->prof_sec, 0, sizeof m->prof_sec);
+    memset(m->prof_calls, 0, sizeof m->prof_calls);
+}
+
+int vtag_onnx_profile(const vtag_onnx_model_t *m, const char **ops, double *seconds, int *calls, int max)
+{
+    int n = 0;
+    for (int i = 0; onnx_op_at(i) && n < max; i++) {
+        if (!m->prof_calls[i]) continue;
+        int j = n++; /* insertion, slowest first */
+        while (j > 0 && seconds[j - 1] < m->prof_sec[i]) {
+            ops[j] = ops[j - 1], seconds[j] = seconds[j - 1], calls[j] = calls[j - 1];
+            j--;
+        }
+        ops[j] = onnx_op_at(i)->name, seconds[j] = m->prof_sec[i], calls[j] = m->prof_calls[i];
+    }
+    return n;
+}
+
 int vtag_onnx_default_taps(const vtag_onnx_model_t *m, const char **fc, const char **att, vtag_error *err)
 {
     for (int i = m->n_nodes - 1; i >= 0; i--) {

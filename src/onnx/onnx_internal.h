@@ -102,6 +102,9 @@ struct vtag_onnx_model {
     int n_nodes;
     int *inputs, n_inputs; /* bindable graph inputs (not initializers) */
     int *outputs, n_outputs;
+    int profile;                 /* time every step (vtag_onnx_profile_enable) */
+    double prof_sec[32];         /* per op of the op table */
+    int prof_calls[32];
     onnx_plan *plans[ONNX_MAX_PLANS];
     int n_plans;
     uint64_t plan_clock;
@@ -151,10 +154,12 @@ int onnx_plan_get(vtag_onnx_model_t *m, const vtag_ctx *ctx, const onnx_request 
 /* Shapes (dtype, ndim, shape; data NULL) of the requested outputs. */
 void onnx_plan_shapes(const onnx_plan *p, vtag_onnx_tensor *shapes);
 /* Runs it (in[] in the request's order); out[i] point into the plan's buffers. */
-void onnx_plan_run(const vtag_onnx_model_t *m, onnx_plan *p, const vtag_ctx *ctx, const vtag_onnx_tensor *in,
+void onnx_plan_run(vtag_onnx_model_t *m, onnx_plan *p, const vtag_ctx *ctx, const vtag_onnx_tensor *in,
                    vtag_onnx_tensor *out);
-/* Steps run, activations fused, views (no copy), bytes of activation buffers. */
-void onnx_plan_stats(const onnx_plan *p, int *steps, int *fused, int *views, size_t *bytes);
+void onnx_plan_stats(const vtag_onnx_model_t *m, const onnx_plan *p, vtag_onnx_plan_stats *st);
+/* Index of an op in the op table (for profiles), and the op at an index. */
+int onnx_op_index(const onnx_opdef *op);
+const onnx_opdef *onnx_op_at(int i);
 void onnx_plan_free(onnx_plan *p);
 
 /* Clip's bounds (attributes or scalar inputs); -1 when an input is not known yet. */

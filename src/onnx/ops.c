@@ -53,6 +53,15 @@ const onnx_opdef *onnx_op_find(const char *op_type)
     return NULL;
 }
 
+int onnx_op_index(const onnx_opdef *op)
+{
+    for (int i = 0; i < N_OPS; i++)
+        if (ops[i] == op) return i;
+    return -1;
+}
+
+const onnx_opdef *onnx_op_at(int i) { return i >= 0 && i < N_OPS ? ops[i] : NULL; }
+
 int64_t onnx_numel(int ndim, const int64_t *shape)
 {
     int64_t n = 1;
@@ -92,6 +101,8 @@ float onnx_float_at(const vtag_onnx_tensor *t, int64_t i)
     case VTAG_ONNX_FLOAT: return ((const float *)t->data)[i];
     case VTAG_ONNX_INT64: return (float)((const int64_t *)t->data)[i];
     case VTAG_ONNX_INT32: return (float)((const int32_t *)t->data)[i];
+    case VTAG_ONNX_INT8: return ((const int8_t *)t->data)[i];
+    case VTAG_ONNX_UINT8: return ((const uint8_t *)t->data)[i];
     }
     return 0.0f;
 }

@@ -283,23 +283,9 @@ static void run_batchnorm(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act
                                  in[4]->data, &d, act);
 }
 
-const onnx_opdef onnx_op_conv = {.name = "Conv",
-                                 .min_in = 2,
-                                 .max_in = 3,
-                                 .min_out = 1,
-                                 .max_out = 1,
-                                 .parse = parse_conv,
-                                 .infer = infer_conv,
-                                 .run = run_conv,
-                                 .workspace = workspace_conv,
-                                 .fuses_act = 1};
-const onnx_opdef onnx_op_batchnorm = {.name = "BatchNormalization",
-                                      .min_in = 5,
-                                      .max_in = 5,
-                                      .min_out = 1,
-                                      .max_out = 5,
-                                      .parse = parse_batchnorm,
-                                      .infer = infer_batchnorm,
-                                      .run = run_batchnorm,
-                                      .inplace = 1,
-                                      .fuses_act = 1};
+const onnx_opdef onnx_op_conv = {.name = "Conv", .min_in = 2, .max_in = 3, .min_out = 1, .max_out = 1,
+                                 .parse = parse_conv, .infer = infer_conv, .run = run_conv,
+                                 .workspace = workspace_conv, .fuses_act = 1};
+const onnx_opdef onnx_op_batchnorm = {.name = "BatchNormalization", .min_in = 5, .max_in = 5, .min_out = 1,
+                                      .max_out = 5, .parse = parse_batchnorm, .infer = infer_batchnorm,
+                                      .run = run_batchnorm, .inplace = 1, .fuses_act = 1};

@@ -76,7 +76,12 @@ static int infer_clip(const vtag_onnx_model_t *m, const onnx_node *nd, const vta
         if (in[k] && (vtag_onnx_tensor_numel(in[k]) != 1 || in[k]->dtype != in[0]->dtype))
             return onnx_node_fail(m, nd, err, VTAG_ERR_FORMAT, "%s must be a scalar of the input's type",
                                   k == 1 ? "min" : "max");
-    return infer_unary_float(m, nd, in, out, err);
+    if (in[0]->dtype == VTAG_ONNX_BOOL || !vtag_onnx_dtype_size(in[0]->dtype))
+        return onnx_node_fail(m, nd, err, VTAG_ERR_UNSUPPORTED, "input of type %s",
+                              vtag_onnx_dtype_name(in[0]->dtype));
+    out[0] = *in[0];
+    out[0].data = NULL;
+    return VTAG_OK;
 }
 
 /* Bounds of a Clip node: attributes or (opset >= 11) scalar inputs; data NULL → unknown. */
@@ -95,15 +100,34 @@ int onnx_clip_bounds(const onnx_node *nd, const vtag_onnx_tensor *const *in, flo
     return 0;
 }
 
-static void run_clip(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act,
-                     const vtag_onnx_tensor *const *in, vtag_onnx_tensor *out, float *ws)
+#define CLIP_LOOP(T)                                                                                         \
+    do {                                                                                                     \
+        const T *x = in[0]->data;                                                                            \
+        T *y = out[0].data;                                                                                  \
+        for (int64_t i = 0; i < n; i++) y[i] = (double)x[i] < lo ? (T)lo : (double)x[i] > hi ? (T)hi : x[i]; \
+    } while (0)
+
+static void run_clip(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act, const vtag_onnx_tensor *const *in,
+                     vtag_onnx_tensor *out, float *ws)
 {
     (void)act, (void)ws;
+    int64_t n = vtag_onnx_tensor_numel(in[0]);
+    if (in[0]->dtype != VTAG_ONNX_FLOAT) { /* integer inputs: bounds in the input's type */
+        double lo = -1e300, hi = 1e300;
+        if (nd->n_in > 1 && in[1]) lo = onnx_float_at(in[1], 0);
+        if (nd->n_in > 2 && in[2]) hi = onnx_float_at(in[2], 0);
+        switch (in[0]->dtype) {
+        case VTAG_ONNX_INT64: CLIP_LOOP(int64_t); break;
+        case VTAG_ONNX_INT32: CLIP_LOOP(int32_t); break;
+        case VTAG_ONNX_INT8: CLIP_LOOP(int8_t); break;
+        default: CLIP_LOOP(uint8_t); break;
+        }
+        return;
+    }
     float lo, hi;
     onnx_clip_bounds(nd, in, &lo, &hi);
     const float *x = in[0]->data;
     float *y = out[0].data;
-    int64_t n = vtag_onnx_tensor_numel(in[0]);
 #pragma omp parallel for num_threads(ctx->threads) if (n > 65536)
     for (int64_t i = 0; i < n; i++) {
         float v = x[i] < lo ? lo : x[i];
@@ -122,10 +146,8 @@ static int infer_binary(const vtag_onnx_model_t *m, const onnx_node *nd, const v
     if (a->dtype != b->dtype)
         return onnx_node_fail(m, nd, err, VTAG_ERR_FORMAT, "inputs of types %s and %s",
                               vtag_onnx_dtype_name(a->dtype), vtag_onnx_dtype_name(b->dtype));
-    if (a->dtype != VTAG_ONNX_FLOAT && a->dtype != VTAG_ONNX_INT64 && a->dtype != VTAG_ONNX_INT32)
-        return onnx_node_fail(m, nd, err, VTAG_ERR_UNSUPPORTED,
-                              "inputs of type %s (float, int64, int32 supported)",
-                              vtag_onnx_dtype_name(a->dtype));
+    if (a->dtype == VTAG_ONNX_BOOL || !vtag_onnx_dtype_size(a->dtype))
+        return onnx_node_fail(m, nd, err, VTAG_ERR_UNSUPPORTED, "inputs of type %s", vtag_onnx_dtype_name(a->dtype));
     memset(&out[0], 0, sizeof out[0]);
     out[0].dtype = a->dtype;
     if (onnx_broadcast_shape(a, b, &out[0].ndim, out[0].shape))
@@ -227,99 +249,69 @@ static void bcast_make(bcast *bc, const vtag_onnx_tensor *a, const vtag_onnx_ten
     } while (0)
 
 static void run_binary(int op, int threads, const vtag_onnx_tensor *a, const vtag_onnx_tensor *b,
-                       vtag_onnx_tensor *o)
+                       vtag_onnx_tensor *o, vtag_act act)
 {
     int64_t n = vtag_onnx_tensor_numel(o);
     if (n == 0) return;
     bcast bc;
     bcast_make(&bc, a, b, o);
-    if (o->dtype == VTAG_ONNX_FLOAT) {
-        if (op == BIN_ADD)
-            BINARY_LOOP(float, p + q);
-        else
-            BINARY_LOOP(float, p *q);
-    } else if (o->dtype == VTAG_ONNX_INT64) {
-        if (op == BIN_ADD)
-            BINARY_LOOP(int64_t, (int64_t)((uint64_t)p + (uint64_t)q));
-        else
-            BINARY_LOOP(int64_t, (int64_t)((uint64_t)p * (uint64_t)q));
-    } else {
-        if (op == BIN_ADD)
-            BINARY_LOOP(int32_t, (int32_t)((uint32_t)p + (uint32_t)q));
-        else
-            BINARY_LOOP(int32_t, (int32_t)((uint32_t)p * (uint32_t)q));
+    int add = op == BIN_ADD;
+    switch (o->dtype) {
+    case VTAG_ONNX_FLOAT:
+        if (add && act == VTAG_ACT_RELU) BINARY_LOOP(float, p + q > 0.0f ? p + q : 0.0f);
+        else if (add) BINARY_LOOP(float, p + q);
+        else BINARY_LOOP(float, p * q);
+        break;
+    /* integers wrap, as numpy's do */
+    case VTAG_ONNX_INT64:
+        if (add) BINARY_LOOP(int64_t, (int64_t)((uint64_t)p + (uint64_t)q));
+        else BINARY_LOOP(int64_t, (int64_t)((uint64_t)p * (uint64_t)q));
+        break;
+    case VTAG_ONNX_INT32:
+        if (add) BINARY_LOOP(int32_t, (int32_t)((uint32_t)p + (uint32_t)q));
+        else BINARY_LOOP(int32_t, (int32_t)((uint32_t)p * (uint32_t)q));
+        break;
+    case VTAG_ONNX_UINT8:
+        if (add) BINARY_LOOP(uint8_t, (uint8_t)(p + q));
+        else BINARY_LOOP(uint8_t, (uint8_t)(p * q));
+        break;
+    case VTAG_ONNX_INT8:
+        if (add) BINARY_LOOP(int8_t, (int8_t)(uint8_t)(p + q));
+        else BINARY_LOOP(int8_t, (int8_t)(uint8_t)(p * q));
+        break;
     }
 }
 
 static void run_add(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act, const vtag_onnx_tensor *const *in,
                     vtag_onnx_tensor *out, float *ws)
 {
-    (void)nd, (void)act, (void)ws;
-    run_binary(BIN_ADD, ctx->threads, in[0], in[1], &out[0]);
+    (void)nd, (void)ws;
+    /* a ReLU after a residual add is fused (plan.c); other activations take a second pass */
+    run_binary(BIN_ADD, ctx->threads, in[0], in[1], &out[0], act);
+    if (act != VTAG_ACT_NONE && act != VTAG_ACT_RELU)
+        vtag_act_forward(out[0].data, out[0].data, vtag_onnx_tensor_numel(&out[0]), act, ctx->threads);
 }
 
 static void run_mul(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act, const vtag_onnx_tensor *const *in,
                     vtag_onnx_tensor *out, float *ws)
 {
     (void)nd, (void)act, (void)ws;
-    run_binary(BIN_MUL, ctx->threads, in[0], in[1], &out[0]);
+    run_binary(BIN_MUL, ctx->threads, in[0], in[1], &out[0], VTAG_ACT_NONE);
 }
 
-const onnx_opdef onnx_op_relu = {.name = "Relu",
-                                 .min_in = 1,
-                                 .max_in = 1,
-                                 .min_out = 1,
-                                 .max_out = 1,
-                                 .infer = infer_unary_float,
-                                 .run = run_relu,
-                                 .inplace = 1};
-const onnx_opdef onnx_op_sigmoid = {.name = "Sigmoid",
-                                    .min_in = 1,
-                                    .max_in = 1,
-                                    .min_out = 1,
-                                    .max_out = 1,
-                                    .infer = infer_unary_float,
-                                    .run = run_sigmoid,
-                                    .inplace = 1};
-const onnx_opdef onnx_op_hardswish = {.name = "HardSwish",
-                                      .min_in = 1,
-                                      .max_in = 1,
-                                      .min_out = 1,
-                                      .max_out = 1,
-                                      .infer = infer_unary_float,
-                                      .run = run_hardswish,
+const onnx_opdef onnx_op_relu = {.name = "Relu", .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
+                                 .infer = infer_unary_float, .run = run_relu, .inplace = 1};
+const onnx_opdef onnx_op_sigmoid = {.name = "Sigmoid", .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
+                                    .infer = infer_unary_float, .run = run_sigmoid, .inplace = 1};
+const onnx_opdef onnx_op_hardswish = {.name = "HardSwish", .min_in = 1, .max_in = 1, .min_out = 1,
+                                      .max_out = 1, .infer = infer_unary_float, .run = run_hardswish,
                                       .inplace = 1};
-const onnx_opdef onnx_op_hardsigmoid = {.name = "HardSigmoid",
-                                        .min_in = 1,
-                                        .max_in = 1,
-                                        .min_out = 1,
-                                        .max_out = 1,
-                                        .parse = parse_hardsigmoid,
-                                        .infer = infer_unary_float,
-                                        .run = run_hardsigmoid,
-                                        .inplace = 1};
-const onnx_opdef onnx_op_clip = {.name = "Clip",
-                                 .min_in = 1,
-                                 .max_in = 3,
-                                 .min_out = 1,
-                                 .max_out = 1,
-                                 .parse = parse_clip,
-                                 .infer = infer_clip,
-                                 .run = run_clip,
-                                 .inplace = 1};
-const onnx_opdef onnx_op_add = {.name = "Add",
-                                .min_in = 2,
-                                .max_in = 2,
-                                .min_out = 1,
-                                .max_out = 1,
-                                .infer = infer_binary,
-                                .run = run_add,
-                                .inplace = 1};
-const onnx_opdef onnx_op_mul = {.name = "Mul",
-                                .min_in = 2,
-                                .max_in = 2,
-                                .min_out = 1,
-                                .max_out = 1,
-                                .infer = infer_binary,
-                                .run = run_mul,
-                                .inplace = 1};
+const onnx_opdef onnx_op_hardsigmoid = {.name = "HardSigmoid", .min_in = 1, .max_in = 1, .min_out = 1,
+                                        .max_out = 1, .parse = parse_hardsigmoid, .infer = infer_unary_float,
+                                        .run = run_hardsigmoid, .inplace = 1};
+const onnx_opdef onnx_op_clip = {.name = "Clip", .min_in = 1, .max_in = 3, .min_out = 1, .max_out = 1,
+                                 .parse = parse_clip, .infer = infer_clip, .run = run_clip, .inplace = 1};
+const onnx_opdef onnx_op_add = {.name = "Add", .min_in = 2, .max_in = 2, .min_out = 1, .max_out = 1,
+                                .infer = infer_binary, .run = run_add, .inplace = 1, .fuses_act = 1};
+const onnx_opdef onnx_op_mul = {.name = "Mul", .min_in = 2, .max_in = 2, .min_out = 1, .max_out = 1,
+                                .infer = infer_binary, .run = run_mul, .inplace = 1};

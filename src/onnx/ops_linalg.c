@@ -168,18 +168,7 @@ static void run_matmul(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act,
     }
 }
 
-const onnx_opdef onnx_op_gemm = {.name = "Gemm",
-                                 .min_in = 2,
-                                 .max_in = 3,
-                                 .min_out = 1,
-                                 .max_out = 1,
-                                 .parse = parse_gemm,
-                                 .infer = infer_gemm,
-                                 .run = run_gemm};
-const onnx_opdef onnx_op_matmul = {.name = "MatMul",
-                                   .min_in = 2,
-                                   .max_in = 2,
-                                   .min_out = 1,
-                                   .max_out = 1,
-                                   .infer = infer_matmul,
-                                   .run = run_matmul};
+const onnx_opdef onnx_op_gemm = {.name = "Gemm", .min_in = 2, .max_in = 3, .min_out = 1, .max_out = 1,
+                                 .parse = parse_gemm, .infer = infer_gemm, .run = run_gemm};
+const onnx_opdef onnx_op_matmul = {.name = "MatMul", .min_in = 2, .max_in = 2, .min_out = 1, .max_out = 1,
+                                   .infer = infer_matmul, .run = run_matmul};

@@ -75,13 +75,17 @@ static int64_t pool_out(int64_t in, int64_t k, int64_t s, int64_t dil, int64_t p
     return o;
 }
 
+static void run_maxpool(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act, const vtag_onnx_tensor *const *in,
+                        vtag_onnx_tensor *out, float *ws);
+
 static int infer_pool(const vtag_onnx_model_t *m, const onnx_node *nd, const vtag_onnx_tensor *const *in,
                       vtag_onnx_tensor *out, vtag_error *err)
 {
     const vtag_onnx_tensor *x = in[0];
-    if (!onnx_is_float(x))
-        return onnx_node_fail(m, nd, err, VTAG_ERR_UNSUPPORTED, "input of type %s (only float)",
-                              vtag_onnx_dtype_name(x->dtype));
+    int is_max = nd->op->run == run_maxpool;
+    if (!onnx_is_float(x) && !(is_max && (x->dtype == VTAG_ONNX_UINT8 || x->dtype == VTAG_ONNX_INT8)))
+        return onnx_node_fail(m, nd, err, VTAG_ERR_UNSUPPORTED, "input of type %s (float%s)",
+                              vtag_onnx_dtype_name(x->dtype), is_max ? ", uint8, int8" : "");
     int nsp = x->ndim - 2;
     if (nsp != nd->sp.nsp)
         return onnx_node_fail(m, nd, err, VTAG_ERR_ARG, "input of rank %d for a %d-d kernel", x->ndim,
@@ -129,11 +133,41 @@ static void run_pool(const vtag_ctx *ctx, const onnx_node *nd, const vtag_onnx_t
     onnx_pool_nd_forward(y->data, x->data, x->shape, y->shape, x->ndim - 2, &sp, is_max);
 }
 
-static void run_maxpool(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act,
-                        const vtag_onnx_tensor *const *in, vtag_onnx_tensor *out, float *ws)
+static void run_maxpool(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act, const vtag_onnx_tensor *const *in,
+                        vtag_onnx_tensor *out, float *ws)
 {
-    (void)act, (void)ws;
-    run_pool(ctx, nd, in[0], &out[0], 1);
+    (void)act;
+    const vtag_onnx_tensor *x = in[0];
+    if (x->dtype == VTAG_ONNX_FLOAT) {
+        run_pool(ctx, nd, x, &out[0], 1);
+        return;
+    }
+    /* 8-bit integers are exact in float: pool a float copy (in the workspace) */
+    int64_t n_in = vtag_onnx_tensor_numel(x), n_out = vtag_onnx_tensor_numel(&out[0]);
+    vtag_onnx_tensor xf = *x, yf = out[0];
+    xf.dtype = yf.dtype = VTAG_ONNX_FLOAT;
+    xf.data = ws;
+    yf.data = ws + n_in;
+    int sign = x->dtype == VTAG_ONNX_INT8;
+    for (int64_t i = 0; i < n_in; i++) ws[i] = sign ? ((const int8_t *)x->data)[i] : ((const uint8_t *)x->data)[i];
+    run_pool(ctx, nd, &xf, &yf, 1);
+    for (int64_t i = 0; i < n_out; i++) {
+        if (sign) ((int8_t *)out[0].data)[i] = (int8_t)ws[n_in + i];
+        else ((uint8_t *)out[0].data)[i] = (uint8_t)ws[n_in + i];
+    }
+}
+
+static int64_t workspace_maxpool(const onnx_node *nd, const vtag_onnx_tensor *const *in, int threads)
+{
+    (void)threads;
+    if (in[0]->dtype == VTAG_ONNX_FLOAT) return 0;
+    onnx_spatial sp;
+    pool_resolved(nd, in[0], &sp);
+    int64_t out = in[0]->shape[0] * in[0]->shape[1];
+    for (int d = 0; d < sp.nsp; d++)
+        out *= pool_out(in[0]->shape[2 + d], sp.kernel[d], sp.stride[d], sp.dil[d], sp.pad_begin[d], sp.pad_end[d],
+                        sp.ceil_mode);
+    return vtag_onnx_tensor_numel(in[0]) + out;
 }
 
 static void run_avgpool(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act,
@@ -166,26 +200,11 @@ static void run_global_avgpool(const vtag_ctx *ctx, const onnx_node *nd, vtag_ac
                                 onnx_numel(x->ndim - 2, x->shape + 2));
 }
 
-const onnx_opdef onnx_op_maxpool = {.name = "MaxPool",
-                                    .min_in = 1,
-                                    .max_in = 1,
-                                    .min_out = 1,
-                                    .max_out = 2,
-                                    .parse = parse_maxpool,
-                                    .infer = infer_pool,
-                                    .run = run_maxpool};
-const onnx_opdef onnx_op_avgpool = {.name = "AveragePool",
-                                    .min_in = 1,
-                                    .max_in = 1,
-                                    .min_out = 1,
-                                    .max_out = 1,
-                                    .parse = parse_avgpool,
-                                    .infer = infer_pool,
+const onnx_opdef onnx_op_maxpool = {.name = "MaxPool", .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 2,
+                                    .parse = parse_maxpool, .infer = infer_pool, .run = run_maxpool, .workspace = workspace_maxpool};
+const onnx_opdef onnx_op_avgpool = {.name = "AveragePool", .min_in = 1, .max_in = 1, .min_out = 1,
+                                    .max_out = 1, .parse = parse_avgpool, .infer = infer_pool,
                                     .run = run_avgpool};
-const onnx_opdef onnx_op_global_avgpool = {.name = "GlobalAveragePool",
-                                           .min_in = 1,
-                                           .max_in = 1,
-                                           .min_out = 1,
-                                           .max_out = 1,
-                                           .infer = infer_global_avgpool,
+const onnx_opdef onnx_op_global_avgpool = {.name = "GlobalAveragePool", .min_in = 1, .max_in = 1,
+                                           .min_out = 1, .max_out = 1, .infer = infer_global_avgpool,
                                            .run = run_global_avgpool};

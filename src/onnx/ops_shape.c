@@ -529,82 +529,28 @@ static void run_pad(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act, cons
     }
 }
 
-const onnx_opdef onnx_op_identity = {.name = "Identity",
-                                     .min_in = 1,
-                                     .max_in = 1,
-                                     .min_out = 1,
-                                     .max_out = 1,
-                                     .infer = infer_identity,
-                                     .run = run_view,
-                                     .view = 1};
-const onnx_opdef onnx_op_flatten = {.name = "Flatten",
-                                    .min_in = 1,
-                                    .max_in = 1,
-                                    .min_out = 1,
-                                    .max_out = 1,
-                                    .parse = parse_flatten,
-                                    .infer = infer_flatten,
-                                    .run = run_view,
+const onnx_opdef onnx_op_identity = {.name = "Identity", .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
+                                     .infer = infer_identity, .run = run_view, .view = 1};
+const onnx_opdef onnx_op_flatten = {.name = "Flatten", .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
+                                    .parse = parse_flatten, .infer = infer_flatten, .run = run_view,
                                     .view = 1};
-const onnx_opdef onnx_op_reshape = {.name = "Reshape",
-                                    .min_in = 2,
-                                    .max_in = 2,
-                                    .min_out = 1,
-                                    .max_out = 1,
-                                    .parse = parse_reshape,
-                                    .infer = infer_reshape,
-                                    .run = run_view,
+const onnx_opdef onnx_op_reshape = {.name = "Reshape", .min_in = 2, .max_in = 2, .min_out = 1, .max_out = 1,
+                                    .parse = parse_reshape, .infer = infer_reshape, .run = run_view,
                                     .view = 1};
-const onnx_opdef onnx_op_unsqueeze = {.name = "Unsqueeze",
-                                      .min_in = 1,
-                                      .max_in = 2,
-                                      .min_out = 1,
-                                      .max_out = 1,
-                                      .parse = parse_unsqueeze,
-                                      .infer = infer_unsqueeze,
-                                      .run = run_view,
-                                      .view = 1};
-const onnx_opdef onnx_op_concat = {.name = "Concat",
-                                   .min_in = 1,
-                                   .max_in = 64,
-                                   .min_out = 1,
-                                   .max_out = 1,
-                                   .parse = parse_concat,
-                                   .infer = infer_concat,
-                                   .run = run_concat};
-const onnx_opdef onnx_op_constant = {.name = "Constant",
-                                     .min_in = 0,
-                                     .max_in = 0,
-                                     .min_out = 1,
-                                     .max_out = 1,
-                                     .parse = parse_constant,
-                                     .infer = infer_constant,
-                                     .run = run_constant};
-const onnx_opdef onnx_op_shape = {.name = "Shape",
-                                  .min_in = 1,
-                                  .max_in = 1,
-                                  .min_out = 1,
-                                  .max_out = 1,
-                                  .parse = parse_shape,
-                                  .infer = infer_shape,
-                                  .run = run_shape,
+const onnx_opdef onnx_op_unsqueeze = {.name = "Unsqueeze", .min_in = 1, .max_in = 2, .min_out = 1,
+                                      .max_out = 1, .parse = parse_unsqueeze, .infer = infer_unsqueeze,
+                                      .run = run_view, .view = 1};
+const onnx_opdef onnx_op_concat = {.name = "Concat", .min_in = 1, .max_in = 64, .min_out = 1, .max_out = 1,
+                                   .parse = parse_concat, .infer = infer_concat, .run = run_concat};
+const onnx_opdef onnx_op_constant = {.name = "Constant", .min_in = 0, .max_in = 0, .min_out = 1, .max_out = 1,
+                                     .parse = parse_constant, .infer = infer_constant, .run = run_constant};
+const onnx_opdef onnx_op_shape = {.name = "Shape", .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
+                                  .parse = parse_shape, .infer = infer_shape, .run = run_shape,
                                   .shape_only = 1};
-const onnx_opdef onnx_op_gather = {.name = "Gather",
-                                   .min_in = 2,
-                                   .max_in = 2,
-                                   .min_out = 1,
-                                   .max_out = 1,
-                                   .parse = parse_gather,
-                                   .infer = infer_gather,
-                                   .run = run_gather};
-const onnx_opdef onnx_op_pad = {.name = "Pad",
-                                .min_in = 1,
-                                .max_in = 3,
-                                .min_out = 1,
-                                .max_out = 1,
-                                .parse = parse_pad,
-                                .infer = infer_pad,
-                                .run = run_pad};
+const onnx_opdef onnx_op_gather = {.name = "Gather", .min_in = 2, .max_in = 2, .min_out = 1, .max_out = 1,
+                                   .parse = parse_gather, .infer = infer_gather, .run = run_gather};
+const onnx_opdef onnx_op_pad = {.name = "Pad", .min_in = 1, .max_in = 3, .min_out = 1, .max_out = 1,
+                                .parse = parse_pad, .infer = infer_pad, .run = run_pad};
 
 /* ---- Cast (torch writes it around Clip bounds and shape arithmetic) -------------------------------- */
 
@@ -632,6 +578,7 @@ static double cast_get(const vtag_onnx_tensor *t, int64_t i)
 {
     switch (t->dtype) {
     case VTAG_ONNX_FLOAT: return ((const float *)t->data)[i];
+    case VTAG_ONNX_DOUBLE: return ((const double *)t->data)[i];
     case VTAG_ONNX_INT64: return (double)((const int64_t *)t->data)[i];
     case VTAG_ONNX_INT32: return ((const int32_t *)t->data)[i];
     case VTAG_ONNX_INT8: return ((const int8_t *)t->data)[i];
@@ -652,6 +599,7 @@ static void run_cast(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act, con
         double v = cast_get(in[0], i);
         switch (out[0].dtype) {
         case VTAG_ONNX_FLOAT: ((float *)out[0].data)[i] = (float)v; break;
+        case VTAG_ONNX_DOUBLE: ((double *)out[0].data)[i] = v; break;
         case VTAG_ONNX_INT64: ((int64_t *)out[0].data)[i] = (int64_t)v; break;
         case VTAG_ONNX_INT32: ((int32_t *)out[0].data)[i] = (int32_t)v; break;
         case VTAG_ONNX_INT8: ((int8_t *)out[0].data)[i] = (int8_t)v; break;

@@ -9,6 +9,7 @@
  * by a value whose last reader has run. A run then allocates nothing. */
 #include <float.h>
 #include <limits.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,9 @@ struct onnx_plan {
     int n_slots;
     float *ws;
     int64_t ws_floats;
-    size_t bytes; /* total of the buffers */
+    size_t bytes;       /* total of the buffers */
+    size_t naive_bytes; /* one buffer per value */
+    int n_folded, n_dead;
 };
 
 void onnx_plan_free(onnx_plan *p)
@@ -296,6 +299,7 @@ static int plan_build(vtag_onnx_model_t *m, const vtag_ctx *ctx, const onnx_requ
         p->vt[nd->out[0]] = o[0];
         if (all_const || nd->op->shape_only) {
             if ((rc = fold_node(m, p, ctx, nd, in, err))) goto done;
+            p->n_folded++;
         } else {
             p->steps[p->n_steps].node = i;
             p->steps[p->n_steps].out0 = nd->out[0];
@@ -337,6 +341,7 @@ static int plan_build(vtag_onnx_model_t *m, const vtag_ctx *ctx, const onnx_requ
     }
     for (int s = 0, d = 0; s < p->n_steps; s++)
         if (p->steps[s].node >= 0) p->steps[d++] = p->steps[s];
+    p->n_dead = p->n_steps - kept;
     p->n_steps = kept;
 
     /* activation fusion */
@@ -386,6 +391,7 @@ static int plan_build(vtag_onnx_model_t *m, const vtag_ctx *ctx, const onnx_requ
         const onnx_node *nd = &m->nodes[st->node];
         int o = st->out0, handed = -1;
         size_t ob = tensor_bytes(&p->vt[o]);
+        p->naive_bytes += ob;
         int x = nd->n_in ? nd->in[0] : -1;
         if (nd->op->view && x >= 0 && !p->is_const[x]) {
             p->root[o] = p->root[x];
@@ -493,7 +499,7 @@ void onnx_plan_shapes(const onnx_plan *p, vtag_onnx_tensor *shapes)
     }
 }
 
-void onnx_plan_run(const vtag_onnx_model_t *m, onnx_plan *p, const vtag_ctx *ctx, const vtag_onnx_tensor *in,
+void onnx_plan_run(vtag_onnx_model_t *m, onnx_plan *p, const vtag_ctx *ctx, const vtag_onnx_tensor *in,
                    vtag_onnx_tensor *out)
 {
     for (int k = 0; k < p->n_bind; k++)
@@ -509,19 +515,30 @@ void onnx_plan_run(const vtag_onnx_model_t *m, onnx_plan *p, const vtag_ctx *ctx
         const vtag_onnx_tensor *x[64];
         for (int k = 0; k < nd->n_in; k++) x[k] = nd->in[k] >= 0 ? &p->vt[nd->in[k]] : NULL;
         vtag_onnx_tensor o = p->vt[st->out0];
+        double t0 = m->profile ? omp_get_wtime() : 0.0;
         nd->op->run(ctx, nd, st->act, x, &o, p->ws);
+        if (m->profile) {
+            int i = onnx_op_index(nd->op);
+            m->prof_sec[i] += omp_get_wtime() - t0;
+            m->prof_calls[i]++;
+        }
     }
     for (int k = 0; k < p->n_req; k++) out[k] = p->vt[p->req[k]];
 }
 
-/* What the plan does, for `vtag onnx-info` and the benchmark's breakdown. */
-void onnx_plan_stats(const onnx_plan *p, int *steps, int *fused, int *views, size_t *bytes)
+void onnx_plan_stats(const vtag_onnx_model_t *m, const onnx_plan *p, vtag_onnx_plan_stats *st)
 {
-    *steps = p->n_steps;
-    *fused = *views = 0;
+    memset(st, 0, sizeof *st);
+    st->nodes = m->n_nodes;
+    for (int i = 0; i < m->n_nodes; i++) st->bn_folded += m->nodes[i].folded;
+    st->const_folded = p->n_folded;
+    st->dead = p->n_dead;
+    st->steps = p->n_steps;
     for (int s = 0; s < p->n_steps; s++) {
-        *fused += p->steps[s].act != VTAG_ACT_NONE;
-        *views += p->steps[s].skip;
+        st->act_fused += p->steps[s].act != VTAG_ACT_NONE;
+        st->views += p->steps[s].skip;
     }
-    *bytes = p->bytes;
+    st->buffers = p->n_slots;
+    st->buffer_bytes = p->bytes;
+    st->naive_bytes = p->naive_bytes;
 }
