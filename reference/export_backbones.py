@@ -60,8 +60,9 @@ class Tiny(torch.nn.Module):
     def forward(self, x):
         x = self.pool(torch.relu(self.b1(self.c1(x))))
         x = torch.nn.functional.relu6(self.b2(self.c2(x)))
-        x = torch.flatten(torch.nn.functional.adaptive_avg_pool2d(x, 1), 1)
-        return self.fc(x)
+        x = torch.nn.functional.adaptive_avg_pool2d(x, 1)
+        # view(size(0), -1): the Shape -> Gather -> Unsqueeze -> Concat -> Reshape chain vtag folds
+        return self.fc(x.view(x.size(0), -1))
 
 
 def save(path, t):

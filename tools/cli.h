@@ -27,6 +27,7 @@ int cli_parse_float(const char *cmd, const char *opt, const char *s, double *out
 int cli_wants_help(int argc, char **argv);
 
 int cmd_inspect(int argc, char **argv);
+int cmd_onnx_info(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_frames(int argc, char **argv);
 int cmd_score(int argc, char **argv);

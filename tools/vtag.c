@@ -7,6 +7,7 @@
 
 static const cli_command commands[] = {
     {"inspect", "list the tensors and metadata of a safetensors file", cmd_inspect},
+    {"onnx-info", "inputs, outputs, op counts and the fc/att feature taps of an ONNX model", cmd_onnx_info},
     {"probe", "print duration, frame rate, size, rotation, codec, keyframes of videos", cmd_probe},
     {"frames", "sample frames from videos into PNG files and frames.jsonl", cmd_frames},
     {"score", "CIDEr-D/BLEU of captions or multi-label scores from JSON Lines", cmd_score},

@@ -106,10 +106,23 @@ static void check_tiny_logits(vtag_ctx *ctx, const char *dir)
         CHECK(e <= 1e-5, "tiny logits rel err %.3g", e);
         vtag_onnx_tensor_free(&out);
     }
+    /* what the plan made of it: Shape -> Gather -> Unsqueeze -> Concat folded, the Reshape a view, both ReLUs
+     * fused into their (BN-folded) convs: conv, maxpool, conv, clip, pool, reshape, gemm */
+    vtag_onnx_plan_stats st;
+    rc = vtag_onnx_plan_stats_get(m, ctx, 1, &in_name, &in, 1, &out_name, &st, &err);
+    CHECK(rc == 0, "plan stats: %s", err.msg);
+    CHECK(st.steps == 7 && st.views == 1 && st.act_fused == 2 && st.bn_folded == 2 && st.const_folded >= 5,
+          "tiny plan: %d steps, %d views, %d fused, %d bn folded, %d const folded", st.steps, st.views, st.act_fused,
+          st.bn_folded, st.const_folded);
+    CHECK(st.buffers <= 3, "tiny plan: %d buffers", st.buffers);
     /* the folded conv output cannot be asked for, and says why */
     int n_folded = 0;
     for (int i = 0; i < vtag_onnx_node_count(m); i++) n_folded += vtag_onnx_node_folded(m, i);
     CHECK(n_folded == 2, "tiny: %d BatchNormalizations folded, expected 2", n_folded);
+    const char *gone = "/c1/Conv_output_0";
+    vtag_onnx_tensor sh;
+    rc = vtag_onnx_infer(m, ctx, 1, &in_name, &in, 1, &gone, &sh, &err);
+    CHECK(rc == VTAG_ERR_NOTFOUND && strstr(err.msg, "folded"), "asking for a folded value: %s", err.msg);
     free(x), free(ref);
     vtag_onnx_close(&m);
 }

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# ONNX backbone speed (`bash bench/bench_backbone.sh BUILD`): torchvision resnet18, mobilenet_v2 and
+# resnet50 exported to ONNX (reference/export_backbones.py, random weights), images/s through
+# vtag_backbone_run (fc + att taps) against the same torchvision models in PyTorch (eval, no_grad,
+# torch.set_num_threads) in the same run: batch 8, 224 px, 2 threads. PyTorch is measured as shipped
+# and with OMP_WAIT_POLICY=passive; the ratio is vtag's images/s over PyTorch's (> 1: vtag is faster).
+# VTAG_BENCH_MODELS, VTAG_BENCH_THREADS, VTAG_BENCH_BATCH, VTAG_BENCH_SECONDS override the defaults.
+set -euo pipefail
+build=${1:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+models=${VTAG_BENCH_MODELS:-resnet18 mobilenet_v2 resnet50}
+threads=${VTAG_BENCH_THREADS:-2}
+batch=${VTAG_BENCH_BATCH:-8}
+secs=${VTAG_BENCH_SECONDS:-5}
+bin="$build/bench/bench_backbone"
+[ -x "$bin" ] || { echo "bench_backbone: $bin not built (cmake --build $build --target bench_backbone)" >&2; exit 1; }
+work=$(mktemp -d)
+out="$work/out.txt"
+trap 'rm -rf "$work"' EXIT
+/usr/bin/python3 "$here/../reference/export_backbones.py" --out "$work" --models "${models// /,}" --no-data >/dev/null 2>&1 ||
+  { echo "bench_backbone: export failed (python3-torchvision?)" >&2; exit 1; }
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)  threads=$threads batch=$batch size=224"
+for m in $models; do
+  "$bin" "$threads" "$batch" "$secs" "$work/$m.onnx" | tee -a "$out"
+  for p in default passive; do
+    /usr/bin/python3 "$here/backbone_torch.py" "$threads" "$batch" "$secs" "$p" "$m" | tee -a "$out"
+  done
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+awk '
+  /^backbone / {
+    for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+    ips[f["model"], f["impl"]] = f["images_per_s"]; if (!(f["model"] in seen)) { seen[f["model"]] = 1; order[++n] = f["model"] }
+  }
+  END {
+    for (i = 1; i <= n; i++) {
+      m = order[i]; v = ips[m, "vtag"]; t = ips[m, "torch"]; tp = ips[m, "torch_passive"]
+      best = t > tp ? t : tp
+      printf "backbone_ratio model=%s vtag=%s torch=%s torch_passive=%s vtag_over_best_torch=%.2f\n", m, v, t, tp, v / best
+    }
+  }' "$out"
