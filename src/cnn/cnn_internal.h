@@ -18,6 +18,7 @@ typedef struct cnn_conv_plan {
     int depthwise;   /* groups == c_in == c_out: the direct kernel of depthwise.c */
     int direct_1x1;  /* 1×1, stride 1, no padding: the input plane is the GEMM's B */
     int64_t nb;      /* images merged into one GEMM's N (forward) */
+    int own_gemm;    /* forward on conv_gemm.c's kernel rather than im2col + vtag_gemm */
 } cnn_conv_plan;
 
 cnn_conv_plan cnn_conv_strategy(const vtag_conv2d_dims *d);
@@ -35,6 +36,19 @@ void cnn_col2im(int threads, float *din, int64_t c0, const float *col, int64_t l
 int64_t cnn_depthwise_workspace(const vtag_conv2d_dims *d, int threads);
 void cnn_depthwise_forward(int threads, float *out, const float *in, const float *w, const float *b,
                            const vtag_conv2d_dims *d, vtag_act act, float *ws);
+
+#if defined(__AVX512F__) && !defined(VTAG_NO_CONV_GEMM)
+/* The AVX-512 conv GEMM (conv_gemm.c): c[o, q] = Σ_r w[o, r] · col[r, q] for the cout_g rows of a
+ * group and the merged positions q < nb·P of images in[0..nb) (channels c0…), row stride ldc.
+ * The weights are packed once per group (cnn_conv_gemm_packed_floats) by cnn_conv_gemm_pack;
+ * cols holds cnn_conv_gemm_workspace(pl, threads) floats. */
+#define CNN_HAVE_CONV_GEMM 1
+int64_t cnn_conv_gemm_packed_floats(const cnn_conv_plan *pl);
+int64_t cnn_conv_gemm_workspace(const cnn_conv_plan *pl, int threads);
+void cnn_conv_gemm_pack(int threads, float *ap, const float *w, const cnn_conv_plan *pl);
+void cnn_conv_gemm(int threads, float *c, int64_t ldc, const float *in, int64_t nb, int64_t c0, const float *ap,
+                   const vtag_conv2d_dims *d, const cnn_conv_plan *pl, float *cols);
+#endif
 
 /* dst[i] = act(src[i] + bias), i < n (dst may be src). */
 void cnn_bias_act_row(float *dst, const float *src, int64_t n, float bias, vtag_act act);
