@@ -22,3 +22,9 @@ add_test(NAME caption/scst_parity_fixture
          WORKING_DIRECTORY ${VTAG_FIXTURES})
 set_tests_properties(caption/scst_parity_fixture PROPERTIES FIXTURES_SETUP caption_scst)
 set_tests_properties(caption/test_scst_parity PROPERTIES FIXTURES_REQUIRED caption_scst)
+# SCST raises validation CIDEr-D (issue 5, point 2): a feature set where the converged XE model's greedy
+# captions stop early by construction; XE, then SCST, for each model (tests/caption/scst_gain.py).
+add_test(NAME caption/scst_gain
+         COMMAND ${VTAG_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/caption/scst_gain.py $<TARGET_FILE:vtag>
+                 ${VTAG_FIXTURES}/scst_gain)
+set_tests_properties(caption/scst_gain PROPERTIES TIMEOUT 900)
