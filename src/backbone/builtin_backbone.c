@@ -1,0 +1,87 @@
+/* The built-in CNN behind the backbone handle (vtag/backbone.h): fc is the
+ * global average pool of the last conv map, att that map as [K = h·w, D]. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backbone/backbone_internal.h"
+#include "vtag/builtin.h"
+
+typedef struct builtin_impl {
+    vtag_builtin model;
+    vtag_builtin_infer inf;
+} builtin_impl;
+
+static int builtin_run(vtag_backbone_t *b, vtag_ctx *ctx, const float *images, int64_t n, float *fc, float *att,
+                       vtag_error *err)
+{
+    builtin_impl *im = b->impl;
+    if (n < 1 || n > b->info.max_batch)
+        return vtag_fail(err, VTAG_ERR_ARG, "backbone: batch of %lld frames (1..%lld)", (long long)n,
+                         (long long)b->info.max_batch);
+    int rc = vtag_builtin_infer_run(ctx, &im->inf, images, n, fc, att, NULL, err);
+    vtag_arena_reset(&ctx->arena);
+    return rc;
+}
+
+static void builtin_close(vtag_backbone_t *b)
+{
+    builtin_impl *im = b->impl;
+    if (!im) return;
+    vtag_builtin_infer_free(&im->inf);
+    vtag_builtin_free(&im->model);
+    free(im);
+    b->impl = NULL;
+}
+
+static const vtag_backbone_info *builtin_info(const vtag_backbone_t *b) { return &b->info; }
+
+static const vtag_backbone_ops builtin_ops = {builtin_run, builtin_close, builtin_info};
+
+int vtag_builtin_backbone_open(vtag_backbone_t **out, const char *path, const vtag_backbone_options *o,
+                               vtag_error *err)
+{
+    *out = NULL;
+    vtag_backbone_t *b = calloc(1, sizeof *b);
+    builtin_impl *im = calloc(1, sizeof *im);
+    if (!b || !im) {
+        free(b), free(im);
+        return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
+    }
+    b->ops = &builtin_ops;
+    b->impl = im;
+    int rc = vtag_builtin_load(&im->model, path, err);
+    if (!rc) rc = vtag_builtin_infer_build(&im->inf, &im->model, err);
+    const vtag_builtin_config *c = &im->model.cfg;
+    if (!rc && o && o->size && o->size != c->size)
+        rc = vtag_fail(err, VTAG_ERR_ARG, "%s: the built-in backbone was trained at %lld px, not %lld (leave --size out)",
+                       path, (long long)c->size, (long long)o->size);
+    if (rc) {
+        builtin_close(b);
+        free(b);
+        return rc;
+    }
+    vtag_backbone_info *in = &b->info;
+    in->size = c->size;
+    for (int i = 0; i < 3; i++) {
+        in->mean[i] = o && o->have_norm ? o->mean[i] : c->mean[i];
+        in->std[i] = o && o->have_norm ? o->std[i] : c->std[i];
+    }
+    const int64_t side = vtag_builtin_out_side(c);
+    in->d_fc = in->d_att = c->widths[c->n_stages - 1];
+    in->k_att = side * side;
+    in->max_batch = o && o->max_batch > 0 ? o->max_batch : 8;
+    /* {"kind": "builtin", "arch", "file" (base name), "size", "widths"}: JSON, short enough for the field */
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    json_t *w = json_array();
+    for (int s = 0; s < c->n_stages; s++) json_array_append_new(w, json_integer(c->widths[s]));
+    json_t *d = json_pack("{s:s, s:s, s:s%, s:I, s:o}", "kind", "builtin", "arch", VTAG_BUILTIN_ARCH, "file", base,
+                          strlen(base) < 100 ? strlen(base) : (size_t)100, "size", (json_int_t)c->size, "widths", w);
+    char *txt = d ? json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    snprintf(in->description, sizeof in->description, "%s", txt ? txt : "{\"kind\": \"builtin\"}");
+    free(txt);
+    json_decref(d);
+    *out = b;
+    return VTAG_OK;
+}
