@@ -48,8 +48,8 @@ int vtag_backbone_open(vtag_backbone_t **out, const char *path, const vtag_backb
     if (st < 0) return err ? err->code : VTAG_ERR_IO;
     if (st) {
         if (o->fc_node || o->att_node)
-            return vtag_fail(err, VTAG_ERR_ARG, "%s: --fc-node/--att-node name ONNX values; this is a built-in backbone",
-                             path);
+            return vtag_fail(err, VTAG_ERR_ARG,
+                             "%s: --fc-node/--att-node name ONNX values; this is a built-in backbone", path);
         return vtag_builtin_backbone_open(out, path, o, err);
     }
     return vtag_onnx_backbone_open(out, path, o, err);

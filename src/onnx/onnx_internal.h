@@ -35,9 +35,11 @@ typedef struct onnx_spatial {
     int auto_pad;
     int64_t group;
     int ceil_mode, count_include_pad;
+    int storage_order;                            /* MaxPool Indices: 1 = column-major planes */
 } onnx_spatial;
 
 #define ONNX_MAX_ATTRS 64
+#define ONNX_MAX_OUTS 5 /* the most outputs an op of the table declares */
 
 typedef struct onnx_node {
     const Onnx__NodeProto *p;

@@ -13,15 +13,14 @@ static int parse_pool(vtag_onnx_model_t *m, onnx_node *nd, int is_max, vtag_erro
     if (!rc && is_max) rc = onnx_attr_int(m, nd, "storage_order", 0, &storage, err);
     if (!rc && !is_max) rc = onnx_attr_int(m, nd, "count_include_pad", 0, &cip, err);
     if (rc) return rc;
-    if (storage)
+    if (storage != 0 && storage != 1)
         return onnx_node_fail(m, nd, err, VTAG_ERR_UNSUPPORTED,
                               "unsupported value %lld of attribute 'storage_order'", (long long)storage);
     if (!is_max)
         for (int d = 0; d < nd->sp.nsp; d++)
             if (nd->sp.dil[d] != 1)
                 return onnx_node_fail(m, nd, err, VTAG_ERR_UNSUPPORTED, "dilations in AveragePool");
-    if (nd->n_out > 1)
-        return onnx_node_fail(m, nd, err, VTAG_ERR_UNSUPPORTED, "the Indices output is not supported");
+    nd->sp.storage_order = (int)storage; /* only read by the Indices output */
     nd->sp.ceil_mode = ceil_mode != 0;
     nd->sp.count_include_pad = cip != 0;
     return VTAG_OK;
@@ -94,6 +93,9 @@ static int infer_pool(const vtag_onnx_model_t *m, const onnx_node *nd, const vta
     pool_resolved(nd, x, &sp);
     out[0] = *x;
     out[0].data = NULL;
+    if (nd->n_out > 1 && (nsp > 2 || !onnx_is_float(x)))
+        return onnx_node_fail(m, nd, err, VTAG_ERR_UNSUPPORTED,
+                              "the Indices output needs a float input with 1 or 2 spatial dims");
     if (nsp <= 2) {
         vtag_pool2d_dims d;
         pool2d_dims(&sp, x, &d);
@@ -101,6 +103,10 @@ static int infer_pool(const vtag_onnx_model_t *m, const onnx_node *nd, const vta
         if (vtag_pool2d_plan(&d, &e2)) return onnx_node_fail(m, nd, err, VTAG_ERR_ARG, "%s", e2.msg);
         if (nsp == 2) out[0].shape[2] = d.h_out;
         out[0].shape[nsp == 2 ? 3 : 2] = d.w_out;
+        if (nd->n_out > 1) {
+            out[1] = out[0];
+            out[1].dtype = VTAG_ONNX_INT64;
+        }
         return VTAG_OK;
     }
     for (int d = 0; d < nsp; d++) {
@@ -138,6 +144,22 @@ static void run_maxpool(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act, 
 {
     (void)act;
     const vtag_onnx_tensor *x = in[0];
+    if (nd->n_out > 1) { /* Indices: flat positions in the whole input, row- or column-major planes */
+        onnx_spatial sp;
+        pool_resolved(nd, x, &sp);
+        vtag_pool2d_dims d;
+        pool2d_dims(&sp, x, &d);
+        vtag_error e = {0};
+        vtag_pool2d_plan(&d, &e);
+        int32_t *arg = (int32_t *)ws;
+        vtag_maxpool2d_forward(ctx, out[0].data, arg, x->data, &d);
+        int64_t plane_out = d.h_out * d.w_out, n = d.n * d.c * plane_out;
+        for (int64_t i = 0; i < n; i++) {
+            int64_t a = arg[i], base = i / plane_out * d.h * d.w;
+            ((int64_t *)out[1].data)[i] = base + (sp.storage_order ? a % d.w * d.h + a / d.w : a);
+        }
+        return;
+    }
     if (x->dtype == VTAG_ONNX_FLOAT) {
         run_pool(ctx, nd, x, &out[0], 1);
         return;
@@ -160,7 +182,7 @@ static void run_maxpool(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act, 
 static int64_t workspace_maxpool(const onnx_node *nd, const vtag_onnx_tensor *const *in, int threads)
 {
     (void)threads;
-    if (in[0]->dtype == VTAG_ONNX_FLOAT) return 0;
+    if (in[0]->dtype == VTAG_ONNX_FLOAT && nd->n_out == 1) return 0;
     onnx_spatial sp;
     pool_resolved(nd, in[0], &sp);
     int64_t out = in[0]->shape[0] * in[0]->shape[1];
@@ -201,7 +223,8 @@ static void run_global_avgpool(const vtag_ctx *ctx, const onnx_node *nd, vtag_ac
 }
 
 const onnx_opdef onnx_op_maxpool = {.name = "MaxPool", .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 2,
-                                    .parse = parse_maxpool, .infer = infer_pool, .run = run_maxpool, .workspace = workspace_maxpool};
+                                    .parse = parse_maxpool, .infer = infer_pool, .run = run_maxpool,
+                                    .workspace = workspace_maxpool};
 const onnx_opdef onnx_op_avgpool = {.name = "AveragePool", .min_in = 1, .max_in = 1, .min_out = 1,
                                     .max_out = 1, .parse = parse_avgpool, .infer = infer_pool,
                                     .run = run_avgpool};

@@ -592,7 +592,8 @@ static void run_cast(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act, con
     (void)ctx, (void)nd, (void)act, (void)ws;
     int64_t n = vtag_onnx_tensor_numel(in[0]);
     if (in[0]->dtype == out[0].dtype) {
-        if (out[0].data != in[0]->data && n) memcpy(out[0].data, in[0]->data, (size_t)n * vtag_onnx_dtype_size(in[0]->dtype));
+        if (out[0].data != in[0]->data && n)
+            memcpy(out[0].data, in[0]->data, (size_t)n * vtag_onnx_dtype_size(in[0]->dtype));
         return;
     }
     for (int64_t i = 0; i < n; i++) {

@@ -114,22 +114,21 @@ static int plan_matches(const onnx_plan *p, const vtag_onnx_model_t *m, const vt
 static int fold_node(const vtag_onnx_model_t *m, onnx_plan *p, const vtag_ctx *ctx, const onnx_node *nd,
                      const vtag_onnx_tensor *const *in, vtag_error *err)
 {
-    vtag_onnx_tensor out[1];
-    int v = nd->out[0];
-    out[0] = p->vt[v];
-    size_t b = tensor_bytes(&out[0]);
-    p->own[v] = malloc(b ? b : 1);
+    vtag_onnx_tensor out[ONNX_MAX_OUTS];
+    for (int k = 0; k < nd->n_out; k++) {
+        int v = nd->out[k];
+        out[k] = p->vt[v];
+        size_t b = tensor_bytes(&out[k]);
+        if (!(p->own[v] = malloc(b ? b : 1)))
+            return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory folding node '%s'", m->path, nd->name);
+        out[k].data = p->vt[v].data = p->own[v];
+        p->is_const[v] = 1;
+    }
     int64_t wsn = nd->op->workspace ? nd->op->workspace(nd, in, ctx->threads) : 0;
     float *ws = wsn ? malloc((size_t)wsn * sizeof(float)) : NULL;
-    if (!p->own[v] || (wsn && !ws)) {
-        free(ws);
-        return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory folding node '%s'", m->path, nd->name);
-    }
-    out[0].data = p->own[v];
+    if (wsn && !ws) return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory folding node '%s'", m->path, nd->name);
     nd->op->run(ctx, nd, VTAG_ACT_NONE, in, out, ws);
     free(ws);
-    p->vt[v].data = p->own[v];
-    p->is_const[v] = 1;
     return VTAG_OK;
 }
 
@@ -292,11 +291,13 @@ static int plan_build(vtag_onnx_model_t *m, const vtag_ctx *ctx, const onnx_requ
             in[k] = nd->in[k] >= 0 ? &p->vt[nd->in[k]] : NULL;
             if (nd->in[k] >= 0 && !p->is_const[nd->in[k]]) all_const = 0;
         }
-        vtag_onnx_tensor o[1];
+        vtag_onnx_tensor o[ONNX_MAX_OUTS];
         memset(o, 0, sizeof o);
         if ((rc = nd->op->infer(m, nd, in, o, err))) goto done;
-        o[0].data = NULL;
-        p->vt[nd->out[0]] = o[0];
+        for (int k = 0; k < nd->n_out; k++) {
+            o[k].data = NULL;
+            p->vt[nd->out[k]] = o[k];
+        }
         if (all_const || nd->op->shape_only) {
             if ((rc = fold_node(m, p, ctx, nd, in, err))) goto done;
             p->n_folded++;
@@ -331,7 +332,9 @@ static int plan_build(vtag_onnx_model_t *m, const vtag_ctx *ctx, const onnx_requ
     int kept = 0;
     for (int s = p->n_steps - 1; s >= 0; s--) {
         const onnx_node *nd = &m->nodes[p->steps[s].node];
-        if (!needed[nd->out[0]]) {
+        int any = 0;
+        for (int k = 0; k < nd->n_out; k++) any |= needed[nd->out[k]];
+        if (!any) {
             p->steps[s].node = -1;
             continue;
         }
@@ -353,7 +356,7 @@ static int plan_build(vtag_onnx_model_t *m, const vtag_ctx *ctx, const onnx_requ
         onnx_step *st = &p->steps[s];
         if (st->node < 0) continue;
         const onnx_node *nd = &m->nodes[st->node];
-        if (!nd->op->fuses_act || st->act || uses[st->out0] != 1) continue;
+        if (!nd->op->fuses_act || nd->n_out != 1 || st->act || uses[st->out0] != 1) continue;
         for (int t = s + 1; t < p->n_steps; t++) {
             if (p->steps[t].node < 0) continue; /* fused already */
             const onnx_node *nt = &m->nodes[p->steps[t].node];
@@ -380,6 +383,7 @@ static int plan_build(vtag_onnx_model_t *m, const vtag_ctx *ctx, const onnx_requ
     for (int s = 0; s < p->n_steps; s++) {
         const onnx_node *nd = &m->nodes[p->steps[s].node];
         last[p->steps[s].out0] = s;
+        for (int k = 1; k < nd->n_out; k++) last[nd->out[k]] = s;
         for (int k = 0; k < nd->n_in; k++)
             if (nd->in[k] >= 0) last[nd->in[k]] = s;
     }
@@ -412,6 +416,11 @@ static int plan_build(vtag_onnx_model_t *m, const vtag_ctx *ctx, const onnx_requ
                 }
             if (handed < 0) p->slot[o] = slot_take(&sl, ob);
         }
+        for (int k = 1; k < nd->n_out; k++) { /* extra outputs (MaxPool's Indices): buffers of their own */
+            int v = nd->out[k];
+            p->slot[v] = slot_take(&sl, tensor_bytes(&p->vt[v]));
+            p->naive_bytes += tensor_bytes(&p->vt[v]);
+        }
         for (int k = 0; k < nd->n_in; k++) {
             int v = nd->in[k], dup = 0;
             for (int j = 0; j < k; j++) dup |= nd->in[j] == v;
@@ -419,6 +428,8 @@ static int plan_build(vtag_onnx_model_t *m, const vtag_ctx *ctx, const onnx_requ
             if (--sl.live[p->slot[v]] < 0) sl.live[p->slot[v]] = 0;
         }
         if (last[o] == s && p->slot[o] >= 0 && --sl.live[p->slot[o]] < 0) sl.live[p->slot[o]] = 0;
+        for (int k = 1; k < nd->n_out; k++)
+            if (last[nd->out[k]] == s) sl.live[p->slot[nd->out[k]]] = 0;
         if (nd->op->workspace) {
             const vtag_onnx_tensor *in[64];
             for (int k = 0; k < nd->n_in; k++) in[k] = nd->in[k] >= 0 ? &p->vt[nd->in[k]] : NULL;
@@ -514,9 +525,11 @@ void onnx_plan_run(vtag_onnx_model_t *m, onnx_plan *p, const vtag_ctx *ctx, cons
         const onnx_node *nd = &m->nodes[st->node];
         const vtag_onnx_tensor *x[64];
         for (int k = 0; k < nd->n_in; k++) x[k] = nd->in[k] >= 0 ? &p->vt[nd->in[k]] : NULL;
-        vtag_onnx_tensor o = p->vt[st->out0];
+        vtag_onnx_tensor o[ONNX_MAX_OUTS];
+        o[0] = p->vt[st->out0];
+        for (int k = 1; k < nd->n_out; k++) o[k] = p->vt[nd->out[k]];
         double t0 = m->profile ? omp_get_wtime() : 0.0;
-        nd->op->run(ctx, nd, st->act, x, &o, p->ws);
+        nd->op->run(ctx, nd, st->act, x, o, p->ws);
         if (m->profile) {
             int i = onnx_op_index(nd->op);
             m->prof_sec[i] += omp_get_wtime() - t0;

@@ -69,7 +69,8 @@ static void check_model(vtag_ctx *ctx, const char *dir, const char *name, const 
         rc = vtag_backbone_run(b, ctx, x, n, fc, att, &err);
         CHECK(rc == 0, "%s: run: %s", name, err.msg);
         double efc = rel_err(fc, fc_ref, n * in->d_fc), eatt = rel_err(att, att_ref, n * k * d);
-        printf("%s (%s): fc [%lld, %lld] rel err %.3g, att [%lld, %lld, %lld] rel err %.3g  (max|x - torch| / max|torch|)\n",
+        printf("%s (%s): fc [%lld, %lld] rel err %.3g, att [%lld, %lld, %lld] rel err %.3g"
+               "  (max|x - torch| / max|torch|)\n",
                name, file, (long long)n, (long long)in->d_fc, efc, (long long)n, (long long)k, (long long)d, eatt);
         CHECK(efc <= 1e-4, "%s: fc rel err %.3g", name, efc);
         CHECK(eatt <= 1e-4, "%s: att rel err %.3g", name, eatt);
