@@ -36,9 +36,12 @@ exceeds XE's by at least max(0.05, 5% of it, the spread of the last XE
 epochs), also on average over the last SCST epochs; the training greedy
 CIDEr-D (the SCST log's greedy_cider_d) rises; and a single uninterrupted
 run with --threads 1 prints the same figures (first 5 SCST epochs) as the
-two-stage run with --threads 2. Dropout 0 keeps the figures independent of how the sampling
-pass draws dropout masks. About 10 s for the three models in a release
-build on the 2-core machine (quiet).
+two-stage run with --threads 2. Dropout 0 keeps the figures independent of
+how the sampling pass draws dropout masks. Measured: +0.50 (4.5297 -> 5.0256)
+for each model; data and training seeds 1, 2, 5 and 7 give +0.50 to +0.64.
+SCST lr 5e-5 (SPEC's): in a trial at 2e-4, topdown's policy collapsed after a few
+epochs. 26 s for the three models in the release build, 131 s in the
+sanitizer build (7 s and 42 s of CPU), on the 2-core machine at load 10.
 
 usage: scst_gain.py VTAG_BINARY WORKDIR [MODEL...]
 """
