@@ -1,6 +1,7 @@
 /* ONNX backbone speed: images/s of vtag_backbone_run (fc and att taps) on
  * in-memory random images, then one profiled pass per model through the
- * ONNX API (time per op type, what the plan folded and fused).
+ * ONNX API (time per op type, what the plan folded and fused). Reported as
+ * impl=vtag_passive when run under OMP_WAIT_POLICY=passive.
  * usage: bench_backbone THREADS BATCH SECONDS MODEL.onnx... */
 #include <omp.h>
 #include <stdio.h>
@@ -29,6 +30,8 @@ static int bench(const char *path, int threads, int64_t batch, double secs)
     float *att = malloc((size_t)(batch * in->k_att * in->d_att) * sizeof *att);
     for (int64_t i = 0; i < n_img; i++) x[i] = vtag_rng_normal(&ctx.rng);
     const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    const char *policy = getenv("OMP_WAIT_POLICY"); /* libgomp reads it at start-up */
+    int passive = policy && (strcmp(policy, "PASSIVE") == 0 || strcmp(policy, "passive") == 0);
     int rc = vtag_backbone_run(b, &ctx, x, batch, fc, att, &err); /* warm-up: builds the plan */
     double t0 = omp_get_wtime(), t = 0;
     int runs = 0;
@@ -39,13 +42,14 @@ static int bench(const char *path, int threads, int64_t batch, double secs)
     }
     if (rc) fprintf(stderr, "bench_backbone: %s\n", err.msg);
     else
-        printf("backbone model=%.*s impl=vtag threads=%d batch=%lld runs=%d images_per_s=%.2f\n",
-               (int)(strlen(name) - 5), name, threads, (long long)batch, runs, runs * batch / t);
+        printf("backbone model=%.*s impl=%s threads=%d batch=%lld runs=%d images_per_s=%.2f\n",
+               (int)(strlen(name) - 5), name, passive ? "vtag_passive" : "vtag", threads, (long long)batch, runs,
+               runs * batch / t);
     vtag_backbone_close(&b);
 
     /* profile: the same taps through the ONNX API */
     vtag_onnx_model_t *m = NULL;
-    if (!rc && !(rc = vtag_onnx_open(&m, path, &err))) {
+    if (!rc && !passive && !(rc = vtag_onnx_open(&m, path, &err))) {
         const char *taps[2], *in_name = vtag_onnx_input(m, 0, NULL);
         vtag_onnx_default_taps(m, &taps[0], &taps[1], &err);
         vtag_onnx_tensor xin = {VTAG_ONNX_FLOAT, 4, {batch, 3, s, s}, x}, out[2];
