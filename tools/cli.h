@@ -34,6 +34,8 @@ int cmd_score(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_caption(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_backbone(int argc, char **argv);
+int cmd_features(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_pipeline(int argc, char **argv);
 int cmd_tag(int argc, char **argv);

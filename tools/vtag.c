@@ -14,6 +14,8 @@ static const cli_command commands[] = {
     {"train", "train a caption model (fc, att2in, topdown) on labelled features", cmd_train},
     {"caption", "caption every row of a features file with a trained model", cmd_caption},
     {"synth", "render a labelled demo corpus (videos + labels.jsonl)", cmd_synth},
+    {"backbone", "train the built-in CNN on labelled frames, or predict label scores with it", cmd_backbone},
+    {"features", "fc/att features of the sampled frames of labelled videos (built-in or ONNX backbone)", cmd_features},
     {"eval", "score video tags against a labels file, by class; the HTML report", cmd_eval},
     {"tag", "tag videos: frames, backbone, a caption per frame, labels counted over the frames", cmd_tag},
     {"pipeline", "train backbone, features and caption models from labelled videos, resumably", cmd_pipeline},

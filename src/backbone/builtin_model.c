@@ -13,9 +13,9 @@
 void vtag_builtin_config_default(vtag_builtin_config *c)
 {
     memset(c, 0, sizeof *c);
-    c->size = 96;
+    c->size = 64;
     c->n_stages = 4;
-    const int64_t w[4] = {32, 64, 128, 256};
+    const int64_t w[4] = {16, 32, 64, 128};
     for (int s = 0; s < 4; s++) {
         c->widths[s] = w[s];
         c->blocks[s] = 1;

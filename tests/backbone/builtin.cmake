@@ -7,3 +7,7 @@ add_test(NAME backbone/builtin_parity_fixture
          WORKING_DIRECTORY ${VTAG_FIXTURES})
 set_tests_properties(backbone/builtin_parity_fixture PROPERTIES FIXTURES_SETUP builtin_parity)
 set_tests_properties(backbone/test_builtin_parity PROPERTIES FIXTURES_REQUIRED builtin_parity)
+# vtag backbone train/predict and vtag features end to end on a 48-video synth corpus.
+add_test(NAME backbone/builtin_cli
+         COMMAND ${VTAG_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/builtin_cli.py $<TARGET_FILE:vtag> ${VTAG_FIXTURES}/builtin_cli)
+set_tests_properties(backbone/builtin_cli PROPERTIES TIMEOUT 900)
