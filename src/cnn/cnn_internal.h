@@ -39,14 +39,11 @@ void cnn_depthwise_forward(int threads, float *out, const float *in, const float
 
 #if defined(__AVX512F__) && !defined(VTAG_NO_CONV_GEMM)
 /* The AVX-512 conv GEMM (conv_gemm.c): c[o, q] = Σ_r w[o, r] · col[r, q] for the cout_g rows of a
- * group and the merged positions q < nb·P of images in[0..nb) (channels c0…), row stride ldc.
- * The weights are packed once per group (cnn_conv_gemm_packed_floats) by cnn_conv_gemm_pack;
- * cols holds cnn_conv_gemm_workspace(pl, threads) floats. */
+ * group (w: its [cout_g, K] weights) and the merged positions q < nb·P of images in[0..nb)
+ * (channels c0…), row stride ldc; cols holds cnn_conv_gemm_workspace(pl, threads) floats. */
 #define CNN_HAVE_CONV_GEMM 1
-int64_t cnn_conv_gemm_packed_floats(const cnn_conv_plan *pl);
 int64_t cnn_conv_gemm_workspace(const cnn_conv_plan *pl, int threads);
-void cnn_conv_gemm_pack(int threads, float *ap, const float *w, const cnn_conv_plan *pl);
-void cnn_conv_gemm(int threads, float *c, int64_t ldc, const float *in, int64_t nb, int64_t c0, const float *ap,
+void cnn_conv_gemm(int threads, float *c, int64_t ldc, const float *in, int64_t nb, int64_t c0, const float *w,
                    const vtag_conv2d_dims *d, const cnn_conv_plan *pl, float *cols);
 #endif
 

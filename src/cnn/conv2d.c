@@ -11,6 +11,11 @@
  * merge images until N reaches it. */
 #define MERGE_COLS 1024
 
+/* Set to 1 to run every conv on im2col + vtag_gemm (to compare the paths in benchmarks). */
+#ifndef CNN_NO_OWN_GEMM
+#define CNN_NO_OWN_GEMM 0
+#endif
+
 int vtag_conv2d_plan(vtag_conv2d_dims *d, vtag_error *err)
 {
     if (d->n < 1 || d->c_in < 1 || d->h < 1 || d->w < 1 || d->c_out < 1 || d->kh < 1 || d->kw < 1)
@@ -60,11 +65,11 @@ cnn_conv_plan cnn_conv_strategy(const vtag_conv2d_dims *d)
     if (want > d->n) want = d->n;
     int64_t chunks = (d->n + want - 1) / want;
     pl.nb = (d->n + chunks - 1) / chunks;
-    /* Measured (bench_cnn, one thread): the blocked kernel beats OpenBLAS on spatial kernels with
-     * few output channels (resnet's 7×7 stem 1.35×, its 64-channel 3×3s 1.15×), where the column
-     * matrix is large next to the weights; OpenBLAS wins from 128 channels on and on 1×1s. */
+    /* Measured (bench_cnn, one thread, CPU time): the blocked kernel beats im2col + OpenBLAS on
+     * spatial kernels — resnet18's 7×7 stem 1.3×, its 64-channel 3×3s 1.1×, 128–512 channels
+     * 1.0–1.05× — and loses on 1×1s, which stay on OpenBLAS. */
 #ifdef CNN_HAVE_CONV_GEMM
-    pl.own_gemm = !pl.depthwise && d->kh * d->kw > 1 && pl.cout_g <= 64;
+    pl.own_gemm = !CNN_NO_OWN_GEMM && !pl.depthwise && d->kh * d->kw > 1;
 #else
     pl.own_gemm = 0;
 #endif
@@ -82,7 +87,7 @@ int64_t vtag_conv2d_workspace(const vtag_conv2d_dims *d, int threads)
     } else if (!(pl.direct_1x1 && pl.nb == 1)) {
 #ifdef CNN_HAVE_CONV_GEMM
         if (pl.own_gemm)
-            fwd = cnn_conv_gemm_packed_floats(&pl) * pl.groups + cnn_conv_gemm_workspace(&pl, threads);
+            fwd = cnn_conv_gemm_workspace(&pl, threads);
         else
 #endif
             fwd = pl.k * pl.nb * pl.p; /* col */
@@ -117,15 +122,13 @@ void vtag_conv2d_forward(const vtag_ctx *ctx, float *out, const float *in, const
         return;
     }
     const int64_t hw = d->h * d->w, p = pl.p, k = pl.k;
-    /* own GEMM: every group's weights packed once [groups][packed], the column panels, the merged
-     * output; else: the column matrix [K, nb·P], the merged output */
+    /* own GEMM: the threads' column panels, the merged output; else: the column matrix [K, nb·P],
+     * the merged output */
     float *col = ws, *merged = ws + k * pl.nb * p;
 #ifdef CNN_HAVE_CONV_GEMM
-    const int64_t packed = pl.own_gemm ? cnn_conv_gemm_packed_floats(&pl) : 0;
     if (pl.own_gemm) {
-        col = ws + packed * pl.groups;
+        col = ws;
         merged = col + cnn_conv_gemm_workspace(&pl, threads);
-        for (int64_t g = 0; g < pl.groups; g++) cnn_conv_gemm_pack(threads, ws + g * packed, w + g * pl.cout_g * k, &pl);
     }
 #endif
     for (int64_t n0 = 0; n0 < d->n; n0 += pl.nb) {
@@ -143,7 +146,7 @@ void vtag_conv2d_forward(const vtag_ctx *ctx, float *out, const float *in, const
             float *c = nb == 1 ? og : merged; /* [Cout_g, nb·P] */
 #ifdef CNN_HAVE_CONV_GEMM
             if (pl.own_gemm) {
-                cnn_conv_gemm(threads, c, nb == 1 ? p : nb * p, in_n, nb, g * pl.cin_g, ws + g * packed, d, &pl, col);
+                cnn_conv_gemm(threads, c, nb == 1 ? p : nb * p, in_n, nb, g * pl.cin_g, wg, d, &pl, col);
                 epilogue(threads, out_n, c, nb * p, nb, g, b, d, &pl, act);
                 continue;
             }

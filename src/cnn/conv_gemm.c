@@ -1,7 +1,7 @@
 /* The conv GEMM out_g[Cout_g, P] = W_g[Cout_g, K] · col[K, P] on this CPU's AVX-512, with the
  * im2col done block by block (K_BLOCK rows × a block of output positions, in L2) instead of for a
- * whole image: OpenBLAS reached ~80% of the FMA peak on 3×3 convs (the column matrix of an early
- * layer is several MB and streams through memory twice); this kernel keeps it in cache.
+ * whole image: with im2col + OpenBLAS the column matrix of an early layer (several MB) streams
+ * through memory twice; here it stays in cache.
  * Positions run across the nb merged images; each thread takes whole position blocks. */
 #if defined(__AVX512F__) && !defined(VTAG_NO_CONV_GEMM)
 #include <immintrin.h>
@@ -10,7 +10,7 @@
 
 #include "cnn/cnn_internal.h"
 
-#define MR 6        /* output channels per micro-tile (broadcast from the packed weights) */
+#define MR 6        /* output channels per micro-tile (broadcast from the weight rows) */
 #define NR 64       /* output positions per micro-tile (four zmm) */
 #define K_BLOCK 128 /* GEMM depth per column block */
 #define N_BLOCK 256 /* most positions per column block */
@@ -22,7 +22,8 @@ static int64_t n_block(int64_t n_total, int threads)
     if (blocks < threads) blocks = threads;
     blocks = (blocks + threads - 1) / threads * threads; /* whole rounds of the threads */
     int64_t nb = (n_total + blocks - 1) / blocks;
-    return (nb + NR - 1) / NR * NR;
+    /* multiples of 16 (one vector) rather than NR, so that the last panel wastes < 16 columns */
+    return (nb + 15) / 16 * 16;
 }
 
 /* Floats of one thread's column panels and row buffer: n_block() never exceeds this, whatever
@@ -86,60 +87,52 @@ static void im2col_block(float *panels, float *row_buf, const float *in, int64_t
     }
 }
 
-/* c[i][0..n) (+)= Σ_k a[k][i] · b[k][0..n) for i < mr; a is packed [kc][MR], b is a packed panel
- * [kc][NR]; n <= NR. 6 × 64: 24 accumulators, and per k 4 loads and 6 broadcasts for 24 FMAs. */
-static void micro_kernel(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int mr, int64_t n,
-                         int accumulate)
+/* c[i][0..n) (+)= Σ_k a[i·lda + k] · b[k][0..n) for i < mr; a: MR weight rows (row stride lda, read
+ * in place: packing them cost more than the six streams), b: a packed panel [kc][NR];
+ * n <= 16·NV <= NR. 6 × 64: 24 accumulators, and per k 4 loads and 6 broadcasts for 24 FMAs; a
+ * narrower last panel (a 7×7 layer's 392 positions end in 8) runs only its NV vectors. */
+static inline __attribute__((always_inline)) void micro_body(int64_t kc, const float *a, int64_t lda, const float *b,
+                                                             float *c, int64_t ldc, int mr, int64_t n,
+                                                             int accumulate, const int NV)
 {
     __m512 acc[MR][4];
+    const float *ar[MR]; /* weight rows; rows past mr repeat the last (computed, never stored) */
+    for (int i = 0; i < MR; i++) ar[i] = a + (i < mr ? i : mr - 1) * lda;
     for (int i = 0; i < MR; i++)
-        for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
-    for (int64_t k = 0; k < kc; k++, a += MR, b += NR) {
-        const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), b2 = _mm512_loadu_ps(b + 32),
-                     b3 = _mm512_loadu_ps(b + 48);
+        for (int j = 0; j < NV; j++) acc[i][j] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < kc; k++, b += NR) {
+        __m512 bv[4];
+        for (int j = 0; j < NV; j++) bv[j] = _mm512_loadu_ps(b + 16 * j);
         for (int i = 0; i < MR; i++) {
-            const __m512 x = _mm512_set1_ps(a[i]);
-            acc[i][0] = _mm512_fmadd_ps(x, b0, acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(x, b1, acc[i][1]);
-            acc[i][2] = _mm512_fmadd_ps(x, b2, acc[i][2]);
-            acc[i][3] = _mm512_fmadd_ps(x, b3, acc[i][3]);
+            const __m512 x = _mm512_set1_ps(ar[i][k]);
+            for (int j = 0; j < NV; j++) acc[i][j] = _mm512_fmadd_ps(x, bv[j], acc[i][j]);
         }
     }
     __mmask16 mask[4];
-    for (int j = 0; j < 4; j++) {
+    for (int j = 0; j < NV; j++) {
         int64_t left = n - 16 * j;
         mask[j] = left >= 16 ? 0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
     }
     for (int i = 0; i < mr; i++, c += ldc)
-        for (int j = 0; j < 4; j++) {
+        for (int j = 0; j < NV; j++) {
             __m512 v = acc[i][j];
             if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask[j], c + 16 * j));
             _mm512_mask_storeu_ps(c + 16 * j, mask[j], v);
         }
 }
 
-int64_t cnn_conv_gemm_packed_floats(const cnn_conv_plan *pl) { return (pl->cout_g + MR - 1) / MR * MR * pl->k; }
-
-/* ap[t][r][i] = w[t·MR + i][r] (0 for rows past m): each micro-tile's weights, consecutive in k. */
-void cnn_conv_gemm_pack(int threads, float *ap, const float *w, const cnn_conv_plan *pl)
+static void micro_kernel(int64_t kc, const float *a, int64_t lda, const float *b, float *c, int64_t ldc, int mr,
+                         int64_t n, int accumulate)
 {
-    const int64_t m = pl->cout_g, k = pl->k, mtiles = (m + MR - 1) / MR;
-#pragma omp parallel for num_threads(threads) if (m * k > CNN_PAR_MIN) schedule(static)
-    for (int64_t t = 0; t < mtiles; t++) {
-        float *dst = ap + t * k * MR;
-        for (int64_t i = 0; i < MR; i++) {
-            const int64_t row = t * MR + i;
-            if (row < m) {
-                const float *src = w + row * k;
-                for (int64_t r = 0; r < k; r++) dst[r * MR + i] = src[r];
-            } else {
-                for (int64_t r = 0; r < k; r++) dst[r * MR + i] = 0.0f;
-            }
-        }
+    switch ((n + 15) / 16) {
+    case 1: micro_body(kc, a, lda, b, c, ldc, mr, n, accumulate, 1); break;
+    case 2: micro_body(kc, a, lda, b, c, ldc, mr, n, accumulate, 2); break;
+    case 3: micro_body(kc, a, lda, b, c, ldc, mr, n, accumulate, 3); break;
+    default: micro_body(kc, a, lda, b, c, ldc, mr, n, accumulate, 4); break;
     }
 }
 
-void cnn_conv_gemm(int threads, float *c, int64_t ldc, const float *in, int64_t nb, int64_t c0, const float *ap,
+void cnn_conv_gemm(int threads, float *c, int64_t ldc, const float *in, int64_t nb, int64_t c0, const float *w,
                    const vtag_conv2d_dims *d, const cnn_conv_plan *pl, float *cols)
 {
     const int64_t m = pl->cout_g, k = pl->k, n_total = nb * pl->p;
@@ -161,7 +154,7 @@ void cnn_conv_gemm(int threads, float *c, int64_t ldc, const float *in, int64_t 
                     const float *bp = col + j * kc;
                     for (int64_t t = 0; t < mtiles; t++) {
                         const int mr = m - t * MR < MR ? (int)(m - t * MR) : MR;
-                        micro_kernel(kc, ap + (t * k + k0) * MR, bp, c + t * MR * ldc + q0 + j, ldc, mr,
+                        micro_kernel(kc, w + t * MR * k + k0, k, bp, c + t * MR * ldc + q0 + j, ldc, mr,
                                    nq - j < NR ? nq - j : NR, k0 > 0);
                     }
                 }
