@@ -17,17 +17,20 @@ def main():
     import torchvision
 
     torch.set_num_threads(threads)
+    clock = time.perf_counter  # VTAG_BENCH_CLOCK=cpu: process CPU time / threads, as bench_backbone.c
+    if os.environ.get("VTAG_BENCH_CLOCK") == "cpu":
+        clock = lambda: time.process_time() / threads  # noqa: E731
     for name in sys.argv[5:]:
         torch.manual_seed(0)
         model = getattr(torchvision.models, name)(weights=None).eval()
         x = torch.randn(batch, 3, 224, 224)
         with torch.no_grad():
             model(x)  # warm-up
-            runs, t0 = 0, time.perf_counter()
-            while runs < 3 or time.perf_counter() - t0 < min_s:
+            runs, t0 = 0, clock()
+            while runs < 3 or clock() - t0 < min_s:
                 model(x)
                 runs += 1
-            t = time.perf_counter() - t0
+            t = clock() - t0
         print(f"backbone model={name} impl={impl} threads={threads} batch={batch} runs={runs} "
               f"images_per_s={runs * batch / t:.2f}", flush=True)
 

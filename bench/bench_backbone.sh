@@ -5,7 +5,8 @@
 # torch.set_num_threads) in the same run: batch 8, 224 px, 2 threads. Both are measured as shipped and
 # with OMP_WAIT_POLICY=passive (much faster for both when other jobs load the machine); the ratios are
 # vtag's images/s over PyTorch's, same policy and best against best (> 1: vtag is faster).
-# VTAG_BENCH_MODELS, VTAG_BENCH_THREADS, VTAG_BENCH_BATCH, VTAG_BENCH_SECONDS override the defaults.
+# VTAG_BENCH_MODELS, VTAG_BENCH_THREADS, VTAG_BENCH_BATCH, VTAG_BENCH_SECONDS override the defaults;
+# VTAG_BENCH_CLOCK=cpu times both sides in process CPU time / threads (a tuning aid on a loaded machine).
 set -euo pipefail
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,7 +21,7 @@ out="$work/out.txt"
 trap 'rm -rf "$work"' EXIT
 /usr/bin/python3 "$here/../reference/export_backbones.py" --out "$work" --models "${models// /,}" --no-data >/dev/null 2>&1 ||
   { echo "bench_backbone: export failed (python3-torchvision?)" >&2; exit 1; }
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)  threads=$threads batch=$batch size=224"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)  threads=$threads batch=$batch size=224 clock=${VTAG_BENCH_CLOCK:-wall}"
 for m in $models; do
   "$bin" "$threads" "$batch" "$secs" "$work/$m.onnx" | tee -a "$out"
   OMP_WAIT_POLICY=passive "$bin" "$threads" "$batch" "$secs" "$work/$m.onnx" | tee -a "$out"
