@@ -38,13 +38,13 @@ void cnn_depthwise_forward(int threads, float *out, const float *in, const float
                            const vtag_conv2d_dims *d, vtag_act act, float *ws);
 
 #if defined(__AVX512F__) && !defined(VTAG_NO_CONV_GEMM)
-/* The AVX-512 conv GEMM (conv_gemm.c): c[o, q] = Σ_r w[o, r] · col[r, q] for the cout_g rows of a
- * group (w: its [cout_g, K] weights) and the merged positions q < nb·P of images in[0..nb)
- * (channels c0…), row stride ldc; cols holds cnn_conv_gemm_workspace(pl, threads) floats. */
+/* The AVX-512 conv forward of group g (conv_gemm.c): out[n, g·cout_g + o, :] =
+ * act(bias + Σ_r w[o, r] · col_n[r, :]) for the whole batch (w: the group's [cout_g, K] weights),
+ * over blocks of positions across images; ws holds cnn_conv_gemm_workspace floats. */
 #define CNN_HAVE_CONV_GEMM 1
-int64_t cnn_conv_gemm_workspace(const cnn_conv_plan *pl, int threads);
-void cnn_conv_gemm(int threads, float *c, int64_t ldc, const float *in, int64_t nb, int64_t c0, const float *w,
-                   const vtag_conv2d_dims *d, const cnn_conv_plan *pl, float *cols);
+int64_t cnn_conv_gemm_workspace(const vtag_conv2d_dims *d, const cnn_conv_plan *pl, int threads);
+void cnn_conv_gemm(int threads, float *out, const float *in, int64_t g, const float *w, const float *bias,
+                   vtag_act act, const vtag_conv2d_dims *d, const cnn_conv_plan *pl, float *ws);
 #endif
 
 /* dst[i] = act(src[i] + bias), i < n (dst may be src). */

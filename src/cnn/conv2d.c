@@ -86,12 +86,14 @@ int64_t vtag_conv2d_workspace(const vtag_conv2d_dims *d, int threads)
         fwd = cnn_depthwise_workspace(d, threads);
     } else if (!(pl.direct_1x1 && pl.nb == 1)) {
 #ifdef CNN_HAVE_CONV_GEMM
-        if (pl.own_gemm)
-            fwd = cnn_conv_gemm_workspace(&pl, threads);
-        else
+        if (pl.own_gemm) {
+            fwd = cnn_conv_gemm_workspace(d, &pl, threads);
+        } else
 #endif
-            fwd = pl.k * pl.nb * pl.p; /* col */
-        if (pl.nb > 1) fwd += pl.cout_g * pl.nb * pl.p; /* merged output */
+        {
+            fwd = pl.k * pl.nb * pl.p;                      /* col */
+            if (pl.nb > 1) fwd += pl.cout_g * pl.nb * pl.p; /* merged output */
+        }
     }
     int64_t bwd = pl.direct_1x1 ? 0 : 2 * pl.k * pl.p; /* col and dcol of one image */
     return fwd > bwd ? fwd : bwd;
@@ -122,15 +124,14 @@ void vtag_conv2d_forward(const vtag_ctx *ctx, float *out, const float *in, const
         return;
     }
     const int64_t hw = d->h * d->w, p = pl.p, k = pl.k;
-    /* own GEMM: the threads' column panels, the merged output; else: the column matrix [K, nb·P],
-     * the merged output */
-    float *col = ws, *merged = ws + k * pl.nb * p;
 #ifdef CNN_HAVE_CONV_GEMM
     if (pl.own_gemm) {
-        col = ws;
-        merged = col + cnn_conv_gemm_workspace(&pl, threads);
+        for (int64_t g = 0; g < pl.groups; g++)
+            cnn_conv_gemm(threads, out, in, g, w + g * pl.cout_g * k, b, act, d, &pl, ws);
+        return;
     }
 #endif
+    float *col = ws, *merged = ws + k * pl.nb * p; /* [K, nb·P], [Cout_g, nb·P] */
     for (int64_t n0 = 0; n0 < d->n; n0 += pl.nb) {
         const int64_t nb = d->n - n0 < pl.nb ? d->n - n0 : pl.nb;
         const float *in_n = in + n0 * d->c_in * hw;  /* [nb, Cin, H, W] */
@@ -144,13 +145,6 @@ void vtag_conv2d_forward(const vtag_ctx *ctx, float *out, const float *in, const
                 continue;
             }
             float *c = nb == 1 ? og : merged; /* [Cout_g, nb·P] */
-#ifdef CNN_HAVE_CONV_GEMM
-            if (pl.own_gemm) {
-                cnn_conv_gemm(threads, c, nb == 1 ? p : nb * p, in_n, nb, g * pl.cin_g, wg, d, &pl, col);
-                epilogue(threads, out_n, c, nb * p, nb, g, b, d, &pl, act);
-                continue;
-            }
-#endif
             cnn_im2col(threads, col, nb * p, in_n, nb, g * pl.cin_g, d);
             vtag_gemm(ctx, 0, 0, pl.cout_g, nb * p, k, 1.0f, wg, k, col, nb * p, 0.0f, c, nb * p);
             epilogue(threads, out_n, c, nb * p, nb, g, b, d, &pl, act);

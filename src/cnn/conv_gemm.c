@@ -26,18 +26,19 @@ static int64_t n_block(int64_t n_total, int threads)
     return (nb + 15) / 16 * 16;
 }
 
-/* Floats of one thread's column panels and row buffer: n_block() never exceeds this, whatever
- * the threads. */
-static int64_t col_floats(const cnn_conv_plan *pl)
+/* Floats of one thread's scratch — column panels, row buffer, output block [cout_g][block] —
+ * for blocks over all n_total positions of the batch: n_block() never exceeds this, whatever the
+ * threads. */
+static int64_t thread_floats(const cnn_conv_plan *pl, int64_t n_total)
 {
-    int64_t n = (pl->nb * pl->p + NR - 1) / NR * NR;
+    int64_t n = (n_total + NR - 1) / NR * NR;
     if (n > N_BLOCK) n = N_BLOCK;
-    return (pl->k < K_BLOCK ? pl->k : K_BLOCK) * n + n + NR;
+    return (pl->k < K_BLOCK ? pl->k : K_BLOCK) * n + n + NR + pl->cout_g * n;
 }
 
-int64_t cnn_conv_gemm_workspace(const cnn_conv_plan *pl, int threads)
+int64_t cnn_conv_gemm_workspace(const vtag_conv2d_dims *d, const cnn_conv_plan *pl, int threads)
 {
-    return (int64_t)(threads > 0 ? threads : 1) * col_floats(pl);
+    return (int64_t)(threads > 0 ? threads : 1) * thread_floats(pl, d->n * pl->p);
 }
 
 /* Packs GEMM rows r in [k0, k1) and merged positions q in [q0, q1) (q = image · P + ho · w_out + wo)
@@ -132,16 +133,20 @@ static void micro_kernel(int64_t kc, const float *a, int64_t lda, const float *b
     }
 }
 
-void cnn_conv_gemm(int threads, float *c, int64_t ldc, const float *in, int64_t nb, int64_t c0, const float *w,
-                   const vtag_conv2d_dims *d, const cnn_conv_plan *pl, float *cols)
+void cnn_conv_gemm(int threads, float *out, const float *in, int64_t g, const float *w, const float *bias,
+                   vtag_act act, const vtag_conv2d_dims *d, const cnn_conv_plan *pl, float *ws)
 {
-    const int64_t m = pl->cout_g, k = pl->k, n_total = nb * pl->p;
+    const int64_t m = pl->cout_g, k = pl->k, p = pl->p, n_total = d->n * p, c0 = g * pl->cin_g;
     const int64_t mtiles = (m + MR - 1) / MR;
     const int64_t nbk = n_block(n_total, threads);
     const int64_t nblocks = (n_total + nbk - 1) / nbk;
+    /* One parallel region for the whole batch: each thread takes whole blocks of positions (across
+     * images), computes them over every k block into its own output block, then adds the bias,
+     * applies the activation and scatters the block to NCHW while it is still in cache. */
 #pragma omp parallel num_threads(threads)
     {
-        float *col = cols + (int64_t)omp_get_thread_num() * col_floats(pl); /* panels [nbk / NR][kc][NR] */
+        float *col = ws + (int64_t)omp_get_thread_num() * thread_floats(pl, n_total); /* [nbk / NR][kc][NR] */
+        float *cb = col + (k < K_BLOCK ? k : K_BLOCK) * ((nbk + NR - 1) / NR * NR) + nbk + NR; /* [m][nbk] */
 #pragma omp for schedule(static)
         for (int64_t blk = 0; blk < nblocks; blk++) {
             const int64_t q0 = blk * nbk, q1 = q0 + nbk < n_total ? q0 + nbk : n_total, nq = q1 - q0;
@@ -154,9 +159,18 @@ void cnn_conv_gemm(int threads, float *c, int64_t ldc, const float *in, int64_t 
                     const float *bp = col + j * kc;
                     for (int64_t t = 0; t < mtiles; t++) {
                         const int mr = m - t * MR < MR ? (int)(m - t * MR) : MR;
-                        micro_kernel(kc, w + t * MR * k + k0, k, bp, c + t * MR * ldc + q0 + j, ldc, mr,
-                                   nq - j < NR ? nq - j : NR, k0 > 0);
+                        micro_kernel(kc, w + t * MR * k + k0, k, bp, cb + t * MR * nbk + j, nbk, mr,
+                                     nq - j < NR ? nq - j : NR, k0 > 0);
                     }
+                }
+            }
+            for (int64_t o = 0; o < m; o++) {
+                const int64_t co = g * m + o;
+                const float bo = bias ? bias[co] : 0.0f;
+                for (int64_t q = q0; q < q1;) {
+                    const int64_t img = q / p, pos = q % p, len = q1 - q < p - pos ? q1 - q : p - pos;
+                    cnn_bias_act_row(out + (img * d->c_out + co) * p + pos, cb + o * nbk + (q - q0), len, bo, act);
+                    q += len;
                 }
             }
         }
