@@ -45,6 +45,8 @@ int64_t vtag_onnx_tensor_numel(const vtag_onnx_tensor *t);
 int vtag_onnx_tensor_read(vtag_onnx_tensor *t, const char *path, vtag_error *err);
 void vtag_onnx_tensor_free(vtag_onnx_tensor *t);
 
+/* A model caches its execution plans and their buffers: use it from one
+ * thread at a time (open one per thread to run in parallel). */
 typedef struct vtag_onnx_model vtag_onnx_model_t;
 
 /* Loads and checks the whole model: every node's op and attributes are parsed

@@ -107,8 +107,7 @@ int vtag_onnx_run_view(vtag_onnx_model_t *m, vtag_ctx *ctx, int n_in, const char
     onnx_plan *p;
     int rc = onnx_plan_get(m, ctx, &rq, &p, err);
     if (rc) return rc;
-    onnx_plan_run(m, p, ctx, in, out);
-    return VTAG_OK;
+    return onnx_plan_run(m, p, ctx, in, out, err);
 }
 
 int vtag_onnx_run(vtag_onnx_model_t *m, vtag_ctx *ctx, int n_in, const char *const *in_names,

@@ -155,9 +155,10 @@ int onnx_plan_get(vtag_onnx_model_t *m, const vtag_ctx *ctx, const onnx_request 
                   vtag_error *err);
 /* Shapes (dtype, ndim, shape; data NULL) of the requested outputs. */
 void onnx_plan_shapes(const onnx_plan *p, vtag_onnx_tensor *shapes);
-/* Runs it (in[] in the request's order); out[i] point into the plan's buffers. */
-void onnx_plan_run(vtag_onnx_model_t *m, onnx_plan *p, const vtag_ctx *ctx, const vtag_onnx_tensor *in,
-                   vtag_onnx_tensor *out);
+/* Runs it (in[] in the request's order); out[i] point into the plan's buffers,
+ * which the first run allocates (the only way it can fail). */
+int onnx_plan_run(vtag_onnx_model_t *m, onnx_plan *p, const vtag_ctx *ctx, const vtag_onnx_tensor *in,
+                  vtag_onnx_tensor *out, vtag_error *err);
 void onnx_plan_stats(const vtag_onnx_model_t *m, const onnx_plan *p, vtag_onnx_plan_stats *st);
 /* Index of an op in the op table (for profiles), and the op at an index. */
 int onnx_op_index(const onnx_opdef *op);

@@ -57,7 +57,8 @@ void onnx_plan_free(onnx_plan *p)
     if (!p) return;
     if (p->own)
         for (int v = 0; v < p->n_values; v++) free(p->own[v]);
-    for (int s = 0; s < p->n_slots; s++) free(p->slot_mem[s]);
+    if (p->slot_mem)
+        for (int s = 0; s < p->n_slots; s++) free(p->slot_mem[s]);
     free(p->slot_mem);
     free(p->slot_cap);
     free(p->ws);
@@ -445,21 +446,8 @@ static int plan_build(vtag_onnx_model_t *m, const vtag_ctx *ctx, const onnx_requ
         goto done;
     }
     for (int s = 0; s < sl.n; s++) {
-        size_t b = (sl.cap[s] + 63) / 64 * 64;
-        p->slot_cap[s] = sl.cap[s];
-        p->slot_mem[s] = aligned_alloc(64, b ? b : 64);
-        p->bytes += b;
-        if (!p->slot_mem[s]) {
-            rc = vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory for %zu activation bytes", m->path, b);
-            goto done;
-        }
-    }
-    if (p->ws_floats) {
-        p->ws = aligned_alloc(64, ((size_t)p->ws_floats * sizeof(float) + 63) / 64 * 64);
-        if (!p->ws) {
-            rc = vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory for the conv workspace", m->path);
-            goto done;
-        }
+        p->slot_cap[s] = (sl.cap[s] + 63) / 64 * 64;
+        p->bytes += p->slot_cap[s];
     }
 done:
     free(uses);
@@ -510,9 +498,25 @@ void onnx_plan_shapes(const onnx_plan *p, vtag_onnx_tensor *shapes)
     }
 }
 
-void onnx_plan_run(vtag_onnx_model_t *m, onnx_plan *p, const vtag_ctx *ctx, const vtag_onnx_tensor *in,
-                   vtag_onnx_tensor *out)
+/* The buffers and the conv workspace, allocated at the plan's first run (a
+ * plan built only for shapes — vtag_onnx_infer — never takes the memory). */
+static int plan_alloc(const vtag_onnx_model_t *m, onnx_plan *p, vtag_error *err)
 {
+    for (int s = 0; s < p->n_slots; s++)
+        if (!p->slot_mem[s] && !(p->slot_mem[s] = aligned_alloc(64, p->slot_cap[s] ? p->slot_cap[s] : 64)))
+            return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory for %zu activation bytes", m->path,
+                             p->slot_cap[s]);
+    if (p->ws_floats && !p->ws &&
+        !(p->ws = aligned_alloc(64, ((size_t)p->ws_floats * sizeof(float) + 63) / 64 * 64)))
+        return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory for the conv workspace", m->path);
+    return VTAG_OK;
+}
+
+int onnx_plan_run(vtag_onnx_model_t *m, onnx_plan *p, const vtag_ctx *ctx, const vtag_onnx_tensor *in,
+                  vtag_onnx_tensor *out, vtag_error *err)
+{
+    int rc = plan_alloc(m, p, err);
+    if (rc) return rc;
     for (int k = 0; k < p->n_bind; k++)
         if (!p->bind_t[k].data) p->vt[p->bind[k]].data = in[k].data;
     for (int v = 0; v < p->n_values; v++)
@@ -537,6 +541,7 @@ void onnx_plan_run(vtag_onnx_model_t *m, onnx_plan *p, const vtag_ctx *ctx, cons
         }
     }
     for (int k = 0; k < p->n_req; k++) out[k] = p->vt[p->req[k]];
+    return VTAG_OK;
 }
 
 void onnx_plan_stats(const vtag_onnx_model_t *m, const onnx_plan *p, vtag_onnx_plan_stats *st)
