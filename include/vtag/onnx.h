@@ -49,6 +49,9 @@ void vtag_onnx_tensor_free(vtag_onnx_tensor *t);
  * thread at a time (open one per thread to run in parallel). */
 typedef struct vtag_onnx_model vtag_onnx_model_t;
 
+/* The supported operators' names, i = 0, 1, …; NULL past the last. */
+const char *vtag_onnx_supported_op(int i);
+
 /* Loads and checks the whole model: every node's op and attributes are parsed
  * (unknown → VTAG_ERR_UNSUPPORTED naming it and the node), initializers
  * decoded, the graph sorted. BatchNormalization nodes that follow a Conv

@@ -88,8 +88,6 @@ typedef struct onnx_opdef {
 } onnx_opdef;
 
 const onnx_opdef *onnx_op_find(const char *op_type);
-/* The supported op names, NULL-terminated. */
-extern const char *const onnx_supported_ops[];
 
 typedef struct onnx_plan onnx_plan;
 #define ONNX_MAX_PLANS 4

@@ -15,36 +15,12 @@ static const onnx_opdef *const ops[] = {
     &onnx_op_relu,    &onnx_op_clip,      &onnx_op_sigmoid,   &onnx_op_hardsigmoid, &onnx_op_hardswish,
     &onnx_op_add,     &onnx_op_mul,       &onnx_op_gemm,      &onnx_op_matmul,      &onnx_op_flatten,
     &onnx_op_reshape, &onnx_op_identity,  &onnx_op_unsqueeze, &onnx_op_concat,      &onnx_op_constant,
-    &onnx_op_shape,   &onnx_op_gather,    &onnx_op_pad, &onnx_op_cast,
+    &onnx_op_shape,   &onnx_op_gather,    &onnx_op_pad,       &onnx_op_cast,
 };
 #define N_OPS ((int)(sizeof ops / sizeof ops[0]))
 
-const char *const onnx_supported_ops[] = {
-    "Conv",
-    "BatchNormalization",
-    "MaxPool",
-    "AveragePool",
-    "GlobalAveragePool",
-    "Relu",
-    "Clip",
-    "Sigmoid",
-    "HardSigmoid",
-    "HardSwish",
-    "Add",
-    "Mul",
-    "Gemm",
-    "MatMul",
-    "Flatten",
-    "Reshape",
-    "Identity",
-    "Unsqueeze",
-    "Concat",
-    "Constant",
-    "Shape",
-    "Gather",
-    "Pad",
-    NULL,
-};
+const char *vtag_onnx_supported_op(int i) { return i >= 0 && i < N_OPS ? ops[i]->name : NULL; }
+
 
 const onnx_opdef *onnx_op_find(const char *op_type)
 {
