@@ -3,10 +3,11 @@
  * node whose inputs are all known before the run — the Shape → Gather →
  * Unsqueeze → Concat chains before a Reshape — runs here, once); dead-node
  * removal; Relu / Clip(0, 6) / HardSwish fused into the Conv or
- * BatchNormalization before them; and buffer planning: views (Reshape,
- * Flatten, ...) share their input's buffer, element-wise ops write in place
- * over an input that dies there, and every other value takes a buffer freed
- * by a value whose last reader has run. A run then allocates nothing. */
+ * BatchNormalization before them (and a Relu into a residual Add); and buffer
+ * planning: views (Reshape, Flatten, ...) share their input's buffer,
+ * element-wise ops write in place over an input that dies there, and every
+ * other value takes a buffer freed by a value whose last reader has run. The
+ * buffers are allocated at the first run; later runs allocate nothing. */
 #include <float.h>
 #include <limits.h>
 #include <omp.h>
