@@ -39,7 +39,8 @@ static void help(FILE *out)
             "  --att-node NAME    ONNX: the output tapped for att (default: that pool's input)\n"
             "  --no-att           write fc only (att2in/topdown then cannot use the file)\n"
             "  --batch B          frames per backbone call (8)\n"
-            "  --threads T        threads for the backbone (number of cores)\n"
+            "  --threads T        threads for the backbone (number of cores - 1: the decoder\n"
+            "                     thread has the other)\n"
             "  --skip-bad         a video that cannot be decoded is reported and left out\n"
             "                     (default: it is an error and nothing is written)\n"
             "  --quiet            no progress on stderr\n"
@@ -303,7 +304,11 @@ int cmd_features(int argc, char **argv)
     pthread_cond_init(&p.cv, NULL);
     pthread_t tid;
     int started = 0, status = CLI_EXIT_FAIL, rc;
-    if ((rc = vtag_ctx_init(&ctx, a.threads, 1, &err))) goto done;
+    /* The decoder thread takes a core: by default the backbone gets the others. With OpenMP's
+     * spinning barriers, one thread more than there are free cores costs far more than it gives
+     * (bench/README.md, "Built-in backbone"). */
+    const int threads = a.threads ? a.threads : (vtag_default_threads() > 1 ? vtag_default_threads() - 1 : 1);
+    if ((rc = vtag_ctx_init(&ctx, threads, 1, &err))) goto done;
     if ((rc = vtag_data_read_labels(&labels, a.labels, NULL, &err))) goto done;
     entries = malloc((size_t)(labels.count ? labels.count : 1) * sizeof *entries);
     if (!entries) {

@@ -180,11 +180,12 @@ typedef struct vtag_builtin_epoch_stats {
 } vtag_builtin_epoch_stats;
 
 /* One pass over the frames in an order drawn from ctx->rng. index maps labels
- * names to outputs (vtag_builtin_vocab). */
+ * names to outputs (vtag_builtin_vocab). Resets ctx->arena after every step. */
 int vtag_builtin_train_epoch(vtag_ctx *ctx, vtag_builtin *m, vtag_adam *adam, const vtag_builtin_frames *f,
                              const vtag_data_labels *l, const int64_t *index, const vtag_builtin_train_opts *o,
                              int epoch, vtag_builtin_epoch_stats *st, vtag_error *err);
-/* probs [f->n, V]: every frame's label probabilities (folded inference model). */
+/* probs [f->n, V]: every frame's label probabilities (folded inference model).
+ * Resets ctx->arena after every batch. */
 int vtag_builtin_predict_frames(vtag_ctx *ctx, const vtag_builtin_infer *inf, const vtag_builtin_frames *f,
                                 int64_t batch, float *probs, vtag_error *err);
 /* Video-level mAP (mean of each video's frame probabilities vs its labels)

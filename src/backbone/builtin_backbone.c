@@ -11,6 +11,7 @@
 typedef struct builtin_impl {
     vtag_builtin model;
     vtag_builtin_infer inf;
+    vtag_arena arena; /* activations: the caller's arena (ctx) is left alone */
 } builtin_impl;
 
 static int builtin_run(vtag_backbone_t *b, vtag_ctx *ctx, const float *images, int64_t n, float *fc, float *att,
@@ -20,8 +21,11 @@ static int builtin_run(vtag_backbone_t *b, vtag_ctx *ctx, const float *images, i
     if (n < 1 || n > b->info.max_batch)
         return vtag_fail(err, VTAG_ERR_ARG, "backbone: batch of %lld frames (1..%lld)", (long long)n,
                          (long long)b->info.max_batch);
-    int rc = vtag_builtin_infer_run(ctx, &im->inf, images, n, fc, att, NULL, err);
-    vtag_arena_reset(&ctx->arena);
+    vtag_ctx local = *ctx; /* threads and backend of the caller, our own arena */
+    local.arena = im->arena;
+    int rc = vtag_builtin_infer_run(&local, &im->inf, images, n, fc, att, NULL, err);
+    vtag_arena_reset(&local.arena);
+    im->arena = local.arena;
     return rc;
 }
 
@@ -31,6 +35,7 @@ static void builtin_close(vtag_backbone_t *b)
     if (!im) return;
     vtag_builtin_infer_free(&im->inf);
     vtag_builtin_free(&im->model);
+    vtag_arena_free(&im->arena);
     free(im);
     b->impl = NULL;
 }
@@ -51,7 +56,8 @@ int vtag_builtin_backbone_open(vtag_backbone_t **out, const char *path, const vt
     }
     b->ops = &builtin_ops;
     b->impl = im;
-    int rc = vtag_builtin_load(&im->model, path, err);
+    int rc = vtag_arena_init(&im->arena, (size_t)1 << 20, err);
+    if (!rc) rc = vtag_builtin_load(&im->model, path, err);
     if (!rc) rc = vtag_builtin_infer_build(&im->inf, &im->model, err);
     const vtag_builtin_config *c = &im->model.cfg;
     if (!rc && o && o->size && o->size != c->size)
