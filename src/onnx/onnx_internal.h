@@ -61,6 +61,8 @@ typedef struct onnx_node {
     float pad_value;                      /* Pad before opset 11 */
     int64_t ints[2 * VTAG_ONNX_MAX_DIMS]; /* Pad pads / Unsqueeze axes from attributes */
     int n_ints;                           /* -1: taken from an input (newer opsets) */
+    int legacy_bcast;                     /* Add / Mul before opset 7: broadcast = 1 */
+    int64_t bcast_axis;                   /* ... B aligned at this axis of A (-1: at the end) */
     int64_t start, end;                   /* Shape */
     int has_end;
     vtag_onnx_tensor value; /* Constant */

@@ -78,6 +78,7 @@ float onnx_float_at(const vtag_onnx_tensor *t, int64_t i)
     case VTAG_ONNX_INT64: return (float)((const int64_t *)t->data)[i];
     case VTAG_ONNX_INT32: return (float)((const int32_t *)t->data)[i];
     case VTAG_ONNX_INT8: return ((const int8_t *)t->data)[i];
+    case VTAG_ONNX_DOUBLE: return (float)((const double *)t->data)[i];
     case VTAG_ONNX_UINT8: return ((const uint8_t *)t->data)[i];
     }
     return 0.0f;

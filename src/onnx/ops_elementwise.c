@@ -112,7 +112,7 @@ static void run_clip(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act, con
 {
     (void)act, (void)ws;
     int64_t n = vtag_onnx_tensor_numel(in[0]);
-    if (in[0]->dtype != VTAG_ONNX_FLOAT) { /* integer inputs: bounds in the input's type */
+    if (in[0]->dtype != VTAG_ONNX_FLOAT) { /* integer or double inputs: bounds in the input's type */
         double lo = -1e300, hi = 1e300;
         if (nd->n_in > 1 && in[1]) lo = onnx_float_at(in[1], 0);
         if (nd->n_in > 2 && in[2]) hi = onnx_float_at(in[2], 0);
@@ -120,6 +120,7 @@ static void run_clip(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act, con
         case VTAG_ONNX_INT64: CLIP_LOOP(int64_t); break;
         case VTAG_ONNX_INT32: CLIP_LOOP(int32_t); break;
         case VTAG_ONNX_INT8: CLIP_LOOP(int8_t); break;
+        case VTAG_ONNX_DOUBLE: CLIP_LOOP(double); break;
         default: CLIP_LOOP(uint8_t); break;
         }
         return;
@@ -139,10 +140,42 @@ static void run_clip(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act, con
 
 enum { BIN_ADD, BIN_MUL };
 
+/* Before opset 7, Add and Mul broadcast only with broadcast = 1, B aligned to
+ * A at `axis` (default: B's dims are A's last ones). */
+static int parse_binary(vtag_onnx_model_t *m, onnx_node *nd, vtag_error *err)
+{
+    if (m->opset >= 7) return VTAG_OK;
+    int64_t bc, axis;
+    int rc = onnx_attr_int(m, nd, "broadcast", 0, &bc, err);
+    if (!rc) rc = onnx_attr_int(m, nd, "axis", -1, &axis, err);
+    const Onnx__AttributeProto *ci = onnx_attr_get(nd, "consumed_inputs"); /* opset 1 bookkeeping, no effect */
+    (void)ci;
+    nd->legacy_bcast = bc != 0;
+    nd->bcast_axis = axis;
+    return rc;
+}
+
+/* B as the legacy rule places it: [1]*axis + B + [1]*(rank A - axis - rank B). */
+static int legacy_b(const onnx_node *nd, const vtag_onnx_tensor *a, const vtag_onnx_tensor *b, vtag_onnx_tensor *out)
+{
+    *out = *b;
+    if (!nd->legacy_bcast) return 0;
+    int64_t axis = nd->bcast_axis < 0 ? a->ndim - b->ndim : nd->bcast_axis;
+    if (axis < 0 || axis + b->ndim > a->ndim) return -1;
+    out->ndim = a->ndim;
+    for (int d = 0; d < a->ndim; d++)
+        out->shape[d] = d >= axis && d < axis + b->ndim ? b->shape[d - axis] : 1;
+    return 0;
+}
+
 static int infer_binary(const vtag_onnx_model_t *m, const onnx_node *nd, const vtag_onnx_tensor *const *in,
                         vtag_onnx_tensor *out, vtag_error *err)
 {
-    const vtag_onnx_tensor *a = in[0], *b = in[1];
+    vtag_onnx_tensor bl;
+    if (legacy_b(nd, in[0], in[1], &bl))
+        return onnx_node_fail(m, nd, err, VTAG_ERR_ARG, "axis %lld does not place B inside A",
+                              (long long)nd->bcast_axis);
+    const vtag_onnx_tensor *a = in[0], *b = &bl;
     if (a->dtype != b->dtype)
         return onnx_node_fail(m, nd, err, VTAG_ERR_FORMAT, "inputs of types %s and %s",
                               vtag_onnx_dtype_name(a->dtype), vtag_onnx_dtype_name(b->dtype));
@@ -262,6 +295,10 @@ static void run_binary(int op, int threads, const vtag_onnx_tensor *a, const vta
         else if (add) BINARY_LOOP(float, p + q);
         else BINARY_LOOP(float, p * q);
         break;
+    case VTAG_ONNX_DOUBLE:
+        if (add) BINARY_LOOP(double, p + q);
+        else BINARY_LOOP(double, p * q);
+        break;
     /* integers wrap, as numpy's do */
     case VTAG_ONNX_INT64:
         if (add) BINARY_LOOP(int64_t, (int64_t)((uint64_t)p + (uint64_t)q));
@@ -285,9 +322,11 @@ static void run_binary(int op, int threads, const vtag_onnx_tensor *a, const vta
 static void run_add(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act, const vtag_onnx_tensor *const *in,
                     vtag_onnx_tensor *out, float *ws)
 {
-    (void)nd, (void)ws;
+    (void)ws;
     /* a ReLU after a residual add is fused (plan.c); other activations take a second pass */
-    run_binary(BIN_ADD, ctx->threads, in[0], in[1], &out[0], act);
+    vtag_onnx_tensor b;
+    legacy_b(nd, in[0], in[1], &b);
+    run_binary(BIN_ADD, ctx->threads, in[0], &b, &out[0], act);
     if (act != VTAG_ACT_NONE && act != VTAG_ACT_RELU)
         vtag_act_forward(out[0].data, out[0].data, vtag_onnx_tensor_numel(&out[0]), act, ctx->threads);
 }
@@ -296,7 +335,9 @@ static void run_mul(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act, cons
                     vtag_onnx_tensor *out, float *ws)
 {
     (void)nd, (void)act, (void)ws;
-    run_binary(BIN_MUL, ctx->threads, in[0], in[1], &out[0], VTAG_ACT_NONE);
+    vtag_onnx_tensor b;
+    legacy_b(nd, in[0], in[1], &b);
+    run_binary(BIN_MUL, ctx->threads, in[0], &b, &out[0], VTAG_ACT_NONE);
 }
 
 const onnx_opdef onnx_op_relu = {.name = "Relu", .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
@@ -312,6 +353,7 @@ const onnx_opdef onnx_op_hardsigmoid = {.name = "HardSigmoid", .min_in = 1, .max
 const onnx_opdef onnx_op_clip = {.name = "Clip", .min_in = 1, .max_in = 3, .min_out = 1, .max_out = 1,
                                  .parse = parse_clip, .infer = infer_clip, .run = run_clip, .inplace = 1};
 const onnx_opdef onnx_op_add = {.name = "Add", .min_in = 2, .max_in = 2, .min_out = 1, .max_out = 1,
-                                .infer = infer_binary, .run = run_add, .inplace = 1, .fuses_act = 1};
+                                .parse = parse_binary, .infer = infer_binary, .run = run_add, .inplace = 1,
+                                .fuses_act = 1};
 const onnx_opdef onnx_op_mul = {.name = "Mul", .min_in = 2, .max_in = 2, .min_out = 1, .max_out = 1,
-                                .infer = infer_binary, .run = run_mul, .inplace = 1};
+                                .parse = parse_binary, .infer = infer_binary, .run = run_mul, .inplace = 1};

@@ -119,6 +119,16 @@ static int compare(const char *where, const char *name, const vtag_onnx_tensor *
         }
         return 0;
     }
+    if (got->dtype == VTAG_ONNX_DOUBLE) {
+        const double *a = got->data, *b = want->data;
+        for (int64_t i = 0; i < n; i++)
+            if (!(fabs(a[i] - b[i]) <= 1e-7 + 1e-3 * fabs(b[i]))) {
+                fprintf(stderr, "FAIL %s: output '%s'[%lld] = %.12g, expected %.12g\n", where, name, (long long)i, a[i],
+                        b[i]);
+                return 1;
+            }
+        return 0;
+    }
     size_t bytes = (size_t)n * vtag_onnx_dtype_size(got->dtype);
     if (bytes && memcmp(got->data, want->data, bytes) != 0) {
         fprintf(stderr, "FAIL %s: output '%s' differs\n", where, name);
@@ -265,6 +275,7 @@ int main(void)
     CHECK(n_supported >= 24, "%d supported operators", n_supported);
     run_root(&ctx, "node");
     run_root(&ctx, "pytorch-converted");
+    run_root(&ctx, "pytorch-operator");
     printf("cases: %d ran, %d skipped (listed above), %d failed; %d use operators vtag does not support\n",
            n_ran, n_skipped, n_failed, n_foreign);
     printf("cases run per operator:");
