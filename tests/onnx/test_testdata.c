@@ -1,9 +1,10 @@
-/* The ONNX operator tests that Debian's libonnx-testdata ships (data/node and
- * data/pytorch-converted): every case whose graph uses only operators vtag
- * supports runs against its stored outputs (rtol 1e-3, atol 1e-7, as ONNX's
- * backend tests); a case is skipped only when the importer reports something
- * unsupported inside it (an element type, an attribute value), and the skip
- * is listed with that reason. Prints how many cases ran per operator. */
+/* The ONNX operator tests that Debian's libonnx-testdata ships (data/node,
+ * data/pytorch-converted, data/pytorch-operator): every case whose graph uses
+ * only operators vtag supports runs against its stored outputs (rtol 1e-3,
+ * atol 1e-7, as ONNX's backend tests); a case is skipped only when the
+ * importer reports something unsupported inside it (an element type, an
+ * attribute value), and the skip is listed with that reason. Prints how many
+ * cases ran per operator. */
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
