@@ -47,13 +47,75 @@ int vtag_pool2d_plan(vtag_pool2d_dims *d, vtag_error *err)
     return VTAG_OK;
 }
 
+/* NaN-propagating max, as PyTorch's kernel compares (v > m || isnan(v)). */
+static inline float max_nan(float m, float v) { return (v > m || v != v) ? v : m; }
+
+#define FAST_MAX_WO 1024
+
+/* Inference max pooling of one plane without argmax or dilation: the max over each window's
+ * columns first (one pass per input row, bounds tested only at the borders), then over its rows:
+ * KH + KW comparisons per output instead of KH·KW, and loops the compiler vectorises. */
+static void maxpool_plane_fast(float *o, const float *x, const vtag_pool2d_dims *d)
+{
+    float hm[FAST_MAX_WO]; /* window-column maxima of one input row */
+    const int64_t wo_n = d->w_out, sw = d->stride_w, kw_n = d->kw;
+    /* outputs whose whole window row lies inside the input: [lo, hi) */
+    int64_t lo = d->pad_left > 0 ? (d->pad_left + sw - 1) / sw : 0;
+    int64_t hi = d->w - kw_n + d->pad_left < 0 ? 0 : (d->w - kw_n + d->pad_left) / sw + 1;
+    if (lo > wo_n) lo = wo_n;
+    if (hi > wo_n) hi = wo_n;
+    if (hi < lo) hi = lo;
+    for (int64_t ho = 0; ho < d->h_out; ho++) {
+        float *orow = o + ho * wo_n;
+        int first = 1;
+        for (int64_t kh = 0; kh < d->kh; kh++) {
+            const int64_t ih = ho * d->stride_h - d->pad_top + kh;
+            if (ih < 0 || ih >= d->h) continue;
+            const float *row = x + ih * d->w;
+            for (int64_t wo = 0; wo < wo_n; wo++) {
+                if (wo == lo) {
+                    for (; wo < hi; wo++) {
+                        const float *r = row + wo * sw - d->pad_left;
+                        float m = r[0];
+                        for (int64_t kw = 1; kw < kw_n; kw++) m = max_nan(m, r[kw]);
+                        hm[wo] = m;
+                    }
+                    if (wo == wo_n) break;
+                }
+                float m = -INFINITY;
+                int any = 0;
+                for (int64_t kw = 0; kw < kw_n; kw++) {
+                    const int64_t iw = wo * sw - d->pad_left + kw;
+                    if (iw < 0 || iw >= d->w) continue;
+                    m = any ? max_nan(m, row[iw]) : row[iw];
+                    any = 1;
+                }
+                hm[wo] = m;
+            }
+            if (first) {
+                for (int64_t wo = 0; wo < wo_n; wo++) orow[wo] = hm[wo];
+                first = 0;
+            } else {
+                for (int64_t wo = 0; wo < wo_n; wo++) orow[wo] = max_nan(orow[wo], hm[wo]);
+            }
+        }
+        if (first)
+            for (int64_t wo = 0; wo < wo_n; wo++) orow[wo] = -INFINITY;
+    }
+}
+
 void vtag_maxpool2d_forward(const vtag_ctx *ctx, float *out, int32_t *argmax, const float *in,
                             const vtag_pool2d_dims *d)
 {
     const int64_t hw = d->h * d->w, p = d->h_out * d->w_out, planes = d->n * d->c;
+    const int fast = !argmax && d->dil_h == 1 && d->dil_w == 1 && d->w_out <= FAST_MAX_WO;
 #pragma omp parallel for num_threads(ctx->threads) if (planes * p * d->kh * d->kw > CNN_PAR_MIN) schedule(static)
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *x = in + pl * hw;
+        if (fast) {
+            maxpool_plane_fast(out + pl * p, x, d);
+            continue;
+        }
         for (int64_t ho = 0; ho < d->h_out; ho++) {
             for (int64_t wo = 0; wo < d->w_out; wo++) {
                 float best = -INFINITY;

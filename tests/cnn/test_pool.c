@@ -50,6 +50,10 @@ static void run(const pshape *s, vtag_rng *rng)
             vtag_maxpool2d_forward(&ctx, out, arg, in, &d);
             CHECK(ct_rel(out, ref, nout) == 0.0 && !memcmp(arg, rarg, (size_t)nout * sizeof *arg),
                   "%s dil %d t=%d: max forward", s->name, dil, threads);
+            /* without argmax (inference: the separable fast path when undilated) */
+            for (int64_t i = 0; i < nout; i++) out[i] = NAN;
+            vtag_maxpool2d_forward(&ctx, out, NULL, in, &d);
+            CHECK(ct_rel(out, ref, nout) == 0.0, "%s dil %d t=%d: max forward without argmax", s->name, dil, threads);
             memset(din, 0, (size_t)nin * sizeof *din);
             memset(rdin, 0, (size_t)nin * sizeof *rdin);
             vtag_maxpool2d_backward(din, g, arg, &d);
