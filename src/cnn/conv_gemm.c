@@ -41,50 +41,75 @@ int64_t cnn_conv_gemm_workspace(const vtag_conv2d_dims *d, const cnn_conv_plan *
     return (int64_t)(threads > 0 ? threads : 1) * thread_floats(pl, d->n * pl->p);
 }
 
-/* Packs GEMM rows r in [k0, k1) and merged positions q in [q0, q1) (q = image · P + ho · w_out + wo)
- * of the column matrix into panels of NR positions: panel[(q − q0) / NR][r − k0][(q − q0) % NR], zero in
- * the padding and past q1. Contiguous panels keep the micro-kernel's loads on consecutive lines (a
- * row-major block with a power-of-two row stride thrashed a few L1 sets). row: nq + NR floats. */
-static void im2col_block(float *panels, float *row_buf, const float *in, int64_t c0, int64_t k0, int64_t k1,
-                         int64_t q0, int64_t q1, const vtag_conv2d_dims *d)
+/* A run of positions of one output row that lands in one panel: output row `ho` of image `img`,
+ * columns [wo0, wo0 + len), stored from lane `lane` of panel `panel`. */
+typedef struct seg {
+    int32_t img, ho, wo0, len, panel, lane;
+} seg;
+
+#define MAX_SEGS (N_BLOCK + N_BLOCK / NR + 2)
+
+/* The runs of positions [q0, q1) (q = image · P + ho · w_out + wo), split at output rows and at
+ * panels; the divisions happen here once per block, not once per GEMM row. */
+static int64_t block_segments(seg *sg, int64_t q0, int64_t q1, const vtag_conv2d_dims *d)
 {
-    const int64_t kc = k1 - k0, nq = q1 - q0, npanels = (nq + NR - 1) / NR;
-    const int64_t kk = d->kh * d->kw, hw = d->h * d->w, p = d->h_out * d->w_out, wo_n = d->w_out;
+    const int64_t p = d->h_out * d->w_out, wo_n = d->w_out;
+    int64_t n = 0;
+    for (int64_t q = q0; q < q1;) {
+        const int64_t img = q / p, pos = q % p, ho = pos / wo_n, wo0 = pos % wo_n, qq = q - q0;
+        int64_t len = wo_n - wo0;
+        if (len > q1 - q) len = q1 - q;
+        if (len > NR - qq % NR) len = NR - qq % NR; /* stop at the panel's end */
+        sg[n++] = (seg){(int32_t)img, (int32_t)ho, (int32_t)wo0, (int32_t)len, (int32_t)(qq / NR), (int32_t)(qq % NR)};
+        q += len;
+    }
+    return n;
+}
+
+/* Packs GEMM rows r in [k0, k1) of the column matrix, for the positions of the block's segments,
+ * into panels of NR positions: panel[j][r − k0][lane], zero in the padding and in the lanes past
+ * the block's end. Contiguous panels keep the micro-kernel's loads on consecutive lines (a
+ * row-major block with a power-of-two row stride thrashed a few L1 sets). */
+static void im2col_block(float *panels, const seg *sg, int64_t nseg, int64_t nq, const float *in, int64_t c0,
+                         int64_t k0, int64_t k1, const vtag_conv2d_dims *d)
+{
+    const int64_t kc = k1 - k0, npanels = (nq + NR - 1) / NR;
+    const int64_t kk = d->kh * d->kw, hw = d->h * d->w, wo_n = d->w_out;
     const int64_t sw = d->stride_w;
+    if (nq < npanels * NR) /* the last panel's unused lanes */
+        for (int64_t r = 0; r < kc; r++)
+            memset(panels + ((npanels - 1) * kc + r) * NR + nq % NR, 0, (size_t)(NR - nq % NR) * sizeof *panels);
     for (int64_t r = k0; r < k1; r++) {
         const int64_t c = r / kk, kh = r % kk / d->kw, kw = r % d->kw;
-        const int64_t off_w = kw * d->dil_w - d->pad_left;
+        const int64_t off_w = kw * d->dil_w - d->pad_left, off_h = kh * d->dil_h - d->pad_top;
         /* output columns whose tap lands inside the input: [lo, hi) */
         int64_t lo = off_w >= 0 ? 0 : (-off_w + sw - 1) / sw;
         int64_t hi = d->w - off_w <= 0 ? 0 : (d->w - off_w + sw - 1) / sw;
         if (lo > wo_n) lo = wo_n;
         if (hi > wo_n) hi = wo_n;
         if (hi < lo) hi = lo;
-        float *dst = row_buf - q0;
-        for (int64_t q = q0; q < q1;) {
-            const int64_t img = q / p, pos = q % p, ho = pos / wo_n, wo0 = pos % wo_n;
-            const int64_t wo1 = q1 - q < wo_n - wo0 ? wo0 + (q1 - q) : wo_n; /* end of this row segment */
-            const int64_t ih = ho * d->stride_h + kh * d->dil_h - d->pad_top;
-            float *o = dst + q - wo0; /* o[wo] is position (img, ho, wo) */
+        const float *chan = in + (c0 + c) * hw;
+        float *prow = panels + (r - k0) * NR; /* panel j at prow + j·kc·NR */
+        for (int64_t i = 0; i < nseg; i++) {
+            const seg *g = &sg[i];
+            float *o = prow + g->panel * kc * NR + g->lane - g->wo0; /* o[wo] is column wo of the run */
+            const int64_t wo0 = g->wo0, wo1 = g->wo0 + g->len;
+            const int64_t ih = g->ho * d->stride_h + off_h;
             if (ih < 0 || ih >= d->h) {
                 for (int64_t wo = wo0; wo < wo1; wo++) o[wo] = 0.0f;
-            } else {
-                const float *row = in + (img * d->c_in + c0 + c) * hw + ih * d->w;
-                int64_t a = lo > wo0 ? lo : wo0, b = hi < wo1 ? hi : wo1;
-                if (b < a) b = a;
-                for (int64_t wo = wo0; wo < a; wo++) o[wo] = 0.0f;
-                if (sw == 1) {
-                    for (int64_t wo = a; wo < b; wo++) o[wo] = row[wo + off_w];
-                } else {
-                    for (int64_t wo = a; wo < b; wo++) o[wo] = row[wo * sw + off_w];
-                }
-                for (int64_t wo = b; wo < wo1; wo++) o[wo] = 0.0f;
+                continue;
             }
-            q += wo1 - wo0;
+            const float *row = chan + g->img * d->c_in * hw + ih * d->w; /* tap column wo·sw + off_w */
+            int64_t a = lo > wo0 ? lo : wo0, b = hi < wo1 ? hi : wo1;
+            if (b < a) b = a;
+            for (int64_t wo = wo0; wo < a; wo++) o[wo] = 0.0f;
+            if (sw == 1) {
+                for (int64_t wo = a; wo < b; wo++) o[wo] = row[wo + off_w];
+            } else {
+                for (int64_t wo = a; wo < b; wo++) o[wo] = row[wo * sw + off_w];
+            }
+            for (int64_t wo = b; wo < wo1; wo++) o[wo] = 0.0f;
         }
-        for (int64_t i = nq; i < npanels * NR; i++) row_buf[i] = 0.0f;
-        for (int64_t j = 0; j < npanels; j++)
-            memcpy(panels + (j * kc + r - k0) * NR, row_buf + j * NR, NR * sizeof *panels);
     }
 }
 
@@ -150,10 +175,11 @@ void cnn_conv_gemm(int threads, float *out, const float *in, int64_t g, const fl
 #pragma omp for schedule(static)
         for (int64_t blk = 0; blk < nblocks; blk++) {
             const int64_t q0 = blk * nbk, q1 = q0 + nbk < n_total ? q0 + nbk : n_total, nq = q1 - q0;
+            seg sg[MAX_SEGS];
+            const int64_t nseg = block_segments(sg, q0, q1, d);
             for (int64_t k0 = 0; k0 < k; k0 += K_BLOCK) {
                 const int64_t kc = k - k0 < K_BLOCK ? k - k0 : K_BLOCK;
-                float *row_buf = col + kc * ((nq + NR - 1) / NR * NR);
-                im2col_block(col, row_buf, in, c0, k0, k0 + kc, q0, q1, d);
+                im2col_block(col, sg, nseg, nq, in, c0, k0, k0 + kc, d);
                 /* GotoBLAS order: one panel (kc × NR, in L1) against every weight tile */
                 for (int64_t j = 0; j < nq; j += NR) {
                     const float *bp = col + j * kc;
