@@ -12,8 +12,12 @@
 
 #define MR 6        /* output channels per micro-tile (broadcast from the weight rows) */
 #define NR 64       /* output positions per micro-tile (four zmm) */
+#ifndef K_BLOCK
 #define K_BLOCK 128 /* GEMM depth per column block */
+#endif
+#ifndef N_BLOCK
 #define N_BLOCK 256 /* most positions per column block */
+#endif
 
 /* Column block geometry shared by the workspace size and the kernel. */
 static int64_t n_block(int64_t n_total, int threads)
