@@ -25,6 +25,11 @@ static const shape shapes[] = {
     {"depthwise dil2 s(2,1) asym", 2, 3, 12, 9, 3, 3, 3, 2, 1, 2, 1, 0, 2, 2, 2, 3},
     {"depthwise 5x5 s2", 3, 4, 15, 14, 4, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 4},
     {"channel multiplier 2", 2, 3, 8, 8, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3},
+    /* small planes, 16 channels at a time (and the channels past the last 16) */
+    {"depthwise 16+3 ch 7x7", 2, 19, 7, 7, 19, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 19},
+    {"depthwise 32 ch s2 14x13", 2, 32, 14, 13, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 32},
+    {"depthwise 16 ch dil2 asym", 1, 16, 9, 8, 16, 3, 3, 1, 2, 2, 0, 1, 2, 2, 1, 16},
+    {"depthwise 48 ch 5x5 4x6", 3, 48, 4, 6, 48, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 48},
     {"dilation 2", 2, 4, 9, 9, 8, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1},
     {"dilation (2,3) stride (1,2)", 2, 3, 13, 17, 5, 3, 2, 1, 2, 1, 0, 2, 3, 2, 3, 1},
     {"1x1 groups 3", 3, 6, 7, 5, 9, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 3},
