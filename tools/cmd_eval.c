@@ -7,12 +7,14 @@
 #include <string.h>
 
 #include "cli.h"
+#include "eval_from.h"
 #include "vtag/eval.h"
 
 static void help(FILE *out)
 {
     fprintf(out,
             "usage: vtag eval --labels L --tags [NAME=]T.jsonl [--tags [NAME=]T2.jsonl ...] [options]\n"
+            "       vtag eval --labels L --from DIR [--model fc|att2in|topdown|all] [options]\n"
             "\n"
             "Scores video tags (vtag tag output) against the labels file's videos of one\n"
             "split: the video caption \"class1 class2 tags...\" by CIDEr-D and BLEU-1..4, the\n"
@@ -23,6 +25,14 @@ static void help(FILE *out)
             "\n"
             "  --labels L             labels file (JSON Lines or CSV; required)\n"
             "  --tags [NAME=]FILE     tag output of one run (repeatable)\n"
+            "  --from DIR             a vtag pipeline folder: each model's XE and SCST checkpoints\n"
+            "                         (runs M-xe and M) tag the split's videos from the features the\n"
+            "                         pipeline extracted; the built-in backbone's classifier is the\n"
+            "                         baseline (written to DIR/baseline-<split>.jsonl); the training\n"
+            "                         logs give the curves\n"
+            "  --model NAME           with --from: one model only (all)\n"
+            "  --top-n N | --min-frames C   with --from: the tag rule (vtag tag's; top 5)\n"
+            "  --threads T            with --from: (number of cores)\n"
             "  --baseline FILE        vtag backbone predict output: the CNN multi-label baseline\n"
             "  --baseline-top-n N     tags of the baseline: its N best labels (5)\n"
             "  --split S              train, val or test (test)\n"
@@ -216,7 +226,7 @@ static void report_gaps(const vtag_eval *e)
 }
 
 enum { OPT_LABELS = 256, OPT_TAGS, OPT_BASELINE, OPT_BASE_N, OPT_SPLIT, OPT_DF, OPT_K, OPT_GAP_K, OPT_JSON, OPT_PER_VIDEO,
-       OPT_REPORT, OPT_LOG, OPT_TITLE, OPT_SVIDEOS, OPT_SFRAMES, OPT_HELP };
+       OPT_REPORT, OPT_LOG, OPT_TITLE, OPT_SVIDEOS, OPT_SFRAMES, OPT_FROM, OPT_MODEL, OPT_TOPN, OPT_MINF, OPT_THREADS, OPT_HELP };
 
 int cmd_eval(int argc, char **argv)
 {
@@ -229,8 +239,15 @@ int cmd_eval(int argc, char **argv)
         {"report", required_argument, NULL, OPT_REPORT},     {"train-log", required_argument, NULL, OPT_LOG},
         {"title", required_argument, NULL, OPT_TITLE},       {"sample-videos", required_argument, NULL, OPT_SVIDEOS},
         {"sample-frames", required_argument, NULL, OPT_SFRAMES}, {"help", no_argument, NULL, OPT_HELP},
+        {"from", required_argument, NULL, OPT_FROM},         {"model", required_argument, NULL, OPT_MODEL},
+        {"top-n", required_argument, NULL, OPT_TOPN},        {"min-frames", required_argument, NULL, OPT_MINF},
+        {"threads", required_argument, NULL, OPT_THREADS},
         {NULL, 0, NULL, 0}};
-    const char *labels_path = NULL, *baseline = NULL, *report = NULL;
+    const char *labels_path = NULL, *baseline = NULL, *report = NULL, *from = NULL, *model = NULL;
+    vtag_tag_opts topt;
+    vtag_tag_opts_default(&topt);
+    long threads = 0;
+    int have_rule = 0;
     int json = 0, per_video = 0, n_tags = 0, n_logs = 0;
     long base_n = 5, v;
     char **tag_names = calloc((size_t)argc + 1, sizeof *tag_names), **log_names = calloc((size_t)argc + 1, sizeof *log_names);
@@ -289,6 +306,19 @@ int cmd_eval(int argc, char **argv)
             n_logs++;
             break;
         case OPT_TITLE: ro.title = optarg; break;
+        case OPT_FROM: from = optarg; break;
+        case OPT_MODEL: model = optarg; break;
+        case OPT_TOPN:
+            if (cli_parse_int("eval", "--top-n", optarg, 0, 1000000, &v)) goto out;
+            topt.rule = VTAG_TAG_RULE_TOP_N, topt.top_n = v, have_rule++;
+            break;
+        case OPT_MINF:
+            if (cli_parse_int("eval", "--min-frames", optarg, 0, 1000000, &v)) goto out;
+            topt.rule = VTAG_TAG_RULE_MIN_FRAMES, topt.min_frames = v, have_rule++;
+            break;
+        case OPT_THREADS:
+            if (cli_parse_int("eval", "--threads", optarg, 1, 1024, &threads)) goto out;
+            break;
         case OPT_SVIDEOS:
             if (cli_parse_int("eval", "--sample-videos", optarg, 0, 1000, &v)) goto out;
             ro.sample_videos = v;
@@ -310,7 +340,19 @@ int cmd_eval(int argc, char **argv)
         cli_error("eval", "unexpected argument \"%s\"", argv[optind]);
         goto out;
     }
-    if (!labels_path || (n_tags == 0 && !baseline)) {
+    if (have_rule > 1) {
+        cli_error("eval", "--top-n and --min-frames exclude each other");
+        goto out;
+    }
+    if ((model || have_rule || threads) && !from) {
+        cli_error("eval", "--model, --top-n, --min-frames and --threads go with --from");
+        goto out;
+    }
+    if (from && (n_tags || baseline)) {
+        cli_error("eval", "--from makes its own runs: no --tags or --baseline with it");
+        goto out;
+    }
+    if (!labels_path || (n_tags == 0 && !baseline && !from)) {
         cli_error("eval", "--labels and at least one --tags or --baseline are required (vtag eval --help)");
         goto out;
     }
@@ -321,8 +363,28 @@ int cmd_eval(int argc, char **argv)
     vtag_tag_results *res = calloc((size_t)n_tags + 1, sizeof *res);
     vtag_eval_run *runs = calloc((size_t)n_tags + 1, sizeof *runs);
     vtag_eval e = {0};
+    eval_from ef = {0};
+    vtag_ctx ctx;
+    int have_ctx = 0;
     int rc = !res || !runs ? vtag_fail(&err, VTAG_ERR_NOMEM, "out of memory") : VTAG_OK;
     if (!rc) rc = vtag_data_read_labels(&labels, labels_path, NULL, &err);
+    int n_runs = n_tags;
+    if (!rc && from) {
+        rc = vtag_ctx_init(&ctx, (int)threads, 42, &err);
+        have_ctx = !rc;
+        if (!rc) rc = eval_from_dir(&ef, &ctx, from, model, eo.split, &topt, &err);
+        if (!rc) {
+            free(runs);
+            runs = calloc((size_t)ef.n_runs + 1, sizeof *runs);
+            if (!runs) rc = vtag_fail(&err, VTAG_ERR_NOMEM, "out of memory");
+        }
+        for (int i = 0; !rc && i < ef.n_runs; i++) runs[n_runs++] = (vtag_eval_run){ef.names[i], &ef.results[i], 0};
+        baseline = ef.baseline;
+        if (!rc && n_logs == 0) {
+            for (int i = 0; i < ef.n_logs; i++) logs[i] = ef.logs[i];
+            n_logs = ef.n_logs;
+        }
+    }
     for (int i = 0; i < n_tags && !rc; i++) {
         rc = vtag_tag_read(&res[i], tag_paths[i], &err);
         runs[i] = (vtag_eval_run){tag_names[i], &res[i], 0};
@@ -330,7 +392,6 @@ int cmd_eval(int argc, char **argv)
             if (strcmp(tag_names[i], tag_names[j]) == 0)
                 rc = vtag_fail(&err, VTAG_ERR_ARG, "two runs are named \"%s\" (use --tags NAME=FILE)", tag_names[i]);
     }
-    int n_runs = n_tags;
     if (!rc && baseline) {
         rc = vtag_eval_read_baseline(&res[n_tags], baseline, &labels, base_n, &err);
         runs[n_runs++] = (vtag_eval_run){"baseline", &res[n_tags], 1};
@@ -361,6 +422,10 @@ int cmd_eval(int argc, char **argv)
     free(res);
     free(runs);
     vtag_data_free_labels(&labels);
+    if (from) {
+        eval_from_free(&ef);
+    }
+    if (have_ctx) vtag_ctx_free(&ctx);
 out:
     for (int i = 0; i < n_tags; i++) free(tag_names[i]);
     for (int i = 0; i < n_logs; i++) free(log_names[i]);

@@ -49,6 +49,11 @@ static void help(FILE *out)
             "  --backbone-epochs N  built-in CNN training epochs (vtag backbone train's default)\n"
             "  --xe-epochs N        cross-entropy epochs (25)\n"
             "  --scst-epochs N      SCST epochs after XE (10; 0 skips SCST)\n"
+            "  --baseline B         SCST reward baseline: mean (of the other samples; default) or\n"
+            "                       greedy (the greedy caption's reward). With a small training set\n"
+            "                       XE's greedy captions beat nearly every sample, every advantage is\n"
+            "                       negative and greedy-baseline SCST collapses; the mean does not\n"
+            "  --sample-n N         SCST samples per image (5)\n"
             "  --hidden N           E = R = A of the caption models (512)\n"
             "  --batch B            captions per XE step (50)\n"
             "  --threads T          (number of cores)\n"
@@ -59,12 +64,12 @@ static void help(FILE *out)
 }
 
 typedef struct pipe_args {
-    const char *labels, *out, *model, *backbone, *sample;
-    long size, backbone_epochs, xe_epochs, scst_epochs, hidden, batch, threads, seed;
+    const char *labels, *out, *model, *backbone, *sample, *baseline;
+    long sample_n, size, backbone_epochs, xe_epochs, scst_epochs, hidden, batch, threads, seed;
     int restart;
 } pipe_args;
 
-enum { OPT_BB_EPOCHS = 256, OPT_XE, OPT_SCST, OPT_HIDDEN, OPT_RESTART, OPT_HELP };
+enum { OPT_BASELINE = 200, OPT_SAMPLE_N, OPT_BB_EPOCHS = 256, OPT_XE, OPT_SCST, OPT_HIDDEN, OPT_RESTART, OPT_HELP };
 
 static int parse(int argc, char **argv, pipe_args *a)
 {
@@ -76,6 +81,7 @@ static int parse(int argc, char **argv, pipe_args *a)
         {"xe-epochs", required_argument, 0, OPT_XE}, {"scst-epochs", required_argument, 0, OPT_SCST},
         {"hidden", required_argument, 0, OPT_HIDDEN}, {"batch", required_argument, 0, 'B'},
         {"threads", required_argument, 0, 't'},     {"seed", required_argument, 0, 'S'},
+        {"baseline", required_argument, 0, OPT_BASELINE}, {"sample-n", required_argument, 0, OPT_SAMPLE_N},
         {"restart", no_argument, 0, OPT_RESTART},   {"help", no_argument, 0, OPT_HELP},
         {0, 0, 0, 0},
     };
@@ -84,6 +90,8 @@ static int parse(int argc, char **argv, pipe_args *a)
     a->sample = "uniform:16";
     a->xe_epochs = 25;
     a->scst_epochs = 10;
+    a->baseline = "mean";
+    a->sample_n = 5;
     a->backbone_epochs = -1;
     a->hidden = 512;
     a->batch = 50;
@@ -108,12 +116,24 @@ static int parse(int argc, char **argv, pipe_args *a)
         case 't': if (cli_parse_int(CMD, "--threads", optarg, 1, 1024, &a->threads)) return -1; break;
         case 'S': if (cli_parse_int(CMD, "--seed", optarg, 0, LONG_MAX, &a->seed)) return -1; break;
         case OPT_RESTART: a->restart = 1; break;
+        case OPT_BASELINE:
+            if (strcmp(optarg, "mean") && strcmp(optarg, "greedy")) {
+                cli_error(CMD, "--baseline must be mean or greedy, got '%s'", optarg);
+                return -1;
+            }
+            a->baseline = optarg;
+            break;
+        case OPT_SAMPLE_N: if (cli_parse_int(CMD, "--sample-n", optarg, 1, 1000, &a->sample_n)) return -1; break;
         case OPT_HELP: help(stdout); return 1;
         default: return -1;
         }
     }
     if (optind < argc) {
         cli_error(CMD, "unexpected argument '%s'", argv[optind]);
+        return -1;
+    }
+    if (strcmp(a->baseline, "mean") == 0 && a->sample_n < 2) {
+        cli_error(CMD, "--baseline mean needs --sample-n >= 2 (the mean of the other samples)");
         return -1;
     }
     if (!a->labels || !a->out) {
@@ -460,6 +480,9 @@ int cmd_pipeline(int argc, char **argv)
             arg(&d, "--init");
             arg(&d, xe_ckpt);
             arg(&d, "--scst");
+            arg(&d, "--baseline");
+            arg(&d, a.baseline);
+            argn(&d, "--sample-n", a.sample_n);
             argn(&d, "--epochs", a.scst_epochs);
             if (a.threads) argn(&d, "--threads", a.threads);
             argn(&d, "--seed", a.seed);

@@ -13,8 +13,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 PY=/usr/bin/python3
 if [ ! -x "$CHROMIUM" ]; then
-  echo "SKIP: $CHROMIUM not installed"
-  exit 77
+  echo "FAIL: $CHROMIUM not installed (make deps installs Debian's chromium)"
+  exit 1
 fi
 rm -rf "$W" && mkdir -p "$W"
 "$VTAG" synth --out "$W/corpus" --videos 16 --seed 3 --quiet

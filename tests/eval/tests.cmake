@@ -3,6 +3,6 @@
 add_test(NAME eval/report_browser
          COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/report_browser.sh $<TARGET_FILE:vtag> ${VTAG_FIXTURES}/eval_report_browser
          WORKING_DIRECTORY ${VTAG_FIXTURES})
-set_tests_properties(eval/report_browser PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77)
+set_tests_properties(eval/report_browser PROPERTIES TIMEOUT 180)
 add_test(NAME eval/cli COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/cli_test.sh $<TARGET_FILE:vtag> ${VTAG_FIXTURES}/eval_cli
          WORKING_DIRECTORY ${VTAG_FIXTURES})
