@@ -19,6 +19,7 @@ typedef struct cnn_conv_plan {
     int direct_1x1;  /* 1×1, stride 1, no padding: the input plane is the GEMM's B */
     int64_t nb;      /* images merged into one GEMM's N (forward) */
     int own_gemm;    /* forward on conv_gemm.c's kernel rather than im2col + vtag_gemm */
+    int winograd;    /* forward on winograd.c's F(2×2, 3×3) */
 } cnn_conv_plan;
 
 cnn_conv_plan cnn_conv_strategy(const vtag_conv2d_dims *d);
@@ -46,6 +47,12 @@ int64_t cnn_conv_gemm_workspace(const vtag_conv2d_dims *d, const cnn_conv_plan *
 void cnn_conv_gemm(int threads, float *out, const float *in, int64_t g, const float *w, const float *bias,
                    vtag_act act, const vtag_conv2d_dims *d, const cnn_conv_plan *pl, float *ws);
 #endif
+
+/* 3×3, stride 1, dilation 1, groups 1, any padding (winograd.c): out = act(conv(in, w) + bias);
+ * ws holds cnn_winograd_workspace(d, threads) floats. */
+int64_t cnn_winograd_workspace(const vtag_conv2d_dims *d, int threads);
+void cnn_winograd_forward(int threads, float *out, const float *in, const float *w, const float *bias,
+                          vtag_act act, const vtag_conv2d_dims *d, float *ws);
 
 /* dst[i] = act(src[i] + bias), i < n (dst may be src). */
 void cnn_bias_act_row(float *dst, const float *src, int64_t n, float bias, vtag_act act);

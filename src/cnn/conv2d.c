@@ -16,6 +16,12 @@
 #define CNN_NO_OWN_GEMM 0
 #endif
 
+/* Winograd F(2×2, 3×3) for 3×3 stride-1 convs with at least this many input and output channels
+ * (0 turns it off). */
+#ifndef CNN_WINOGRAD_MIN_C
+#define CNN_WINOGRAD_MIN_C 16
+#endif
+
 int vtag_conv2d_plan(vtag_conv2d_dims *d, vtag_error *err)
 {
     if (d->n < 1 || d->c_in < 1 || d->h < 1 || d->w < 1 || d->c_out < 1 || d->kh < 1 || d->kw < 1)
@@ -73,6 +79,9 @@ cnn_conv_plan cnn_conv_strategy(const vtag_conv2d_dims *d)
 #else
     pl.own_gemm = 0;
 #endif
+    pl.winograd = CNN_WINOGRAD_MIN_C > 0 && d->groups == 1 && d->kh == 3 && d->kw == 3 && d->stride_h == 1 &&
+                  d->stride_w == 1 && d->dil_h == 1 && d->dil_w == 1 && d->c_in >= CNN_WINOGRAD_MIN_C &&
+                  d->c_out >= CNN_WINOGRAD_MIN_C;
     return pl;
 }
 
@@ -84,6 +93,8 @@ int64_t vtag_conv2d_workspace(const vtag_conv2d_dims *d, int threads)
     int64_t fwd = 0;
     if (pl.depthwise) {
         fwd = cnn_depthwise_workspace(d, threads);
+    } else if (pl.winograd) {
+        fwd = cnn_winograd_workspace(d, threads);
     } else if (!(pl.direct_1x1 && pl.nb == 1)) {
 #ifdef CNN_HAVE_CONV_GEMM
         if (pl.own_gemm) {
@@ -121,6 +132,10 @@ void vtag_conv2d_forward(const vtag_ctx *ctx, float *out, const float *in, const
     const int threads = ctx->threads;
     if (pl.depthwise) {
         cnn_depthwise_forward(threads, out, in, w, b, d, act, ws);
+        return;
+    }
+    if (pl.winograd) {
+        cnn_winograd_forward(threads, out, in, w, b, act, d, ws);
         return;
     }
     const int64_t hw = d->h * d->w, p = pl.p, k = pl.k;
