@@ -25,6 +25,12 @@ int cli_parse_int(const char *cmd, const char *opt, const char *s, long min, lon
 int cli_parse_float(const char *cmd, const char *opt, const char *s, double *out);
 /* True when argv holds --help or -h. */
 int cli_wants_help(int argc, char **argv);
+/* Monotonic wall clock in seconds (stage timings, throughput). */
+double cli_seconds(void);
+/* "DIR/NAME" + suffix (malloc'd; NULL when out of memory). */
+char *cli_path(const char *dir, const char *name, const char *suffix);
+/* True when path is an existing regular file. */
+int cli_is_file(const char *path);
 
 int cmd_inspect(int argc, char **argv);
 int cmd_onnx_info(int argc, char **argv);

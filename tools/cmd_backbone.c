@@ -53,13 +53,6 @@ static void help(FILE *out)
             "(predict), 2 usage.\n");
 }
 
-static double seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* "32,64,128" → values; returns the count or -1. */
 static int parse_list(const char *s, int64_t *out, int max, long lo, long hi)
 {
@@ -211,7 +204,7 @@ typedef struct frames_progress {
 static void show_frames(void *user, int64_t done, int64_t total)
 {
     frames_progress *p = user;
-    double t = seconds();
+    double t = cli_seconds();
     if (p->tty) {
         int width = 30, fill = (int)(width * done / (total ? total : 1));
         fprintf(stderr, "\r%s [%.*s%*s] %lld/%lld videos ", p->what, fill, "##############################",
@@ -273,7 +266,7 @@ static int cmd_train_backbone(int argc, char **argv)
     vtag_builtin_init_weights(&m, &ctx.rng);
     int64_t n_val = 0;
     for (int64_t e = 0; e < labels.count; e++) n_val += labels.entries[e].split == VTAG_DATA_SPLIT_VAL;
-    double t0 = seconds();
+    double t0 = cli_seconds();
     frames_progress fp = {isatty(2), "decoding training frames", t0, t0};
     if ((rc = vtag_builtin_load_frames(&train, &labels, VTAG_DATA_SPLIT_TRAIN, &a.smp, a.cfg.size, ctx.threads, show_frames, &fp, &err)))
         goto fail;
@@ -289,7 +282,7 @@ static int cmd_train_backbone(int argc, char **argv)
     }
     fprintf(stderr, "vtag backbone: %lld training frames of %lld videos, %lld validation frames, %lld labels, %lldx%lld px (%.1f s)\n",
             (long long)train.n, (long long)train.n_videos, (long long)val.n, (long long)V, (long long)a.cfg.size,
-            (long long)a.cfg.size, seconds() - t0);
+            (long long)a.cfg.size, cli_seconds() - t0);
     vtag_adam adam;
     vtag_adam_init(&adam);
     int start = 0;

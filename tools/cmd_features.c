@@ -50,13 +50,6 @@ static void help(FILE *out)
             "exit codes: 0 written, 1 bad input / a video failed / I/O error (nothing written), 2 usage.\n");
 }
 
-static double seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int parse_floats3(const char *s, float *out)
 {
     return sscanf(s, "%f,%f,%f", &out[0], &out[1], &out[2]) == 3 ? 0 : -1;
@@ -169,7 +162,7 @@ typedef struct progress {
 static void show(progress *p, int64_t done, int64_t total, int64_t frames, int final)
 {
     if (p->quiet) return;
-    const double t = seconds(), dt = t - p->t0;
+    const double t = cli_seconds(), dt = t - p->t0;
     const double fps = dt > 0 ? (double)frames / dt : 0, eta = done ? dt * (double)(total - done) / (double)done : 0;
     if (p->tty) {
         int width = 30, fill = (int)(width * done / (total ? total : 1));
@@ -337,7 +330,7 @@ int cmd_features(int argc, char **argv)
         goto done;
     }
     started = 1;
-    progress pg = {isatty(2), a.quiet, seconds(), seconds()};
+    progress pg = {isatty(2), a.quiet, cli_seconds(), cli_seconds()};
     for (int64_t i = 0; i < n_entries; i++) {
         pthread_mutex_lock(&p.mu);
         while (p.produced <= i) pthread_cond_wait(&p.cv, &p.mu);
@@ -388,7 +381,7 @@ int cmd_features(int argc, char **argv)
     f.items = r.items;
     f.backbone = info->description;
     if ((rc = vtag_data_write_features(&f, a.out, &err))) goto done;
-    const double dt = seconds() - pg.t0;
+    const double dt = cli_seconds() - pg.t0;
     if (!a.quiet)
         fprintf(stderr, "vtag features: %lld rows of %lld videos%s (%lld skipped) -> %s in %.1f s (%.1f frames/s)\n",
                 (long long)r.n, (long long)(n_entries - bad), "", (long long)bad, a.out, dt, dt > 0 ? (double)r.n / dt : 0.0);

@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -152,27 +151,6 @@ static int parse(int argc, char **argv, pipe_args *a)
 
 /* ---- small helpers ---------------------------------------------------------- */
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static char *path_join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p) snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
-static int file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 /* The manifest: settings that must not change between resumed runs, and the
  * finished stages with their wall time. */
 typedef struct manifest {
@@ -283,15 +261,15 @@ static int stage(stage_ctx *s, const char *name, const char *what, argl *cmd)
         return 0;
     }
     fprintf(stderr, "[%d/%d] %s ...\n", s->index, s->total, what);
-    double t = now_seconds();
+    double t = cli_seconds();
     int rc = run_vtag(cmd->v);
     if (rc != 0) {
         cli_error(CMD, "stage '%s' failed (exit %d); rerun the same command to resume", name, rc);
         return -1;
     }
-    double dt = now_seconds() - t;
+    double dt = cli_seconds() - t;
     fprintf(stderr, "[%d/%d] %s: done in %.1f s (%.1f s in all)\n", s->index, s->total, what, dt,
-            now_seconds() - s->t0);
+            cli_seconds() - s->t0);
     return stage_finish(s->m, name, dt);
 }
 
@@ -320,7 +298,7 @@ int cmd_pipeline(int argc, char **argv)
         cli_error(CMD, "%s: no training videos (split \"train\" or no split)", a.labels);
         return CLI_EXIT_FAIL;
     }
-    if (a.backbone && !file_exists(a.backbone)) {
+    if (a.backbone && !cli_is_file(a.backbone)) {
         cli_error(CMD, "%s: cannot open the backbone", a.backbone);
         return CLI_EXIT_FAIL;
     }
@@ -335,14 +313,14 @@ int cmd_pipeline(int argc, char **argv)
         return CLI_EXIT_FAIL;
     }
     int rc = CLI_EXIT_FAIL;
-    char *bb_path = a.backbone ? strdup(backbone_abs) : path_join(a.out, "backbone.safetensors");
-    manifest m = {path_join(a.out, "pipeline.json"), NULL};
+    char *bb_path = a.backbone ? strdup(backbone_abs) : cli_path(a.out, "backbone.safetensors", "");
+    manifest m = {cli_path(a.out, "pipeline.json", ""), NULL};
     if (!bb_path || !m.path) goto done;
 
     json_t *want = json_pack("{s:s, s:s, s:s, s:I, s:I}", "labels", labels_abs, "backbone",
                              a.backbone ? backbone_abs : "built-in", "sample", a.sample, "size",
                              (json_int_t)a.size, "hidden", (json_int_t)a.hidden);
-    if (!a.restart && file_exists(m.path)) {
+    if (!a.restart && cli_is_file(m.path)) {
         json_error_t je;
         m.root = json_load_file(m.path, 0, &je);
         if (!m.root || !json_is_object(json_object_get(m.root, "stages"))) {
@@ -376,7 +354,7 @@ int cmd_pipeline(int argc, char **argv)
             models[n_models++] = all_models[i];
 
     const char *splits[] = {"train", "val", "test"};
-    stage_ctx s = {&m, 0, 0, now_seconds()};
+    stage_ctx s = {&m, 0, 0, cli_seconds()};
     s.total = (a.backbone ? 0 : 1) + (split_n[0] > 0) + (split_n[1] > 0) + (split_n[2] > 0) +
               n_models * (1 + (a.scst_epochs > 0));
 
@@ -400,7 +378,7 @@ int cmd_pipeline(int argc, char **argv)
     for (int i = 0; i < 3; i++) {
         char name[64], what[128];
         snprintf(name, sizeof name, "features-%s.safetensors", splits[i]);
-        feats[i] = path_join(a.out, name);
+        feats[i] = cli_path(a.out, name, "");
         if (!feats[i]) goto done_feats;
         if (split_n[i] == 0) continue;
         snprintf(name, sizeof name, "features-%s", splits[i]);
@@ -428,7 +406,7 @@ int cmd_pipeline(int argc, char **argv)
         snprintf(xe_name, sizeof xe_name, "%s-xe", models[k]);
         snprintf(xe_ckpt_name, sizeof xe_ckpt_name, "%s-xe.safetensors", models[k]);
         snprintf(xe_log_name, sizeof xe_log_name, "%s-xe.log.jsonl", models[k]);
-        char *xe_ckpt = path_join(a.out, xe_ckpt_name), *xe_log = path_join(a.out, xe_log_name);
+        char *xe_ckpt = cli_path(a.out, xe_ckpt_name, ""), *xe_log = cli_path(a.out, xe_log_name, "");
         argl c = {0};
         arg(&c, "vtag");
         arg(&c, "train");
@@ -465,7 +443,7 @@ int cmd_pipeline(int argc, char **argv)
             char ck_name[64], log_name[64];
             snprintf(ck_name, sizeof ck_name, "%s.safetensors", models[k]);
             snprintf(log_name, sizeof log_name, "%s.log.jsonl", models[k]);
-            char *ckpt = path_join(a.out, ck_name), *log = path_join(a.out, log_name);
+            char *ckpt = cli_path(a.out, ck_name, ""), *log = cli_path(a.out, log_name, "");
             argl d = {0};
             arg(&d, "vtag");
             arg(&d, "train");
@@ -510,11 +488,11 @@ int cmd_pipeline(int argc, char **argv)
         for (int k = 0; k < n_models; k++) {
             char name[64];
             snprintf(name, sizeof name, "%s-xe.log.jsonl", models[k]);
-            char *p = path_join(a.out, name);
+            char *p = cli_path(a.out, name, "");
             double xe = p ? best_val(p) : -1;
             free(p);
             snprintf(name, sizeof name, "%s.log.jsonl", models[k]);
-            p = path_join(a.out, name);
+            p = cli_path(a.out, name, "");
             double sc = p && a.scst_epochs > 0 ? best_val(p) : -1;
             free(p);
             printf("%-8s %12.4f %12.4f\n", models[k], xe, sc);
@@ -525,7 +503,7 @@ int cmd_pipeline(int argc, char **argv)
         if (manifest_save(&m)) goto done_feats;
     }
     fprintf(stderr, "pipeline: finished in %.1f s; tag videos with: vtag tag --from %s VIDEO...\n",
-            now_seconds() - s.t0, a.out);
+            cli_seconds() - s.t0, a.out);
     rc = CLI_EXIT_OK;
 done_feats:
     for (int i = 0; i < 3; i++) free(feats[i]);

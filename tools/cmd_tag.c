@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 #include "vtag/tag.h"
@@ -46,13 +45,6 @@ static void help(FILE *out)
             "Exit codes: 0 every video tagged, 1 some failed (their lines say why), 2 usage.\n");
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Tags one video and writes its line; returns 0 if tagged, 1 if it failed,
  * -1 if the output could not be written. */
 static int tag_one(vtag_tagger_t *t, vtag_ctx *ctx, const char *path, const vtag_tag_opts *topt, int timing)
@@ -60,7 +52,7 @@ static int tag_one(vtag_tagger_t *t, vtag_ctx *ctx, const char *path, const vtag
     vtag_error err = {0};
     vtag_tagger_result r = {0};
     vtag_tag_result out = {0};
-    double t0 = now_seconds();
+    double t0 = cli_seconds();
     int failed = 0, rc = vtag_tagger_run(t, ctx, path, &r, &err);
     if (!rc) {
         const int64_t L = r.max_length;
@@ -90,7 +82,7 @@ static int tag_one(vtag_tagger_t *t, vtag_ctx *ctx, const char *path, const vtag
     if (timing && !failed)
         fprintf(stderr, "%s: %lld frames, decode %.3f s, backbone %.3f s, caption %.3f s, total %.3f s\n", path,
                 (long long)r.n_frames, r.seconds_decode, r.seconds_backbone, r.seconds_caption,
-                now_seconds() - t0);
+                cli_seconds() - t0);
     vtag_tag_result_free(&out);
     vtag_tagger_result_free(&r);
     return wrc ? -1 : failed;

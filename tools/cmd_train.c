@@ -446,13 +446,6 @@ static void show_progress(void *user, int64_t done, int64_t total, double loss)
     fflush(stderr);
 }
 
-static double seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* "M.safetensors" -> "M.state.safetensors" (malloc'd). */
 static char *state_path(const char *out)
 {
@@ -526,7 +519,7 @@ int cmd_train(int argc, char **argv)
     progress prog = {isatty(2), 0, a.epochs};
     for (int epoch = st.epoch; epoch < a.epochs; epoch++) {
         prog.epoch = epoch;
-        double t0 = seconds();
+        double t0 = cli_seconds();
         vtag_epoch_stats es = {0};
         vtag_scst_stats ss = {0};
         const int scst = a.scst_after >= 0 && epoch >= a.scst_after;
@@ -540,7 +533,7 @@ int cmd_train(int argc, char **argv)
         } else if ((rc = vtag_train_xe_epoch(&ctx, &m, &st.adam, &rows, &a.xe, epoch, &es, show_progress, &prog, &err))) {
             goto fail;
         }
-        double dt = seconds() - t0;
+        double dt = cli_seconds() - t0;
         if (prog.tty) fputs("\r\033[K", stderr);
         double score = NAN;
         int best = 0;

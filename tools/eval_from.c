@@ -6,28 +6,16 @@
  * `vtag backbone predict` lines to DIR/baseline-<split>.jsonl. */
 #include "eval_from.h"
 
+#include "cli.h"
+
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "vtag/builtin.h"
 #include "vtag/caption.h"
 #include "vtag/nn.h"
-
-static int is_file(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-static char *fmt_path(const char *dir, const char *name, const char *suffix)
-{
-    size_t n = strlen(dir) + strlen(name) + strlen(suffix) + 2;
-    char *p = malloc(n);
-    if (p) snprintf(p, n, "%s/%s%s", dir, name, suffix);
-    return p;
-}
 
 /* Rows of each video, in order of first appearance. */
 typedef struct groups {
@@ -142,17 +130,6 @@ static int run_checkpoint(vtag_ctx *ctx, const char *ckpt, const vtag_data_featu
     return rc;
 }
 
-static void json_string_out(FILE *o, const char *s)
-{
-    fputc('"', o);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(o, "\\%c", *p);
-        else if (*p < 0x20) fprintf(o, "\\u%04x", *p);
-        else fputc(*p, o);
-    }
-    fputc('"', o);
-}
-
 typedef struct scored {
     int64_t label;
     float score;
@@ -206,15 +183,15 @@ static int write_baseline(const char *bb_path, const vtag_data_features *f, cons
         }
         for (int64_t v = 0; v < V; v++) s[v] = (scored){v, (float)(mean[v] / (double)(nf ? nf : 1))};
         qsort(s, (size_t)V, sizeof *s, by_score);
-        fputs("{\"video\": ", o);
-        json_string_out(o, g->video[k]);
-        fputs(", \"labels\": [", o);
-        for (int64_t v = 0; v < V; v++) {
-            fputs(v ? ", {\"label\": " : "{\"label\": ", o);
-            json_string_out(o, b.labels[s[v].label]);
-            fprintf(o, ", \"score\": %.6g}", s[v].score);
-        }
-        fputs("], \"frames\": []}\n", o);
+        json_t *labs = json_array();
+        for (int64_t v = 0; v < V; v++)
+            json_array_append_new(labs, json_pack("{s:s, s:f}", "label", b.labels[s[v].label], "score",
+                                                  (double)s[v].score));
+        json_t *line = json_pack("{s:s, s:o, s:[]}", "video", g->video[k], "labels", labs, "frames");
+        if (!line || json_dumpf(line, o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) ||
+            fputc('\n', o) == EOF)
+            rc = vtag_fail(err, VTAG_ERR_IO, "%s: write failed", tmp);
+        json_decref(line);
     }
     if (o && (fflush(o) || ferror(o)) && !rc) rc = vtag_fail(err, VTAG_ERR_IO, "%s: write failed", tmp);
     if (o) fclose(o);
@@ -247,9 +224,9 @@ int eval_from_dir(eval_from *e, vtag_ctx *ctx, const char *dir, const char *mode
     memset(e, 0, sizeof *e);
     char name[64];
     snprintf(name, sizeof name, "features-%s", vtag_data_split_name(split));
-    char *feats = fmt_path(dir, name, ".safetensors");
+    char *feats = cli_path(dir, name, ".safetensors");
     if (!feats) return vtag_fail(err, VTAG_ERR_NOMEM, "eval: out of memory");
-    if (!is_file(feats)) {
+    if (!cli_is_file(feats)) {
         int rc = vtag_fail(err, VTAG_ERR_NOTFOUND, "%s: missing (has vtag pipeline --out %s finished?)", feats, dir);
         free(feats);
         return rc;
@@ -266,9 +243,9 @@ int eval_from_dir(eval_from *e, vtag_ctx *ctx, const char *dir, const char *mode
             const char *suffix = scst ? "" : "-xe";
             char run[64];
             snprintf(run, sizeof run, "%s%s", models[i], suffix);
-            char *ckpt = fmt_path(dir, run, ".safetensors"), *log = fmt_path(dir, run, ".log.jsonl");
+            char *ckpt = cli_path(dir, run, ".safetensors"), *log = cli_path(dir, run, ".log.jsonl");
             if (!ckpt || !log) rc = vtag_fail(err, VTAG_ERR_NOMEM, "eval: out of memory");
-            if (!rc && is_file(ckpt)) {
+            if (!rc && cli_is_file(ckpt)) {
                 if (e->n_runs == EVAL_FROM_MAX) rc = vtag_fail(err, VTAG_ERR_ARG, "eval: too many runs");
                 if (!rc) {
                     fprintf(stderr, "vtag eval: captioning %lld rows with %s\n", (long long)f.n, ckpt);
@@ -276,7 +253,7 @@ int eval_from_dir(eval_from *e, vtag_ctx *ctx, const char *dir, const char *mode
                 }
                 if (!rc) {
                     e->names[e->n_runs++] = strdup(run);
-                    if (is_file(log)) {
+                    if (cli_is_file(log)) {
                         e->logs[e->n_logs].name = strdup(run);
                         e->logs[e->n_logs++].path = log;
                         log = NULL;
@@ -290,11 +267,11 @@ int eval_from_dir(eval_from *e, vtag_ctx *ctx, const char *dir, const char *mode
     if (!rc && e->n_runs == 0)
         rc = vtag_fail(err, VTAG_ERR_NOTFOUND, "%s: no trained %s model", dir, model ? model : "caption");
     if (!rc) {
-        char *bb = fmt_path(dir, "backbone", ".safetensors");
+        char *bb = cli_path(dir, "backbone", ".safetensors");
         snprintf(name, sizeof name, "baseline-%s", vtag_data_split_name(split));
-        char *base = fmt_path(dir, name, ".jsonl");
+        char *base = cli_path(dir, name, ".jsonl");
         if (!bb || !base) rc = vtag_fail(err, VTAG_ERR_NOMEM, "eval: out of memory");
-        if (!rc && is_file(bb)) {
+        if (!rc && cli_is_file(bb)) {
             rc = write_baseline(bb, &f, &g, base, err);
             if (!rc) e->baseline = base, base = NULL;
         }
