@@ -85,10 +85,31 @@ typedef struct vtag_backend {
 extern const vtag_backend vtag_backend_cblas; /* OpenBLAS through CBLAS */
 extern const vtag_backend vtag_backend_naive; /* reference loops, for tests */
 
+/* ---- kernel paths (cpu.c) -------------------------------------------------
+ * One build runs on any x86-64 CPU: each SIMD kernel is compiled once per
+ * path and the path is chosen at run time. VTAG_CPU=generic|avx2|avx512
+ * forces one; a path the CPU (or the OS) cannot run is refused. */
+typedef enum vtag_isa {
+    VTAG_ISA_GENERIC = 0, /* x86-64 baseline (SSE2), or any other architecture */
+    VTAG_ISA_AVX2 = 1,    /* x86-64-v3: AVX2, FMA, BMI2, F16C */
+    VTAG_ISA_AVX512 = 2,  /* x86-64-v4: AVX-512 F, BW, CD, DQ, VL */
+} vtag_isa;
+#define VTAG_ISA_COUNT 3
+
+const char *vtag_isa_name(vtag_isa isa);
+/* 1 if this CPU and OS can run the path. */
+int vtag_isa_supported(vtag_isa isa);
+/* The widest path this CPU runs. */
+vtag_isa vtag_isa_best(void);
+/* The path to use: VTAG_CPU when set (refused, with a message naming what the
+ * CPU supports, if it is unknown or not supported here), else the best. */
+int vtag_isa_select(vtag_isa *isa, vtag_error *err);
+
 /* ---- context -------------------------------------------------------------
  * Everything that would otherwise be a global travels here. */
 typedef struct vtag_ctx {
     int threads;                 /* for GEMM and element-wise loops */
+    vtag_isa isa;                /* SIMD kernel path (vtag_isa_select) */
     vtag_rng rng;                /* seeded, reproducible */
     vtag_arena arena;            /* per-step activations */
     const vtag_backend *backend; /* GEMM provider */

@@ -85,6 +85,7 @@ typedef struct vtag_metrics_work {
      * sentence, the references first, then one candidate at a time. */
     struct vtag_metrics_sent *sents; /* (sents_cap) */
     int64_t sents_cap;
+    vtag_isa isa; /* kernel path of the short-sentence scorer (set by init) */
 } vtag_metrics_work;
 
 void vtag_metrics_work_init(vtag_metrics_work *w);

@@ -16,6 +16,8 @@ int vtag_ctx_init(vtag_ctx *ctx, int threads, uint64_t seed, vtag_error *err)
     ctx->threads = threads > 0 ? threads : vtag_default_threads();
     ctx->backend = &vtag_backend_cblas;
     vtag_rng_seed(&ctx->rng, seed);
+    int rc = vtag_isa_select(&ctx->isa, err);
+    if (rc) return rc;
     return vtag_arena_init(&ctx->arena, (size_t)1 << 20, err);
 }
 

@@ -1,5 +1,5 @@
-/* GEMM backends: OpenBLAS through CBLAS, and the naive loops every test
- * holds it equal to. */
+/* GEMM backends: OpenBLAS through CBLAS, split into pieces that do not depend
+ * on the thread count, and the naive loops every test holds it equal to. */
 #include <cblas.h>
 
 #include "vtag/core.h"
@@ -7,15 +7,46 @@
 /* Declared by OpenBLAS's cblas.h; repeated so the intent is visible. */
 void openblas_set_num_threads(int num_threads);
 
+/* The columns (split_n) or rows of C that each single-threaded OpenBLAS call computes: a function
+ * of the shape alone, never of the thread count. OpenBLAS's own threading splits C at points that
+ * depend on the thread count, and its Haswell/Zen sgemm kernels round an element differently
+ * depending on where it falls in a micro-tile (measured: C computed whole and C computed as two
+ * row or column halves differ in the last bits), so a threaded call gave other bits than a
+ * one-thread call and training drifted apart with --threads. With the split fixed, every element
+ * is computed by the same call on any thread count. A piece of SPLIT_MIN or more rows or columns
+ * keeps the repacking of the other operand (once per piece) near 2% of the work. */
+#define SPLIT_MIN 256
+
+static int64_t gemm_pieces(int64_t m, int64_t n, int *split_n)
+{
+    *split_n = n >= m;
+    const int64_t d = *split_n ? n : m;
+    return d >= 2 * SPLIT_MIN ? d / SPLIT_MIN : 1;
+}
+
 static void gemm_cblas(int threads, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                        float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
                        float beta, float *c, int64_t ldc)
 {
     if (m == 0 || n == 0) return;
-    openblas_set_num_threads(threads > 0 ? threads : 1);
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-                (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c,
-                (blasint)ldc);
+    /* One thread inside OpenBLAS (in the OpenMP build this is also the calling thread's
+     * omp_set_num_threads(1); every vtag parallel region names its thread count). */
+    openblas_set_num_threads(1);
+    int split_n;
+    const int64_t pieces = gemm_pieces(m, n, &split_n), d = split_n ? n : m;
+    const CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans, tb = trans_b ? CblasTrans : CblasNoTrans;
+#pragma omp parallel for num_threads(threads > 1 ? threads : 1) if (pieces > 1 && threads > 1) schedule(static)
+    for (int64_t p = 0; p < pieces; p++) {
+        /* piece p: [p·d/pieces, (p+1)·d/pieces) */
+        const int64_t i0 = p * d / pieces, i1 = (p + 1) * d / pieces;
+        if (split_n)
+            cblas_sgemm(CblasRowMajor, ta, tb, (blasint)m, (blasint)(i1 - i0), (blasint)k, alpha, a, (blasint)lda,
+                        trans_b ? b + i0 * ldb : b + i0, (blasint)ldb, beta, c + i0, (blasint)ldc);
+        else
+            cblas_sgemm(CblasRowMajor, ta, tb, (blasint)(i1 - i0), (blasint)n, (blasint)k, alpha,
+                        trans_a ? a + i0 : a + i0 * lda, (blasint)lda, b, (blasint)ldb, beta, c + i0 * ldc,
+                        (blasint)ldc);
+    }
 }
 
 static void gemm_naive(int threads, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,

@@ -45,9 +45,22 @@ void vtag_clip_grad_value(float *grad, int64_t n, float clip, int threads)
 
 double vtag_clip_grad_norm(float *grad, int64_t n, float max_norm, int threads)
 {
-    double sq = 0.0;
-#pragma omp parallel for num_threads(threads) if (n > 65536) reduction(+ : sq) schedule(static)
-    for (int64_t i = 0; i < n; i++) sq += (double)grad[i] * grad[i];
+    /* Partial sums over fixed blocks, added in block order: the same norm for every thread count
+     * (an OpenMP reduction adds per-thread sums, whose boundaries move with the threads). */
+    enum { BLOCK = 16384 };
+    const int64_t nblocks = (n + BLOCK - 1) / BLOCK;
+    double part[64], sq = 0.0;
+    for (int64_t b0 = 0; b0 < nblocks; b0 += 64) {
+        const int64_t nb = nblocks - b0 < 64 ? nblocks - b0 : 64;
+#pragma omp parallel for num_threads(threads) if (nb > 4) schedule(static)
+        for (int64_t b = 0; b < nb; b++) {
+            const int64_t i0 = (b0 + b) * BLOCK, i1 = i0 + BLOCK < n ? i0 + BLOCK : n;
+            double s = 0.0;
+            for (int64_t i = i0; i < i1; i++) s += (double)grad[i] * grad[i];
+            part[b] = s;
+        }
+        for (int64_t b = 0; b < nb; b++) sq += part[b];
+    }
     double norm = sqrt(sq);
     /* torch.nn.utils.clip_grad_norm_ uses max_norm / (norm + 1e-6). */
     double coef = max_norm / (norm + 1e-6);

@@ -5,6 +5,7 @@
  * candidate scored against them. */
 #include <math.h>
 
+#include "core/isa.h"
 #include "metrics/ngram.h"
 
 #define CIDER_SIGMA 6.0
@@ -125,7 +126,7 @@ int vtag_metrics_cider_d_many(const vtag_metrics_df *df, vtag_metrics_work *w,
         /* captions: keys in rows, no scratch table (cider_short.c) */
         rc = ng_short_reserve(w, n_refs + 1, err);
         if (rc) return rc;
-        ng_cider_short(df, w, cands, n_cands, refs, n_refs, scores);
+        VTAG_ISA_CALL(w->isa, ng_cider_short)(df, w, cands, n_cands, refs, n_refs, scores);
         return VTAG_OK;
     }
     int64_t total = 0;

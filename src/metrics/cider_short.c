@@ -5,15 +5,17 @@
  * at once, and each distinct gram of a sentence takes its idf from the df
  * table's short keys (prefetched while the sentences are cut up, read once
  * all are). The arithmetic is cider.c's, in the same order, so the scores
- * are the same to the bit. */
+ * are the same to the bit, on every kernel path (core/isa.h: this file is
+ * compiled once per path; only the row compare differs). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
+#include "core/isa.h"
 #include "metrics/ngram.h"
 
 #define CIDER_SIGMA 6.0
@@ -26,36 +28,19 @@ static inline uint32_t row_match(const uint64_t *row, uint64_t x)
     uint32_t lo = _mm512_cmpeq_epi64_mask(_mm512_loadu_si512((const void *)row), v);
     uint32_t hi = _mm512_cmpeq_epi64_mask(_mm512_loadu_si512((const void *)(row + 8)), v);
     return lo | hi << 8;
+#elif defined(__AVX2__)
+    __m256i v = _mm256_set1_epi64x((long long)x);
+    uint32_t m = 0;
+    for (int j = 0; j < 4; j++) {
+        __m256i eq = _mm256_cmpeq_epi64(_mm256_loadu_si256((const __m256i *)(row + 4 * j)), v);
+        m |= (uint32_t)_mm256_movemask_pd(_mm256_castsi256_pd(eq)) << (4 * j);
+    }
+    return m;
 #else
     uint32_t m = 0;
     for (int j = 0; j < NG_SHORT_LEN; j++) m |= (uint32_t)(row[j] == x) << j;
     return m;
 #endif
-}
-
-int ng_short_fits(const vtag_metrics_seq *s, int64_t n)
-{
-    for (int64_t k = 0; k < n; k++) {
-        if (s[k].len > NG_SHORT_LEN) return 0;
-        int32_t max = 0;
-        for (int64_t i = 0; i < s[k].len; i++) max = s[k].ids[i] > max ? s[k].ids[i] : max;
-        if (max >= NG_SHORT_ID) return 0;
-    }
-    return 1;
-}
-
-int ng_short_reserve(vtag_metrics_work *w, int64_t n, vtag_error *err)
-{
-    if (n <= w->sents_cap) return VTAG_OK;
-    int64_t cap = w->sents_cap ? w->sents_cap : 8;
-    while (cap < n) cap *= 2;
-    size_t bytes = ((size_t)cap * sizeof(vtag_metrics_sent) + 63) / 64 * 64;
-    vtag_metrics_sent *s = aligned_alloc(64, bytes);
-    if (!s) return vtag_fail(err, VTAG_ERR_NOMEM, "metrics: out of memory (sentences)");
-    free(w->sents);
-    w->sents = s;
-    w->sents_cap = cap;
-    return VTAG_OK;
 }
 
 /* A double chosen without a branch: b when pick, else a. */
@@ -190,8 +175,8 @@ static double short_score(const vtag_metrics_sent *c, const vtag_metrics_sent *r
     return mean / (double)n_refs * 10.0;
 }
 
-void ng_cider_short(const vtag_metrics_df *df, vtag_metrics_work *w, const vtag_metrics_seq *cands,
-                    int64_t n_cands, const vtag_metrics_seq *refs, int64_t n_refs, double *scores)
+void VTAG_ISA_FN(ng_cider_short)(const vtag_metrics_df *df, vtag_metrics_work *w, const vtag_metrics_seq *cands,
+                                 int64_t n_cands, const vtag_metrics_seq *refs, int64_t n_refs, double *scores)
 {
     vtag_metrics_sent *sent = w->sents; /* the references, then a candidate */
     for (int64_t r = 0; r < n_refs; r++) {

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "core/isa.h"
 #include "vtag/metrics.h"
 
 /* An n-gram (n <= 4) of ids >= 0 is held exactly in two words, (id+1) of
@@ -134,8 +135,9 @@ int ng_short_fits(const vtag_metrics_seq *s, int64_t n);
 
 /* CIDEr-D of each candidate against the references, as
  * vtag_metrics_cider_d_many (checked, short sentences, room for
- * n_refs + 1 blocks), bit for bit. */
-void ng_cider_short(const vtag_metrics_df *df, vtag_metrics_work *w, const vtag_metrics_seq *cands,
-                    int64_t n_cands, const vtag_metrics_seq *refs, int64_t n_refs, double *scores);
+ * n_refs + 1 blocks), bit for bit, on every kernel path (w->isa). */
+VTAG_ISA_DECLARE(void, ng_cider_short,
+                 (const vtag_metrics_df *df, vtag_metrics_work *w, const vtag_metrics_seq *cands, int64_t n_cands,
+                  const vtag_metrics_seq *refs, int64_t n_refs, double *scores));
 
 #endif

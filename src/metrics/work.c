@@ -8,6 +8,10 @@
 void vtag_metrics_work_init(vtag_metrics_work *w)
 {
     memset(w, 0, sizeof *w);
+    /* VTAG_CPU when it names a path this CPU runs (the CLI refuses any other
+     * at start-up), else the best path. */
+    vtag_isa isa;
+    w->isa = vtag_isa_select(&isa, NULL) == VTAG_OK ? isa : vtag_isa_best();
 }
 
 void vtag_metrics_work_free(vtag_metrics_work *w)
@@ -111,4 +115,29 @@ void ng_work_clear(vtag_metrics_work *w)
         memset(w->slots, 0, (w->mask + 1) * sizeof *w->slots);
         w->stamp = 1;
     }
+}
+
+int ng_short_fits(const vtag_metrics_seq *s, int64_t n)
+{
+    for (int64_t k = 0; k < n; k++) {
+        if (s[k].len > NG_SHORT_LEN) return 0;
+        int32_t max = 0;
+        for (int64_t i = 0; i < s[k].len; i++) max = s[k].ids[i] > max ? s[k].ids[i] : max;
+        if (max >= NG_SHORT_ID) return 0;
+    }
+    return 1;
+}
+
+int ng_short_reserve(vtag_metrics_work *w, int64_t n, vtag_error *err)
+{
+    if (n <= w->sents_cap) return VTAG_OK;
+    int64_t cap = w->sents_cap ? w->sents_cap : 8;
+    while (cap < n) cap *= 2;
+    size_t bytes = ((size_t)cap * sizeof(vtag_metrics_sent) + 63) / 64 * 64;
+    vtag_metrics_sent *s = aligned_alloc(64, bytes);
+    if (!s) return vtag_fail(err, VTAG_ERR_NOMEM, "metrics: out of memory (sentences)");
+    free(w->sents);
+    w->sents = s;
+    w->sents_cap = cap;
+    return VTAG_OK;
 }

@@ -207,10 +207,12 @@ static void test_random(uint64_t seed, int vocab, int n_items)
  * corpus scored with ids from `base` on must give the same doubles whether
  * base puts it on the short path (0, just under the limit), the general one
  * (past it) or between (calls with an id >= 65535 go the general way);
- * cider_d_many gives each candidate's cider_d, bit for bit. */
+ * cider_d_many gives each candidate's cider_d, bit for bit; and so does
+ * the short path's row compare on every kernel path this CPU runs. */
 enum { SH_ITEMS = 300, SH_REFS = 5, SH_MAXLEN = 17, SH_MANY = 3 };
 
-static void short_scores(int32_t base, int vocab, uint64_t seed, double *one, double *many, int *used_rows)
+static void short_scores(int32_t base, int vocab, uint64_t seed, vtag_isa isa, double *one, double *many,
+                         int *used_rows)
 {
     static int32_t tok[SH_ITEMS][SH_REFS + 1][SH_MAXLEN];
     static vtag_metrics_seq seqs[SH_ITEMS][SH_REFS + 1];
@@ -237,6 +239,7 @@ static void short_scores(int32_t base, int vocab, uint64_t seed, double *one, do
     CHECK(vtag_metrics_df_finish(&df, &err) == 0, "%s", err.msg);
     vtag_metrics_work w;
     vtag_metrics_work_init(&w);
+    w.isa = isa;
     for (int i = 0; i < SH_ITEMS; i++) {
         CHECK(vtag_metrics_cider_d(&df, &w, seqs[i][0], &seqs[i][1], n_refs[i], &one[i], &err) == 0, "%s",
               err.msg);
@@ -250,12 +253,12 @@ static void short_scores(int32_t base, int vocab, uint64_t seed, double *one, do
     vtag_metrics_df_free(&df);
 }
 
-static void test_short_path(uint64_t seed, int vocab)
+static void test_short_path(uint64_t seed, int vocab, vtag_isa isa)
 {
     static double one[4][SH_ITEMS], many[4][SH_ITEMS * SH_MANY];
     const int32_t base[4] = {0, 65535 - vocab, 65535 - vocab / 2, 70000};
     int rows[4];
-    for (int b = 0; b < 4; b++) short_scores(base[b], vocab, seed, one[b], many[b], &rows[b]);
+    for (int b = 0; b < 4; b++) short_scores(base[b], vocab, seed, isa, one[b], many[b], &rows[b]);
     CHECK(rows[0] && rows[1] && rows[2] && !rows[3], "paths taken: short %d %d %d, general %d", rows[0], rows[1],
           rows[2], rows[3]);
     int differ = 0;
@@ -266,8 +269,8 @@ static void test_short_path(uint64_t seed, int vocab)
             differ += many[b][SH_MANY * i] != one[b][i]; /* the item's own candidate */
             for (int c = 0; c < SH_MANY; c++) differ += many[b][SH_MANY * i + c] != many[0][SH_MANY * i + c];
         }
-    CHECK(differ == 0, "seed %llu vocab %d: %d scores differ between paths", (unsigned long long)seed, vocab,
-          differ);
+    CHECK(differ == 0, "seed %llu vocab %d, kernel path %s: %d scores differ between paths",
+          (unsigned long long)seed, vocab, vtag_isa_name(isa), differ);
     double mean = 0;
     for (int i = 0; i < SH_ITEMS; i++) mean += one[0][i];
     CHECK(mean > 0, "seed %llu: some overlap (mean %g)", (unsigned long long)seed, mean / SH_ITEMS);
@@ -281,7 +284,16 @@ int main(void)
     test_random(1, 4, 120);    /* tiny vocabulary: many repeated n-grams */
     test_random(2, 30, 150);
     test_random(3, 5000, 100); /* mostly unique n-grams */
-    test_short_path(4, 6);     /* repeats within a sentence */
-    test_short_path(5, 40);
+    printf("kernel paths tested:");
+    for (int i = 0; i < VTAG_ISA_COUNT; i++) {
+        if (!vtag_isa_supported((vtag_isa)i)) {
+            printf(" %s (not on this CPU)", vtag_isa_name((vtag_isa)i));
+            continue;
+        }
+        printf(" %s", vtag_isa_name((vtag_isa)i));
+        test_short_path(4, 6, (vtag_isa)i); /* repeats within a sentence */
+        test_short_path(5, 40, (vtag_isa)i);
+    }
+    printf("\n");
     return check_summary("metrics/test_cider");
 }
