@@ -3,6 +3,8 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
+# ON: -march=native outside the per-path kernels (the binary then needs this CPU).
+VTAG_NATIVE ?= OFF
 CTEST_ARGS ?= --output-on-failure -j $(JOBS)
 
 .PHONY: all deps build build-asan test demo bench clean
@@ -13,7 +15,7 @@ deps:
 	@scripts/deps.sh
 
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DVTAG_NATIVE=$(VTAG_NATIVE) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 build-asan: deps

@@ -45,5 +45,6 @@ int cmd_features(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_pipeline(int argc, char **argv);
 int cmd_tag(int argc, char **argv);
+int cmd_info(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ static const cli_command commands[] = {
     {"eval", "score video tags against a labels file, by class; the HTML report", cmd_eval},
     {"tag", "tag videos: frames, backbone, a caption per frame, labels counted over the frames", cmd_tag},
     {"pipeline", "train backbone, features and caption models from labelled videos, resumably", cmd_pipeline},
+    {"info", "the kernel path, BLAS, threads, FFmpeg and build in use (for bug reports)", cmd_info},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
@@ -28,7 +29,7 @@ static void usage(FILE *out)
             "vtag %s - tag videos with CNN->LSTM label captioners\n"
             "\n"
             "usage: vtag <command> [options]   (vtag <command> --help for its options)\n"
-            "       vtag --help | --version\n"
+            "       vtag --help | --version   (--version: vtag info, the kernel path and libraries in use)\n"
             "\n"
             "commands:\n",
             VTAG_VERSION);
@@ -48,9 +49,13 @@ int main(int argc, char **argv)
         usage(stdout);
         return CLI_EXIT_OK;
     }
-    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
-        printf("vtag %s\n", VTAG_VERSION);
-        return CLI_EXIT_OK;
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) return cmd_info(1, argv + 1);
+    /* A VTAG_CPU this CPU cannot run is refused before any command starts. */
+    vtag_isa isa;
+    vtag_error err = {0};
+    if (vtag_isa_select(&isa, &err)) {
+        fprintf(stderr, "vtag: %s\n", err.msg);
+        return CLI_EXIT_USAGE;
     }
     for (int i = 0; i < n_commands; i++)
         if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);

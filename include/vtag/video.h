@@ -93,6 +93,10 @@ typedef struct vtag_video_info {
  * file, or no video stream), VTAG_ERR_UNSUPPORTED (no decoder). */
 int vtag_video_probe(const char *path, vtag_video_info *info, vtag_error *err);
 
+/* The FFmpeg release and the versions of the libav* libraries loaded at run
+ * time (they may differ from the headers vtag was built with), as one line. */
+void vtag_video_versions(char *buf, int64_t cap);
+
 /* ---- reading frames ---------------------------------------------------------- */
 typedef struct vtag_video vtag_video_t; /* an open video with a sampler: the frame iterator */
 

@@ -1,5 +1,6 @@
 /* vtag_video_probe: header facts plus the keyframe count, from the index
  * when it lists every packet, else from one decode-free pass over the file. */
+#include <stdio.h>
 #include <string.h>
 
 #include "video_internal.h"
@@ -29,4 +30,13 @@ done:
     vv_index_free(&ix);
     vv_input_close(&in);
     return rc;
+}
+
+void vtag_video_versions(char *buf, int64_t cap)
+{
+    const unsigned f = avformat_version(), c = avcodec_version(), s = swscale_version(), u = avutil_version();
+    snprintf(buf, (size_t)cap, "FFmpeg %s; libavformat %u.%u.%u, libavcodec %u.%u.%u, libswscale %u.%u.%u, libavutil %u.%u.%u",
+             av_version_info(), AV_VERSION_MAJOR(f), AV_VERSION_MINOR(f), AV_VERSION_MICRO(f), AV_VERSION_MAJOR(c),
+             AV_VERSION_MINOR(c), AV_VERSION_MICRO(c), AV_VERSION_MAJOR(s), AV_VERSION_MINOR(s), AV_VERSION_MICRO(s),
+             AV_VERSION_MAJOR(u), AV_VERSION_MINOR(u), AV_VERSION_MICRO(u));
 }

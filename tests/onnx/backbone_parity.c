@@ -136,7 +136,11 @@ int main(int argc, char **argv)
     }
     vtag_ctx ctx;
     vtag_error err = {0};
-    if (vtag_ctx_init(&ctx, 2, 1, &err)) return 1;
+    if (vtag_ctx_init(&ctx, 2, 1, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    printf("kernel path: %s\n", vtag_isa_name(ctx.isa));
     for (int a = 2; a < argc; a++) {
         if (strcmp(argv[a], "tiny") == 0) {
             check_model(&ctx, argv[1], "tiny", "tiny", 4);

@@ -20,3 +20,9 @@ set_tests_properties(onnx/bad_models PROPERTIES FIXTURES_REQUIRED onnx_models)
 # vtag onnx-info (after bad_models, which writes bad_op.onnx)
 add_test(NAME onnx/cli COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/cli_test.sh $<TARGET_FILE:vtag> ${VTAG_FIXTURES}/onnx)
 set_tests_properties(onnx/cli PROPERTIES FIXTURES_REQUIRED onnx_models DEPENDS onnx/bad_models)
+# The default (portable) build forced onto the generic kernel path: the same parity with torchvision.
+add_test(NAME onnx/backbone_parity_generic
+         COMMAND onnx_backbone_parity ${VTAG_FIXTURES}/onnx tiny resnet18 mobilenet_v2
+         WORKING_DIRECTORY ${VTAG_FIXTURES})
+set_tests_properties(onnx/backbone_parity_generic PROPERTIES FIXTURES_REQUIRED onnx_models TIMEOUT 600
+                     ENVIRONMENT VTAG_CPU=generic)
