@@ -83,7 +83,7 @@ for model in model_types:
     b = os.path.join(work, model + "-b.safetensors")
     b_state = os.path.join(work, model + "-b.state.safetensors")
     p = subprocess.Popen([vtag] + train_args(model, b, EPOCHS), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
+    deadline = time.time() + 600  # a hang guard only: epochs take seconds even on a loaded machine
     while state_epoch(b_state) < 3 and time.time() < deadline and p.poll() is None:
         time.sleep(0.01)
     killed_at = state_epoch(b_state)
