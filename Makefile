@@ -22,13 +22,18 @@ build-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVTAG_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
-# Release and ASan+UBSan builds, every test in both; the release run's
-# ctest summary is the last line.
+# Release and ASan+UBSan builds, every test in both (the release suite runs
+# even when the sanitizer suite failed); the release run's ctest summary is the
+# last line when both pass. The SIMD kernel tests run every kernel path this
+# CPU runs (each test prints its list; vtag info says which those are here).
 test: deps build build-asan
+	@$(BUILD)/vtag info | sed -n 's/^kernel path: .*this CPU runs: \(.*\))$$/== kernel paths tested on this CPU: \1 (see vtag info) ==/p'
 	@echo "== tests: ASan+UBSan build =="
-	@ctest --test-dir $(ASAN_BUILD) $(CTEST_ARGS)
-	@echo "== tests: release build =="
-	@ctest --test-dir $(BUILD) $(CTEST_ARGS)
+	@ctest --test-dir $(ASAN_BUILD) $(CTEST_ARGS); asan=$$?; \
+	echo "== tests: release build =="; \
+	ctest --test-dir $(BUILD) $(CTEST_ARGS); release=$$?; \
+	if [ $$asan -ne 0 ] || [ $$release -ne 0 ]; then \
+	  echo "make test: FAILED (ASan+UBSan suite exit $$asan, release suite exit $$release)"; exit 1; fi
 
 demo: deps build
 	@scripts/demo.sh $(BUILD)
