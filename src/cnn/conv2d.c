@@ -1,7 +1,9 @@
 /* Conv2d over NCHW: im2col + vtag_gemm per group (out_g[Cout_g, P] = W_g[Cout_g, K] · col[K, P]),
  * with small output planes merged across images into one GEMM, 1×1 stride-1 convs reading the
  * input plane directly, depthwise convs on the direct kernel of depthwise.c, and the bias and
- * activation applied in one pass after each GEMM. */
+ * activation applied in one pass after each GEMM; on the AVX2 and AVX-512 paths spatial convs run
+ * on conv_gemm.c's blocked kernel and, on every path, resnet's 3×3s on winograd.c. The strategy
+ * and the kernels follow ctx->isa. */
 #include <limits.h>
 #include <string.h>
 
@@ -55,7 +57,7 @@ int vtag_conv2d_plan(vtag_conv2d_dims *d, vtag_error *err)
     return VTAG_OK;
 }
 
-cnn_conv_plan cnn_conv_strategy(const vtag_conv2d_dims *d)
+cnn_conv_plan cnn_conv_strategy(const vtag_conv2d_dims *d, vtag_isa isa)
 {
     cnn_conv_plan pl;
     pl.groups = d->groups;
@@ -71,42 +73,42 @@ cnn_conv_plan cnn_conv_strategy(const vtag_conv2d_dims *d)
     if (want > d->n) want = d->n;
     int64_t chunks = (d->n + want - 1) / want;
     pl.nb = (d->n + chunks - 1) / chunks;
-    /* Measured (bench_cnn, one thread, CPU time): the blocked kernel beats im2col + OpenBLAS on
-     * spatial kernels — resnet18's 7×7 stem 1.3×, its 64-channel 3×3s 1.1×, 128–512 channels
-     * 1.0–1.05× — and loses on 1×1s, which stay on OpenBLAS. */
-#ifdef CNN_HAVE_CONV_GEMM
-    pl.own_gemm = !CNN_NO_OWN_GEMM && !pl.depthwise && d->kh * d->kw > 1;
-#else
-    pl.own_gemm = 0;
-#endif
+    /* Measured (bench_cnn, one thread, CPU time): on AVX-512 the blocked kernel beats im2col +
+     * OpenBLAS on spatial kernels — resnet18's 7×7 stem 1.3×, its 64-channel 3×3s 1.1×, 128–512
+     * channels 1.0–1.05× — and loses on 1×1s, which stay on OpenBLAS. The generic path's kernel is
+     * portable C, far below OpenBLAS's own AVX2 kernels. */
+    pl.own_gemm = !CNN_NO_OWN_GEMM && isa != VTAG_ISA_GENERIC && !pl.depthwise && d->kh * d->kw > 1;
     pl.winograd = CNN_WINOGRAD_MIN_C > 0 && d->groups == 1 && d->kh == 3 && d->kw == 3 && d->stride_h == 1 &&
                   d->stride_w == 1 && d->dil_h == 1 && d->dil_w == 1 && d->c_in >= CNN_WINOGRAD_MIN_C &&
                   d->c_out >= CNN_WINOGRAD_MIN_C;
     return pl;
 }
 
-int64_t vtag_conv2d_workspace(const vtag_conv2d_dims *d, int threads)
+/* The scratch the forward of path isa needs. */
+static int64_t forward_workspace(const vtag_conv2d_dims *d, int threads, vtag_isa isa)
 {
-    cnn_conv_plan pl = cnn_conv_strategy(d);
+    const cnn_conv_plan pl = cnn_conv_strategy(d, isa);
     /* The GEMM path threads inside one GEMM, so its scratch does not grow with threads; the
      * depthwise kernel gives each thread its own plane. */
+    if (pl.depthwise) return VTAG_ISA_CALL(isa, cnn_depthwise_workspace)(d, threads);
+    if (pl.winograd) return VTAG_ISA_CALL(isa, cnn_winograd_workspace)(d, threads);
+    if (pl.direct_1x1 && pl.nb == 1) return 0;
+    if (pl.own_gemm) return VTAG_ISA_CALL(isa, cnn_conv_gemm_workspace)(d, &pl, threads);
+    int64_t n = pl.k * pl.nb * pl.p;               /* col */
+    if (pl.nb > 1) n += pl.cout_g * pl.nb * pl.p; /* merged output */
+    return n;
+}
+
+/* The largest over the paths, so that a caller need not know which path its context runs. */
+int64_t vtag_conv2d_workspace(const vtag_conv2d_dims *d, int threads)
+{
     int64_t fwd = 0;
-    if (pl.depthwise) {
-        fwd = cnn_depthwise_workspace(d, threads);
-    } else if (pl.winograd) {
-        fwd = cnn_winograd_workspace(d, threads);
-    } else if (!(pl.direct_1x1 && pl.nb == 1)) {
-#ifdef CNN_HAVE_CONV_GEMM
-        if (pl.own_gemm) {
-            fwd = cnn_conv_gemm_workspace(d, &pl, threads);
-        } else
-#endif
-        {
-            fwd = pl.k * pl.nb * pl.p;                      /* col */
-            if (pl.nb > 1) fwd += pl.cout_g * pl.nb * pl.p; /* merged output */
-        }
+    for (int isa = 0; isa < VTAG_ISA_COUNT; isa++) {
+        int64_t n = forward_workspace(d, threads, (vtag_isa)isa);
+        if (n > fwd) fwd = n;
     }
-    int64_t bwd = pl.direct_1x1 ? 0 : 2 * pl.k * pl.p; /* col and dcol of one image */
+    const cnn_conv_plan pl = cnn_conv_strategy(d, VTAG_ISA_GENERIC); /* backward: the same on every path */
+    int64_t bwd = pl.direct_1x1 ? 0 : 2 * pl.k * pl.p;                /* col and dcol of one image */
     return fwd > bwd ? fwd : bwd;
 }
 
@@ -128,24 +130,23 @@ static void epilogue(int threads, float *out, const float *src, int64_t src_ld, 
 void vtag_conv2d_forward(const vtag_ctx *ctx, float *out, const float *in, const float *w,
                          const float *b, const vtag_conv2d_dims *d, vtag_act act, float *ws)
 {
-    const cnn_conv_plan pl = cnn_conv_strategy(d);
+    const vtag_isa isa = ctx->isa;
+    const cnn_conv_plan pl = cnn_conv_strategy(d, isa);
     const int threads = ctx->threads;
     if (pl.depthwise) {
-        cnn_depthwise_forward(threads, out, in, w, b, d, act, ws);
+        VTAG_ISA_CALL(isa, cnn_depthwise_forward)(threads, out, in, w, b, d, act, ws);
         return;
     }
     if (pl.winograd) {
-        cnn_winograd_forward(threads, out, in, w, b, act, d, ws);
+        VTAG_ISA_CALL(isa, cnn_winograd_forward)(threads, out, in, w, b, act, d, ws);
         return;
     }
     const int64_t hw = d->h * d->w, p = pl.p, k = pl.k;
-#ifdef CNN_HAVE_CONV_GEMM
     if (pl.own_gemm) {
         for (int64_t g = 0; g < pl.groups; g++)
-            cnn_conv_gemm(threads, out, in, g, w + g * pl.cout_g * k, b, act, d, &pl, ws);
+            VTAG_ISA_CALL(isa, cnn_conv_gemm)(threads, out, in, g, w + g * pl.cout_g * k, b, act, d, &pl, ws);
         return;
     }
-#endif
     float *col = ws, *merged = ws + k * pl.nb * p; /* [K, nb·P], [Cout_g, nb·P] */
     for (int64_t n0 = 0; n0 < d->n; n0 += pl.nb) {
         const int64_t nb = d->n - n0 < pl.nb ? d->n - n0 : pl.nb;
@@ -170,7 +171,7 @@ void vtag_conv2d_forward(const vtag_ctx *ctx, float *out, const float *in, const
 void vtag_conv2d_backward(const vtag_ctx *ctx, float *din, float *dw, float *db, const float *dout,
                           const float *in, const float *w, const vtag_conv2d_dims *d, float *ws)
 {
-    const cnn_conv_plan pl = cnn_conv_strategy(d);
+    const cnn_conv_plan pl = cnn_conv_strategy(d, ctx->isa);
     const int threads = ctx->threads;
     const int64_t hw = d->h * d->w, p = pl.p, k = pl.k;
     if (db) {

@@ -1,17 +1,24 @@
-/* The conv GEMM out_g[Cout_g, P] = W_g[Cout_g, K] · col[K, P] on this CPU's AVX-512, with the
- * im2col done block by block (K_BLOCK rows × a block of output positions, in L2) instead of for a
- * whole image: with im2col + OpenBLAS the column matrix of an early layer (several MB) streams
+/* The conv GEMM out_g[Cout_g, P] = W_g[Cout_g, K] · col[K, P] on a register-tiled micro-kernel, with
+ * the im2col done block by block (K_BLOCK rows × a block of output positions, in L2) instead of for
+ * a whole image: with im2col + OpenBLAS the column matrix of an early layer (several MB) streams
  * through memory twice; here it stays in cache.
- * Positions run across the nb merged images; each thread takes whole position blocks. */
-#if defined(__AVX512F__) && !defined(VTAG_NO_CONV_GEMM)
-#include <immintrin.h>
+ * Positions run across the nb merged images; each thread takes whole position blocks.
+ * Compiled once per kernel path (core/isa.h): a 6×64 AVX-512 micro-kernel, a 6×16 AVX2 + FMA one,
+ * portable C on the generic path (which the strategy leaves on im2col + OpenBLAS). */
 #include <omp.h>
 #include <string.h>
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 #include "cnn/cnn_internal.h"
 
 #define MR 6        /* output channels per micro-tile (broadcast from the weight rows) */
+#if defined(__AVX512F__)
 #define NR 64       /* output positions per micro-tile (four zmm) */
+#else
+#define NR 16       /* output positions per micro-tile (two ymm on AVX2) */
+#endif
 #ifndef K_BLOCK
 #define K_BLOCK 128 /* GEMM depth per column block */
 #endif
@@ -40,7 +47,7 @@ static int64_t thread_floats(const cnn_conv_plan *pl, int64_t n_total)
     return (pl->k < K_BLOCK ? pl->k : K_BLOCK) * n + n + NR + pl->cout_g * n;
 }
 
-int64_t cnn_conv_gemm_workspace(const vtag_conv2d_dims *d, const cnn_conv_plan *pl, int threads)
+int64_t VTAG_ISA_FN(cnn_conv_gemm_workspace)(const vtag_conv2d_dims *d, const cnn_conv_plan *pl, int threads)
 {
     return (int64_t)(threads > 0 ? threads : 1) * thread_floats(pl, d->n * pl->p);
 }
@@ -118,9 +125,10 @@ static void im2col_block(float *panels, const seg *sg, int64_t nseg, int64_t nq,
 }
 
 /* c[i][0..n) (+)= Σ_k a[i·lda + k] · b[k][0..n) for i < mr; a: MR weight rows (row stride lda, read
- * in place: packing them cost more than the six streams), b: a packed panel [kc][NR];
- * n <= 16·NV <= NR. 6 × 64: 24 accumulators, and per k 4 loads and 6 broadcasts for 24 FMAs; a
- * narrower last panel (a 7×7 layer's 392 positions end in 8) runs only its NV vectors. */
+ * in place: packing them cost more than the six streams), b: a packed panel [kc][NR]; n <= NR. */
+#if defined(__AVX512F__)
+/* 6 × 64: 24 accumulators, and per k 4 loads and 6 broadcasts for 24 FMAs; a narrower last panel
+ * (a 7×7 layer's 392 positions end in 8) runs only its NV vectors. */
 static inline __attribute__((always_inline)) void micro_body(int64_t kc, const float *a, int64_t lda, const float *b,
                                                              float *c, int64_t ldc, int mr, int64_t n,
                                                              int accumulate, const int NV)
@@ -161,8 +169,49 @@ static void micro_kernel(int64_t kc, const float *a, int64_t lda, const float *b
     default: micro_body(kc, a, lda, b, c, ldc, mr, n, accumulate, 4); break;
     }
 }
+#elif defined(__AVX2__)
+/* 6 × 16 (OpenBLAS's Haswell sgemm shape): 12 accumulators, per k 2 loads and 6 broadcasts for
+ * 12 FMAs, 15 of the 16 ymm registers. All 16 lanes are stored: a panel's lanes past the block's
+ * end are zero and the output block's rows are whole panels wide. */
+static void micro_kernel(int64_t kc, const float *a, int64_t lda, const float *b, float *c, int64_t ldc, int mr,
+                         int64_t n, int accumulate)
+{
+    (void)n;
+    const float *ar[MR]; /* weight rows; rows past mr repeat the last (computed, never stored) */
+    for (int i = 0; i < MR; i++) ar[i] = a + (i < mr ? i : mr - 1) * lda;
+    __m256 acc[MR][2];
+    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < kc; k++, b += NR) {
+        const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        for (int i = 0; i < MR; i++) {
+            const __m256 x = _mm256_broadcast_ss(ar[i] + k);
+            acc[i][0] = _mm256_fmadd_ps(x, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(x, b1, acc[i][1]);
+        }
+    }
+    for (int i = 0; i < mr; i++, c += ldc) {
+        __m256 v0 = acc[i][0], v1 = acc[i][1];
+        if (accumulate) v0 = _mm256_add_ps(v0, _mm256_loadu_ps(c)), v1 = _mm256_add_ps(v1, _mm256_loadu_ps(c + 8));
+        _mm256_storeu_ps(c, v0);
+        _mm256_storeu_ps(c + 8, v1);
+    }
+}
+#else
+static void micro_kernel(int64_t kc, const float *a, int64_t lda, const float *b, float *c, int64_t ldc, int mr,
+                         int64_t n, int accumulate)
+{
+    float acc[MR][NR] = {{0}};
+    for (int64_t k = 0; k < kc; k++, b += NR)
+        for (int i = 0; i < mr; i++) {
+            const float x = a[i * lda + k];
+            for (int j = 0; j < NR; j++) acc[i][j] += x * b[j];
+        }
+    for (int i = 0; i < mr; i++, c += ldc)
+        for (int64_t j = 0; j < n; j++) c[j] = accumulate ? acc[i][j] + c[j] : acc[i][j];
+}
+#endif
 
-void cnn_conv_gemm(int threads, float *out, const float *in, int64_t g, const float *w, const float *bias,
+void VTAG_ISA_FN(cnn_conv_gemm)(int threads, float *out, const float *in, int64_t g, const float *w, const float *bias,
                    vtag_act act, const vtag_conv2d_dims *d, const cnn_conv_plan *pl, float *ws)
 {
     const int64_t m = pl->cout_g, k = pl->k, p = pl->p, n_total = d->n * p, c0 = g * pl->cin_g;
@@ -206,4 +255,3 @@ void cnn_conv_gemm(int threads, float *out, const float *in, int64_t g, const fl
         }
     }
 }
-#endif

@@ -3,9 +3,11 @@
  * Q[pr][pc][r][j] = in[r·sh + pr − pad_top][j·sw + pc − pad_left] (0 outside), each Wq wide; tap
  * (kh, kw) then reads Q at a constant offset from the output index, so that over a "wide" output
  * of h_out rows of Wq columns (the last Wq − w_out of each row are discarded) every tap is one
- * contiguous axpy the compiler vectorises — no bounds tests, no strided loads, 7×7 planes too. */
+ * contiguous axpy the compiler vectorises — no bounds tests, no strided loads, 7×7 planes too.
+ * Compiled once per kernel path (core/isa.h): the loops vectorise to each path's width, and the
+ * stride-2 deinterleave has AVX-512 and AVX2 versions. */
 #include <omp.h>
-#ifdef __AVX512F__
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 #include <string.h>
@@ -33,7 +35,7 @@ static dw_geom dw_geometry(const vtag_conv2d_dims *d)
     return g;
 }
 
-int64_t cnn_depthwise_workspace(const vtag_conv2d_dims *d, int threads)
+int64_t VTAG_ISA_FN(cnn_depthwise_workspace)(const vtag_conv2d_dims *d, int threads)
 {
     dw_geom g = dw_geometry(d);
     /* per thread: the phase planes and the wide output */
@@ -62,13 +64,22 @@ static void dw_phases(float *q, const float *plane, const vtag_conv2d_dims *d, c
             /* from here x is even: pairs (x, x + 1) go to column x / 2 of phases 0 and 1 */
             float *e = ph[0] + ((iw + d->pad_left) >> 1), *o = ph[1] + ((iw + d->pad_left) >> 1);
             int64_t pairs = (d->w - iw) / 2, j = 0;
-#ifdef __AVX512F__
+#if defined(__AVX512F__)
             const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
             const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
             for (; j + 16 <= pairs; j += 16) {
                 __m512 a = _mm512_loadu_ps(src + iw + 2 * j), b = _mm512_loadu_ps(src + iw + 2 * j + 16);
                 _mm512_storeu_ps(e + j, _mm512_permutex2var_ps(a, ev, b));
                 _mm512_storeu_ps(o + j, _mm512_permutex2var_ps(a, od, b));
+            }
+#elif defined(__AVX2__)
+            /* shuffle gives (a0 a2 b0 b2 | a4 a6 b4 b6), the 64-bit permute puts the halves in order */
+            for (; j + 8 <= pairs; j += 8) {
+                __m256 a = _mm256_loadu_ps(src + iw + 2 * j), b = _mm256_loadu_ps(src + iw + 2 * j + 8);
+                __m256d ev = _mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)));
+                __m256d od = _mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+                _mm256_storeu_ps(e + j, _mm256_castpd_ps(_mm256_permute4x64_pd(ev, _MM_SHUFFLE(3, 1, 2, 0))));
+                _mm256_storeu_ps(o + j, _mm256_castpd_ps(_mm256_permute4x64_pd(od, _MM_SHUFFLE(3, 1, 2, 0))));
             }
 #endif
             for (; j < pairs; j++) {
@@ -130,7 +141,7 @@ static void dw_plane_generic(float *o, const float *plane, const float *wc, floa
     }
 }
 
-void cnn_depthwise_forward(int threads, float *out, const float *in, const float *w, const float *b,
+void VTAG_ISA_FN(cnn_depthwise_forward)(int threads, float *out, const float *in, const float *w, const float *b,
                            const vtag_conv2d_dims *d, vtag_act act, float *ws)
 {
     const int64_t c = d->c_in, hw = d->h * d->w, p = d->h_out * d->w_out, kk = d->kh * d->kw;

@@ -5,9 +5,10 @@
  *
  * Per call: the weights are transformed into U (in the workspace; at batch 8 that costs a few
  * percent of the conv), then each thread takes blocks of TB tiles (across images): input transform
- * into V (padding is zero-filled there), the 16 GEMMs into M on a register-blocked kernel
- * (AVX-512 where built for it, portable C otherwise), and the output transform with bias and
- * activation straight into NCHW while M is still in cache.
+ * into V (padding is zero-filled there), the 16 GEMMs into M on a register-blocked kernel, and
+ * the output transform with bias and activation straight into NCHW while M is still in cache.
+ * Compiled once per kernel path (core/isa.h): the GEMM kernel is 6×64 on AVX-512, 6×16 on
+ * AVX2 + FMA, portable C on the generic path; the transforms are the same C on every path.
  *
  * Accuracy: the transforms only add and halve (G has entries ±½), so the rounding error is a
  * small multiple of the direct conv's — measured ≤ 3e-6 relative to the largest output on the
@@ -16,7 +17,7 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -46,7 +47,7 @@ static int64_t thread_floats(const vtag_conv2d_dims *d)
 /* The transformed weights, packed (weight_transform). */
 static int64_t u_floats(const vtag_conv2d_dims *d) { return 16 * u_plane(d); }
 
-int64_t cnn_winograd_workspace(const vtag_conv2d_dims *d, int threads)
+int64_t VTAG_ISA_FN(cnn_winograd_workspace)(const vtag_conv2d_dims *d, int threads)
 {
     return u_floats(d) + (int64_t)(threads > 0 ? threads : 1) * thread_floats(d);
 }
@@ -156,6 +157,7 @@ static void input_transform(float *v, float *buf, const run *runs, int64_t nruns
 /* c[i][0..n) (+)= Σ_k a[k·MR + i] · b[k][0..n), i < mr; a: packed weights [kc][MR], b: a panel
  * [kc][TB], c: row stride TB. */
 #if defined(__AVX512F__)
+/* 6 × 64: the whole panel width, 24 accumulators. */
 static inline __attribute__((always_inline)) void micro_body(int64_t kc, const float *a, const float *b, float *c,
                                                              int mr, int64_t n, int accumulate, const int NV)
 {
@@ -191,6 +193,35 @@ static void micro_kernel(int64_t kc, const float *a, const float *b, float *c, i
     case 3: micro_body(kc, a, b, c, mr, n, accumulate, 3); break;
     default: micro_body(kc, a, b, c, mr, n, accumulate, 4); break;
     }
+}
+#elif defined(__AVX2__)
+/* 6 × 16 (OpenBLAS's Haswell sgemm shape): 12 accumulators, per k 2 loads and 6 broadcasts for
+ * 12 FMAs, 15 of the 16 ymm registers; the panel is covered 16 lanes at a time. All lanes below
+ * n rounded up to 16 are stored: the block's lanes past its end are zero in V and never read
+ * from M. */
+static void micro_16(int64_t kc, const float *a, const float *b, float *c, int mr, int accumulate)
+{
+    __m256 acc[MR][2];
+    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < kc; k++, b += TB, a += MR) {
+        const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        for (int i = 0; i < MR; i++) {
+            const __m256 x = _mm256_broadcast_ss(a + i);
+            acc[i][0] = _mm256_fmadd_ps(x, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(x, b1, acc[i][1]);
+        }
+    }
+    for (int i = 0; i < mr; i++, c += TB) {
+        __m256 v0 = acc[i][0], v1 = acc[i][1];
+        if (accumulate) v0 = _mm256_add_ps(v0, _mm256_loadu_ps(c)), v1 = _mm256_add_ps(v1, _mm256_loadu_ps(c + 8));
+        _mm256_storeu_ps(c, v0);
+        _mm256_storeu_ps(c + 8, v1);
+    }
+}
+
+static void micro_kernel(int64_t kc, const float *a, const float *b, float *c, int mr, int64_t n, int accumulate)
+{
+    for (int64_t j = 0; j < n; j += 16) micro_16(kc, a, b + j, c + j, mr, accumulate);
 }
 #else
 static void micro_kernel(int64_t kc, const float *a, const float *b, float *c, int mr, int64_t n, int accumulate)
@@ -258,7 +289,7 @@ static void output_transform(float *out, float *orow, const float *m, const run 
     }
 }
 
-void cnn_winograd_forward(int threads, float *out, const float *in, const float *w, const float *bias,
+void VTAG_ISA_FN(cnn_winograd_forward)(int threads, float *out, const float *in, const float *w, const float *bias,
                           vtag_act act, const vtag_conv2d_dims *d, float *ws)
 {
     const int64_t nt = d->n * tiles_h(d) * tiles_w(d), nblocks = (nt + TB - 1) / TB;

@@ -16,6 +16,24 @@ static inline void ct_fill(float *x, int64_t n, vtag_rng *rng, float lo, float h
     for (int64_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * vtag_rng_uniform(rng);
 }
 
+/* The kernel paths this CPU runs (into paths, returned count), printed as
+ * "kernel paths tested: generic avx2 avx512 (not on this CPU)". */
+static inline int ct_paths(vtag_isa *paths)
+{
+    int n = 0;
+    printf("kernel paths tested:");
+    for (int i = 0; i < VTAG_ISA_COUNT; i++) {
+        if (vtag_isa_supported((vtag_isa)i)) {
+            paths[n++] = (vtag_isa)i;
+            printf(" %s", vtag_isa_name((vtag_isa)i));
+        } else {
+            printf(" %s (not on this CPU)", vtag_isa_name((vtag_isa)i));
+        }
+    }
+    printf("\n");
+    return n;
+}
+
 static inline float *ct_alloc(int64_t n)
 {
     float *p = calloc((size_t)(n > 0 ? n : 1), sizeof *p);

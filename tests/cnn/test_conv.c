@@ -1,12 +1,15 @@
 /* vtag_conv2d_forward/backward against the direct 7-loop twin (cnn_test.h) on many odd shapes:
  * groups (incl. depthwise and channel multiplier 2), stride 2, dilation 2, asymmetric padding,
  * 1×1 (direct and merged), non-square kernels and planes, batches that merge into one GEMM in
- * uneven chunks; several position and depth blocks of conv_gemm.c (AVX-512 builds; the
- * sanitizer build, without -march=native, runs every spatial conv on im2col + vtag_gemm);
- * every fused activation; 1 and 2 threads; backward adds into prefilled gradients;
- * plan errors. Tolerance: rel ≤ 1e-5 of the largest reference value. */
+ * uneven chunks; several position and depth blocks of conv_gemm.c; every fused activation;
+ * backward adds into prefilled gradients; plan errors. Each on every kernel path this CPU runs
+ * (the depthwise kernel and conv_gemm.c are compiled per path), with 1, 2 and 3 threads, whose
+ * results must be identical to the bit. conv_gemm.c's kernel is also run directly on every
+ * spatial shape and path, the generic one included (whose strategy prefers im2col + OpenBLAS).
+ * Tolerance: rel ≤ 1e-5 of the largest reference value. */
 #include <stdio.h>
 
+#include "cnn/cnn_internal.h"
 #include "cnn_test.h"
 
 #define TOL 1e-5
@@ -50,7 +53,12 @@ static const shape shapes[] = {
     {"3x3 deep K (k blocks)", 2, 40, 6, 5, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},
 };
 
-static void run_shape(const shape *s, vtag_rng *rng)
+#define MAX_THREADS 3
+#define N_ACTS (VTAG_ACT_HARDSWISH + 1)
+
+static int same(const float *a, const float *b, int64_t n) { return !memcmp(a, b, (size_t)n * sizeof *a); }
+
+static void run_shape(const shape *s, const vtag_isa *paths, int npaths, vtag_rng *rng)
 {
     vtag_conv2d_dims d = {s->n, s->cin, s->h, s->w, s->cout, s->kh, s->kw, s->sh, s->sw, s->pt, s->pl,
                           s->pb, s->pr, s->dh, s->dw, s->g, 0, 0};
@@ -61,10 +69,11 @@ static void run_shape(const shape *s, vtag_rng *rng)
     int64_t nin = d.n * d.c_in * d.h * d.w, nw = d.c_out * (d.c_in / d.groups) * d.kh * d.kw;
     int64_t nout = d.n * d.c_out * d.h_out * d.w_out;
     float *in = ct_alloc(nin), *w = ct_alloc(nw), *b = ct_alloc(d.c_out), *dout = ct_alloc(nout);
-    float *ref = ct_alloc(nout), *out = ct_alloc(nout);
+    float *ref = ct_alloc(N_ACTS * nout), *out = ct_alloc(nout), *first = ct_alloc(N_ACTS * nout);
     float *din0 = ct_alloc(nin), *dw0 = ct_alloc(nw), *db0 = ct_alloc(d.c_out);
     float *rin = ct_alloc(nin), *rw = ct_alloc(nw), *rb = ct_alloc(d.c_out);
     float *gin = ct_alloc(nin), *gw = ct_alloc(nw), *gb = ct_alloc(d.c_out);
+    float *gin1 = ct_alloc(nin), *gw1 = ct_alloc(nw), *gb1 = ct_alloc(d.c_out); /* one thread's */
     ct_fill(in, nin, rng, -1, 1);
     ct_fill(w, nw, rng, -1, 1);
     ct_fill(b, d.c_out, rng, -1, 1);
@@ -72,48 +81,83 @@ static void run_shape(const shape *s, vtag_rng *rng)
     ct_fill(din0, nin, rng, -1, 1);
     ct_fill(dw0, nw, rng, -1, 1);
     ct_fill(db0, d.c_out, rng, -1, 1);
+    for (int act = 0; act < N_ACTS; act++) /* one run without bias */
+        naive_conv_forward(ref + act * nout, in, w, act == VTAG_ACT_RELU ? NULL : b, &d, (vtag_act)act);
     /* Backward reference: the twin adding into the same prefilled gradients. */
     memcpy(rin, din0, (size_t)nin * sizeof *rin);
     memcpy(rw, dw0, (size_t)nw * sizeof *rw);
     memcpy(rb, db0, (size_t)d.c_out * sizeof *rb);
     naive_conv_backward(rin, rw, rb, dout, in, w, &d);
+    int64_t wsn = vtag_conv2d_workspace(&d, MAX_THREADS);
+    CHECK(wsn >= 0, "%s: workspace %lld", s->name, (long long)wsn);
+    float *ws = ct_alloc(wsn);
 
-    for (int threads = 1; threads <= 2; threads++) {
-        vtag_ctx ctx;
-        vtag_ctx_init(&ctx, threads, 1, &err);
-        int64_t wsn = vtag_conv2d_workspace(&d, threads);
-        CHECK(wsn >= 0, "%s: workspace %lld", s->name, (long long)wsn);
-        float *ws = ct_alloc(wsn);
-        for (int act = VTAG_ACT_NONE; act <= VTAG_ACT_HARDSWISH; act++) {
-            const float *bias = act == VTAG_ACT_RELU ? NULL : b; /* one run without bias */
-            naive_conv_forward(ref, in, w, bias, &d, (vtag_act)act);
-            for (int64_t i = 0; i < nout; i++) out[i] = NAN;
-            vtag_conv2d_forward(&ctx, out, in, w, bias, &d, (vtag_act)act, ws);
-            double rel = ct_rel(out, ref, nout);
-            CHECK(rel <= TOL, "%s t=%d act=%d: forward rel %.3g", s->name, threads, act, rel);
+    for (int pi = 0; pi < npaths; pi++) {
+        const vtag_isa isa = paths[pi];
+        const char *path = vtag_isa_name(isa);
+        cnn_conv_plan pl = cnn_conv_strategy(&d, isa);
+        const char *how = pl.depthwise ? "depthwise" : pl.winograd ? "winograd" : pl.own_gemm ? "conv_gemm" : "gemm";
+        const int spatial = !pl.depthwise && d.kh * d.kw > 1; /* conv_gemm.c can run it */
+        for (int threads = 1; threads <= MAX_THREADS; threads++) {
+            vtag_ctx ctx;
+            vtag_ctx_init(&ctx, threads, 1, &err);
+            ctx.isa = isa;
+            for (int act = 0; act < N_ACTS; act++) {
+                const float *bias = act == VTAG_ACT_RELU ? NULL : b;
+                for (int64_t i = 0; i < nout; i++) out[i] = NAN;
+                vtag_conv2d_forward(&ctx, out, in, w, bias, &d, (vtag_act)act, ws);
+                double rel = ct_rel(out, ref + act * nout, nout);
+                CHECK(rel <= TOL, "%s %s t=%d act=%d: forward rel %.3g", s->name, path, threads, act, rel);
+                if (threads == 1)
+                    memcpy(first + act * nout, out, (size_t)nout * sizeof *out);
+                else
+                    CHECK(same(out, first + act * nout, nout), "%s %s act=%d: forward on %d threads differs from 1",
+                          s->name, path, act, threads);
+            }
+            memcpy(gin, din0, (size_t)nin * sizeof *gin);
+            memcpy(gw, dw0, (size_t)nw * sizeof *gw);
+            memcpy(gb, db0, (size_t)d.c_out * sizeof *gb);
+            vtag_conv2d_backward(&ctx, gin, gw, gb, dout, in, w, &d, ws);
+            double ri = ct_rel(gin, rin, nin), rw_ = ct_rel(gw, rw, nw), rb_ = ct_rel(gb, rb, d.c_out);
+            CHECK(ri <= TOL && rw_ <= TOL && rb_ <= TOL, "%s %s t=%d: backward rel din %.3g dw %.3g db %.3g", s->name,
+                  path, threads, ri, rw_, rb_);
+            if (threads == 1) {
+                memcpy(gin1, gin, (size_t)nin * sizeof *gin);
+                memcpy(gw1, gw, (size_t)nw * sizeof *gw);
+                memcpy(gb1, gb, (size_t)d.c_out * sizeof *gb);
+            } else {
+                CHECK(same(gin, gin1, nin) && same(gw, gw1, nw) && same(gb, gb1, d.c_out),
+                      "%s %s: backward on %d threads differs from 1", s->name, path, threads);
+            }
+            /* NULL gradients are skipped: din alone, dw alone. */
+            memcpy(gin, din0, (size_t)nin * sizeof *gin);
+            vtag_conv2d_backward(&ctx, gin, NULL, NULL, dout, in, w, &d, ws);
+            ri = ct_rel(gin, rin, nin);
+            memcpy(gw, dw0, (size_t)nw * sizeof *gw);
+            vtag_conv2d_backward(&ctx, NULL, gw, NULL, dout, in, w, &d, ws);
+            rw_ = ct_rel(gw, rw, nw);
+            CHECK(ri <= TOL && rw_ <= TOL, "%s %s t=%d: backward alone rel din %.3g dw %.3g", s->name, path, threads,
+                  ri, rw_);
+            if (spatial) { /* conv_gemm.c directly, HardSwish after the bias */
+                pl.own_gemm = 1;
+                CHECK(wsn >= VTAG_ISA_CALL(isa, cnn_conv_gemm_workspace)(&d, &pl, threads), "%s %s: conv_gemm workspace",
+                      s->name, path);
+                for (int64_t i = 0; i < nout; i++) out[i] = NAN;
+                for (int64_t g = 0; g < pl.groups; g++)
+                    VTAG_ISA_CALL(isa, cnn_conv_gemm)(threads, out, in, g, w + g * pl.cout_g * pl.k, b,
+                                                      VTAG_ACT_HARDSWISH, &d, &pl, ws);
+                double rel = ct_rel(out, ref + VTAG_ACT_HARDSWISH * nout, nout);
+                CHECK(rel <= TOL, "%s %s t=%d: conv_gemm rel %.3g", s->name, path, threads, rel);
+            }
+            vtag_ctx_free(&ctx);
         }
-        memcpy(gin, din0, (size_t)nin * sizeof *gin);
-        memcpy(gw, dw0, (size_t)nw * sizeof *gw);
-        memcpy(gb, db0, (size_t)d.c_out * sizeof *gb);
-        vtag_conv2d_backward(&ctx, gin, gw, gb, dout, in, w, &d, ws);
-        double ri = ct_rel(gin, rin, nin), rw_ = ct_rel(gw, rw, nw), rb_ = ct_rel(gb, rb, d.c_out);
-        CHECK(ri <= TOL && rw_ <= TOL && rb_ <= TOL, "%s t=%d: backward rel din %.3g dw %.3g db %.3g", s->name,
-              threads, ri, rw_, rb_);
-        /* NULL gradients are skipped: din alone, dw alone. */
-        memcpy(gin, din0, (size_t)nin * sizeof *gin);
-        vtag_conv2d_backward(&ctx, gin, NULL, NULL, dout, in, w, &d, ws);
-        ri = ct_rel(gin, rin, nin);
-        memcpy(gw, dw0, (size_t)nw * sizeof *gw);
-        vtag_conv2d_backward(&ctx, NULL, gw, NULL, dout, in, w, &d, ws);
-        rw_ = ct_rel(gw, rw, nw);
-        CHECK(ri <= TOL && rw_ <= TOL, "%s t=%d: backward alone rel din %.3g dw %.3g", s->name, threads, ri, rw_);
-        printf("%-28s t=%d out %lldx%lldx%lld  ws %lld floats  ok\n", s->name, threads, (long long)d.c_out,
-               (long long)d.h_out, (long long)d.w_out, (long long)wsn);
-        free(ws);
-        vtag_ctx_free(&ctx);
+        printf("%-28s %-7s out %lldx%lldx%lld  ws %lld floats  %s  ok\n", s->name, path, (long long)d.c_out,
+               (long long)d.h_out, (long long)d.w_out, (long long)wsn, how);
     }
-    free(in), free(w), free(b), free(dout), free(ref), free(out);
+    free(ws);
+    free(in), free(w), free(b), free(dout), free(ref), free(out), free(first);
     free(din0), free(dw0), free(db0), free(rin), free(rw), free(rb), free(gin), free(gw), free(gb);
+    free(gin1), free(gw1), free(gb1);
 }
 
 static void plan_errors(void)
@@ -145,6 +189,8 @@ int main(void)
     vtag_rng rng;
     vtag_rng_seed(&rng, 7);
     plan_errors();
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) run_shape(&shapes[i], &rng);
+    vtag_isa paths[VTAG_ISA_COUNT];
+    int npaths = ct_paths(paths);
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) run_shape(&shapes[i], paths, npaths, &rng);
     return check_summary("cnn/test_conv");
 }
