@@ -1,37 +1,9 @@
-/* Element-wise layers of the CNNs: the fused activations (ReLU, ReLU6,
- * HardSwish) forward and backward, HardSigmoid, Sigmoid and the residual add. */
+/* Element-wise layers of the CNNs: the activations (ReLU, ReLU6, HardSwish) forward and backward,
+ * HardSigmoid, Sigmoid and the residual add (the fused row pass is bias_act.c). */
 #include <math.h>
 #include <string.h>
 
 #include "cnn/cnn_internal.h"
-
-static inline float relu6(float x) { return x < 0.0f ? 0.0f : (x > 6.0f ? 6.0f : x); }
-
-/* x · relu6(x + 3) / 6, as PyTorch writes it. */
-static inline float hardswish(float x) { return x * relu6(x + 3.0f) / 6.0f; }
-
-/* One loop per activation, so that each vectorises. */
-void cnn_bias_act_row(float *dst, const float *src, int64_t n, float bias, vtag_act act)
-{
-    switch (act) {
-    case VTAG_ACT_RELU:
-        for (int64_t i = 0; i < n; i++) {
-            float x = src[i] + bias;
-            dst[i] = x > 0.0f ? x : 0.0f;
-        }
-        break;
-    case VTAG_ACT_RELU6:
-        for (int64_t i = 0; i < n; i++) dst[i] = relu6(src[i] + bias);
-        break;
-    case VTAG_ACT_HARDSWISH:
-        for (int64_t i = 0; i < n; i++) dst[i] = hardswish(src[i] + bias);
-        break;
-    default:
-        if (bias != 0.0f || dst != src)
-            for (int64_t i = 0; i < n; i++) dst[i] = src[i] + bias;
-        break;
-    }
-}
 
 void vtag_act_forward(float *out, const float *in, int64_t n, vtag_act act, int threads)
 {
@@ -40,7 +12,7 @@ void vtag_act_forward(float *out, const float *in, int64_t n, vtag_act act, int 
 #pragma omp parallel for num_threads(threads) if (n > CNN_PAR_MIN) schedule(static)
     for (int64_t c = 0; c < chunks; c++) {
         int64_t i0 = c * chunk, len = n - i0 < chunk ? n - i0 : chunk;
-        cnn_bias_act_row(out + i0, in + i0, len, 0.0f, act);
+        cnn_bias_act_row_generic(out + i0, in + i0, len, 0.0f, act); /* no ctx: the baseline path */
     }
 }
 

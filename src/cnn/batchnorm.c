@@ -61,7 +61,7 @@ void vtag_batchnorm_forward_infer(const vtag_ctx *ctx, float *out, const float *
         const float *x = in + r * hw;
         float *y = out + r * hw;
         for (int64_t j = 0; j < hw; j++) y[j] = x[j] * scale;
-        cnn_bias_act_row(y, y, hw, shift, act);
+        VTAG_ISA_CALL(ctx->isa, cnn_bias_act_row)(y, y, hw, shift, act);
     }
 }
 

@@ -64,7 +64,8 @@ VTAG_ISA_DECLARE(void, cnn_winograd_forward, (int threads, float *out, const flo
                                               const float *bias, vtag_act act, const vtag_conv2d_dims *d,
                                               float *ws));
 
-/* dst[i] = act(src[i] + bias), i < n (dst may be src). */
-void cnn_bias_act_row(float *dst, const float *src, int64_t n, float bias, vtag_act act);
+/* dst[i] = act(src[i] + bias), i < n (dst may be src); per path (bias_act.c): a kernel calls its
+ * own path's, VTAG_ISA_FN(cnn_bias_act_row). */
+VTAG_ISA_DECLARE(void, cnn_bias_act_row, (float *dst, const float *src, int64_t n, float bias, vtag_act act));
 
 #endif

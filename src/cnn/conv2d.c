@@ -113,7 +113,7 @@ int64_t vtag_conv2d_workspace(const vtag_conv2d_dims *d, int threads)
 }
 
 /* out[n0 + j, g·cout_g + o, :] = act(src(j, o) + b), for the nb images and cout_g channels of a group. */
-static void epilogue(int threads, float *out, const float *src, int64_t src_ld, int64_t nb, int64_t g,
+static void epilogue(int threads, vtag_isa isa, float *out, const float *src, int64_t src_ld, int64_t nb, int64_t g,
                      const float *b, const vtag_conv2d_dims *d, const cnn_conv_plan *pl, vtag_act act)
 {
     const int64_t rows = nb * pl->cout_g, p = pl->p;
@@ -123,7 +123,7 @@ static void epilogue(int threads, float *out, const float *src, int64_t src_ld, 
         int64_t j = r / pl->cout_g, o = r % pl->cout_g, co = g * pl->cout_g + o;
         float *dst = out + (j * d->c_out + co) * p;
         const float *s = src == out ? dst : src + o * src_ld + j * p;
-        cnn_bias_act_row(dst, s, p, b ? b[co] : 0.0f, act);
+        VTAG_ISA_CALL(isa, cnn_bias_act_row)(dst, s, p, b ? b[co] : 0.0f, act);
     }
 }
 
@@ -157,13 +157,13 @@ void vtag_conv2d_forward(const vtag_ctx *ctx, float *out, const float *in, const
             float *og = out_n + g * pl.cout_g * p;   /* [Cout_g, P] of image n0 */
             if (nb == 1 && pl.direct_1x1) {
                 vtag_gemm(ctx, 0, 0, pl.cout_g, p, k, 1.0f, wg, k, in_n + g * pl.cin_g * hw, hw, 0.0f, og, p);
-                epilogue(threads, out_n, out_n, 0, 1, g, b, d, &pl, act);
+                epilogue(threads, isa, out_n, out_n, 0, 1, g, b, d, &pl, act);
                 continue;
             }
             float *c = nb == 1 ? og : merged; /* [Cout_g, nb·P] */
             cnn_im2col(threads, col, nb * p, in_n, nb, g * pl.cin_g, d);
             vtag_gemm(ctx, 0, 0, pl.cout_g, nb * p, k, 1.0f, wg, k, col, nb * p, 0.0f, c, nb * p);
-            epilogue(threads, out_n, c, nb * p, nb, g, b, d, &pl, act);
+            epilogue(threads, isa, out_n, c, nb * p, nb, g, b, d, &pl, act);
         }
     }
 }

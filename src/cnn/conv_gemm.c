@@ -248,7 +248,7 @@ void VTAG_ISA_FN(cnn_conv_gemm)(int threads, float *out, const float *in, int64_
                 const float bo = bias ? bias[co] : 0.0f;
                 for (int64_t q = q0; q < q1;) {
                     const int64_t img = q / p, pos = q % p, len = q1 - q < p - pos ? q1 - q : p - pos;
-                    cnn_bias_act_row(out + (img * d->c_out + co) * p + pos, cb + o * nbk + (q - q0), len, bo, act);
+                    VTAG_ISA_FN(cnn_bias_act_row)(out + (img * d->c_out + co) * p + pos, cb + o * nbk + (q - q0), len, bo, act);
                     q += len;
                 }
             }

@@ -137,7 +137,7 @@ static void dw_plane_generic(float *o, const float *plane, const float *wc, floa
             }
             orow[wo] = s;
         }
-        cnn_bias_act_row(orow, orow, d->w_out, 0.0f, act);
+        VTAG_ISA_FN(cnn_bias_act_row)(orow, orow, d->w_out, 0.0f, act);
     }
 }
 
@@ -180,7 +180,7 @@ void VTAG_ISA_FN(cnn_depthwise_forward)(int threads, float *out, const float *in
             }
             /* one activation pass over the wide rows (short rows one by one cost more than the
              * discarded columns), then the valid columns out */
-            cnn_bias_act_row(wide, wide, g.len, 0.0f, act);
+            VTAG_ISA_FN(cnn_bias_act_row)(wide, wide, g.len, 0.0f, act);
             for (int64_t ho = 0; ho < d->h_out; ho++) {
                 const float *wr = wide + ho * g.wq;
                 float *orow = o + ho * d->w_out;

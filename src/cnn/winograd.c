@@ -283,8 +283,8 @@ static void output_transform(float *out, float *orow, const float *m, const run 
             const int64_t oh = 2 * r->th, ow = 2 * r->tw0;
             const int64_t cols = 2 * r->len < wo_n - ow ? 2 * r->len : wo_n - ow;
             float *dst = out + (r->img * cout + o) * p + oh * wo_n + ow;
-            cnn_bias_act_row(dst, y0, cols, bo, act);
-            if (oh + 1 < ho_n) cnn_bias_act_row(dst + wo_n, y1, cols, bo, act);
+            VTAG_ISA_FN(cnn_bias_act_row)(dst, y0, cols, bo, act);
+            if (oh + 1 < ho_n) VTAG_ISA_FN(cnn_bias_act_row)(dst + wo_n, y1, cols, bo, act);
         }
     }
 }

@@ -1,5 +1,6 @@
 /* BatchNorm2d against a naive twin in double: training forward (output, saved mean/invstd,
- * running stats moved with the unbiased variance), inference with every fused activation,
+ * running stats moved with the unbiased variance), inference with every fused activation on every
+ * kernel path this CPU runs,
  * backward adding into prefilled gradients, and vtag_batchnorm_fold: conv + BN (inference) equals
  * the folded conv. Element-wise activations against their formulas. */
 #include <stdio.h>
@@ -63,16 +64,20 @@ static void train_and_infer(int64_t n, int64_t c, int64_t hw, int threads, vtag_
     CHECK(wo <= 1e-5 && ws <= 1e-6 && wr <= 1e-6 && wd <= 1e-5,
           "batchnorm train %lldx%lldx%lld t=%d: out %.3g stats %.3g running %.3g grads %.3g", (long long)n,
           (long long)c, (long long)hw, threads, wo, ws, wr, wd);
-    /* inference with the running stats, every activation */
-    for (int act = 0; act <= VTAG_ACT_HARDSWISH; act++) {
-        vtag_batchnorm_forward_infer(&ctx, out, in, gamma, beta, rm, rv, &d, (vtag_act)act);
-        double w = 0;
-        for (int64_t k = 0; k < total; k++) {
-            int64_t ch = k / hw % c;
-            double y = (in[k] - rm[ch]) / sqrt(rv[ch] + 1e-5) * gamma[ch] + beta[ch];
-            w = fmax(w, fabs(out[k] - ct_act(y, (vtag_act)act)));
+    /* inference with the running stats, every activation, on every kernel path (the fused row pass) */
+    for (int isa = 0; isa < VTAG_ISA_COUNT; isa++) {
+        if (!vtag_isa_supported((vtag_isa)isa)) continue;
+        ctx.isa = (vtag_isa)isa;
+        for (int act = 0; act <= VTAG_ACT_HARDSWISH; act++) {
+            vtag_batchnorm_forward_infer(&ctx, out, in, gamma, beta, rm, rv, &d, (vtag_act)act);
+            double w = 0;
+            for (int64_t k = 0; k < total; k++) {
+                int64_t ch = k / hw % c;
+                double y = (in[k] - rm[ch]) / sqrt(rv[ch] + 1e-5) * gamma[ch] + beta[ch];
+                w = fmax(w, fabs(out[k] - ct_act(y, (vtag_act)act)));
+            }
+            CHECK(w <= 1e-5, "batchnorm infer %s act %d: %.3g", vtag_isa_name((vtag_isa)isa), act, w);
         }
-        CHECK(w <= 1e-5, "batchnorm infer act %d: %.3g", act, w);
     }
     printf("batchnorm %lldx%lldx%lld t=%d: out %.2e stats %.2e running %.2e grads %.2e\n", (long long)n,
            (long long)c, (long long)hw, threads, wo, ws, wr, wd);
@@ -138,6 +143,8 @@ int main(void)
 {
     vtag_rng rng;
     vtag_rng_seed(&rng, 31);
+    vtag_isa paths[VTAG_ISA_COUNT];
+    ct_paths(paths); /* inference runs on each */
     train_and_infer(3, 4, 25, 1, &rng);
     train_and_infer(8, 16, 49, 2, &rng); /* above the parallel threshold */
     train_and_infer(1, 3, 7, 2, &rng);
