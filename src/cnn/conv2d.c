@@ -73,10 +73,13 @@ cnn_conv_plan cnn_conv_strategy(const vtag_conv2d_dims *d, vtag_isa isa)
     if (want > d->n) want = d->n;
     int64_t chunks = (d->n + want - 1) / want;
     pl.nb = (d->n + chunks - 1) / chunks;
-    /* Measured (bench_cnn, one thread, CPU time): on AVX-512 the blocked kernel beats im2col +
-     * OpenBLAS on spatial kernels — resnet18's 7×7 stem 1.3×, its 64-channel 3×3s 1.1×, 128–512
-     * channels 1.0–1.05× — and loses on 1×1s, which stay on OpenBLAS. The generic path's kernel is
-     * portable C, far below OpenBLAS's own AVX2 kernels. */
+    /* Measured (bench_cnn, batch 8): on AVX-512 (one thread, CPU time) the blocked kernel beats
+     * im2col + OpenBLAS on spatial kernels — resnet18's 7×7 stem 1.3×, its 64-channel 3×3s 1.1×,
+     * 128–512 channels 1.0–1.05× — and loses on 1×1s, which stay on OpenBLAS. On AVX2 (Zen 3) with
+     * two threads (wall time) it beats it by 1.1–1.4× on resnet18's stem and stride-2 3×3s and
+     * mobilenet_v2's stem: one parallel region per conv instead of three per chunk of images; with
+     * one thread it is level on the stems and 5–10% behind OpenBLAS's assembly kernel on the 3×3s
+     * (K ≥ 576). The generic path's kernel is portable C, far below OpenBLAS's own AVX2 kernels. */
     pl.own_gemm = !CNN_NO_OWN_GEMM && isa != VTAG_ISA_GENERIC && !pl.depthwise && d->kh * d->kw > 1;
     pl.winograd = CNN_WINOGRAD_MIN_C > 0 && d->groups == 1 && d->kh == 3 && d->kw == 3 && d->stride_h == 1 &&
                   d->stride_w == 1 && d->dil_h == 1 && d->dil_w == 1 && d->c_in >= CNN_WINOGRAD_MIN_C &&

@@ -116,6 +116,8 @@ static void im2col_block(float *panels, const seg *sg, int64_t nseg, int64_t nq,
             for (int64_t wo = wo0; wo < a; wo++) o[wo] = 0.0f;
             if (sw == 1) {
                 for (int64_t wo = a; wo < b; wo++) o[wo] = row[wo + off_w];
+            } else if (sw == 2) { /* a constant stride: the loads vectorise (deinterleaved) */
+                for (int64_t wo = a; wo < b; wo++) o[wo] = row[2 * wo + off_w];
             } else {
                 for (int64_t wo = a; wo < b; wo++) o[wo] = row[wo * sw + off_w];
             }
