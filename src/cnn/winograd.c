@@ -23,9 +23,13 @@
 
 #include "cnn/cnn_internal.h"
 
-#define TB 64      /* tiles per block: one GEMM panel (four zmm wide) */
 #define MR 6       /* output channels per micro-tile */
+#ifndef TB         /* (overridable for tuning) */
+#define TB 64      /* tiles per block: one GEMM panel (four zmm wide) */
+#endif
+#ifndef KB
 #define KB 128     /* GEMM depth per pass over a panel */
+#endif
 
 static int64_t tiles_h(const vtag_conv2d_dims *d) { return (d->h_out + 1) / 2; }
 static int64_t tiles_w(const vtag_conv2d_dims *d) { return (d->w_out + 1) / 2; }
@@ -38,10 +42,11 @@ static int64_t u_plane(const vtag_conv2d_dims *d) { return (d->c_out + MR - 1) /
 static int64_t v_plane(const vtag_conv2d_dims *d) { return d->c_in * TB + PLANE_PAD; }
 static int64_t m_plane(const vtag_conv2d_dims *d) { return d->c_out * TB + PLANE_PAD; }
 
-/* One thread's scratch: V [16][Cin][TB], M [16][Cout][TB], four padded input rows, two output rows. */
+/* One thread's scratch: V [16][Cin][TB], M [16][Cout][TB], four padded input rows and their
+ * transform's even and odd columns, two output rows. */
 static int64_t thread_floats(const vtag_conv2d_dims *d)
 {
-    return 16 * v_plane(d) + 16 * m_plane(d) + 4 * (2 * TB + 2) + 2 * (2 * TB);
+    return 16 * v_plane(d) + 16 * m_plane(d) + 4 * (2 * TB + 2) + 8 * (TB + 1) + 2 * (2 * TB);
 }
 
 /* The transformed weights, packed (weight_transform). */
@@ -109,11 +114,16 @@ static int64_t block_runs(run *r, int64_t q0, int64_t q1, const vtag_conv2d_dims
 }
 
 /* V[f][c][lane + t] = (Bᵀ d B)[f / 4][f % 4] for the tiles of the runs, every input channel;
- * Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. buf: 4 rows of 2·TB + 2 floats. */
+ * Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. buf: 4 rows of 2·TB + 2 floats, then 8 of TB + 1.
+ * Bᵀ d is taken over whole rows first, split into even and odd columns, so that both halves of the
+ * transform are loops over contiguous tiles that vectorise (tile t reads columns 2t … 2t + 3: even
+ * and odd t and t + 1). */
 static void input_transform(float *v, float *buf, const run *runs, int64_t nruns, const float *in,
                             const vtag_conv2d_dims *d)
 {
-    const int64_t cin = d->c_in, hw = d->h * d->w, bw = 2 * TB + 2;
+    const int64_t cin = d->c_in, hw = d->h * d->w, bw = 2 * TB + 2, fs = v_plane(d);
+    float *ev[4], *od[4]; /* row k of Bᵀ d: even columns ev[k][j] = column 2j, odd od[k][j] = 2j + 1 */
+    for (int k = 0; k < 4; k++) ev[k] = buf + 4 * bw + (2 * k) * (TB + 1), od[k] = ev[k] + (TB + 1);
     for (int64_t c = 0; c < cin; c++) {
         for (int64_t i = 0; i < nruns; i++) {
             const run *r = &runs[i];
@@ -132,22 +142,23 @@ static void input_transform(float *v, float *buf, const run *runs, int64_t nruns
                 for (int64_t x = b; x < nx; x++) row[x] = 0.0f;
             }
             const float *r0 = buf, *r1 = buf + bw, *r2 = buf + 2 * bw, *r3 = buf + 3 * bw;
+            const int64_t len = r->len;
+            for (int64_t j = 0; j <= len; j++) {
+                const float e0 = r0[2 * j], e1 = r1[2 * j], e2 = r2[2 * j], e3 = r3[2 * j];
+                const float o0 = r0[2 * j + 1], o1 = r1[2 * j + 1], o2 = r2[2 * j + 1], o3 = r3[2 * j + 1];
+                ev[0][j] = e0 - e2, ev[1][j] = e1 + e2, ev[2][j] = e2 - e1, ev[3][j] = e1 - e3;
+                od[0][j] = o0 - o2, od[1][j] = o1 + o2, od[2][j] = o2 - o1, od[3][j] = o1 - o3;
+            }
             float *vc = v + c * TB + r->lane; /* point f at vc + f·fs */
-            const int64_t fs = v_plane(d);
-            for (int64_t t = 0; t < r->len; t++) {
-                float s[4][4]; /* Bᵀ d */
-                for (int j = 0; j < 4; j++) {
-                    const float d0 = r0[2 * t + j], d1 = r1[2 * t + j], d2 = r2[2 * t + j], d3 = r3[2 * t + j];
-                    s[0][j] = d0 - d2;
-                    s[1][j] = d1 + d2;
-                    s[2][j] = d2 - d1;
-                    s[3][j] = d1 - d3;
-                }
-                for (int k = 0; k < 4; k++) {
-                    vc[(4 * k + 0) * fs + t] = s[k][0] - s[k][2];
-                    vc[(4 * k + 1) * fs + t] = s[k][1] + s[k][2];
-                    vc[(4 * k + 2) * fs + t] = s[k][2] - s[k][1];
-                    vc[(4 * k + 3) * fs + t] = s[k][1] - s[k][3];
+            for (int k = 0; k < 4; k++) {
+                const float *e = ev[k], *o = od[k];
+                float *v0 = vc + (4 * k) * fs, *v1 = v0 + fs, *v2 = v1 + fs, *v3 = v2 + fs;
+#pragma omp simd
+                for (int64_t t = 0; t < len; t++) {
+                    v0[t] = e[t] - e[t + 1];
+                    v1[t] = o[t] + e[t + 1];
+                    v2[t] = e[t + 1] - o[t];
+                    v3[t] = o[t] - o[t + 1];
                 }
             }
         }
@@ -267,6 +278,7 @@ static void output_transform(float *out, float *orow, const float *m, const run 
         for (int64_t i = 0; i < nruns; i++) {
             const run *r = &runs[i];
             const float *mo = m + o * TB + r->lane; /* point f at mo + f·fs */
+#pragma omp simd
             for (int64_t t = 0; t < r->len; t++) {
                 float s[2][4]; /* Aᵀ M */
                 for (int j = 0; j < 4; j++) {
@@ -305,7 +317,7 @@ void VTAG_ISA_FN(cnn_winograd_forward)(int threads, float *out, const float *in,
         const int tid = 0;
 #endif
         float *v = scratch + tid * thread_floats(d), *m = v + 16 * v_plane(d);
-        float *buf = m + 16 * m_plane(d), *orow = buf + 4 * (2 * TB + 2);
+        float *buf = m + 16 * m_plane(d), *orow = buf + 4 * (2 * TB + 2) + 8 * (TB + 1);
         weight_transform(u, w, d); /* an omp for: ends in a barrier */
 #ifdef _OPENMP
 #pragma omp for schedule(static)
