@@ -38,12 +38,8 @@ int cmd_info(int argc, char **argv)
         cli_error("info", "%s", err.msg);
         return CLI_EXIT_USAGE;
     }
-    char have[64] = "generic";
-    for (int i = 1; i < VTAG_ISA_COUNT; i++)
-        if (vtag_isa_supported((vtag_isa)i)) {
-            strcat(have, ", ");
-            strcat(have, vtag_isa_name((vtag_isa)i));
-        }
+    char have[64];
+    vtag_isa_list_supported(have, sizeof have);
     char ffmpeg[256];
     vtag_video_versions(ffmpeg, sizeof ffmpeg);
     printf("vtag %s\n", VTAG_VERSION);

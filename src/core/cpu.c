@@ -1,4 +1,5 @@
 /* Kernel paths: what this CPU runs, and VTAG_CPU, which forces one. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,17 +37,24 @@ vtag_isa vtag_isa_best(void)
     return VTAG_ISA_GENERIC;
 }
 
+void vtag_isa_list_supported(char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < VTAG_ISA_COUNT; i++)
+        if (vtag_isa_supported((vtag_isa)i) && len < cap) {
+            int w = snprintf(buf + len, cap - len, "%s%s", len ? ", " : "", isa_names[i]);
+            if (w > 0) len += (size_t)w;
+        }
+}
+
 int vtag_isa_select(vtag_isa *isa, vtag_error *err)
 {
     *isa = vtag_isa_best();
     const char *want = getenv("VTAG_CPU");
     if (!want || !*want) return VTAG_OK;
-    char have[64] = "generic";
-    for (int i = 1; i < VTAG_ISA_COUNT; i++)
-        if (vtag_isa_supported((vtag_isa)i)) {
-            strcat(have, ", ");
-            strcat(have, isa_names[i]);
-        }
+    char have[64];
+    vtag_isa_list_supported(have, sizeof have);
     for (int i = 0; i < VTAG_ISA_COUNT; i++) {
         if (strcmp(want, isa_names[i]) != 0) continue;
         if (!vtag_isa_supported((vtag_isa)i))
