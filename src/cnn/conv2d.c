@@ -95,8 +95,8 @@ static int64_t forward_workspace(const vtag_conv2d_dims *d, int threads, vtag_is
      * depthwise kernel gives each thread its own plane. */
     if (pl.depthwise) return VTAG_ISA_CALL(isa, cnn_depthwise_workspace)(d, threads);
     if (pl.winograd) return VTAG_ISA_CALL(isa, cnn_winograd_workspace)(d, threads);
-    if (pl.direct_1x1 && pl.nb == 1) return 0;
     if (pl.own_gemm) return VTAG_ISA_CALL(isa, cnn_conv_gemm_workspace)(d, &pl, threads);
+    if (pl.direct_1x1 && pl.nb == 1) return 0;
     int64_t n = pl.k * pl.nb * pl.p;               /* col */
     if (pl.nb > 1) n += pl.cout_g * pl.nb * pl.p; /* merged output */
     return n;
