@@ -1,9 +1,9 @@
 /* Conv2d over NCHW: im2col + vtag_gemm per group (out_g[Cout_g, P] = W_g[Cout_g, K] · col[K, P]),
  * with small output planes merged across images into one GEMM, 1×1 stride-1 convs reading the
  * input plane directly, depthwise convs on the direct kernel of depthwise.c, and the bias and
- * activation applied in one pass after each GEMM; on the AVX2 and AVX-512 paths spatial convs run
- * on conv_gemm.c's blocked kernel and, on every path, resnet's 3×3s on winograd.c. The strategy
- * and the kernels follow ctx->isa. */
+ * activation applied in one pass after each GEMM; on the AVX-512 path spatial convs (on AVX2 the
+ * shallow ones, the stems) run on conv_gemm.c's blocked kernel and, on every path, resnet's
+ * stride-1 3×3s on winograd.c. The strategy and the kernels follow ctx->isa. */
 #include <limits.h>
 #include <string.h>
 
@@ -16,6 +16,11 @@
 /* Set to 1 to run every conv on im2col + vtag_gemm (to compare the paths in benchmarks). */
 #ifndef CNN_NO_OWN_GEMM
 #define CNN_NO_OWN_GEMM 0
+#endif
+
+/* On AVX2, conv_gemm.c runs spatial convs with a GEMM depth below this (see cnn_conv_strategy). */
+#ifndef CNN_AVX2_OWN_GEMM_MAX_K
+#define CNN_AVX2_OWN_GEMM_MAX_K 512
 #endif
 
 /* Winograd F(2×2, 3×3) for 3×3 stride-1 convs with at least this many input and output channels
@@ -75,12 +80,15 @@ cnn_conv_plan cnn_conv_strategy(const vtag_conv2d_dims *d, vtag_isa isa)
     pl.nb = (d->n + chunks - 1) / chunks;
     /* Measured (bench_cnn, batch 8): on AVX-512 (one thread, CPU time) the blocked kernel beats
      * im2col + OpenBLAS on spatial kernels — resnet18's 7×7 stem 1.3×, its 64-channel 3×3s 1.1×,
-     * 128–512 channels 1.0–1.05× — and loses on 1×1s, which stay on OpenBLAS. On AVX2 (Zen 3) with
-     * two threads (wall time) it beats it by 1.1–1.4× on resnet18's stem and stride-2 3×3s and
-     * mobilenet_v2's stem: one parallel region per conv instead of three per chunk of images; with
-     * one thread it is level on the stems and 5–10% behind OpenBLAS's assembly kernel on the 3×3s
-     * (K ≥ 576). The generic path's kernel is portable C, far below OpenBLAS's own AVX2 kernels. */
-    pl.own_gemm = !CNN_NO_OWN_GEMM && isa != VTAG_ISA_GENERIC && !pl.depthwise && d->kh * d->kw > 1;
+     * 128–512 channels 1.0–1.05× — and loses on 1×1s, which stay on OpenBLAS. On AVX2 (Zen 3) it
+     * wins where the GEMM is shallow and the column matrix large — resnet18's 7×7 stem (K = 147)
+     * 1.15×, mobilenet_v2's stem (K = 27) 1.3×, at one and two threads — but from K = 576 (resnet18's
+     * stride-2 3×3s) OpenBLAS's assembly kernel is 5–10% ahead on one thread and level on two, and
+     * 1×1s lose as on AVX-512 (mobilenet_v2's projections by up to 1.5×). The generic path's kernel
+     * is portable C, far below OpenBLAS's own AVX2 kernels. */
+    const int spatial = !pl.depthwise && d->kh * d->kw > 1;
+    pl.own_gemm = !CNN_NO_OWN_GEMM && spatial &&
+                  (isa == VTAG_ISA_AVX512 || (isa == VTAG_ISA_AVX2 && pl.k < CNN_AVX2_OWN_GEMM_MAX_K));
     pl.winograd = CNN_WINOGRAD_MIN_C > 0 && d->groups == 1 && d->kh == 3 && d->kw == 3 && d->stride_h == 1 &&
                   d->stride_w == 1 && d->dil_h == 1 && d->dil_w == 1 && d->c_in >= CNN_WINOGRAD_MIN_C &&
                   d->c_out >= CNN_WINOGRAD_MIN_C;

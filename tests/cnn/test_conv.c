@@ -51,6 +51,8 @@ static const shape shapes[] = {
     {"3x3 s2 wide merged", 5, 6, 6, 7, 130, 3, 3, 2, 2, 1, 0, 1, 2, 1, 1, 2},
     {"5x5 large plane (blocks)", 2, 3, 37, 41, 13, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1},
     {"3x3 deep K (k blocks)", 2, 40, 6, 5, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},
+    /* K = 576: conv_gemm on AVX-512, im2col + OpenBLAS on AVX2 (cnn_conv_strategy) */
+    {"3x3 s2 K 576", 2, 64, 9, 8, 10, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},
 };
 
 #define MAX_THREADS 3
