@@ -25,7 +25,13 @@
 
 #define MR 6       /* output channels per micro-tile */
 #ifndef TB         /* (overridable for tuning) */
+#if defined(__AVX512F__) || !defined(__AVX2__)
 #define TB 64      /* tiles per block: one GEMM panel (four zmm wide) */
+#else
+/* two 6×16 micro-tiles: a block's V and M (16 planes of C·TB each) nearer Zen 3's 512 KB L2;
+ * measured against 64: resnet18's 128- and 256-channel 3×3s 6–12% faster, 64 and 512 level */
+#define TB 32
+#endif
 #endif
 #ifndef KB
 #define KB 128     /* GEMM depth per pass over a panel */
