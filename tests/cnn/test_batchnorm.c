@@ -1,8 +1,7 @@
 /* BatchNorm2d against a naive twin in double: training forward (output, saved mean/invstd,
  * running stats moved with the unbiased variance), inference with every fused activation on every
- * kernel path this CPU runs,
- * backward adding into prefilled gradients, and vtag_batchnorm_fold: conv + BN (inference) equals
- * the folded conv. Element-wise activations against their formulas. */
+ * kernel path this CPU runs, backward adding into prefilled gradients, and vtag_batchnorm_fold:
+ * conv + BN (inference) equals the folded conv. Element-wise activations against their formulas. */
 #include <stdio.h>
 
 #include "cnn_test.h"
