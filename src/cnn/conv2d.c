@@ -2,8 +2,8 @@
  * with small output planes merged across images into one GEMM, 1×1 stride-1 convs reading the
  * input plane directly, depthwise convs on the direct kernel of depthwise.c, and the bias and
  * activation applied in one pass after each GEMM; on the AVX-512 path spatial convs (on AVX2 the
- * shallow ones, the stems) run on conv_gemm.c's blocked kernel and, on every path, resnet's
- * stride-1 3×3s on winograd.c. The strategy and the kernels follow ctx->isa. */
+ * shallow ones, the stems, and widening 1×1s) run on conv_gemm.c's blocked kernel and, on every
+ * path, resnet's stride-1 3×3s on winograd.c. The strategy and the kernels follow ctx->isa. */
 #include <limits.h>
 #include <string.h>
 
@@ -18,7 +18,8 @@
 #define CNN_NO_OWN_GEMM 0
 #endif
 
-/* On AVX2, conv_gemm.c runs spatial convs with a GEMM depth below this (see cnn_conv_strategy). */
+/* On AVX2, conv_gemm.c runs spatial and widening 1×1 convs with a GEMM depth below this (see
+ * cnn_conv_strategy). */
 #ifndef CNN_AVX2_OWN_GEMM_MAX_K
 #define CNN_AVX2_OWN_GEMM_MAX_K 512
 #endif
@@ -81,14 +82,18 @@ cnn_conv_plan cnn_conv_strategy(const vtag_conv2d_dims *d, vtag_isa isa)
     /* Measured (bench_cnn, batch 8): on AVX-512 (one thread, CPU time) the blocked kernel beats
      * im2col + OpenBLAS on spatial kernels — resnet18's 7×7 stem 1.3×, its 64-channel 3×3s 1.1×,
      * 128–512 channels 1.0–1.05× — and loses on 1×1s, which stay on OpenBLAS. On AVX2 (Zen 3) it
-     * wins where the GEMM is shallow and the column matrix large — resnet18's 7×7 stem (K = 147)
-     * 1.15×, mobilenet_v2's stem (K = 27) 1.3×, at one and two threads — but from K = 576 (resnet18's
-     * stride-2 3×3s) OpenBLAS's assembly kernel is 5–10% ahead on one thread and level on two, and
-     * 1×1s lose as on AVX-512 (mobilenet_v2's projections by up to 1.5×). The generic path's kernel
-     * is portable C, far below OpenBLAS's own AVX2 kernels. */
+     * wins where the GEMM is shallow — resnet18's 7×7 stem (K = 147) 1.15×, mobilenet_v2's stem
+     * (K = 27) 1.3× — and on 1×1s that widen (C_out ≥ 2·C_in: mobilenet_v2's expansions, resnet18's
+     * stride-2 shortcuts, 1.05–1.35×: the output block gets bias and activation while in cache,
+     * which pays for copying the input into panels), but from K = 576 (resnet18's stride-2 3×3s)
+     * OpenBLAS's assembly kernel is 5–10% ahead on one thread and level on two, and on 1×1s that
+     * narrow (mobilenet_v2's projections) it is up to 1.6× ahead. The generic path's kernel is
+     * portable C, far below OpenBLAS's own AVX2 kernels. */
     const int spatial = !pl.depthwise && d->kh * d->kw > 1;
-    pl.own_gemm = !CNN_NO_OWN_GEMM && spatial &&
-                  (isa == VTAG_ISA_AVX512 || (isa == VTAG_ISA_AVX2 && pl.k < CNN_AVX2_OWN_GEMM_MAX_K));
+    const int widening_1x1 = !pl.depthwise && d->kh * d->kw == 1 && pl.cout_g >= 2 * pl.cin_g;
+    pl.own_gemm = !CNN_NO_OWN_GEMM && ((isa == VTAG_ISA_AVX512 && spatial) ||
+                                       (isa == VTAG_ISA_AVX2 && (spatial || widening_1x1) &&
+                                        pl.k < CNN_AVX2_OWN_GEMM_MAX_K));
     pl.winograd = CNN_WINOGRAD_MIN_C > 0 && d->groups == 1 && d->kh == 3 && d->kw == 3 && d->stride_h == 1 &&
                   d->stride_w == 1 && d->dil_h == 1 && d->dil_w == 1 && d->c_in >= CNN_WINOGRAD_MIN_C &&
                   d->c_out >= CNN_WINOGRAD_MIN_C;

@@ -5,7 +5,7 @@
  * backward adds into prefilled gradients; plan errors. Each on every kernel path this CPU runs
  * (the depthwise kernel and conv_gemm.c are compiled per path), with 1, 2 and 3 threads, whose
  * results must be identical to the bit. conv_gemm.c's kernel is also run directly on every
- * spatial shape and path, the generic one included (whose strategy prefers im2col + OpenBLAS).
+ * non-depthwise shape and path, the generic one included (whose strategy prefers im2col + OpenBLAS).
  * Tolerance: rel ≤ 1e-5 of the largest reference value. */
 #include <stdio.h>
 
@@ -46,6 +46,9 @@ static const shape shapes[] = {
     {"7x7 s2 p3 (stem)", 2, 3, 16, 16, 8, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1},
     {"kernel over small input", 1, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
     {"1x1 plane", 3, 8, 1, 1, 4, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2},
+    /* 1×1s that widen (C_out ≥ 2·C_in): conv_gemm on AVX2 */
+    {"1x1 widening", 3, 8, 9, 7, 40, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},
+    {"1x1 s2 widening groups 2", 2, 6, 11, 10, 14, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 2},
     /* more output channels than one position block's tiles, merged and strided */
     {"3x3 wide", 2, 5, 9, 8, 72, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
     {"3x3 s2 wide merged", 5, 6, 6, 7, 130, 3, 3, 2, 2, 1, 0, 1, 2, 1, 1, 2},
@@ -99,7 +102,7 @@ static void run_shape(const shape *s, const vtag_isa *paths, int npaths, vtag_rn
         const char *path = vtag_isa_name(isa);
         cnn_conv_plan pl = cnn_conv_strategy(&d, isa);
         const char *how = pl.depthwise ? "depthwise" : pl.winograd ? "winograd" : pl.own_gemm ? "conv_gemm" : "gemm";
-        const int spatial = !pl.depthwise && d.kh * d.kw > 1; /* conv_gemm.c can run it */
+        const int blocked = !pl.depthwise; /* conv_gemm.c can run it */
         for (int threads = 1; threads <= MAX_THREADS; threads++) {
             vtag_ctx ctx;
             vtag_ctx_init(&ctx, threads, 1, &err);
@@ -140,14 +143,18 @@ static void run_shape(const shape *s, const vtag_isa *paths, int npaths, vtag_rn
             rw_ = ct_rel(gw, rw, nw);
             CHECK(ri <= TOL && rw_ <= TOL, "%s %s t=%d: backward alone rel din %.3g dw %.3g", s->name, path, threads,
                   ri, rw_);
-            if (spatial) { /* conv_gemm.c directly, HardSwish after the bias */
-                pl.own_gemm = 1;
+            if (pl.own_gemm)
                 CHECK(wsn >= VTAG_ISA_CALL(isa, cnn_conv_gemm_workspace)(&d, &pl, threads), "%s %s: conv_gemm workspace",
                       s->name, path);
+            if (blocked) { /* conv_gemm.c directly, HardSwish after the bias, in a workspace of its own */
+                cnn_conv_plan bp = pl;
+                bp.own_gemm = 1;
+                float *cws = ct_alloc(VTAG_ISA_CALL(isa, cnn_conv_gemm_workspace)(&d, &bp, threads));
                 for (int64_t i = 0; i < nout; i++) out[i] = NAN;
-                for (int64_t g = 0; g < pl.groups; g++)
-                    VTAG_ISA_CALL(isa, cnn_conv_gemm)(threads, out, in, g, w + g * pl.cout_g * pl.k, b,
-                                                      VTAG_ACT_HARDSWISH, &d, &pl, ws);
+                for (int64_t g = 0; g < bp.groups; g++)
+                    VTAG_ISA_CALL(isa, cnn_conv_gemm)(threads, out, in, g, w + g * bp.cout_g * bp.k, b,
+                                                      VTAG_ACT_HARDSWISH, &d, &bp, cws);
+                free(cws);
                 double rel = ct_rel(out, ref + VTAG_ACT_HARDSWISH * nout, nout);
                 CHECK(rel <= TOL, "%s %s t=%d: conv_gemm rel %.3g", s->name, path, threads, rel);
             }
