@@ -27,7 +27,11 @@ build-asan: deps
 # last line when both pass. The SIMD kernel tests run every kernel path this
 # CPU runs (each test prints its list; vtag info says which those are here).
 test: deps build build-asan
-	@$(BUILD)/vtag info | sed -n 's/^kernel path: .*this CPU runs: \(.*\))$$/== kernel paths tested on this CPU: \1 (see vtag info) ==/p'
+	@$(BUILD)/vtag info | awk -F'this CPU runs: ' '/^kernel path:/ { sub(/\)$$/, "", $$2); \
+	  n = split("generic avx2 avx512", all, " "); miss = ""; \
+	  for (i = 1; i <= n; i++) if (index(", " $$2 ", ", ", " all[i] ", ") == 0) miss = miss " " all[i]; \
+	  printf "== SIMD kernel tests run on every path this CPU runs: %s%s ==\n", $$2, \
+	         miss == "" ? "" : "; not on this CPU (built, not run):" miss }'
 	@echo "== tests: ASan+UBSan build =="
 	@ctest --test-dir $(ASAN_BUILD) $(CTEST_ARGS); asan=$$?; \
 	echo "== tests: release build =="; \
