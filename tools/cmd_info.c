@@ -1,7 +1,6 @@
 /* vtag info (also vtag --version): what a bug report needs — the kernel path, BLAS, threads,
  * FFmpeg and the build. */
 #include <stdio.h>
-#include <string.h>
 
 #include "cli.h"
 #include "vtag/info.h"
@@ -38,20 +37,18 @@ int cmd_info(int argc, char **argv)
         cli_error("info", "%s", err.msg);
         return CLI_EXIT_USAGE;
     }
-    char have[64];
-    vtag_isa_list_supported(have, sizeof have);
     char ffmpeg[256];
     vtag_video_versions(ffmpeg, sizeof ffmpeg);
     printf("vtag %s\n", VTAG_VERSION);
     printf("kernel path:  %s (%s; this CPU runs: %s)\n", vtag_isa_name(in.isa),
-           in.isa_env[0] ? "forced by VTAG_CPU" : "the best this CPU runs; VTAG_CPU unset", have);
+           in.isa_env[0] ? "forced by VTAG_CPU" : "the best this CPU runs; VTAG_CPU unset", in.isa_supported);
     printf("cpu:          %s, %d cores online\n", in.cpu, in.cores);
     printf("blas:         %s\n", in.blas);
     printf("blas kernels: %s (%s), threads: %s; vtag runs each GEMM as one-thread calls on pieces fixed by its "
            "shape\n",
            in.blas_core, in.blas_coretype_env[0] ? "forced by OPENBLAS_CORETYPE" : "chosen for this CPU",
            in.blas_threads);
-    printf("threads:      %d by default (the cores online; --threads overrides)\n", in.threads);
+    printf("threads:      %d by default (the cores online; --threads overrides)\n", in.cores);
     printf("openmp:       %d\n", in.openmp);
     printf("ffmpeg:       %s\n", ffmpeg);
     printf("build:        %s\n", in.build);

@@ -104,7 +104,8 @@ vtag_isa vtag_isa_best(void);
 /* The paths this CPU runs, narrowest first, as "generic, avx2" (cap >= 32). */
 void vtag_isa_list_supported(char *buf, size_t cap);
 /* The path to use: VTAG_CPU when set (refused, with a message naming what the
- * CPU supports, if it is unknown or not supported here), else the best. */
+ * CPU supports, if it is unknown or not supported here), else the best; a
+ * refused VTAG_CPU leaves *isa at the best. */
 int vtag_isa_select(vtag_isa *isa, vtag_error *err);
 
 /* ---- context -------------------------------------------------------------

@@ -13,11 +13,10 @@ extern "C" {
 
 typedef struct vtag_info {
     vtag_isa isa;             /* the path in use: VTAG_CPU, else the best */
-    vtag_isa best;            /* the widest path this CPU runs */
+    char isa_supported[64];   /* the paths this CPU runs (vtag_isa_list_supported) */
     char isa_env[16];         /* VTAG_CPU as set ("" when unset) */
     char cpu[128];            /* the CPU's model name (Linux: /proc/cpuinfo), or "unknown" */
-    int cores;                /* online */
-    int threads;              /* the default --threads */
+    int cores;                /* online: the default --threads */
     char blas[256];           /* the BLAS library's own description (openblas_get_config) */
     char blas_core[32];       /* the kernel set it chose for this CPU (OPENBLAS_CORETYPE overrides) */
     char blas_coretype_env[32]; /* OPENBLAS_CORETYPE as set ("" when unset) */

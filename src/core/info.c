@@ -37,13 +37,12 @@ static void cpu_model(char *dst, size_t cap)
 int vtag_info_collect(vtag_info *info, vtag_error *err)
 {
     memset(info, 0, sizeof *info);
-    info->best = vtag_isa_best();
+    vtag_isa_list_supported(info->isa_supported, sizeof info->isa_supported);
     copy(info->isa_env, sizeof info->isa_env, getenv("VTAG_CPU"));
     int rc = vtag_isa_select(&info->isa, err);
     if (rc) return rc;
     cpu_model(info->cpu, sizeof info->cpu);
     info->cores = vtag_default_threads();
-    info->threads = vtag_default_threads();
     copy(info->blas, sizeof info->blas, openblas_get_config());
     info->blas[strcspn(info->blas, "\n")] = '\0';
     copy(info->blas_core, sizeof info->blas_core, openblas_get_corename());

@@ -9,9 +9,8 @@ void vtag_metrics_work_init(vtag_metrics_work *w)
 {
     memset(w, 0, sizeof *w);
     /* VTAG_CPU when it names a path this CPU runs (the CLI refuses any other
-     * at start-up), else the best path. */
-    vtag_isa isa;
-    w->isa = vtag_isa_select(&isa, NULL) == VTAG_OK ? isa : vtag_isa_best();
+     * at start-up), else the best path, which a refused VTAG_CPU leaves. */
+    vtag_isa_select(&w->isa, NULL);
 }
 
 void vtag_metrics_work_free(vtag_metrics_work *w)
