@@ -36,6 +36,34 @@ int vtag_fail(vtag_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 const char *vtag_status_name(int code);
 
+/* ---- checked size arithmetic -------------------------------------------
+ * Every size computed from an input (a file's shape, a config, an option)
+ * goes through these: each returns 0 and stores the result, or returns 1
+ * on overflow (or a negative operand for the int64 forms) and stores 0. */
+static inline int vtag_mul_i64(int64_t a, int64_t b, int64_t *out)
+{
+    if (a < 0 || b < 0 || __builtin_mul_overflow(a, b, out)) return *out = 0, 1;
+    return 0;
+}
+static inline int vtag_add_i64(int64_t a, int64_t b, int64_t *out)
+{
+    if (a < 0 || b < 0 || __builtin_add_overflow(a, b, out)) return *out = 0, 1;
+    return 0;
+}
+static inline int vtag_mul_size(size_t a, size_t b, size_t *out)
+{
+    if (__builtin_mul_overflow(a, b, out)) return *out = 0, 1;
+    return 0;
+}
+/* The element count of a shape (1 for ndim 0); 1 on overflow or a negative dim. */
+static inline int vtag_shape_numel(const int64_t *shape, int ndim, int64_t *out)
+{
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++)
+        if (vtag_mul_i64(n, shape[d], &n)) return *out = 0, 1;
+    return *out = n, 0;
+}
+
 /* ---- random numbers ----------------------------------------------------
  * splitmix64 is counter based: draw i of a stream depends only on the
  * seed and i, so parallel fills are identical for every thread count. */
