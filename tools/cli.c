@@ -7,14 +7,32 @@
 #include <time.h>
 
 #include "cli.h"
+#include "vtag/core.h"
+
+/* One line on stderr, escaped: messages quote paths and fields of input
+ * files, which must not reach the terminal raw or add a line. */
+static void print_line(const char *cmd, const char *fmt, va_list ap)
+{
+    char raw[2048], msg[4 * sizeof raw];
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    vtag_text_escape(msg, sizeof msg, raw);
+    if (cmd) fprintf(stderr, "vtag %s: %s\n", cmd, msg);
+    else fprintf(stderr, "vtag: %s\n", msg);
+}
 
 void cli_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "vtag %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    print_line(cmd, fmt, ap);
+    va_end(ap);
+}
+
+void cli_note(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    print_line(cmd, fmt, ap);
     va_end(ap);
 }
 

@@ -18,8 +18,11 @@ typedef struct cli_command {
     int (*run)(int argc, char **argv); /* argv[0] is the command name */
 } cli_command;
 
-/* Prints "vtag <cmd>: <message>" to stderr. */
+/* Prints "vtag <cmd>: <message>" ("vtag: <message>" when cmd is NULL) as one
+ * line to stderr, with control characters and invalid UTF-8 escaped
+ * (vtag_text_escape). cli_note is the same for progress and notices. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_note(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Parses a positive integer / float option value; on error prints and returns -1. */
 int cli_parse_int(const char *cmd, const char *opt, const char *s, long min, long max, long *out);
 int cli_parse_float(const char *cmd, const char *opt, const char *s, double *out);

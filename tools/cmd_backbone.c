@@ -289,7 +289,7 @@ static int cmd_train_backbone(int argc, char **argv)
     double best = -1;
     if (a.resume && access(spath, F_OK) == 0) {
         if ((rc = vtag_builtin_state_load(&m, &adam, &ctx.rng, &start, &best, spath, &err))) goto fail;
-        fprintf(stderr, "vtag backbone: resuming from %s after epoch %d\n", spath, start);
+        cli_note("backbone", "resuming from %s after epoch %d", spath, start);
     }
     if (a.log && !(log = fopen(a.log, "a"))) {
         vtag_fail(&err, VTAG_ERR_IO, "%s: cannot open the log", a.log);

@@ -210,18 +210,20 @@ static void report_gaps(const vtag_eval *e)
     for (int r = 0; r < e->n_runs; r++) {
         const vtag_eval_scores *s = &e->overall[r];
         if (!s->missing && !s->failed) continue;
-        fprintf(stderr, "vtag eval: %s: %lld of %lld videos missing, %lld failed:", e->runs[r].name, (long long)s->missing,
-                (long long)s->videos, (long long)s->failed);
+        char line[1536];
+        size_t n = (size_t)snprintf(line, sizeof line, "%s: %lld of %lld videos missing, %lld failed:", e->runs[r].name,
+                                    (long long)s->missing, (long long)s->videos, (long long)s->failed);
         int shown = 0;
-        for (int64_t v = 0; v < e->n_videos && shown < 5; v++) {
+        for (int64_t v = 0; v < e->n_videos && shown < 5 && n < sizeof line; v++) {
             const vtag_tag_result *p = e->videos[v].pred[r];
             if (p && !p->error) continue;
-            fprintf(stderr, "%s %s (%s)", shown ? "," : "", e->videos[v].ref->video, p ? "error" : "missing");
+            n += (size_t)snprintf(line + n, sizeof line - n, "%s %s (%s)", shown ? "," : "", e->videos[v].ref->video,
+                                  p ? "error" : "missing");
             shown++;
         }
         int64_t more = s->missing + s->failed - shown;
-        if (more > 0) fprintf(stderr, " and %lld more", (long long)more);
-        fprintf(stderr, "\n");
+        if (more > 0 && n < sizeof line) snprintf(line + n, sizeof line - n, " and %lld more", (long long)more);
+        cli_note("eval", "%s", line); /* escaped: the names come from the labels file */
     }
 }
 
@@ -412,7 +414,7 @@ int cmd_eval(int argc, char **argv)
         ro.logs = logs;
         ro.n_logs = n_logs;
         rc = vtag_eval_write_report(&e, report, &ro, &err);
-        if (!rc) fprintf(stderr, "vtag eval: report written to %s\n", report);
+        if (!rc) cli_note("eval", "report written to %s", report);
     }
     if (rc) cli_error("eval", "%s", err.msg);
     else if (fflush(stdout) || ferror(stdout)) cli_error("eval", "cannot write to stdout");

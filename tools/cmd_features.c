@@ -383,8 +383,8 @@ int cmd_features(int argc, char **argv)
     if ((rc = vtag_data_write_features(&f, a.out, &err))) goto done;
     const double dt = cli_seconds() - pg.t0;
     if (!a.quiet)
-        fprintf(stderr, "vtag features: %lld rows of %lld videos%s (%lld skipped) -> %s in %.1f s (%.1f frames/s)\n",
-                (long long)r.n, (long long)(n_entries - bad), "", (long long)bad, a.out, dt, dt > 0 ? (double)r.n / dt : 0.0);
+        cli_note("features", "%lld rows of %lld videos%s (%lld skipped) -> %s in %.1f s (%.1f frames/s)", (long long)r.n,
+                 (long long)(n_entries - bad), "", (long long)bad, a.out, dt, dt > 0 ? (double)r.n / dt : 0.0);
     status = CLI_EXIT_OK;
 done:
     if (started) {

@@ -229,15 +229,22 @@ static int sample_video(const frames_args *a, int k, FILE *jsonl, int *fatal)
             *fatal = 1;
             break;
         }
+        /* a field json_string refuses (invalid UTF-8) fails the run, never drops out */
         json_t *o = json_object();
-        json_object_set_new(o, "video", json_string(video));
-        json_object_set_new(o, "index", json_integer(fr.index));
-        json_object_set_new(o, "pts_seconds", json_real(round(fr.pts_seconds * 1e6) / 1e6));
-        json_object_set_new(o, "file", json_string(name));
-        json_object_set_new(o, "target_seconds", json_real(round(fr.target_seconds * 1e6) / 1e6));
-        char *line = json_dumps(o, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+        int bad = !o || json_object_set_new(o, "video", json_string(video));
+        bad = bad || json_object_set_new(o, "index", json_integer(fr.index));
+        bad = bad || json_object_set_new(o, "pts_seconds", json_real(round(fr.pts_seconds * 1e6) / 1e6));
+        bad = bad || json_object_set_new(o, "file", json_string(name));
+        bad = bad || json_object_set_new(o, "target_seconds", json_real(round(fr.target_seconds * 1e6) / 1e6));
+        char *line = bad ? NULL : json_dumps(o, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
         json_decref(o);
-        if (!line || fprintf(jsonl, "%s\n", line) < 0) {
+        if (!line) {
+            cli_error("frames", "%s: cannot encode its frames.jsonl line (invalid UTF-8 or out of memory)", name);
+            status = CLI_EXIT_FAIL;
+            *fatal = 1;
+            break;
+        }
+        if (fprintf(jsonl, "%s\n", line) < 0) {
             free(line);
             cli_error("frames", "%s/frames.jsonl: write failed", a->out_dir);
             status = CLI_EXIT_FAIL;
@@ -258,12 +265,12 @@ static int sample_video(const frames_args *a, int k, FILE *jsonl, int *fatal)
         cli_error("frames", "%s: damaged stream: %lld%s frames decoded, %lld damaged packets%s", video,
                   (long long)st.frames_out, of, (long long)st.damaged_packets, cut);
     } else if (a->verbose) {
-        fprintf(stderr,
-                "vtag frames: %s: %lld frames; %s plan, %lld seeks, %lld packets read, %lld decoded, "
-                "%lld converted (index predicted %lld decodes; seek %lld, linear %lld)\n",
-                video, (long long)st.frames_out, strategy_name(st.strategy), (long long)st.seeks,
-                (long long)st.packets_read, (long long)st.frames_decoded, (long long)st.frames_converted,
-                (long long)st.cost_plan, (long long)st.cost_seek, (long long)st.cost_linear);
+        cli_note("frames",
+                 "%s: %lld frames; %s plan, %lld seeks, %lld packets read, %lld decoded, "
+                 "%lld converted (index predicted %lld decodes; seek %lld, linear %lld)",
+                 video, (long long)st.frames_out, strategy_name(st.strategy), (long long)st.seeks,
+                 (long long)st.packets_read, (long long)st.frames_decoded, (long long)st.frames_converted,
+                 (long long)st.cost_plan, (long long)st.cost_seek, (long long)st.cost_linear);
     }
     vtag_video_close(&v);
     return status;

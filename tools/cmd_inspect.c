@@ -3,7 +3,12 @@
 #include <string.h>
 
 #include "cli.h"
+#include "vtag/core.h"
 #include "vtag/safetensors.h"
+
+/* Bytes of a metadata value shown (vtag.items runs to megabytes). */
+#define META_SHOWN 200
+
 
 static void help(FILE *out)
 {
@@ -33,16 +38,30 @@ int cmd_inspect(int argc, char **argv)
             status = CLI_EXIT_FAIL;
             continue;
         }
-        printf("%s: %d tensors\n", argv[a], f.count);
+        /* names and values come from the file: escaped, as messages are */
+        char esc[1024], cut[META_SHOWN + 1];
+        vtag_text_escape(esc, sizeof esc, argv[a]);
+        printf("%s: %d tensors\n", esc, f.count);
         for (int i = 0; i < f.count; i++) {
             const vtag_st_tensor *t = &f.tensors[i];
-            printf("  %-40s %s [", t->name, vtag_dtype_name(t->dtype));
+            vtag_text_escape(esc, sizeof esc, t->name);
+            printf("  %-40s %s [", esc, vtag_dtype_name(t->dtype));
             for (int d = 0; d < t->ndim; d++) printf("%s%lld", d ? ", " : "", (long long)t->shape[d]);
             printf("]\n");
         }
         for (int i = 0; i < f.meta_count; i++) {
             const char *v = f.meta_values[i];
-            printf("  meta %s = %.*s%s\n", f.meta_keys[i], 200, v, strlen(v) > 200 ? "..." : "");
+            size_t n = strlen(v), shown = n;
+            if (shown > META_SHOWN) { /* cut at a character boundary */
+                shown = META_SHOWN;
+                while (shown > 0 && ((unsigned char)v[shown] & 0xC0) == 0x80) shown--;
+            }
+            memcpy(cut, v, shown);
+            cut[shown] = '\0';
+            vtag_text_escape(esc, sizeof esc, f.meta_keys[i]);
+            printf("  meta %s = ", esc);
+            vtag_text_escape(esc, sizeof esc, cut);
+            printf("%s%s\n", esc, shown < n ? "..." : "");
         }
         vtag_st_close(&f);
     }

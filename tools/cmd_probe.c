@@ -36,24 +36,26 @@ static double rounded(double x, double unit)
     return round(x / unit) * unit;
 }
 
+/* -1 when a field cannot be made (json_string refuses invalid UTF-8):
+ * never a line with a field left out. */
 static int print_info(const char *path, const vtag_video_info *in)
 {
     json_t *o = json_object();
     if (!o) return -1;
-    json_object_set_new(o, "video", json_string(path));
-    json_object_set_new(o, "container", json_string(in->container));
-    json_object_set_new(o, "codec", json_string(in->codec));
-    json_object_set_new(o, "duration_seconds", json_real(rounded(in->duration, 1e-6)));
-    json_object_set_new(o, "frame_rate", json_real(rounded(in->frame_rate, 1e-6)));
-    json_object_set_new(o, "width", json_integer(in->width));
-    json_object_set_new(o, "height", json_integer(in->height));
-    json_object_set_new(o, "rotation", json_integer(in->rotation));
-    json_object_set_new(o, "display_width", json_integer(in->display_width));
-    json_object_set_new(o, "display_height", json_integer(in->display_height));
-    json_object_set_new(o, "frames", json_integer(in->frames));
-    json_object_set_new(o, "keyframes", json_integer(in->keyframes));
-    json_object_set_new(o, "index", json_string(in->index_complete ? "full" : "scan"));
-    char *s = json_dumps(o, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+    int bad = json_object_set_new(o, "video", json_string(path));
+    bad |= json_object_set_new(o, "container", json_string(in->container));
+    bad |= json_object_set_new(o, "codec", json_string(in->codec));
+    bad |= json_object_set_new(o, "duration_seconds", json_real(rounded(in->duration, 1e-6)));
+    bad |= json_object_set_new(o, "frame_rate", json_real(rounded(in->frame_rate, 1e-6)));
+    bad |= json_object_set_new(o, "width", json_integer(in->width));
+    bad |= json_object_set_new(o, "height", json_integer(in->height));
+    bad |= json_object_set_new(o, "rotation", json_integer(in->rotation));
+    bad |= json_object_set_new(o, "display_width", json_integer(in->display_width));
+    bad |= json_object_set_new(o, "display_height", json_integer(in->display_height));
+    bad |= json_object_set_new(o, "frames", json_integer(in->frames));
+    bad |= json_object_set_new(o, "keyframes", json_integer(in->keyframes));
+    bad |= json_object_set_new(o, "index", json_string(in->index_complete ? "full" : "scan"));
+    char *s = bad ? NULL : json_dumps(o, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
     json_decref(o);
     if (!s) return -1;
     puts(s);
@@ -96,7 +98,7 @@ int cmd_probe(int argc, char **argv)
             continue;
         }
         if (print_info(videos[i], &info)) {
-            cli_error("probe", "%s: out of memory", videos[i]);
+            cli_error("probe", "%s: cannot encode the probe line (invalid UTF-8 or out of memory)", videos[i]);
             status = CLI_EXIT_FAIL;
         }
     }

@@ -195,8 +195,8 @@ int cmd_synth(int argc, char **argv)
     if (!quiet) {
         o.progress = on_progress;
         o.user = &p;
-        fprintf(stderr, "vtag synth: rendering %lld videos (seed %llu, products from %s) into %s\n",
-                (long long)o.videos, (unsigned long long)o.seed, vtag_synth_source_kind(src), out_dir);
+        cli_note("synth", "rendering %lld videos (seed %llu, products from %s) into %s", (long long)o.videos,
+                 (unsigned long long)o.seed, vtag_synth_source_kind(src), out_dir);
     }
     vtag_synth_report rep;
     int rc = vtag_synth_corpus(out_dir, &o, src, &rep, &err);
@@ -207,8 +207,8 @@ int cmd_synth(int argc, char **argv)
         return CLI_EXIT_FAIL;
     }
     if (!quiet)
-        fprintf(stderr, "vtag synth: %lld videos, %lld frames, %.1f MB (%s) in %.1f s; labels in %s/labels.jsonl\n",
-                (long long)rep.videos, (long long)rep.frames, (double)rep.bytes / 1e6, rep.encoder, since(&p.start),
-                out_dir);
+        cli_note("synth", "%lld videos, %lld frames, %.1f MB (%s) in %.1f s; labels in %s/labels.jsonl",
+                 (long long)rep.videos, (long long)rep.frames, (double)rep.bytes / 1e6, rep.encoder, since(&p.start),
+                 out_dir);
     return CLI_EXIT_OK;
 }

@@ -80,9 +80,8 @@ static int tag_one(vtag_tagger_t *t, vtag_ctx *ctx, const char *path, const vtag
     int wrc = vtag_tag_write(stdout, &out, &werr);
     if (wrc) cli_error(CMD, "stdout: %s", werr.msg);
     if (timing && !failed)
-        fprintf(stderr, "%s: %lld frames, decode %.3f s, backbone %.3f s, caption %.3f s, total %.3f s\n", path,
-                (long long)r.n_frames, r.seconds_decode, r.seconds_backbone, r.seconds_caption,
-                cli_seconds() - t0);
+        cli_note(CMD, "%s: %lld frames, decode %.3f s, backbone %.3f s, caption %.3f s, total %.3f s", path,
+                 (long long)r.n_frames, r.seconds_decode, r.seconds_backbone, r.seconds_caption, cli_seconds() - t0);
     vtag_tag_result_free(&out);
     vtag_tagger_result_free(&r);
     return wrc ? -1 : failed;
@@ -162,12 +161,13 @@ int cmd_tag(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     FILE *lf = NULL;
-    if (list && !(lf = strcmp(list, "-") == 0 ? stdin : fopen(list, "r"))) {
-        cli_error(CMD, "%s: cannot open the list", list);
+    vtag_error err = {0};
+    if (list && strcmp(list, "-") == 0) lf = stdin;
+    else if (list && vtag_file_open(&lf, list, &err)) {
+        cli_error(CMD, "%s", err.msg);
         return CLI_EXIT_FAIL;
     }
 
-    vtag_error err = {0};
     vtag_ctx ctx;
     vtag_tagger_t *t = NULL;
     if (vtag_ctx_init(&ctx, (int)threads, 42, &err)) {
@@ -191,17 +191,21 @@ int cmd_tag(int argc, char **argv)
         n_done++, n_failed += r;
     }
     if (lf) {
-        char line[8192];
-        while (fgets(line, sizeof line, lf)) {
-            size_t n = strcspn(line, "\r\n");
-            line[n] = 0;
+        const char *lname = lf == stdin ? "stdin" : list;
+        vtag_line ln = {0};
+        int rc, r = 0;
+        while (!(rc = vtag_line_read(&ln, lf, lname, VTAG_LINE_MAX, &err)) && ln.len > 0) {
+            size_t n = strcspn(ln.data, "\r\n");
+            ln.data[n] = 0;
             if (n == 0) continue;
-            int r = tag_one(t, &ctx, line, &topt, timing);
-            if (r < 0) {
-                status = CLI_EXIT_FAIL;
-                goto out;
-            }
+            if ((r = tag_one(t, &ctx, ln.data, &topt, timing)) < 0) break; /* the output failed */
             n_done++, n_failed += r;
+        }
+        vtag_line_free(&ln);
+        if (rc) cli_error(CMD, "%s", err.msg);
+        if (rc || r < 0) {
+            status = CLI_EXIT_FAIL;
+            goto out;
         }
     }
     if (n_failed) {

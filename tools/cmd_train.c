@@ -508,9 +508,9 @@ int cmd_train(int argc, char **argv)
     if (a.resume && access(spath, F_OK) == 0) {
         if ((rc = vtag_train_state_load(&m, &st, spath, &err))) goto fail;
         ctx.rng.state = st.rng_state;
-        fprintf(stderr, "vtag train: resuming from %s after epoch %d\n", spath, st.epoch);
+        cli_note("train", "resuming from %s after epoch %d", spath, st.epoch);
     } else if (a.resume) {
-        fprintf(stderr, "vtag train: %s not found, starting from scratch\n", spath);
+        cli_note("train", "%s not found, starting from scratch", spath);
     }
     if (a.log && !(log = fopen(a.log, "a"))) {
         vtag_fail(&err, VTAG_ERR_IO, "%s: cannot open the log", a.log);

@@ -248,7 +248,7 @@ int eval_from_dir(eval_from *e, vtag_ctx *ctx, const char *dir, const char *mode
             if (!rc && cli_is_file(ckpt)) {
                 if (e->n_runs == EVAL_FROM_MAX) rc = vtag_fail(err, VTAG_ERR_ARG, "eval: too many runs");
                 if (!rc) {
-                    fprintf(stderr, "vtag eval: captioning %lld rows with %s\n", (long long)f.n, ckpt);
+                    cli_note("eval", "captioning %lld rows with %s", (long long)f.n, ckpt);
                     rc = run_checkpoint(ctx, ckpt, &f, &g, topt, &e->results[e->n_runs], err);
                 }
                 if (!rc) {

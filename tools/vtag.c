@@ -54,11 +54,11 @@ int main(int argc, char **argv)
     vtag_isa isa;
     vtag_error err = {0};
     if (vtag_isa_select(&isa, &err)) {
-        fprintf(stderr, "vtag: %s\n", err.msg);
+        cli_error(NULL, "%s", err.msg);
         return CLI_EXIT_USAGE;
     }
     for (int i = 0; i < n_commands; i++)
         if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "vtag: unknown command '%s' (vtag --help lists the commands)\n", argv[1]);
+    cli_error(NULL, "unknown command '%s' (vtag --help lists the commands)", argv[1]);
     return CLI_EXIT_USAGE;
 }

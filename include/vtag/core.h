@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -63,6 +64,63 @@ static inline int vtag_shape_numel(const int64_t *shape, int ndim, int64_t *out)
         if (vtag_mul_i64(n, shape[d], &n)) return *out = 0, 1;
     return *out = n, 0;
 }
+
+/* ---- text from inputs (error.c, utf8.c) -----------------------------------
+ * Messages quote file names and fields read from files. vtag_fail and the
+ * CLI's printers pass every message through vtag_text_escape, so no input
+ * can move the cursor, recolour or clear a terminal, or add a line. */
+
+/* Length of the longest valid UTF-8 (RFC 3629: no overlong forms, no
+ * surrogates, nothing past U+10FFFF) prefix of s[0..len). */
+size_t vtag_utf8_valid_prefix(const char *s, size_t len);
+/* Copies the string src into dst (cap >= 1 bytes, always NUL-terminated)
+ * with \n, \r, \t written as those two characters, other control bytes
+ * (< 0x20, 0x7f) and bytes that are not valid UTF-8 as \xNN, and the C1
+ * controls, line/paragraph separators and bidirectional overrides as \uNNNN;
+ * the rest of valid UTF-8 is kept. Escaping twice changes nothing. Cuts at a
+ * whole character or escape when dst is too short. Returns strlen(dst). */
+size_t vtag_text_escape(char *dst, size_t cap, const char *src);
+
+/* ---- input files (input.c) --------------------------------------------------
+ * Every file vtag reads is opened through these: anything but a regular file
+ * (a FIFO, a device, a socket, a directory) is refused with "FILE: not a regular
+ * file (a FIFO)" rather than blocking in open() or reading without end. */
+
+/* open(2) of a regular file for reading, without blocking on a FIFO. */
+int vtag_file_open_fd(int *fd, const char *path, vtag_error *err);
+/* The same as a stdio stream ("rb"). */
+int vtag_file_open(FILE **f, const char *path, vtag_error *err);
+/* Only the check, for readers that open the file themselves (FFmpeg). */
+int vtag_file_check_regular(const char *path, vtag_error *err);
+
+/* The longest line (without its '\n') any line-oriented input may have; a
+ * real labels, score, tag or log line is a few KiB. */
+#define VTAG_LINE_MAX ((size_t)1 << 20)
+
+/* A line buffer reused from line to line. */
+typedef struct vtag_line {
+    char *data;     /* [len + 1]: the line with its '\n' if it had one, NUL-terminated */
+    size_t len;     /* 0 at the end of the file */
+    size_t cap;
+    int64_t number; /* 1-based number of the line in data */
+} vtag_line;
+
+/* Reads the next line of f into ln (ln zeroed before the first call). At the
+ * end of the file returns VTAG_OK with ln->len 0. A line longer than max_len
+ * bytes fails with "PATH: line N is longer than 1 MiB" before more than
+ * max_len + 1 bytes are held; a read error fails naming PATH. */
+int vtag_line_read(vtag_line *ln, FILE *f, const char *path, size_t max_len, vtag_error *err);
+void vtag_line_free(vtag_line *ln);
+
+/* ---- file identity (same_file.c) -------------------------------------------
+ * One file is one (device, inode) pair after following symlinks: a hard link
+ * or a symlink to a file is that file. A name that does not exist (or a
+ * dangling symlink) is no file and the same as nothing. A stat failure other
+ * than "does not exist" is an error. Commands refuse an output that is one of
+ * their inputs with these. */
+int vtag_path_same_file(const char *a, const char *b, int *same, vtag_error *err);
+/* The same for an open descriptor (the standard output: 1) and a name. */
+int vtag_fd_same_file(int fd, const char *path, int *same, vtag_error *err);
 
 /* ---- random numbers ----------------------------------------------------
  * splitmix64 is counter based: draw i of a stream depends only on the

@@ -24,8 +24,8 @@ void vtag_backbone_options_default(vtag_backbone_options *o)
 /* 1: safetensors, 0: not, < 0: the file cannot be read. */
 static int is_safetensors(const char *path, vtag_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return vtag_fail(err, VTAG_ERR_IO, "%s: cannot open: %s", path, strerror(errno)), -1;
+    FILE *f;
+    if (vtag_file_open(&f, path, err)) return -1;
     struct stat st;
     unsigned char head[9];
     int ok = fstat(fileno(f), &st) == 0 && fread(head, 1, sizeof head, f) == sizeof head;

@@ -18,12 +18,12 @@ static void copy(char *dst, size_t cap, const char *src)
 static void cpu_model(char *dst, size_t cap)
 {
     copy(dst, cap, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f) return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) != 0) continue;
-        const char *v = strchr(line, ':');
+    FILE *f;
+    if (vtag_file_open(&f, "/proc/cpuinfo", NULL)) return;
+    vtag_line ln = {0};
+    while (!vtag_line_read(&ln, f, "/proc/cpuinfo", VTAG_LINE_MAX, NULL) && ln.len > 0) {
+        if (strncmp(ln.data, "model name", 10) != 0) continue;
+        const char *v = strchr(ln.data, ':');
         if (!v) break;
         v++;
         while (*v == ' ' || *v == '\t') v++;
@@ -31,6 +31,7 @@ static void cpu_model(char *dst, size_t cap)
         dst[strcspn(dst, "\n")] = '\0';
         break;
     }
+    vtag_line_free(&ln);
     fclose(f);
 }
 

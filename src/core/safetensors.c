@@ -64,12 +64,13 @@ void vtag_st_close(vtag_st_file *f) { file_reset(f); }
  * On success *data_off is where the data section starts in f->base. */
 static int load_bytes(vtag_st_file *f, const char *path, uint64_t *hlen_out, size_t *data_off, vtag_error *err)
 {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return vtag_fail(err, VTAG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
+    int rc = vtag_file_open_fd(&fd, path, err);
+    if (rc) return rc;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
         close(fd);
-        return vtag_fail(err, VTAG_ERR_IO, "%s: not a regular file", path);
+        return vtag_fail(err, VTAG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     }
     size_t size = (size_t)st.st_size;
     if (size < 8) {

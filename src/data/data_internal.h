@@ -34,11 +34,6 @@ int64_t data_map_find(const data_map *m, const char *s, size_t len);
 int data_map_put(data_map *m, const char *key, int64_t val, int64_t *old);
 void data_map_free(data_map *m);
 
-/* ---- UTF-8 ---- */
-/* Length of the valid UTF-8 prefix of s[0..len) (== len when all valid):
- * no overlong forms, surrogates or code points above U+10FFFF. */
-size_t data_utf8_valid_prefix(const char *s, size_t len);
-
 /* ---- labels loading (labels.c, labels_jsonl.c, labels_csv.c) ---- */
 struct vtag_data_labels_impl {
     data_pool pool;
@@ -70,10 +65,10 @@ int data_loader_add(data_loader *ld, const data_record *r, int64_t line);
 int data_loader_fail(data_loader *ld, int64_t line, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* The next line of f (with its '\n', NUL-terminated) into *line; *lineno
- * counts lines. Checks UTF-8 and drops a leading byte-order mark on line 1.
+/* The next line of f into ln (vtag_line_read, at most VTAG_LINE_MAX bytes).
+ * Checks UTF-8 and drops a leading byte-order mark on line 1.
  * Returns 1 for a line, 0 at the end, or −status on error. */
-int data_loader_next_line(data_loader *ld, FILE *f, char **line, size_t *cap, size_t *len, int64_t *lineno);
+int data_loader_next_line(data_loader *ld, FILE *f, vtag_line *ln);
 
 /* Each consumes the open file from its first line on. */
 int data_labels_parse_jsonl(data_loader *ld, FILE *f);

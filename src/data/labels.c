@@ -1,7 +1,6 @@
 /* Labels files (SPEC §8): format detection, line reading with UTF-8 checks,
  * and the checks shared by the JSON Lines and CSV parsers — fields, splits,
  * duplicate videos, relative paths — with every error naming file and line. */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,28 +45,18 @@ int data_loader_fail(data_loader *ld, int64_t line, int code, const char *fmt, .
     return vtag_fail(ld->err, code, "%s:%lld: %s", ld->labels->path, (long long)line, msg);
 }
 
-int data_loader_next_line(data_loader *ld, FILE *f, char **line, size_t *cap, size_t *len, int64_t *lineno)
+int data_loader_next_line(data_loader *ld, FILE *f, vtag_line *ln)
 {
-    errno = 0;
-    ssize_t n = getline(line, cap, f);
-    if (n < 0) {
-        if (ferror(f)) {
-            return -vtag_fail(ld->err, VTAG_ERR_IO, "%s: read error after line %lld: %s", ld->labels->path,
-                              (long long)*lineno, strerror(errno));
-        }
-        if (errno == ENOMEM) {
-            return -vtag_fail(ld->err, VTAG_ERR_NOMEM, "%s: out of memory", ld->labels->path);
-        }
-        return 0;
+    int rc = vtag_line_read(ln, f, ld->labels->path, VTAG_LINE_MAX, ld->err);
+    if (rc) return -rc;
+    if (ln->len == 0) return 0;
+    if (ln->number == 1 && ln->len >= 3 && memcmp(ln->data, "\xEF\xBB\xBF", 3) == 0) {
+        memmove(ln->data, ln->data + 3, ln->len - 2); /* with the NUL */
+        ln->len -= 3;
     }
-    ++*lineno;
-    *len = (size_t)n;
-    if (*lineno == 1 && *len >= 3 && memcmp(*line, "\xEF\xBB\xBF", 3) == 0) {
-        memmove(*line, *line + 3, *len - 2); /* with the NUL */
-        *len -= 3;
-    }
-    size_t ok = data_utf8_valid_prefix(*line, *len);
-    if (ok != *len) return -data_loader_fail(ld, *lineno, VTAG_ERR_FORMAT, "invalid UTF-8 (byte %zu of the line)", ok + 1);
+    size_t ok = vtag_utf8_valid_prefix(ln->data, ln->len);
+    if (ok != ln->len)
+        return -data_loader_fail(ld, ln->number, VTAG_ERR_FORMAT, "invalid UTF-8 (byte %zu of the line)", ok + 1);
     return 1;
 }
 
@@ -259,11 +248,8 @@ int vtag_data_read_labels(vtag_data_labels *l, const char *path, const vtag_data
     dir[slash] = '\0';
 
     int rc = VTAG_OK;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        rc = vtag_fail(err, VTAG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        goto done;
-    }
+    FILE *f;
+    if ((rc = vtag_file_open(&f, path, err))) goto done;
     data_loader ld = {.labels = l, .opts = opts, .dir = dir, .err = err};
     l->format = opts->format != VTAG_DATA_FORMAT_AUTO ? opts->format : format_from_name(path);
     if (l->format == VTAG_DATA_FORMAT_AUTO) l->format = format_sniff(f);

@@ -20,6 +20,7 @@ typedef struct csv_state {
     size_t *offs, *lens;
     int64_t n_fields, fields_cap;
     int64_t newlines;    /* quoted line breaks inside the current row */
+    size_t row_bytes;    /* bytes fed to libcsv since the current row began */
     int64_t next_line;   /* where the next row starts */
     int64_t row_line;    /* where the row being handled started */
     int header_done;
@@ -170,6 +171,7 @@ static void on_row(int c, void *data)
     st->n_fields = 0;
     st->chars_len = 0;
     st->newlines = 0;
+    st->row_bytes = 0;
 }
 
 /* Only '\n' ends a row: then every unquoted '\n' reports one row (blank lines
@@ -177,6 +179,8 @@ static void on_row(int c, void *data)
  * is trimmed as trailing white space. */
 static int csv_is_term(unsigned char c) { return c == '\n'; }
 static int csv_is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+_Static_assert(VTAG_LINE_MAX == (size_t)1 << 20, "the row-length message says 1 MiB");
 
 int data_labels_parse_csv(data_loader *ld, FILE *f)
 {
@@ -189,14 +193,20 @@ int data_labels_parse_csv(data_loader *ld, FILE *f)
     memset(&st, 0, sizeof st);
     st.ld = ld;
     st.next_line = 1;
-    char *line = NULL;
-    size_t cap = 0, len = 0;
-    int64_t lineno = 0;
+    vtag_line ln = {0};
     int got = 0;
-    while (!st.rc && (got = data_loader_next_line(ld, f, &line, &cap, &len, &lineno)) > 0) {
-        if (csv_parse(&p, line, len, on_field, on_row, &st) != len && !st.rc) {
+    while (!st.rc && (got = data_loader_next_line(ld, f, &ln)) > 0) {
+        /* A quoted field may span lines: libcsv holds the whole row, so the
+         * row gets the cap of a line (on_row starts the count again). */
+        st.row_bytes += ln.len;
+        if (st.row_bytes > VTAG_LINE_MAX + 1) {
+            st.rc = data_loader_fail(ld, st.next_line, VTAG_ERR_FORMAT,
+                                     "the row starting here is longer than 1 MiB (a quoted field left open?)");
+            break;
+        }
+        if (csv_parse(&p, ln.data, ln.len, on_field, on_row, &st) != ln.len && !st.rc) {
             if (csv_error(&p) == CSV_EPARSE)
-                st.rc = data_loader_fail(ld, lineno, VTAG_ERR_FORMAT,
+                st.rc = data_loader_fail(ld, ln.number, VTAG_ERR_FORMAT,
                                          "malformed CSV: a quote inside an unquoted field or after a closing quote");
             else
                 st.rc = vtag_fail(ld->err, VTAG_ERR_NOMEM, "%s: %s", ld->labels->path, csv_strerror(csv_error(&p)));
@@ -212,7 +222,7 @@ int data_labels_parse_csv(data_loader *ld, FILE *f)
         st.rc = vtag_fail(ld->err, VTAG_ERR_FORMAT, "%s: no header line (expected video,class1,class2,tags[,split])",
                           ld->labels->path);
     csv_free(&p);
-    free(line);
+    vtag_line_free(&ln);
     free(st.chars);
     free(st.offs);
     free(st.lens);

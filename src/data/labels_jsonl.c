@@ -94,15 +94,14 @@ static int parse_object(data_loader *ld, int64_t line, json_t *obj, tag_buf *tb)
 
 int data_labels_parse_jsonl(data_loader *ld, FILE *f)
 {
-    char *line = NULL;
-    size_t cap = 0, len = 0;
-    int64_t lineno = 0;
+    vtag_line ln = {0};
     tag_buf tb = {0};
     int rc = VTAG_OK, got;
-    while ((got = data_loader_next_line(ld, f, &line, &cap, &len, &lineno)) > 0) {
-        if (is_blank(line, len)) continue;
+    while ((got = data_loader_next_line(ld, f, &ln)) > 0) {
+        const int64_t lineno = ln.number;
+        if (is_blank(ln.data, ln.len)) continue;
         json_error_t jerr;
-        json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+        json_t *obj = json_loadb(ln.data, ln.len, JSON_REJECT_DUPLICATES, &jerr);
         if (!obj) {
             rc = data_loader_fail(ld, lineno, VTAG_ERR_FORMAT, "invalid JSON: %s", jerr.text);
             break;
@@ -113,7 +112,7 @@ int data_labels_parse_jsonl(data_loader *ld, FILE *f)
         if (rc) break;
     }
     if (got < 0) rc = -got;
-    free(line);
+    vtag_line_free(&ln);
     free(tb.tags);
     free(tb.lens);
     return rc;

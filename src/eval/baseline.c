@@ -1,7 +1,6 @@
 /* The CNN multi-label baseline as tag results: `vtag backbone predict`
  * lines {"video", "labels": [{"label", "score"}, …]} → class1 / class2 (the
  * best-scoring training class1 / class2 label) and the top-n labels as tags. */
-#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -93,29 +92,22 @@ int vtag_eval_read_baseline(vtag_tag_results *out, const char *path, const vtag_
         is_c1[vtag_data_find_name(labels, en->class1)] = 1;
         is_c2[vtag_data_find_name(labels, en->class2)] = 1;
     }
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    FILE *f;
+    int rc = vtag_file_open(&f, path, err);
+    if (rc) {
         free(is_c);
-        return vtag_fail(err, VTAG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return rc;
     }
     vtag_tag_result *items = NULL;
-    int64_t n = 0, cap = 0, lineno = 0;
-    char *line = NULL;
-    size_t line_cap = 0;
-    int rc = VTAG_OK;
-    for (;;) {
-        errno = 0;
-        ssize_t len = getline(&line, &line_cap, f);
-        if (len < 0) {
-            if (ferror(f)) rc = vtag_fail(err, VTAG_ERR_IO, "%s: read error: %s", path, strerror(errno));
-            break;
-        }
-        lineno++;
+    int64_t n = 0, cap = 0;
+    vtag_line ln = {0};
+    while (!(rc = vtag_line_read(&ln, f, path, VTAG_LINE_MAX, err)) && ln.len > 0) {
+        const int64_t lineno = ln.number;
         size_t i = 0;
-        while (i < (size_t)len && strchr(" \t\r\n", line[i])) i++;
-        if (i == (size_t)len) continue;
+        while (i < ln.len && ln.data[i] && strchr(" \t\r\n", ln.data[i])) i++;
+        if (i == ln.len) continue;
         json_error_t jerr;
-        json_t *obj = json_loadb(line, (size_t)len, JSON_REJECT_DUPLICATES, &jerr);
+        json_t *obj = json_loadb(ln.data, ln.len, JSON_REJECT_DUPLICATES, &jerr);
         if (!obj || !json_is_object(obj)) {
             json_decref(obj);
             rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s:%lld: %s", path, (long long)lineno,
@@ -137,7 +129,7 @@ int vtag_eval_read_baseline(vtag_tag_results *out, const char *path, const vtag_
         if (rc) break;
         n++;
     }
-    free(line);
+    vtag_line_free(&ln);
     fclose(f);
     free(is_c);
     if (!rc) {

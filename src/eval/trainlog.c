@@ -1,7 +1,6 @@
 /* vtag train's per-epoch JSON lines (docs/FORMATS.md "Training log") for the
  * report's training curves: epoch, phase, loss and val_cider_d; other keys
  * are ignored, so logs of later versions still plot. */
-#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -22,21 +21,18 @@ void eval_trainlog_free(eval_trainlog *t)
 int eval_read_trainlog(eval_trainlog *t, const char *path, vtag_error *err)
 {
     memset(t, 0, sizeof *t);
-    FILE *f = fopen(path, "rb");
-    if (!f) return vtag_fail(err, VTAG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char *line = NULL;
-    size_t cap_line = 0;
-    int64_t cap = 0, lineno = 0;
-    int rc = VTAG_OK;
-    for (;;) {
-        ssize_t len = getline(&line, &cap_line, f);
-        if (len < 0) break;
-        lineno++;
+    FILE *f;
+    int rc = vtag_file_open(&f, path, err);
+    if (rc) return rc;
+    vtag_line ln = {0};
+    int64_t cap = 0;
+    while (!(rc = vtag_line_read(&ln, f, path, VTAG_LINE_MAX, err)) && ln.len > 0) {
+        const int64_t lineno = ln.number;
         size_t i = 0;
-        while (i < (size_t)len && strchr(" \t\r\n", line[i])) i++;
-        if (i == (size_t)len) continue;
+        while (i < ln.len && ln.data[i] && strchr(" \t\r\n", ln.data[i])) i++;
+        if (i == ln.len) continue;
         json_error_t jerr;
-        json_t *o = json_loadb(line, (size_t)len, 0, &jerr);
+        json_t *o = json_loadb(ln.data, ln.len, 0, &jerr);
         json_t *ep = json_object_get(o, "epoch"), *ph = json_object_get(o, "phase"), *lo = json_object_get(o, "loss"),
                *va = json_object_get(o, "val_cider_d");
         if (!o || !json_is_number(ep) || !json_is_string(ph) || !json_is_number(lo) || (va && !json_is_null(va) && !json_is_number(va))) {
@@ -68,8 +64,7 @@ int eval_read_trainlog(eval_trainlog *t, const char *path, vtag_error *err)
         t->n++;
         json_decref(o);
     }
-    if (!rc && ferror(f)) rc = vtag_fail(err, VTAG_ERR_IO, "%s: read error", path);
-    free(line);
+    vtag_line_free(&ln);
     fclose(f);
     if (rc) eval_trainlog_free(t);
     return rc;

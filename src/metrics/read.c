@@ -1,7 +1,6 @@
 /* JSON Lines input of `vtag score` (docs/FORMATS.md "Score input"): caption
  * items {"id", "cand", "refs"} and multi-label items {"id", "pred", "true"}.
  * Every error names the file and the line; unknown fields are errors. */
-#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
@@ -34,8 +33,7 @@ static int buf_push(buf *b, const void *elem, size_t size)
 typedef struct reader {
     const char *path;
     FILE *f;
-    char *line;
-    size_t line_cap;
+    vtag_line line;
     int64_t lineno;
     vtag_error *err;
 } reader;
@@ -56,15 +54,13 @@ static int rd_open(reader *rd, const char *path, vtag_error *err)
     memset(rd, 0, sizeof *rd);
     rd->path = path;
     rd->err = err;
-    rd->f = fopen(path, "rb");
-    if (!rd->f) return vtag_fail(err, VTAG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    return VTAG_OK;
+    return vtag_file_open(&rd->f, path, err);
 }
 
 static void rd_close(reader *rd)
 {
     if (rd->f) fclose(rd->f);
-    free(rd->line);
+    vtag_line_free(&rd->line);
 }
 
 /* The next non-blank line as a JSON object in *obj (NULL at the end). */
@@ -72,21 +68,17 @@ static int rd_next(reader *rd, json_t **obj)
 {
     *obj = NULL;
     for (;;) {
-        errno = 0;
-        ssize_t n = getline(&rd->line, &rd->line_cap, rd->f);
-        if (n < 0) {
-            if (ferror(rd->f))
-                return vtag_fail(rd->err, VTAG_ERR_IO, "%s: read error after line %lld: %s", rd->path,
-                                 (long long)rd->lineno, strerror(errno));
-            return VTAG_OK;
-        }
-        rd->lineno++;
+        int rc = vtag_line_read(&rd->line, rd->f, rd->path, VTAG_LINE_MAX, rd->err);
+        if (rc) return rc;
+        size_t n = rd->line.len;
+        if (n == 0) return VTAG_OK;
+        rd->lineno = rd->line.number;
         size_t i = 0;
-        while (i < (size_t)n && strchr(" \t\r\n", rd->line[i])) i++;
-        if (i == (size_t)n) continue;
+        while (i < n && rd->line.data[i] && strchr(" \t\r\n", rd->line.data[i])) i++;
+        if (i == n) continue;
         json_error_t jerr;
         const size_t flags = JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY;
-        json_t *v = json_loadb(rd->line, (size_t)n, flags, &jerr);
+        json_t *v = json_loadb(rd->line.data, n, flags, &jerr);
         if (!v) return rd_fail(rd, VTAG_ERR_FORMAT, "malformed JSON: %s (column %d)", jerr.text, jerr.column);
         if (!json_is_object(v)) {
             json_decref(v);

@@ -56,12 +56,13 @@ int onnx_node_fail(const vtag_onnx_model_t *m, const onnx_node *nd, vtag_error *
 /* Reads a whole file; VTAG_ERR_IO naming it when it cannot. */
 static int read_file(const char *path, uint8_t **data, size_t *size, vtag_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return vtag_fail(err, VTAG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    int rc = vtag_file_open(&f, path, err);
+    if (rc) return rc;
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fileno(f), &st) != 0) {
         fclose(f);
-        return vtag_fail(err, VTAG_ERR_IO, "%s: not a regular file", path);
+        return vtag_fail(err, VTAG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     }
     size_t n = (size_t)st.st_size;
     uint8_t *buf = malloc(n ? n : 1);

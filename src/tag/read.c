@@ -1,7 +1,6 @@
 /* Reading tag output files (docs/FORMATS.md "Tag output") back into
  * vtag_tag_results, for vtag eval. Every error names the file and the line;
  * unknown fields are errors, like everywhere else in vtag (STYLE 8). */
-#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
@@ -243,28 +242,19 @@ int vtag_tag_read(vtag_tag_results *out, const char *path, vtag_error *err)
 {
     memset(out, 0, sizeof *out);
     reader rd = {path, 0, err};
-    FILE *f = fopen(path, "rb");
-    if (!f) return vtag_fail(err, VTAG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    int rc = vtag_file_open(&f, path, err);
+    if (rc) return rc;
     vtag_tag_result *items = NULL;
     int64_t n = 0, cap = 0, *line_of = NULL;
-    char *line = NULL;
-    size_t line_cap = 0;
-    int rc = VTAG_OK;
-    for (;;) {
-        errno = 0;
-        ssize_t len = getline(&line, &line_cap, f);
-        if (len < 0) {
-            if (ferror(f))
-                rc = vtag_fail(err, VTAG_ERR_IO, "%s: read error after line %lld: %s", path, (long long)rd.lineno,
-                               strerror(errno));
-            break;
-        }
-        rd.lineno++;
+    vtag_line ln = {0};
+    while (!(rc = vtag_line_read(&ln, f, path, VTAG_LINE_MAX, err)) && ln.len > 0) {
+        rd.lineno = ln.number;
         size_t i = 0;
-        while (i < (size_t)len && strchr(" \t\r\n", line[i])) i++;
-        if (i == (size_t)len) continue;
+        while (i < ln.len && ln.data[i] && strchr(" \t\r\n", ln.data[i])) i++;
+        if (i == ln.len) continue;
         json_error_t jerr;
-        json_t *obj = json_loadb(line, (size_t)len, JSON_REJECT_DUPLICATES, &jerr);
+        json_t *obj = json_loadb(ln.data, ln.len, JSON_REJECT_DUPLICATES, &jerr);
         if (!obj) {
             rc = rd_fail(&rd, VTAG_ERR_FORMAT, "malformed JSON: %s (column %d)", jerr.text, jerr.column);
             break;
@@ -286,7 +276,7 @@ int vtag_tag_read(vtag_tag_results *out, const char *path, vtag_error *err)
         if (rc) break;
         line_of[n++] = rd.lineno;
     }
-    free(line);
+    vtag_line_free(&ln);
     fclose(f);
     vtag_error e2;
     if (!rc && vtag_tag_results_adopt(out, items, n, &e2)) {

@@ -55,7 +55,8 @@ static int from_dir(vtag_tagger_t *t, const vtag_tagger_options *o, vtag_error *
     char *mpath = join(o->dir, "pipeline.json");
     if (!mpath) return vtag_fail(err, VTAG_ERR_NOMEM, "tagger: out of memory");
     json_error_t je;
-    json_t *m = json_load_file(mpath, 0, &je);
+    /* is_file first: jansson's open would block on a FIFO */
+    json_t *m = is_file(mpath) ? json_load_file(mpath, 0, &je) : NULL;
     if (!m) {
         int rc = is_file(mpath)
                      ? vtag_fail(err, VTAG_ERR_FORMAT, "%s:%d: %s", mpath, je.line, je.text)

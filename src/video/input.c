@@ -70,6 +70,23 @@ static int no_video_error(const vv_input *in, const char *path, vtag_error *err)
                      other);
 }
 
+/* What may be opened as a video: a regular file (FFmpeg's open would block
+ * on a FIFO without a writer, and read a device without end) whose name is
+ * valid UTF-8 (outputs write it into JSON). Reading URLs or "-" would be
+ * admitted here, by name. */
+static int check_path(const char *path, vtag_error *err)
+{
+    size_t n = strlen(path);
+    if (vtag_utf8_valid_prefix(path, n) != n)
+        return vtag_fail(err, VTAG_ERR_ARG, "%s: the file name is not valid UTF-8", path);
+    int rc = vtag_file_check_regular(path, err);
+    if (rc) return rc;
+    struct stat sb;
+    if (stat(path, &sb) != 0) return vtag_fail(err, VTAG_ERR_IO, "%s: %s", path, strerror(errno));
+    if (sb.st_size == 0) return vtag_fail(err, VTAG_ERR_FORMAT, "%s: empty file (0 bytes)", path);
+    return VTAG_OK;
+}
+
 int vv_input_open(vv_input *in, const char *path, vtag_video_info *info, vtag_error *err)
 {
     memset(in, 0, sizeof *in);
@@ -77,12 +94,8 @@ int vv_input_open(vv_input *in, const char *path, vtag_video_info *info, vtag_er
     in->stream = -1;
     info->keyframes = -1;
 
-    struct stat sb;
-    if (stat(path, &sb) != 0) return vtag_fail(err, VTAG_ERR_IO, "%s: %s", path, strerror(errno));
-    if (S_ISDIR(sb.st_mode)) return vtag_fail(err, VTAG_ERR_IO, "%s: is a directory", path);
-    if (S_ISREG(sb.st_mode) && sb.st_size == 0)
-        return vtag_fail(err, VTAG_ERR_FORMAT, "%s: empty file (0 bytes)", path);
-
+    int rc = check_path(path, err);
+    if (rc) return rc;
     int ret = avformat_open_input(&in->fmt, path, NULL, NULL);
     if (ret < 0) {
         int code = (ret == AVERROR(ENOENT) || ret == AVERROR(EACCES) || ret == AVERROR(EIO)) ? VTAG_ERR_IO

@@ -243,7 +243,7 @@ static void test_utf8(void)
         {"\xF5\x80\x80\x80", 0},  /* invalid lead */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        size_t got = data_utf8_valid_prefix(cases[i].s, strlen(cases[i].s));
+        size_t got = vtag_utf8_valid_prefix(cases[i].s, strlen(cases[i].s));
         CHECK(got == cases[i].valid, "utf8 case %zu: %zu vs %zu", i, got, cases[i].valid);
     }
 }

@@ -1,8 +1,9 @@
-/* Strict UTF-8 validation (RFC 3629): labels files must be UTF-8, and an
- * invalid byte is reported with its line. */
-#include "data/data_internal.h"
+/* Strict UTF-8 validation (RFC 3629): labels files must be UTF-8 (an invalid
+ * byte is reported with its line), file names written into JSON must be, and
+ * messages escape whatever is not. */
+#include "vtag/core.h"
 
-size_t data_utf8_valid_prefix(const char *str, size_t len)
+size_t vtag_utf8_valid_prefix(const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
