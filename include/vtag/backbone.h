@@ -16,6 +16,13 @@ extern "C" {
 
 typedef struct vtag_backbone vtag_backbone_t;
 
+/* Limits no real backbone reaches, checked at open before anything is
+ * allocated: the input side S (options, an ONNX model's declared input, a
+ * built-in file's config; ImageNet CNNs take 224..600) and the frames per run
+ * call (options, an ONNX model's fixed batch; features uses 8). */
+#define VTAG_BACKBONE_MAX_SIZE 8192
+#define VTAG_BACKBONE_MAX_BATCH 4096
+
 typedef struct vtag_backbone_options {
     int64_t size;      /* input S×S; 0: the model's own (built-in: from its file; ONNX: 224) */
     float mean[3];     /* RGB normalisation; default ImageNet 0.485 0.456 0.406 */

@@ -28,6 +28,14 @@ typedef enum vtag_act {
     VTAG_ACT_HARDSWISH = 3, /* x · min(max(x + 3, 0), 6) / 6 */
 } vtag_act;
 
+/* The most elements a *_plan accepts in any one tensor it implies: the input,
+ * the output, the weights, one image's im2col matrix, the padded input plane
+ * (rounded up to whole strides). 2^36 floats are 256 GiB; resnet50's largest
+ * tensor at batch 256 is 2^27.6. Every size a plan computes is checked
+ * (vtag_mul_i64, vtag_add_i64): a shape past int64 or past this limit is
+ * VTAG_ERR_ARG, so that the forward and workspace arithmetic cannot overflow. */
+#define VTAG_CNN_MAX_ELEMENTS ((int64_t)1 << 36)
+
 /* ---- Conv2d --------------------------------------------------------------------
  * out[N, Cout, Ho, Wo] = Σ w[Cout, Cin/groups, KH, KW] ⋆ in[N, Cin, H, W] + b[Cout]
  * Ho = (H + pad_top + pad_bottom − dil_h·(KH−1) − 1) / stride_h + 1 (floor), W alike.

@@ -28,6 +28,14 @@ typedef enum vtag_onnx_dtype {
 } vtag_onnx_dtype;
 
 #define VTAG_ONNX_MAX_DIMS 8
+/* The most elements of any tensor of a model — initializer, input, or a value
+ * shape inference computes — with a dim of 0 counted as 1, so that every
+ * partial product of a shape is bounded too (an empty [0, 2^62, 4] is
+ * refused). 2^36 (256 GiB of floats) is far past any real network (resnet50's
+ * largest activation at batch 256: 2^27.6) and keeps every product of two
+ * sizes inside int64. A model past it is refused at load (initializers) or
+ * planning (values), naming the initializer or the node. */
+#define VTAG_ONNX_MAX_ELEMENTS ((int64_t)1 << 36)
 
 typedef struct vtag_onnx_tensor {
     int dtype; /* vtag_onnx_dtype */

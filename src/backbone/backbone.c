@@ -44,6 +44,12 @@ int vtag_backbone_open(vtag_backbone_t **out, const char *path, const vtag_backb
         vtag_backbone_options_default(&def);
         o = &def;
     }
+    if (o->size < 0 || o->size > VTAG_BACKBONE_MAX_SIZE)
+        return vtag_fail(err, VTAG_ERR_ARG, "%s: input size %lld px (1..%d)", path, (long long)o->size,
+                         VTAG_BACKBONE_MAX_SIZE);
+    if (o->max_batch > VTAG_BACKBONE_MAX_BATCH)
+        return vtag_fail(err, VTAG_ERR_ARG, "%s: batch of %lld frames (at most %d)", path, (long long)o->max_batch,
+                         VTAG_BACKBONE_MAX_BATCH);
     int st = is_safetensors(path, err);
     if (st < 0) return err ? err->code : VTAG_ERR_IO;
     if (st) {

@@ -138,6 +138,17 @@ int vtag_onnx_backbone_open(vtag_backbone_t **out, const char *path, const vtag_
     vtag_backbone_info *info = &b->info;
     int64_t declared = decl.ndim == 4 && decl.shape[2] > 0 ? decl.shape[2] : 0;
     info->size = o->size ? o->size : declared ? declared : 224;
+    /* the model's declared sizes are as untrusted as the rest of the file */
+    if (info->size < 1 || info->size > VTAG_BACKBONE_MAX_SIZE) {
+        rc = vtag_fail(err, VTAG_ERR_ARG, "%s: input '%s' of %lld px (1..%d)", path, im->input, (long long)info->size,
+                       VTAG_BACKBONE_MAX_SIZE);
+        goto fail;
+    }
+    if (decl.ndim == 4 && decl.shape[0] > VTAG_BACKBONE_MAX_BATCH) {
+        rc = vtag_fail(err, VTAG_ERR_ARG, "%s: input '%s' has a fixed batch of %lld (at most %d)", path, im->input,
+                       (long long)decl.shape[0], VTAG_BACKBONE_MAX_BATCH);
+        goto fail;
+    }
     for (int i = 0; i < 3; i++) {
         info->mean[i] = o->have_norm ? o->mean[i] : (float[]){0.485f, 0.456f, 0.406f}[i];
         info->std[i] = o->have_norm ? o->std[i] : (float[]){0.229f, 0.224f, 0.225f}[i];
@@ -146,11 +157,6 @@ int vtag_onnx_backbone_open(vtag_backbone_t **out, const char *path, const vtag_
     if (decl.ndim == 4 && decl.shape[0] > 0) {
         im->fixed_batch = decl.shape[0];
         if (info->max_batch > im->fixed_batch) info->max_batch = im->fixed_batch;
-        im->pad = malloc((size_t)(im->fixed_batch * 3 * info->size * info->size) * sizeof(float));
-        if (!im->pad) {
-            rc = vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
-            goto fail;
-        }
     }
     const char *dfc = NULL, *datt = NULL;
     if (!o->fc_node || !o->att_node) {
@@ -166,6 +172,13 @@ int vtag_onnx_backbone_open(vtag_backbone_t **out, const char *path, const vtag_
     im->names[0] = im->own[0];
     im->names[1] = im->own[1];
     if ((rc = taps_check(b, im, path, im->fixed_batch ? im->fixed_batch : info->max_batch, err))) goto fail;
+    if (im->fixed_batch) { /* after planning, which bounds [fixed_batch, 3, S, S] */
+        im->pad = malloc((size_t)(im->fixed_batch * 3 * info->size * info->size) * sizeof(float));
+        if (!im->pad) {
+            rc = vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
+            goto fail;
+        }
+    }
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     json_t *d = json_pack("{s:s, s:s%, s:I, s:s, s:s}", "kind", "onnx", "file", base,
                           strlen(base) < 100 ? strlen(base) : (size_t)100, "size", (json_int_t)info->size, "fc",

@@ -48,15 +48,44 @@ int vtag_conv2d_plan(vtag_conv2d_dims *d, vtag_error *err)
     if (d->groups < 1 || d->c_in % d->groups || d->c_out % d->groups)
         return vtag_fail(err, VTAG_ERR_ARG, "conv2d: groups %lld must be >= 1 and divide c_in %lld and c_out %lld",
                          (long long)d->groups, (long long)d->c_in, (long long)d->c_out);
-    int64_t eff_h = d->dil_h * (d->kh - 1) + 1, eff_w = d->dil_w * (d->kw - 1) + 1;
-    int64_t ph = d->h + d->pad_top + d->pad_bottom, pw = d->w + d->pad_left + d->pad_right;
+    /* Every size below is checked: attributes of a hostile ONNX file reach here unfiltered. */
+    int64_t eff_h, eff_w, ph, pw;
+    if (vtag_mul_i64(d->dil_h, d->kh - 1, &eff_h) || vtag_add_i64(eff_h, 1, &eff_h) ||
+        vtag_mul_i64(d->dil_w, d->kw - 1, &eff_w) || vtag_add_i64(eff_w, 1, &eff_w))
+        return vtag_fail(err, VTAG_ERR_ARG, "conv2d: kernel %lldx%lld with dilation (%lld, %lld) overflows int64",
+                         (long long)d->kh, (long long)d->kw, (long long)d->dil_h, (long long)d->dil_w);
+    if (vtag_add_i64(d->h, d->pad_top, &ph) || vtag_add_i64(ph, d->pad_bottom, &ph) ||
+        vtag_add_i64(d->w, d->pad_left, &pw) || vtag_add_i64(pw, d->pad_right, &pw))
+        return vtag_fail(err, VTAG_ERR_ARG, "conv2d: input %lldx%lld with padding (%lld, %lld, %lld, %lld) overflows int64",
+                         (long long)d->h, (long long)d->w, (long long)d->pad_top, (long long)d->pad_left,
+                         (long long)d->pad_bottom, (long long)d->pad_right);
     if (eff_h > ph || eff_w > pw)
         return vtag_fail(err, VTAG_ERR_ARG, "conv2d: kernel extent %lldx%lld exceeds the padded input %lldx%lld",
                          (long long)eff_h, (long long)eff_w, (long long)ph, (long long)pw);
     d->h_out = (ph - eff_h) / d->stride_h + 1;
     d->w_out = (pw - eff_w) / d->stride_w + 1;
+    /* The tensors the forward and backward touch, and the depthwise kernel's polyphase planes
+     * (the padded plane rounded up to whole strides: counted for depthwise convs only, where a
+     * stride past the input would make them huge), each within VTAG_CNN_MAX_ELEMENTS: then no
+     * product the kernels or the workspace sizes form can overflow. */
+    const int depthwise = d->groups > 1 && d->groups == d->c_in && d->groups == d->c_out;
+    const int64_t hq = ph / d->stride_h + (ph % d->stride_h != 0), wq = pw / d->stride_w + (pw % d->stride_w != 0);
+    int64_t in_n, out_n, k, w_n, p, col, plane_h, plane_w, plane;
+    const int over =
+        vtag_mul_i64(d->n, d->c_in, &in_n) || vtag_mul_i64(in_n, d->h, &in_n) || vtag_mul_i64(in_n, d->w, &in_n) ||
+        vtag_mul_i64(d->h_out, d->w_out, &p) || vtag_mul_i64(d->n, d->c_out, &out_n) || vtag_mul_i64(out_n, p, &out_n) ||
+        vtag_mul_i64(d->c_in / d->groups, d->kh, &k) || vtag_mul_i64(k, d->kw, &k) || vtag_mul_i64(d->c_out, k, &w_n) ||
+        vtag_mul_i64(k, p, &col) || vtag_mul_i64(hq, depthwise ? d->stride_h : 1, &plane_h) ||
+        vtag_mul_i64(wq, depthwise ? d->stride_w : 1, &plane_w) || vtag_mul_i64(plane_h, plane_w, &plane);
+    if (over || in_n > VTAG_CNN_MAX_ELEMENTS || out_n > VTAG_CNN_MAX_ELEMENTS || w_n > VTAG_CNN_MAX_ELEMENTS ||
+        col > VTAG_CNN_MAX_ELEMENTS || plane > VTAG_CNN_MAX_ELEMENTS)
+        return vtag_fail(err, VTAG_ERR_ARG,
+                         "conv2d: too large (input [%lld, %lld, %lld, %lld], output %lldx%lld, kernel %lldx%lld, "
+                         "stride (%lld, %lld)): a tensor past %lld elements",
+                         (long long)d->n, (long long)d->c_in, (long long)d->h, (long long)d->w, (long long)d->h_out,
+                         (long long)d->w_out, (long long)d->kh, (long long)d->kw, (long long)d->stride_h,
+                         (long long)d->stride_w, (long long)VTAG_CNN_MAX_ELEMENTS);
     /* GEMM sizes are BLAS ints; keep every matrix dimension (and a merged N) well inside. */
-    int64_t k = d->c_in / d->groups * d->kh * d->kw, p = d->h_out * d->w_out;
     if (k > INT_MAX / 2 || p > INT_MAX / 2 / d->n || d->h * d->w > INT_MAX / 2 || d->c_out > INT_MAX / 2)
         return vtag_fail(err, VTAG_ERR_ARG, "conv2d: too large (K %lld, %lld output positions)", (long long)k,
                          (long long)p);

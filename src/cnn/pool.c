@@ -6,13 +6,14 @@
 
 #include "cnn/cnn_internal.h"
 
-/* PyTorch's pooling_output_shape_pad_lr. */
-static int64_t pool_out(int64_t in, int64_t k, int64_t pad_a, int64_t pad_b, int64_t stride, int64_t dil,
-                        int ceil_mode)
+/* PyTorch's pooling_output_shape_pad_lr, for a padded extent `padded` >= the kernel extent
+ * `eff` (so that nothing here can overflow: stride − 1 is added to padded − eff, not to padded). */
+static int64_t pool_out(int64_t in, int64_t pad_a, int64_t padded, int64_t eff, int64_t stride, int ceil_mode)
 {
-    int64_t span = in + pad_a + pad_b - dil * (k - 1) - 1 + (ceil_mode ? stride - 1 : 0);
+    const int64_t span = padded - eff;
     int64_t out = span / stride + 1;
-    if (ceil_mode && (out - 1) * stride >= in + pad_a) out--;
+    if (ceil_mode && span % stride) out++;
+    if (ceil_mode && out - 1 > (in + pad_a - 1) / stride) out--; /* (out − 1)·stride >= in + pad_a */
     return out;
 }
 
@@ -29,21 +30,37 @@ int vtag_pool2d_plan(vtag_pool2d_dims *d, vtag_error *err)
         return vtag_fail(err, VTAG_ERR_ARG, "pool2d: negative padding (%lld, %lld, %lld, %lld)",
                          (long long)d->pad_top, (long long)d->pad_left, (long long)d->pad_bottom,
                          (long long)d->pad_right);
-    int64_t eff_h = d->dil_h * (d->kh - 1) + 1, eff_w = d->dil_w * (d->kw - 1) + 1;
+    /* Every size below is checked: attributes of a hostile ONNX file reach here unfiltered. */
+    int64_t eff_h, eff_w, ph, pw;
+    if (vtag_mul_i64(d->dil_h, d->kh - 1, &eff_h) || vtag_add_i64(eff_h, 1, &eff_h) ||
+        vtag_mul_i64(d->dil_w, d->kw - 1, &eff_w) || vtag_add_i64(eff_w, 1, &eff_w))
+        return vtag_fail(err, VTAG_ERR_ARG, "pool2d: kernel %lldx%lld with dilation (%lld, %lld) overflows int64",
+                         (long long)d->kh, (long long)d->kw, (long long)d->dil_h, (long long)d->dil_w);
     if (d->pad_top >= eff_h || d->pad_bottom >= eff_h || d->pad_left >= eff_w || d->pad_right >= eff_w)
         return vtag_fail(err, VTAG_ERR_ARG, "pool2d: padding (%lld, %lld, %lld, %lld) must be smaller than the kernel extent %lldx%lld",
                          (long long)d->pad_top, (long long)d->pad_left, (long long)d->pad_bottom,
                          (long long)d->pad_right, (long long)eff_h, (long long)eff_w);
-    if (d->h + d->pad_top + d->pad_bottom < eff_h || d->w + d->pad_left + d->pad_right < eff_w)
+    if (vtag_add_i64(d->h, d->pad_top, &ph) || vtag_add_i64(ph, d->pad_bottom, &ph) ||
+        vtag_add_i64(d->w, d->pad_left, &pw) || vtag_add_i64(pw, d->pad_right, &pw))
+        return vtag_fail(err, VTAG_ERR_ARG, "pool2d: input %lldx%lld with padding overflows int64", (long long)d->h,
+                         (long long)d->w);
+    if (ph < eff_h || pw < eff_w)
         return vtag_fail(err, VTAG_ERR_ARG, "pool2d: kernel extent %lldx%lld exceeds the padded input", (long long)eff_h,
                          (long long)eff_w);
-    if (d->h * d->w > INT32_MAX)
-        return vtag_fail(err, VTAG_ERR_ARG, "pool2d: plane of %lld positions too large for int32 argmax",
-                         (long long)(d->h * d->w));
-    d->h_out = pool_out(d->h, d->kh, d->pad_top, d->pad_bottom, d->stride_h, d->dil_h, d->ceil_mode);
-    d->w_out = pool_out(d->w, d->kw, d->pad_left, d->pad_right, d->stride_w, d->dil_w, d->ceil_mode);
+    int64_t hw, in_n, out_n;
+    if (vtag_mul_i64(d->h, d->w, &hw) || hw > INT32_MAX)
+        return vtag_fail(err, VTAG_ERR_ARG, "pool2d: plane of %lldx%lld positions too large for int32 argmax",
+                         (long long)d->h, (long long)d->w);
+    d->h_out = pool_out(d->h, d->pad_top, ph, eff_h, d->stride_h, d->ceil_mode);
+    d->w_out = pool_out(d->w, d->pad_left, pw, eff_w, d->stride_w, d->ceil_mode);
     if (d->h_out < 1 || d->w_out < 1)
         return vtag_fail(err, VTAG_ERR_ARG, "pool2d: empty output");
+    if (vtag_mul_i64(d->n, d->c, &in_n) || vtag_mul_i64(in_n, hw, &in_n) || in_n > VTAG_CNN_MAX_ELEMENTS ||
+        vtag_mul_i64(d->n * d->c, d->h_out, &out_n) || vtag_mul_i64(out_n, d->w_out, &out_n) ||
+        out_n > VTAG_CNN_MAX_ELEMENTS)
+        return vtag_fail(err, VTAG_ERR_ARG, "pool2d: too large (input [%lld, %lld, %lld, %lld], output %lldx%lld): "
+                         "a tensor past %lld elements", (long long)d->n, (long long)d->c, (long long)d->h,
+                         (long long)d->w, (long long)d->h_out, (long long)d->w_out, (long long)VTAG_CNN_MAX_ELEMENTS);
     return VTAG_OK;
 }
 

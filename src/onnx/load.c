@@ -104,13 +104,12 @@ int onnx_tensor_from_proto(vtag_onnx_tensor *t, int *owned, const Onnx__TensorPr
                          VTAG_ONNX_MAX_DIMS);
     t->dtype = dt;
     t->ndim = (int)p->n_dims;
-    int64_t n = 1;
-    for (size_t d = 0; d < p->n_dims; d++) {
-        if (p->dims[d] < 0 || (p->dims[d] > 0 && n > INT64_MAX / 16 / p->dims[d]))
-            return vtag_fail(err, VTAG_ERR_FORMAT, "%s: bad dimension %lld", what, (long long)p->dims[d]);
-        t->shape[d] = p->dims[d];
-        n *= p->dims[d];
-    }
+    /* the shape is checked (and its data length below) before anything is allocated */
+    char why[200];
+    if (onnx_shape_check((int)p->n_dims, p->dims, why, sizeof why))
+        return vtag_fail(err, VTAG_ERR_FORMAT, "%s: %s", what, why);
+    for (size_t d = 0; d < p->n_dims; d++) t->shape[d] = p->dims[d];
+    const int64_t n = onnx_numel(t->ndim, t->shape);
     size_t bytes = (size_t)n * es;
     if (bytes == 0) { /* an empty tensor: a valid pointer all the same */
         if (p->has_raw_data && p->raw_data.len)

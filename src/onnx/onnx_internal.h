@@ -170,6 +170,9 @@ int onnx_clip_bounds(const onnx_node *nd, const vtag_onnx_tensor *const *in, flo
 
 /* Small tensor helpers (ops.c). */
 int64_t onnx_numel(int ndim, const int64_t *shape);
+/* 0 when the shape has a rank of 0..VTAG_ONNX_MAX_DIMS, no negative dim and at most
+ * VTAG_ONNX_MAX_ELEMENTS elements counting a 0 dim as 1; else -1 with the reason in why[size]. */
+int onnx_shape_check(int ndim, const int64_t *shape, char *why, size_t size);
 int onnx_is_float(const vtag_onnx_tensor *t);
 /* Normalises an axis in [-r, r) (or [-r, r] when r_plus_one); -1 when out of range. */
 int64_t onnx_axis(int64_t axis, int r);

@@ -7,7 +7,8 @@
 #include "onnx/onnx_internal.h"
 
 int onnx_parse_spatial(vtag_onnx_model_t *m, onnx_node *nd, int is_pool, vtag_error *err);
-void onnx_spatial_resolve(onnx_spatial *sp, const int64_t *in_sp, const int64_t *kernel, int nsp);
+/* auto_pad resolved into pads for these input sizes; -1 (dim in *bad_dim) on an int64 overflow. */
+int onnx_spatial_resolve(onnx_spatial *sp, const int64_t *in_sp, const int64_t *kernel, int nsp, int *bad_dim);
 
 /* y[N, M, o...] = Σ w[M, C/g, k...] · x[N, C, i...] (+ b[M]); zero padding. */
 void onnx_conv_nd_forward(float *y, const float *x, const float *w, const float *b, const int64_t *xs,

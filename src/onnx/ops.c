@@ -1,5 +1,6 @@
 /* The operator table: name → parse / infer / run, and small helpers the
  * operators share (axes, broadcasting, reading scalars). */
+#include <stdio.h>
 #include <string.h>
 
 #include "onnx/onnx_internal.h"
@@ -43,6 +44,32 @@ int64_t onnx_numel(int ndim, const int64_t *shape)
     int64_t n = 1;
     for (int d = 0; d < ndim; d++) n *= shape[d];
     return n;
+}
+
+int onnx_shape_check(int ndim, const int64_t *shape, char *why, size_t size)
+{
+    if (ndim < 0 || ndim > VTAG_ONNX_MAX_DIMS) {
+        snprintf(why, size, "rank %d (0 to %d)", ndim, VTAG_ONNX_MAX_DIMS);
+        return -1;
+    }
+    int64_t n = 1;
+    int o = snprintf(why, size, "shape [");
+    for (int d = 0; d < ndim && o >= 0 && (size_t)o < size; d++)
+        o += snprintf(why + o, size - (size_t)o, "%s%lld", d ? ", " : "", (long long)shape[d]);
+    if (o >= 0 && (size_t)o < size) o += snprintf(why + o, size - (size_t)o, "]");
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] < 0) {
+            if (o >= 0 && (size_t)o < size) snprintf(why + o, size - (size_t)o, ": negative dim %d", d);
+            return -1;
+        }
+        if (vtag_mul_i64(n, shape[d] ? shape[d] : 1, &n) || n > VTAG_ONNX_MAX_ELEMENTS) {
+            if (o >= 0 && (size_t)o < size)
+                snprintf(why + o, size - (size_t)o, ": more than %lld elements (a 0 dim counted as 1)",
+                         (long long)VTAG_ONNX_MAX_ELEMENTS);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int onnx_is_float(const vtag_onnx_tensor *t) { return t->dtype == VTAG_ONNX_FLOAT; }

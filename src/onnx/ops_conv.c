@@ -21,7 +21,12 @@ int onnx_parse_spatial(vtag_onnx_model_t *m, onnx_node *nd, int is_pool, vtag_er
         return onnx_node_fail(m, nd, err, VTAG_ERR_FORMAT, "missing attribute 'kernel_shape'");
     if (n > 0) {
         sp->nsp = n;
-        for (int d = 0; d < n; d++) sp->kernel[d] = v[d];
+        for (int d = 0; d < n; d++) {
+            if (v[d] < 1)
+                return onnx_node_fail(m, nd, err, VTAG_ERR_FORMAT, "attribute 'kernel_shape' value %lld < 1",
+                                      (long long)v[d]);
+            sp->kernel[d] = v[d];
+        }
     }
     const char *names[2] = {"strides", "dilations"};
     int64_t *dst[2] = {sp->stride, sp->dil};
@@ -74,8 +79,9 @@ int onnx_parse_spatial(vtag_onnx_model_t *m, onnx_node *nd, int is_pool, vtag_er
 }
 
 /* The attributes made concrete for an input of spatial sizes in[0..nsp):
- * auto_pad resolved into pads. */
-void onnx_spatial_resolve(onnx_spatial *sp, const int64_t *in_sp, const int64_t *kernel, int nsp)
+ * auto_pad resolved into pads. -1 (with the dim in *bad_dim) when a size
+ * overflows int64. */
+int onnx_spatial_resolve(onnx_spatial *sp, const int64_t *in_sp, const int64_t *kernel, int nsp, int *bad_dim)
 {
     sp->nsp = nsp;
     for (int d = 0; d < nsp; d++) {
@@ -83,15 +89,22 @@ void onnx_spatial_resolve(onnx_spatial *sp, const int64_t *in_sp, const int64_t 
         if (sp->auto_pad == ONNX_AUTOPAD_VALID) {
             sp->pad_begin[d] = sp->pad_end[d] = 0;
         } else if (sp->auto_pad != ONNX_AUTOPAD_NOTSET) {
-            int64_t out = (in_sp[d] + sp->stride[d] - 1) / sp->stride[d];
-            int64_t span = (kernel[d] - 1) * sp->dil[d] + 1;
-            int64_t total = (out - 1) * sp->stride[d] + span - in_sp[d];
-            if (total < 0) total = 0;
+            /* out = ceil(in / stride); total = (out − 1)·stride + span − in, clamped at 0 */
+            const int64_t s = sp->stride[d], out = in_sp[d] / s + (in_sp[d] % s != 0);
+            int64_t span, reach, total = 0;
+            if (kernel[d] < 1 || vtag_mul_i64(kernel[d] - 1, sp->dil[d], &span) || vtag_add_i64(span, 1, &span))
+                return *bad_dim = d, -1;
+            if (out == 0)
+                reach = span - s;
+            else if (vtag_mul_i64(out - 1, s, &reach) || vtag_add_i64(reach, span, &reach))
+                return *bad_dim = d, -1;
+            if (reach > in_sp[d]) total = reach - in_sp[d];
             int64_t small = total / 2, big = total - small;
             sp->pad_begin[d] = sp->auto_pad == ONNX_AUTOPAD_SAME_UPPER ? small : big;
             sp->pad_end[d] = sp->auto_pad == ONNX_AUTOPAD_SAME_UPPER ? big : small;
         }
     }
+    return 0;
 }
 
 /* ---- Conv --------------------------------------------------------------------------- */
@@ -129,11 +142,13 @@ static void conv2d_dims(const onnx_spatial *sp, const vtag_onnx_tensor *x, const
     d->groups = sp->group;
 }
 
-static void conv_resolved(const onnx_node *nd, const vtag_onnx_tensor *x, const vtag_onnx_tensor *w,
-                          onnx_spatial *sp)
+/* -1 when auto_pad overflows at spatial dim *bad (infer reports it; run and
+ * workspace see only shapes that infer accepted). */
+static int conv_resolved(const onnx_node *nd, const vtag_onnx_tensor *x, const vtag_onnx_tensor *w,
+                         onnx_spatial *sp, int *bad)
 {
     *sp = nd->sp;
-    onnx_spatial_resolve(sp, x->shape + 2, w->shape + 2, x->ndim - 2);
+    return onnx_spatial_resolve(sp, x->shape + 2, w->shape + 2, x->ndim - 2, bad);
 }
 
 static int infer_conv(const vtag_onnx_model_t *m, const onnx_node *nd, const vtag_onnx_tensor *const *in,
@@ -154,13 +169,17 @@ static int infer_conv(const vtag_onnx_model_t *m, const onnx_node *nd, const vta
     if (nd->sp.nsp && nd->sp.nsp != nsp)
         return onnx_node_fail(m, nd, err, VTAG_ERR_ARG, "attributes for %d spatial dims, input has %d",
                               nd->sp.nsp, nsp);
+    for (int d = 0; d < nsp; d++)
+        if (w->shape[2 + d] < 1)
+            return onnx_node_fail(m, nd, err, VTAG_ERR_ARG, "weight '%s' has an empty kernel (dim %d is 0)",
+                                  nd->p->input[1], 2 + d);
     for (int d = 0; d < nsp && nd->sp.kernel[0]; d++)
         if (nd->sp.kernel[d] != w->shape[2 + d])
             return onnx_node_fail(m, nd, err, VTAG_ERR_ARG,
                                   "kernel_shape[%d] = %lld but weight '%s' has %lld", d,
                                   (long long)nd->sp.kernel[d], nd->p->input[1], (long long)w->shape[2 + d]);
-    int64_t g = nd->sp.group;
-    if (w->shape[1] * g != x->shape[1] || w->shape[0] % g)
+    int64_t g = nd->sp.group, cin;
+    if (vtag_mul_i64(w->shape[1], g, &cin) || cin != x->shape[1] || w->shape[0] % g)
         return onnx_node_fail(m, nd, err, VTAG_ERR_ARG,
                               "weight '%s' [%lld, %lld, ...] does not fit %lld input channels in %lld groups",
                               nd->p->input[1], (long long)w->shape[0], (long long)w->shape[1],
@@ -169,7 +188,11 @@ static int infer_conv(const vtag_onnx_model_t *m, const onnx_node *nd, const vta
         return onnx_node_fail(m, nd, err, VTAG_ERR_ARG, "bias '%s' does not have %lld values",
                               nd->p->input[2], (long long)w->shape[0]);
     onnx_spatial sp;
-    conv_resolved(nd, x, w, &sp);
+    int bad;
+    if (conv_resolved(nd, x, w, &sp, &bad))
+        return onnx_node_fail(m, nd, err, VTAG_ERR_ARG,
+                              "auto_pad at spatial dim %d: kernel %lld, stride %lld, dilation %lld overflow int64", bad,
+                              (long long)w->shape[2 + bad], (long long)nd->sp.stride[bad], (long long)nd->sp.dil[bad]);
     memset(&out[0], 0, sizeof out[0]);
     out[0].dtype = VTAG_ONNX_FLOAT;
     out[0].ndim = x->ndim;
@@ -185,8 +208,13 @@ static int infer_conv(const vtag_onnx_model_t *m, const onnx_node *nd, const vta
         return VTAG_OK;
     }
     for (int d = 0; d < nsp; d++) {
-        int64_t span = sp.dil[d] * (sp.kernel[d] - 1) + 1,
-                full = x->shape[2 + d] + sp.pad_begin[d] + sp.pad_end[d];
+        int64_t span, full;
+        if (vtag_mul_i64(sp.dil[d], sp.kernel[d] - 1, &span) || vtag_add_i64(span, 1, &span) ||
+            vtag_add_i64(x->shape[2 + d], sp.pad_begin[d], &full) || vtag_add_i64(full, sp.pad_end[d], &full))
+            return onnx_node_fail(m, nd, err, VTAG_ERR_ARG,
+                                  "kernel %lld with dilation %lld and pads (%lld, %lld) overflow int64 at spatial dim %d",
+                                  (long long)sp.kernel[d], (long long)sp.dil[d], (long long)sp.pad_begin[d],
+                                  (long long)sp.pad_end[d], d);
         if (full < span)
             return onnx_node_fail(m, nd, err, VTAG_ERR_ARG,
                                   "kernel span %lld exceeds padded input %lld at spatial dim %d",
@@ -200,7 +228,8 @@ static int64_t workspace_conv(const onnx_node *nd, const vtag_onnx_tensor *const
 {
     if (in[0]->ndim - 2 > 2) return 0;
     onnx_spatial sp;
-    conv_resolved(nd, in[0], in[1], &sp);
+    int bad;
+    if (conv_resolved(nd, in[0], in[1], &sp, &bad)) return 0;
     vtag_conv2d_dims d;
     conv2d_dims(&sp, in[0], in[1], &d);
     vtag_error e = {0};
@@ -213,7 +242,8 @@ static void run_conv(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act,
 {
     const vtag_onnx_tensor *x = in[0], *w = in[1], *b = nd->n_in > 2 ? in[2] : NULL;
     onnx_spatial sp;
-    conv_resolved(nd, x, w, &sp);
+    int bad;
+    conv_resolved(nd, x, w, &sp, &bad);
     if (x->ndim - 2 <= 2) {
         vtag_conv2d_dims d;
         conv2d_dims(&sp, x, w, &d);

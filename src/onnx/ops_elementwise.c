@@ -161,7 +161,7 @@ static int legacy_b(const onnx_node *nd, const vtag_onnx_tensor *a, const vtag_o
     *out = *b;
     if (!nd->legacy_bcast) return 0;
     int64_t axis = nd->bcast_axis < 0 ? a->ndim - b->ndim : nd->bcast_axis;
-    if (axis < 0 || axis + b->ndim > a->ndim) return -1;
+    if (axis < 0 || axis > a->ndim - b->ndim) return -1; /* not axis + b->ndim: a hostile axis would overflow */
     out->ndim = a->ndim;
     for (int d = 0; d < a->ndim; d++)
         out->shape[d] = d >= axis && d < axis + b->ndim ? b->shape[d - axis] : 1;

@@ -1,5 +1,6 @@
 /* Gemm and MatMul through vtag_gemm (OpenBLAS): Gemm with transA/transB,
  * alpha/beta and a broadcast C; MatMul with numpy's batching rules. */
+#include <limits.h>
 #include <string.h>
 
 #include "onnx/onnx_internal.h"
@@ -35,6 +36,9 @@ static int infer_gemm(const vtag_onnx_model_t *m, const onnx_node *nd, const vta
                               "A is [%lld, %lld] and B [%lld, %lld]: inner sizes %lld and %lld differ",
                               (long long)a->shape[0], (long long)a->shape[1], (long long)b->shape[0],
                               (long long)b->shape[1], (long long)K, (long long)K2);
+    if (M > INT_MAX || N > INT_MAX || K > INT_MAX || a->shape[1] > INT_MAX || b->shape[1] > INT_MAX)
+        return onnx_node_fail(m, nd, err, VTAG_ERR_ARG, "[%lld, %lld] x [%lld, %lld] is too large for BLAS (int sizes)",
+                              (long long)M, (long long)K, (long long)K2, (long long)N);
     memset(&out[0], 0, sizeof out[0]);
     out[0].dtype = VTAG_ONNX_FLOAT;
     out[0].ndim = 2;
@@ -114,6 +118,14 @@ static int infer_matmul(const vtag_onnx_model_t *m, const onnx_node *nd, const v
     int r;
     if (onnx_broadcast_shape(&ba, &bb, &r, out[0].shape))
         return onnx_node_fail(m, nd, err, VTAG_ERR_ARG, "batch dims do not broadcast");
+    /* BLAS takes int sizes; a shared B folds the batch into M */
+    int64_t nb, folded;
+    if (vtag_shape_numel(out[0].shape, r, &nb) || vtag_mul_i64(nb, M, &folded) || folded > INT_MAX || N > INT_MAX ||
+        K > INT_MAX)
+        return onnx_node_fail(m, nd, err, VTAG_ERR_ARG, "[%lld, %lld] x [%lld, %lld] is too large for BLAS (int sizes)",
+                              (long long)M, (long long)K, (long long)K2, (long long)N);
+    if (r + (a->ndim > 1) + (b->ndim > 1) > VTAG_ONNX_MAX_DIMS)
+        return onnx_node_fail(m, nd, err, VTAG_ERR_UNSUPPORTED, "result of rank %d", r + 2);
     if (a->ndim > 1) out[0].shape[r++] = M;
     if (b->ndim > 1) out[0].shape[r++] = N;
     out[0].ndim = r;

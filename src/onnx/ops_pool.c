@@ -35,10 +35,12 @@ static int parse_avgpool(vtag_onnx_model_t *m, onnx_node *nd, vtag_error *err)
     return parse_pool(m, nd, 0, err);
 }
 
-static void pool_resolved(const onnx_node *nd, const vtag_onnx_tensor *x, onnx_spatial *sp)
+/* -1 when auto_pad overflows at spatial dim *bad (infer reports it; run and
+ * workspace see only shapes that infer accepted). */
+static int pool_resolved(const onnx_node *nd, const vtag_onnx_tensor *x, onnx_spatial *sp, int *bad)
 {
     *sp = nd->sp;
-    onnx_spatial_resolve(sp, x->shape + 2, nd->sp.kernel, nd->sp.nsp);
+    return onnx_spatial_resolve(sp, x->shape + 2, nd->sp.kernel, nd->sp.nsp, bad);
 }
 
 static void pool2d_dims(const onnx_spatial *sp, const vtag_onnx_tensor *x, vtag_pool2d_dims *d)
@@ -64,13 +66,19 @@ static void pool2d_dims(const onnx_spatial *sp, const vtag_onnx_tensor *x, vtag_
 }
 
 /* Output size along one dim, PyTorch's ceil rule (the last window must start
- * inside the input or the left padding) — what ONNX's reference follows too. */
+ * inside the input or the left padding) — what ONNX's reference follows too.
+ * -1 when the kernel does not fit, -2 when a size overflows int64. */
 static int64_t pool_out(int64_t in, int64_t k, int64_t s, int64_t dil, int64_t pb, int64_t pe, int ceil_mode)
 {
-    int64_t span = dil * (k - 1) + 1, full = in + pb + pe - span;
+    int64_t span, padded;
+    if (vtag_mul_i64(dil, k - 1, &span) || vtag_add_i64(span, 1, &span) || vtag_add_i64(in, pb, &padded) ||
+        vtag_add_i64(padded, pe, &padded))
+        return -2;
+    const int64_t full = padded - span;
     if (full < 0) return -1;
-    int64_t o = (ceil_mode ? (full + s - 1) / s : full / s) + 1;
-    if (ceil_mode && (o - 1) * s >= in + pb) o--;
+    int64_t o = full / s + 1;
+    if (ceil_mode && full % s) o++;
+    if (ceil_mode && o - 1 > (in + pb - 1) / s) o--; /* (o − 1)·s >= in + pb */
     return o;
 }
 
@@ -90,7 +98,11 @@ static int infer_pool(const vtag_onnx_model_t *m, const onnx_node *nd, const vta
         return onnx_node_fail(m, nd, err, VTAG_ERR_ARG, "input of rank %d for a %d-d kernel", x->ndim,
                               nd->sp.nsp);
     onnx_spatial sp;
-    pool_resolved(nd, x, &sp);
+    int bad;
+    if (pool_resolved(nd, x, &sp, &bad))
+        return onnx_node_fail(m, nd, err, VTAG_ERR_ARG,
+                              "auto_pad at spatial dim %d: kernel %lld, stride %lld, dilation %lld overflow int64", bad,
+                              (long long)nd->sp.kernel[bad], (long long)nd->sp.stride[bad], (long long)nd->sp.dil[bad]);
     out[0] = *x;
     out[0].data = NULL;
     if (nd->n_out > 1 && (nsp > 2 || !onnx_is_float(x)))
@@ -112,6 +124,11 @@ static int infer_pool(const vtag_onnx_model_t *m, const onnx_node *nd, const vta
     for (int d = 0; d < nsp; d++) {
         int64_t o = pool_out(x->shape[2 + d], sp.kernel[d], sp.stride[d], sp.dil[d], sp.pad_begin[d],
                              sp.pad_end[d], sp.ceil_mode);
+        if (o == -2)
+            return onnx_node_fail(m, nd, err, VTAG_ERR_ARG,
+                                  "kernel %lld with dilation %lld and pads (%lld, %lld) overflow int64 at spatial dim %d",
+                                  (long long)sp.kernel[d], (long long)sp.dil[d], (long long)sp.pad_begin[d],
+                                  (long long)sp.pad_end[d], d);
         if (o < 1)
             return onnx_node_fail(m, nd, err, VTAG_ERR_ARG,
                                   "kernel larger than the padded input at spatial dim %d", d);
@@ -124,7 +141,8 @@ static void run_pool(const vtag_ctx *ctx, const onnx_node *nd, const vtag_onnx_t
                      int is_max)
 {
     onnx_spatial sp;
-    pool_resolved(nd, x, &sp);
+    int bad;
+    pool_resolved(nd, x, &sp, &bad);
     if (x->ndim - 2 <= 2) {
         vtag_pool2d_dims d;
         pool2d_dims(&sp, x, &d);
@@ -146,7 +164,8 @@ static void run_maxpool(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act, 
     const vtag_onnx_tensor *x = in[0];
     if (nd->n_out > 1) { /* Indices: flat positions in the whole input, row- or column-major planes */
         onnx_spatial sp;
-        pool_resolved(nd, x, &sp);
+        int bad;
+        pool_resolved(nd, x, &sp, &bad);
         vtag_pool2d_dims d;
         pool2d_dims(&sp, x, &d);
         vtag_error e = {0};
@@ -184,7 +203,9 @@ static int64_t workspace_maxpool(const onnx_node *nd, const vtag_onnx_tensor *co
     (void)threads;
     if (in[0]->dtype == VTAG_ONNX_FLOAT && nd->n_out == 1) return 0;
     onnx_spatial sp;
-    pool_resolved(nd, in[0], &sp);
+    int bad;
+    if (pool_resolved(nd, in[0], &sp, &bad)) return 0;
+    /* the output's size: infer accepted it, so each factor is >= 1 and the product within limits */
     int64_t out = in[0]->shape[0] * in[0]->shape[1];
     for (int d = 0; d < sp.nsp; d++)
         out *= pool_out(in[0]->shape[2 + d], sp.kernel[d], sp.stride[d], sp.dil[d], sp.pad_begin[d], sp.pad_end[d],

@@ -55,8 +55,9 @@ static int infer_flatten(const vtag_onnx_model_t *m, const onnx_node *nd, const 
     memset(&out[0], 0, sizeof out[0]);
     out[0].dtype = in[0]->dtype;
     out[0].ndim = 2;
-    out[0].shape[0] = onnx_numel((int)axis, in[0]->shape);
-    out[0].shape[1] = onnx_numel(r - (int)axis, in[0]->shape + axis);
+    if (vtag_shape_numel(in[0]->shape, (int)axis, &out[0].shape[0]) ||
+        vtag_shape_numel(in[0]->shape + axis, r - (int)axis, &out[0].shape[1]))
+        return onnx_node_fail(m, nd, err, VTAG_ERR_ARG, "the flattened dims overflow int64");
     return known_dtype(m, nd, in[0], err);
 }
 
@@ -77,8 +78,9 @@ static int infer_reshape(const vtag_onnx_model_t *m, const onnx_node *nd, const 
         return onnx_node_fail(m, nd, err, VTAG_ERR_UNSUPPORTED,
                               "shape '%s' is not known before the run (computed from data, not from shapes)",
                               nd->p->input[1]);
+    if (s->shape[0] > VTAG_ONNX_MAX_DIMS)
+        return onnx_node_fail(m, nd, err, VTAG_ERR_UNSUPPORTED, "rank %lld", (long long)s->shape[0]);
     int r = (int)s->shape[0];
-    if (r > VTAG_ONNX_MAX_DIMS) return onnx_node_fail(m, nd, err, VTAG_ERR_UNSUPPORTED, "rank %d", r);
     memset(&out[0], 0, sizeof out[0]);
     out[0].dtype = x->dtype;
     out[0].ndim = r;
@@ -100,7 +102,9 @@ static int infer_reshape(const vtag_onnx_model_t *m, const onnx_node *nd, const 
         }
         if (v < 0) return onnx_node_fail(m, nd, err, VTAG_ERR_ARG, "negative dim %lld", (long long)v);
         out[0].shape[d] = v;
-        known *= v;
+        /* checked: a product that wraps round to the input's count must not pass */
+        if (vtag_mul_i64(known, v, &known))
+            return onnx_node_fail(m, nd, err, VTAG_ERR_ARG, "the shape's element count overflows int64 at dim %d", d);
     }
     if (infer_at >= 0) {
         if (known == 0 || total % known)
@@ -144,8 +148,9 @@ static int infer_unsqueeze(const vtag_onnx_model_t *m, const onnx_node *nd, cons
             return onnx_node_fail(m, nd, err, VTAG_ERR_FORMAT, "axes must be a 1-D int64 tensor");
         if (!a->data)
             return onnx_node_fail(m, nd, err, VTAG_ERR_UNSUPPORTED, "axes not known before the run");
-        k = (int)vtag_onnx_tensor_numel(a);
-        if (k > VTAG_ONNX_MAX_DIMS) return onnx_node_fail(m, nd, err, VTAG_ERR_UNSUPPORTED, "%d axes", k);
+        const int64_t na = vtag_onnx_tensor_numel(a);
+        if (na > VTAG_ONNX_MAX_DIMS) return onnx_node_fail(m, nd, err, VTAG_ERR_UNSUPPORTED, "%lld axes", (long long)na);
+        k = (int)na;
         for (int i = 0; i < k; i++) axes[i] = onnx_int_at(a, i);
     } else {
         for (int i = 0; i < k; i++) axes[i] = nd->ints[i];
@@ -198,7 +203,9 @@ static int infer_concat(const vtag_onnx_model_t *m, const onnx_node *nd, const v
                 return onnx_node_fail(m, nd, err, VTAG_ERR_ARG,
                                       "input %d ('%s') has %lld at dim %d, input 0 has %lld", k,
                                       nd->p->input[k], (long long)in[k]->shape[d], d, (long long)x->shape[d]);
-        out[0].shape[axis] += in[k]->shape[axis];
+        if (vtag_add_i64(out[0].shape[axis], in[k]->shape[axis], &out[0].shape[axis]))
+            return onnx_node_fail(m, nd, err, VTAG_ERR_ARG, "the concatenated dim %lld overflows int64",
+                                  (long long)axis);
     }
     return known_dtype(m, nd, x, err);
 }
@@ -458,6 +465,11 @@ static int infer_pad(const vtag_onnx_model_t *m, const onnx_node *nd, const vtag
     out[0] = *x;
     out[0].data = NULL;
     for (int d = 0; d < r; d++) {
+        /* pads may be negative (a crop): bounded first, the sum then cannot overflow */
+        if (pads[d] < -VTAG_ONNX_MAX_ELEMENTS || pads[d] > VTAG_ONNX_MAX_ELEMENTS ||
+            pads[r + d] < -VTAG_ONNX_MAX_ELEMENTS || pads[r + d] > VTAG_ONNX_MAX_ELEMENTS)
+            return onnx_node_fail(m, nd, err, VTAG_ERR_ARG, "pads (%lld, %lld) of dim %d past +-%lld",
+                                  (long long)pads[d], (long long)pads[r + d], d, (long long)VTAG_ONNX_MAX_ELEMENTS);
         out[0].shape[d] = x->shape[d] + pads[d] + pads[r + d];
         if (out[0].shape[d] < 0)
             return onnx_node_fail(m, nd, err, VTAG_ERR_ARG, "pads crop dim %d below zero", d);

@@ -147,6 +147,9 @@ static int bind_inputs(const vtag_onnx_model_t *m, onnx_plan *p, const onnx_requ
                              rq->in_names[k], vtag_onnx_dtype_name(x->dtype), vtag_onnx_dtype_name(d->dtype));
         if (x->ndim < 0 || x->ndim > VTAG_ONNX_MAX_DIMS || !vtag_onnx_dtype_size(x->dtype))
             return vtag_fail(err, VTAG_ERR_ARG, "%s: input '%s': bad rank or type", m->path, rq->in_names[k]);
+        char why[200];
+        if (onnx_shape_check(x->ndim, x->shape, why, sizeof why))
+            return vtag_fail(err, VTAG_ERR_ARG, "%s: input '%s': %s", m->path, rq->in_names[k], why);
         int ok = d->ndim < 0 || d->ndim == x->ndim;
         for (int i = 0; ok && d->ndim >= 0 && i < d->ndim; i++)
             ok = d->shape[i] < 0 || d->shape[i] == x->shape[i];
@@ -297,6 +300,12 @@ static int plan_build(vtag_onnx_model_t *m, const vtag_ctx *ctx, const onnx_requ
         memset(o, 0, sizeof o);
         if ((rc = nd->op->infer(m, nd, in, o, err))) goto done;
         for (int k = 0; k < nd->n_out; k++) {
+            /* every value within VTAG_ONNX_MAX_ELEMENTS: the later size arithmetic cannot overflow */
+            char why[200];
+            if (onnx_shape_check(o[k].ndim, o[k].shape, why, sizeof why)) {
+                rc = onnx_node_fail(m, nd, err, VTAG_ERR_ARG, "output '%s': %s", nd->p->output[k], why);
+                goto done;
+            }
             o[k].data = NULL;
             p->vt[nd->out[k]] = o[k];
         }

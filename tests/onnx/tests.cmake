@@ -26,3 +26,9 @@ add_test(NAME onnx/backbone_parity_generic
          WORKING_DIRECTORY ${VTAG_FIXTURES})
 set_tests_properties(onnx/backbone_parity_generic PROPERTIES FIXTURES_REQUIRED onnx_models TIMEOUT 600
                      ENVIRONMENT VTAG_CPU=generic)
+# Hostile models (sizes past int64, negative shapes, initializers without data), built by the
+# test itself into ${VTAG_FIXTURES}/hostile; then the same from the command line.
+target_include_directories(onnx_test_hostile_models PRIVATE ${VTAG_ONNX_GEN_DIR})
+set_tests_properties(onnx/test_hostile_models PROPERTIES FIXTURES_SETUP onnx_hostile)
+add_test(NAME onnx/hostile_cli COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/hostile_cli.sh $<TARGET_FILE:vtag> ${VTAG_FIXTURES})
+set_tests_properties(onnx/hostile_cli PROPERTIES FIXTURES_REQUIRED onnx_hostile TIMEOUT 300)
