@@ -49,5 +49,11 @@ int cmd_eval(int argc, char **argv);
 int cmd_pipeline(int argc, char **argv);
 int cmd_tag(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+/* The option checks of the commands vtag pipeline runs as its stages: each
+ * parses argv (argv[0] the command name) as the command does, without running
+ * it; 0 when the command would accept it, else -1 with the error printed. */
+int cmd_backbone_check(int argc, char **argv);
+int cmd_features_check(int argc, char **argv);
+int cmd_train_check(int argc, char **argv);
 
 #endif

@@ -276,6 +276,14 @@ static int parse(int argc, char **argv, feat_args *a)
     return 0;
 }
 
+/* vtag pipeline checks its feature stages' options before the first stage runs,
+ * with this command's own parser. */
+int cmd_features_check(int argc, char **argv)
+{
+    feat_args a;
+    return parse(argc, argv, &a) == 0 ? 0 : -1;
+}
+
 int cmd_features(int argc, char **argv)
 {
     feat_args a;

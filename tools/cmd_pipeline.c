@@ -1,24 +1,26 @@
 /* vtag pipeline: labelled videos to trained taggers, stage by stage —
  * backbone, features of each split, then XE and SCST for each model — each
  * stage a run of the vtag command that does it, recorded in DIR/pipeline.json
- * once it has finished, so that a rerun continues where the last one stopped. */
+ * once it has finished, so that a rerun continues where the last one stopped.
+ * Every stage's options are checked by that command's parser before the first
+ * stage runs; DIR is locked for the whole run, and the stages die with it. */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
-#include <spawn.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "vtag/caption.h"
+#include "vtag/core.h"
 #include "vtag/data.h"
-
-extern char **environ;
 
 static const char *CMD = "pipeline";
 
@@ -35,8 +37,12 @@ static void help(FILE *out)
             "     (vtag train).\n"
             "DIR receives backbone.safetensors, features-<split>.safetensors, <model>-xe.safetensors,\n"
             "<model>.safetensors (the best after SCST), their training logs <model>-xe.log.jsonl and\n"
-            "<model>.log.jsonl, and pipeline.json (the settings and the finished stages). Rerunning\n"
-            "the same command skips finished stages and resumes an interrupted training.\n"
+            "<model>.log.jsonl, and pipeline.json (the finished stages and the settings they were\n"
+            "made with). Rerunning the same command skips finished stages and resumes an interrupted\n"
+            "training; a setting a finished stage used cannot change (--restart starts again).\n"
+            "Every stage's options are checked before the first stage starts. One pipeline at a time\n"
+            "runs in DIR (it holds DIR/pipeline.lock; a second one is refused), and killing the\n"
+            "pipeline ends the stage it runs.\n"
             "\n"
             "options:\n"
             "  --labels FILE        labels file (JSON Lines or CSV; docs/FORMATS.md)\n"
@@ -151,12 +157,28 @@ static int parse(int argc, char **argv, pipe_args *a)
 
 /* ---- small helpers ---------------------------------------------------------- */
 
-/* The manifest: settings that must not change between resumed runs, and the
- * finished stages with their wall time. */
+/* The manifest: the finished stages with their wall time, and the settings
+ * they were made with, which must not change between resumed runs. A setting
+ * is recorded when the first stage that used it finishes, so pipeline.json
+ * never holds a value no stage accepted. */
 typedef struct manifest {
     char *path;
     json_t *root; /* {"labels", "backbone", "sample", "size", "hidden", "stages": {name: seconds}} */
+    json_t *want; /* this run's settings: {"labels", "backbone", "sample", "size", "hidden"} */
 } manifest;
+
+/* The settings, and which of them each stage's output depends on (through
+ * its inputs too: features are made by the backbone). */
+enum { KEY_LABELS = 1, KEY_BACKBONE = 2, KEY_SIZE = 4, KEY_SAMPLE = 8, KEY_HIDDEN = 16, KEY_ALL = 31 };
+static const char *const KEY_NAMES[] = {"labels", "backbone", "size", "sample", "hidden"};
+enum { N_KEYS = 5 };
+
+static unsigned stage_keys(const char *stage)
+{
+    if (strcmp(stage, "backbone") == 0) return KEY_LABELS | KEY_BACKBONE | KEY_SIZE;
+    if (strncmp(stage, "features-", 9) == 0) return KEY_LABELS | KEY_BACKBONE | KEY_SIZE | KEY_SAMPLE;
+    return KEY_ALL; /* <model>-xe, <model>, and any other name a manifest may hold */
+}
 
 static int manifest_save(const manifest *m)
 {
@@ -179,10 +201,48 @@ static int stage_done(const manifest *m, const char *stage)
     return json_object_get(json_object_get(m->root, "stages"), stage) != NULL;
 }
 
+/* Records a finished stage and the settings it used. */
 static int stage_finish(manifest *m, const char *stage, double seconds)
 {
+    unsigned keys = stage_keys(stage);
+    for (int i = 0; i < N_KEYS; i++)
+        if (keys & (1u << i)) json_object_set(m->root, KEY_NAMES[i], json_object_get(m->want, KEY_NAMES[i]));
     json_object_set_new(json_object_get(m->root, "stages"), stage, json_real(seconds));
     return manifest_save(m);
+}
+
+/* Loads DIR/pipeline.json, or starts an empty one when there is none (or with
+ * --restart). A setting that a finished stage used must equal this run's;
+ * one no finished stage used is dropped (manifests before settings were
+ * recorded per stage held every setting from the start). 0, or -1 after the
+ * message. */
+static int manifest_open(manifest *m, int restart)
+{
+    if (restart || !cli_is_file(m->path)) {
+        m->root = json_pack("{s:o}", "stages", json_object());
+        return m->root ? 0 : -1;
+    }
+    json_error_t je;
+    m->root = json_load_file(m->path, 0, &je);
+    json_t *stages = json_object_get(m->root, "stages");
+    if (!m->root || !json_is_object(stages)) {
+        cli_error(CMD, "%s:%d: not a pipeline manifest (%s); use --restart to start again", m->path, je.line,
+                  m->root ? "no \"stages\" object" : je.text);
+        return -1;
+    }
+    unsigned used = 0;
+    const char *stage;
+    json_t *v;
+    json_object_foreach(stages, stage, v) used |= stage_keys(stage);
+    for (int i = 0; i < N_KEYS; i++) {
+        if (!(used & (1u << i))) {
+            json_object_del(m->root, KEY_NAMES[i]);
+        } else if (!json_equal(json_object_get(m->root, KEY_NAMES[i]), json_object_get(m->want, KEY_NAMES[i]))) {
+            cli_error(CMD, "%s: was made with another %s; use --restart (or another --out)", m->path, KEY_NAMES[i]);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* Runs `vtag ARGV…` (this executable) and waits; returns its exit status. */
@@ -197,11 +257,24 @@ static int run_vtag(char *const *argv)
     self[n] = 0;
     fflush(stdout);
     fflush(stderr);
-    pid_t pid;
-    int rc = posix_spawn(&pid, self, NULL, NULL, argv, environ);
-    if (rc) {
-        cli_error(CMD, "cannot start %s: %s", self, strerror(rc));
+    sigset_t none;
+    sigemptyset(&none);
+    const pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        cli_error(CMD, "cannot start %s: %s", self, strerror(errno));
         return -1;
+    }
+    if (pid == 0) {
+        /* The stage dies with the pipeline however the pipeline dies (a SIGKILL to its PID
+         * alone included): the kernel sends it SIGTERM then, with SIGTERM's default action.
+         * A pipeline that died before prctl took effect is no longer the parent. Only
+         * async-signal-safe calls between fork and exec. */
+        signal(SIGTERM, SIG_DFL);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) _exit(127);
+        execv(self, argv);
+        _exit(127);
     }
     int status;
     while (waitpid(pid, &status, 0) < 0)
@@ -246,31 +319,176 @@ static double best_val(const char *log_path)
     return best;
 }
 
-typedef struct stage_ctx {
-    manifest *m;
-    int index, total;
-    double t0;
-} stage_ctx;
+/* ---- the plan: every stage's command, built and checked before any runs ---- */
+
+typedef struct plan_stage {
+    char name[64];  /* its key in the manifest's "stages" */
+    char what[128]; /* its banner */
+    int (*check)(int argc, char **argv);
+    argl cmd; /* "vtag", command, options… */
+} plan_stage;
+
+enum { MAX_STAGES = 1 + 3 + 3 * 2, MAX_PATHS = 3 + 3 * 4 + 1 };
+
+typedef struct plan {
+    plan_stage stage[MAX_STAGES];
+    int n;
+    char *path[MAX_PATHS]; /* the output paths the commands name (owned) */
+    int n_path;
+} plan;
+
+static void plan_free(plan *p)
+{
+    for (int i = 0; i < p->n_path; i++) free(p->path[i]);
+    free(p);
+}
+
+/* DIR/NAME, kept by the plan; NULL when out of memory. */
+static const char *plan_path(plan *p, const char *dir, const char *name)
+{
+    char *s = cli_path(dir, name, "");
+    if (s) p->path[p->n_path++] = s;
+    return s;
+}
+
+static plan_stage *plan_add(plan *p, int (*check)(int, char **), const char *what, const char *name_fmt,
+                            const char *name_arg)
+{
+    plan_stage *s = &p->stage[p->n++];
+    snprintf(s->name, sizeof s->name, name_fmt, name_arg);
+    snprintf(s->what, sizeof s->what, "%s", what);
+    s->check = check;
+    arg(&s->cmd, "vtag");
+    return s;
+}
+
+/* Builds every stage's command line; 0, or -1 when out of memory. */
+static int plan_build(plan *p, const pipe_args *a, const char *labels_abs, const char *bb_path,
+                      const int64_t split_n[3], const char **models, int n_models)
+{
+    static const char *splits[] = {"train", "val", "test"};
+    char what[128], name[64];
+    if (!a->backbone) {
+        plan_stage *s = plan_add(p, cmd_backbone_check, "backbone: train the built-in CNN", "%s", "backbone");
+        argl *c = &s->cmd;
+        arg(c, "backbone");
+        arg(c, "train");
+        arg(c, "--labels");
+        arg(c, labels_abs);
+        arg(c, "--out");
+        arg(c, bb_path);
+        if (a->size) argn(c, "--size", a->size);
+        if (a->backbone_epochs > 0) argn(c, "--epochs", a->backbone_epochs);
+        if (a->threads) argn(c, "--threads", a->threads);
+        argn(c, "--seed", a->seed);
+    }
+    const char *feats[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "features-%s.safetensors", splits[i]);
+        if (!(feats[i] = plan_path(p, a->out, name))) return -1;
+        if (split_n[i] == 0) continue;
+        snprintf(what, sizeof what, "features: %lld %s videos", (long long)split_n[i], splits[i]);
+        plan_stage *s = plan_add(p, cmd_features_check, what, "features-%s", splits[i]);
+        argl *c = &s->cmd;
+        arg(c, "features");
+        arg(c, "--backbone");
+        arg(c, bb_path);
+        arg(c, "--labels");
+        arg(c, labels_abs);
+        arg(c, "--split");
+        arg(c, splits[i]);
+        arg(c, "--sample");
+        arg(c, a->sample);
+        if (a->size) argn(c, "--size", a->size);
+        if (a->threads) argn(c, "--threads", a->threads);
+        arg(c, "--out");
+        arg(c, feats[i]);
+    }
+    for (int k = 0; k < n_models; k++) {
+        snprintf(name, sizeof name, "%s-xe.safetensors", models[k]);
+        const char *xe_ckpt = plan_path(p, a->out, name);
+        snprintf(name, sizeof name, "%s-xe.log.jsonl", models[k]);
+        const char *xe_log = plan_path(p, a->out, name);
+        snprintf(name, sizeof name, "%s.safetensors", models[k]);
+        const char *ckpt = plan_path(p, a->out, name);
+        snprintf(name, sizeof name, "%s.log.jsonl", models[k]);
+        const char *log = plan_path(p, a->out, name);
+        if (!xe_ckpt || !xe_log || !ckpt || !log) return -1;
+        for (int scst = 0; scst < 1 + (a->scst_epochs > 0); scst++) {
+            if (scst) snprintf(what, sizeof what, "%s: SCST, %ld epochs", models[k], a->scst_epochs);
+            else snprintf(what, sizeof what, "%s: cross-entropy, %ld epochs", models[k], a->xe_epochs);
+            plan_stage *s = plan_add(p, cmd_train_check, what, scst ? "%s" : "%s-xe", models[k]);
+            argl *c = &s->cmd;
+            arg(c, "train");
+            arg(c, "--labels");
+            arg(c, labels_abs);
+            arg(c, "--feats");
+            arg(c, feats[0]);
+            if (split_n[1]) {
+                arg(c, "--val-feats");
+                arg(c, feats[1]);
+            }
+            if (!scst) {
+                arg(c, "--model");
+                arg(c, models[k]);
+                argn(c, "--epochs", a->xe_epochs);
+                argn(c, "--input-encoding-size", a->hidden);
+                argn(c, "--rnn-size", a->hidden);
+                argn(c, "--att-hid-size", a->hidden);
+                argn(c, "--batch", a->batch);
+            } else {
+                arg(c, "--init");
+                arg(c, xe_ckpt);
+                arg(c, "--scst");
+                arg(c, "--baseline");
+                arg(c, a->baseline);
+                argn(c, "--sample-n", a->sample_n);
+                argn(c, "--epochs", a->scst_epochs);
+            }
+            if (a->threads) argn(c, "--threads", a->threads);
+            argn(c, "--seed", a->seed);
+            arg(c, "--out");
+            arg(c, scst ? ckpt : xe_ckpt);
+            arg(c, "--log");
+            arg(c, scst ? log : xe_log);
+            arg(c, "--resume");
+        }
+    }
+    return 0;
+}
+
+/* Every stage's options through the parser of the command that runs it, so
+ * that a value only a stage refuses fails now rather than after the stages
+ * before it. 0, or -1 after the messages. */
+static int plan_check(plan *p)
+{
+    for (int i = 0; i < p->n; i++) {
+        plan_stage *s = &p->stage[i];
+        if (s->check(s->cmd.n - 1, s->cmd.v + 1) != 0) {
+            cli_error(CMD, "stage '%s' would refuse these options; nothing was run", s->name);
+            return -1;
+        }
+    }
+    return 0;
+}
 
 /* Prints the stage banner, runs it unless finished, records it. 0 ok. */
-static int stage(stage_ctx *s, const char *name, const char *what, argl *cmd)
+static int run_stage(manifest *m, const plan_stage *s, int index, int total, double t0)
 {
-    s->index++;
-    if (stage_done(s->m, name)) {
-        fprintf(stderr, "[%d/%d] %s: done before, skipped\n", s->index, s->total, what);
+    if (stage_done(m, s->name)) {
+        fprintf(stderr, "[%d/%d] %s: done before, skipped\n", index, total, s->what);
         return 0;
     }
-    fprintf(stderr, "[%d/%d] %s ...\n", s->index, s->total, what);
+    fprintf(stderr, "[%d/%d] %s ...\n", index, total, s->what);
     double t = cli_seconds();
-    int rc = run_vtag(cmd->v);
+    int rc = run_vtag(s->cmd.v);
     if (rc != 0) {
-        cli_error(CMD, "stage '%s' failed (exit %d); rerun the same command to resume", name, rc);
+        cli_error(CMD, "stage '%s' failed (exit %d); rerun the same command to resume", s->name, rc);
         return -1;
     }
     double dt = cli_seconds() - t;
-    fprintf(stderr, "[%d/%d] %s: done in %.1f s (%.1f s in all)\n", s->index, s->total, what, dt,
-            cli_seconds() - s->t0);
-    return stage_finish(s->m, name, dt);
+    fprintf(stderr, "[%d/%d] %s: done in %.1f s (%.1f s in all)\n", index, total, s->what, dt, cli_seconds() - t0);
+    return stage_finish(m, s->name, dt);
 }
 
 int cmd_pipeline(int argc, char **argv)
@@ -302,47 +520,10 @@ int cmd_pipeline(int argc, char **argv)
         cli_error(CMD, "%s: cannot open the backbone", a.backbone);
         return CLI_EXIT_FAIL;
     }
-    if (mkdir(a.out, 0777) && errno != EEXIST) {
-        cli_error(CMD, "%s: cannot create the folder (%s)", a.out, strerror(errno));
-        return CLI_EXIT_FAIL;
-    }
-
     char labels_abs[PATH_MAX], backbone_abs[PATH_MAX];
     if (!realpath(a.labels, labels_abs) || (a.backbone && !realpath(a.backbone, backbone_abs))) {
         cli_error(CMD, "cannot resolve the paths of --labels/--backbone (%s)", strerror(errno));
         return CLI_EXIT_FAIL;
-    }
-    int rc = CLI_EXIT_FAIL;
-    char *bb_path = a.backbone ? strdup(backbone_abs) : cli_path(a.out, "backbone.safetensors", "");
-    manifest m = {cli_path(a.out, "pipeline.json", ""), NULL};
-    if (!bb_path || !m.path) goto done;
-
-    json_t *want = json_pack("{s:s, s:s, s:s, s:I, s:I}", "labels", labels_abs, "backbone",
-                             a.backbone ? backbone_abs : "built-in", "sample", a.sample, "size",
-                             (json_int_t)a.size, "hidden", (json_int_t)a.hidden);
-    if (!a.restart && cli_is_file(m.path)) {
-        json_error_t je;
-        m.root = json_load_file(m.path, 0, &je);
-        if (!m.root || !json_is_object(json_object_get(m.root, "stages"))) {
-            cli_error(CMD, "%s:%d: not a pipeline manifest (%s); use --restart to start again", m.path,
-                      je.line, je.text);
-            json_decref(want);
-            goto done;
-        }
-        const char *keys[] = {"labels", "backbone", "sample", "size", "hidden"};
-        for (int i = 0; i < 5; i++) {
-            if (!json_equal(json_object_get(m.root, keys[i]), json_object_get(want, keys[i]))) {
-                cli_error(CMD, "%s: was made with another %s; use --restart (or another --out)", m.path,
-                          keys[i]);
-                json_decref(want);
-                goto done;
-            }
-        }
-        json_decref(want);
-    } else {
-        m.root = want;
-        json_object_set_new(m.root, "stages", json_object());
-        if (manifest_save(&m)) goto done;
     }
 
     const char *all_models[] = {"fc", "att2in", "topdown"};
@@ -353,133 +534,42 @@ int cmd_pipeline(int argc, char **argv)
             (strcmp(a.model, "updown") == 0 && i == 2))
             models[n_models++] = all_models[i];
 
-    const char *splits[] = {"train", "val", "test"};
-    stage_ctx s = {&m, 0, 0, cli_seconds()};
-    s.total = (a.backbone ? 0 : 1) + (split_n[0] > 0) + (split_n[1] > 0) + (split_n[2] > 0) +
-              n_models * (1 + (a.scst_epochs > 0));
-
-    if (!a.backbone) {
-        argl c = {0};
-        arg(&c, "vtag");
-        arg(&c, "backbone");
-        arg(&c, "train");
-        arg(&c, "--labels");
-        arg(&c, labels_abs);
-        arg(&c, "--out");
-        arg(&c, bb_path);
-        if (a.size) argn(&c, "--size", a.size);
-        if (a.backbone_epochs > 0) argn(&c, "--epochs", a.backbone_epochs);
-        if (a.threads) argn(&c, "--threads", a.threads);
-        argn(&c, "--seed", a.seed);
-        if (stage(&s, "backbone", "backbone: train the built-in CNN", &c)) goto done;
+    int rc = CLI_EXIT_FAIL, lock = -1;
+    char *bb_path = a.backbone ? strdup(backbone_abs) : cli_path(a.out, "backbone.safetensors", "");
+    char *lock_path = cli_path(a.out, "pipeline.lock", "");
+    manifest m = {cli_path(a.out, "pipeline.json", ""), NULL, NULL};
+    plan *p = calloc(1, sizeof *p);
+    m.want = json_pack("{s:s, s:s, s:s, s:I, s:I}", "labels", labels_abs, "backbone",
+                       a.backbone ? backbone_abs : "built-in", "sample", a.sample, "size", (json_int_t)a.size,
+                       "hidden", (json_int_t)a.hidden);
+    if (!bb_path || !lock_path || !m.path || !p || !m.want ||
+        plan_build(p, &a, labels_abs, bb_path, split_n, models, n_models)) {
+        cli_error(CMD, "out of memory");
+        goto done;
     }
-
-    char *feats[3] = {NULL, NULL, NULL};
-    for (int i = 0; i < 3; i++) {
-        char name[64], what[128];
-        snprintf(name, sizeof name, "features-%s.safetensors", splits[i]);
-        feats[i] = cli_path(a.out, name, "");
-        if (!feats[i]) goto done_feats;
-        if (split_n[i] == 0) continue;
-        snprintf(name, sizeof name, "features-%s", splits[i]);
-        snprintf(what, sizeof what, "features: %lld %s videos", (long long)split_n[i], splits[i]);
-        argl c = {0};
-        arg(&c, "vtag");
-        arg(&c, "features");
-        arg(&c, "--backbone");
-        arg(&c, bb_path);
-        arg(&c, "--labels");
-        arg(&c, labels_abs);
-        arg(&c, "--split");
-        arg(&c, splits[i]);
-        arg(&c, "--sample");
-        arg(&c, a.sample);
-        if (a.size) argn(&c, "--size", a.size);
-        if (a.threads) argn(&c, "--threads", a.threads);
-        arg(&c, "--out");
-        arg(&c, feats[i]);
-        if (stage(&s, name, what, &c)) goto done_feats;
+    /* Nothing is written before every stage's options are known good. */
+    if (plan_check(p)) {
+        rc = CLI_EXIT_USAGE;
+        goto done;
     }
-
-    for (int k = 0; k < n_models; k++) {
-        char xe_name[64], xe_ckpt_name[64], xe_log_name[64], what[128];
-        snprintf(xe_name, sizeof xe_name, "%s-xe", models[k]);
-        snprintf(xe_ckpt_name, sizeof xe_ckpt_name, "%s-xe.safetensors", models[k]);
-        snprintf(xe_log_name, sizeof xe_log_name, "%s-xe.log.jsonl", models[k]);
-        char *xe_ckpt = cli_path(a.out, xe_ckpt_name, ""), *xe_log = cli_path(a.out, xe_log_name, "");
-        argl c = {0};
-        arg(&c, "vtag");
-        arg(&c, "train");
-        arg(&c, "--labels");
-        arg(&c, labels_abs);
-        arg(&c, "--feats");
-        arg(&c, feats[0]);
-        if (split_n[1]) {
-            arg(&c, "--val-feats");
-            arg(&c, feats[1]);
-        }
-        arg(&c, "--model");
-        arg(&c, models[k]);
-        argn(&c, "--epochs", a.xe_epochs);
-        argn(&c, "--input-encoding-size", a.hidden);
-        argn(&c, "--rnn-size", a.hidden);
-        argn(&c, "--att-hid-size", a.hidden);
-        argn(&c, "--batch", a.batch);
-        if (a.threads) argn(&c, "--threads", a.threads);
-        argn(&c, "--seed", a.seed);
-        arg(&c, "--out");
-        arg(&c, xe_ckpt);
-        arg(&c, "--log");
-        arg(&c, xe_log);
-        arg(&c, "--resume");
-        snprintf(what, sizeof what, "%s: cross-entropy, %ld epochs", models[k], a.xe_epochs);
-        int bad = !xe_ckpt || !xe_log || stage(&s, xe_name, what, &c);
-        free(xe_log);
-        if (bad) {
-            free(xe_ckpt);
-            goto done_feats;
-        }
-        if (a.scst_epochs > 0) {
-            char ck_name[64], log_name[64];
-            snprintf(ck_name, sizeof ck_name, "%s.safetensors", models[k]);
-            snprintf(log_name, sizeof log_name, "%s.log.jsonl", models[k]);
-            char *ckpt = cli_path(a.out, ck_name, ""), *log = cli_path(a.out, log_name, "");
-            argl d = {0};
-            arg(&d, "vtag");
-            arg(&d, "train");
-            arg(&d, "--labels");
-            arg(&d, labels_abs);
-            arg(&d, "--feats");
-            arg(&d, feats[0]);
-            if (split_n[1]) {
-                arg(&d, "--val-feats");
-                arg(&d, feats[1]);
-            }
-            arg(&d, "--init");
-            arg(&d, xe_ckpt);
-            arg(&d, "--scst");
-            arg(&d, "--baseline");
-            arg(&d, a.baseline);
-            argn(&d, "--sample-n", a.sample_n);
-            argn(&d, "--epochs", a.scst_epochs);
-            if (a.threads) argn(&d, "--threads", a.threads);
-            argn(&d, "--seed", a.seed);
-            arg(&d, "--out");
-            arg(&d, ckpt);
-            arg(&d, "--log");
-            arg(&d, log);
-            arg(&d, "--resume");
-            snprintf(what, sizeof what, "%s: SCST, %ld epochs", models[k], a.scst_epochs);
-            bad = !ckpt || !log || stage(&s, models[k], what, &d);
-            free(ckpt);
-            free(log);
-            if (bad) {
-                free(xe_ckpt);
-                goto done_feats;
-            }
-        }
-        free(xe_ckpt);
+    if (mkdir(a.out, 0777) && errno != EEXIST) {
+        cli_error(CMD, "%s: cannot create the folder (%s)", a.out, strerror(errno));
+        goto done;
     }
+    /* Held to the end, and by each stage (inherited): a second pipeline on DIR,
+     * or one started while a stage of a killed pipeline still ran, is refused. */
+    long holder;
+    if (vtag_lock_file(lock_path, &lock, &holder, &err)) {
+        if (holder > 0) cli_error(CMD, "%s is in use by another vtag pipeline (pid %ld)", a.out, holder);
+        else if (holder < 0) cli_error(CMD, "%s is in use by another vtag pipeline", a.out);
+        else cli_error(CMD, "%s", err.msg);
+        goto done;
+    }
+    if (manifest_open(&m, a.restart) || manifest_save(&m)) goto done;
+
+    double t0 = cli_seconds();
+    for (int i = 0; i < p->n; i++)
+        if (run_stage(&m, &p->stage[i], i + 1, p->n, t0)) goto done;
 
     /* Summary: validation CIDEr-D of each model after XE and after SCST. */
     if (split_n[1]) {
@@ -488,28 +578,30 @@ int cmd_pipeline(int argc, char **argv)
         for (int k = 0; k < n_models; k++) {
             char name[64];
             snprintf(name, sizeof name, "%s-xe.log.jsonl", models[k]);
-            char *p = cli_path(a.out, name, "");
-            double xe = p ? best_val(p) : -1;
-            free(p);
+            char *path = cli_path(a.out, name, "");
+            double xe = path ? best_val(path) : -1;
+            free(path);
             snprintf(name, sizeof name, "%s.log.jsonl", models[k]);
-            p = cli_path(a.out, name, "");
-            double sc = p && a.scst_epochs > 0 ? best_val(p) : -1;
-            free(p);
+            path = cli_path(a.out, name, "");
+            double sc = path && a.scst_epochs > 0 ? best_val(path) : -1;
+            free(path);
             printf("%-8s %12.4f %12.4f\n", models[k], xe, sc);
             json_object_set_new(summary, models[k], json_pack("{s:f, s:f}", "val_cider_d_xe", xe,
                                                               "val_cider_d_scst", sc));
         }
         json_object_set_new(m.root, "summary", summary);
-        if (manifest_save(&m)) goto done_feats;
+        if (manifest_save(&m)) goto done;
     }
     fprintf(stderr, "pipeline: finished in %.1f s; tag videos with: vtag tag --from %s VIDEO...\n",
-            cli_seconds() - s.t0, a.out);
+            cli_seconds() - t0, a.out);
     rc = CLI_EXIT_OK;
-done_feats:
-    for (int i = 0; i < 3; i++) free(feats[i]);
 done:
+    vtag_lock_release(&lock);
+    if (p) plan_free(p);
     json_decref(m.root);
+    json_decref(m.want);
     free(m.path);
+    free(lock_path);
     free(bb_path);
     return rc;
 }

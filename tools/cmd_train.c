@@ -458,6 +458,14 @@ static char *state_path(const char *out)
     return p;
 }
 
+/* vtag pipeline checks its training stages' options before the first stage runs,
+ * with this command's own parser. */
+int cmd_train_check(int argc, char **argv)
+{
+    train_args a;
+    return parse(argc, argv, &a) == 0 ? 0 : -1;
+}
+
 int cmd_train(int argc, char **argv)
 {
     train_args a;

@@ -259,6 +259,20 @@ float *vtag_params_grad(const vtag_params *p, int index);
 void vtag_params_zero_grad(vtag_params *p);
 void vtag_params_free(vtag_params *p);
 
+/* ---- run-folder locks (lock.c) ---------------------------------------------
+ * An exclusive lock on a file (flock(2)), taken without waiting and dropped by
+ * the kernel when the last descriptor of it closes: when the holder and every
+ * child that inherited the descriptor have exited, however they died. The
+ * file stays; it holds the holder's pid. */
+
+/* Opens (creating) path, a regular file with one name, and locks it: *fd then
+ * holds the lock (children inherit it; vtag_lock_release drops it) and the
+ * file this process's pid. When another process holds it: VTAG_ERR_IO, "PATH:
+ * locked by pid N", and *holder = N (-1 when it has not written its pid yet);
+ * *holder is 0 after any other failure. */
+int vtag_lock_file(const char *path, int *fd, long *holder, vtag_error *err);
+void vtag_lock_release(int *fd);
+
 #ifdef __cplusplus
 }
 #endif
