@@ -1,5 +1,8 @@
 /* vtag frames: sample frames from videos into PNG files and a frames.jsonl
- * index (docs/FORMATS.md). */
+ * index (docs/FORMATS.md). A run writes into a staging folder inside DIR and
+ * moves its files into place only when it has written them all, so that the
+ * index always names the PNGs beside it. */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -200,7 +203,7 @@ static const char *strategy_name(vtag_video_strategy s)
 
 /* Samples one video. Returns CLI_EXIT_OK, CLI_EXIT_FAIL (could not read;
  * *fatal set when the output itself failed) or FRAMES_EXIT_DAMAGED. */
-static int sample_video(const frames_args *a, int k, FILE *jsonl, int *fatal)
+static int sample_video(const frames_args *a, int k, const char *stage_dir, FILE *jsonl, int *fatal)
 {
     const char *video = a->videos[k];
     vtag_error err = {0};
@@ -209,7 +212,7 @@ static int sample_video(const frames_args *a, int k, FILE *jsonl, int *fatal)
         cli_error("frames", "%s", err.msg);
         return CLI_EXIT_FAIL;
     }
-    char stem[256], name[300], path[4096 + 300];
+    char stem[256], name[300], path[4200 + 300];
     file_stem(video, k, a->videos, stem, sizeof stem);
     int status = CLI_EXIT_OK;
     for (;;) {
@@ -222,7 +225,7 @@ static int sample_video(const frames_args *a, int k, FILE *jsonl, int *fatal)
         }
         if (!got) break;
         snprintf(name, sizeof name, "%s_%05lld.png", stem, (long long)fr.index);
-        snprintf(path, sizeof path, "%s/%s", a->out_dir, name);
+        snprintf(path, sizeof path, "%s/%s", stage_dir, name);
         if (vtag_video_write_png(path, fr.rgb, fr.size, fr.size, &err)) {
             cli_error("frames", "%s", err.msg);
             status = CLI_EXIT_FAIL;
@@ -276,6 +279,127 @@ static int sample_video(const frames_args *a, int k, FILE *jsonl, int *fatal)
     return status;
 }
 
+/* The entries of a folder, without "." and ".."; NULL on error (errno set). */
+static char **list_dir(const char *dir, int *n)
+{
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) return NULL;
+    int cap = 16;
+    char **names = malloc((size_t)cap * sizeof *names);
+    struct dirent *e = NULL;
+    while (names && (errno = 0, e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        if (*n == cap) {
+            char **more = realloc(names, (size_t)(cap *= 2) * sizeof *names);
+            if (!more) break;
+            names = more;
+        }
+        if (!(names[*n] = strdup(e->d_name))) break;
+        ++*n;
+    }
+    int bad = !names || errno != 0 || e != NULL;
+    int saved = bad ? (errno ? errno : ENOMEM) : 0;
+    closedir(d);
+    if (bad) {
+        for (int i = 0; names && i < *n; i++) free(names[i]);
+        free(names);
+        *n = 0;
+        errno = saved;
+        return NULL;
+    }
+    return names;
+}
+
+static void free_names(char **names, int n)
+{
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+/* Empties and removes the staging folder (nothing of it is kept). */
+static void drop_stage(const char *stage)
+{
+    int n;
+    char **names = list_dir(stage, &n);
+    char path[4400];
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/%s", stage, names[i]);
+        unlink(path);
+    }
+    free_names(names, n);
+    rmdir(stage);
+}
+
+/* A PNG a previous index named, if it is one of ours: a plain name in DIR. */
+static int is_frame_name(const char *file)
+{
+    size_t n = strlen(file);
+    return n > 4 && file[0] != '.' && !strchr(file, '/') && strcmp(file + n - 4, ".png") == 0;
+}
+
+/* Moves the staged PNGs and index into DIR, replacing the previous run's:
+ * first the old index goes, then the new PNGs come in, then the new index,
+ * then the PNGs the old index named and the new one does not are removed. At
+ * every moment DIR holds either an index and exactly the PNGs it was written
+ * with, or no index. 0, or -1 after the message. */
+static int commit_stage(const char *out_dir, const char *stage)
+{
+    char index[4200], staged[4400], target[4400];
+    snprintf(index, sizeof index, "%s/frames.jsonl", out_dir);
+    int n_new, rc = 0;
+    char **fresh = list_dir(stage, &n_new);
+    if (!fresh) {
+        cli_error("frames", "%s: %s", stage, strerror(errno));
+        return -1;
+    }
+    /* the old index's PNGs, read before it goes */
+    json_t *old = json_array();
+    FILE *f = cli_is_file(index) ? fopen(index, "r") : NULL;
+    char line[16384]; /* ours are a few hundred bytes; a longer line is not ours and is skipped */
+    int skipping = 0;
+    while (f && old && fgets(line, sizeof line, f)) {
+        int ends = strchr(line, '\n') != NULL || feof(f), skip = skipping;
+        skipping = !ends;
+        if (skip || !ends) continue;
+        json_t *o = json_loads(line, JSON_DISABLE_EOF_CHECK, NULL);
+        const char *file = json_string_value(json_object_get(o, "file"));
+        if (file && is_frame_name(file)) json_array_append_new(old, json_string(file));
+        json_decref(o);
+    }
+    if (f) fclose(f);
+    if (unlink(index) != 0 && errno != ENOENT) {
+        cli_error("frames", "%s: cannot replace it: %s", index, strerror(errno));
+        rc = -1;
+    }
+    for (int i = 0; i < n_new && rc == 0; i++) {
+        if (strcmp(fresh[i], "frames.jsonl") == 0) continue;
+        snprintf(staged, sizeof staged, "%s/%s", stage, fresh[i]);
+        snprintf(target, sizeof target, "%s/%s", out_dir, fresh[i]);
+        if (rename(staged, target) != 0) {
+            cli_error("frames", "%s: %s", target, strerror(errno));
+            rc = -1;
+        }
+    }
+    snprintf(staged, sizeof staged, "%s/frames.jsonl", stage);
+    if (rc == 0 && rename(staged, index) != 0) {
+        cli_error("frames", "%s: %s", index, strerror(errno));
+        rc = -1;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(old, i, v) {
+        const char *file = json_string_value(v);
+        int kept = 0;
+        for (int j = 0; j < n_new && !kept; j++) kept = strcmp(fresh[j], file) == 0;
+        snprintf(target, sizeof target, "%s/%s", out_dir, file);
+        if (rc == 0 && !kept) unlink(target);
+    }
+    json_decref(old);
+    free_names(fresh, n_new);
+    return rc;
+}
+
 int cmd_frames(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
@@ -298,33 +422,43 @@ int cmd_frames(int argc, char **argv)
         free(a.videos);
         return CLI_EXIT_FAIL;
     }
-    /* frames.jsonl goes to a temporary name and replaces the old one at the end. */
-    char final_path[4200], tmp_path[4300];
-    snprintf(final_path, sizeof final_path, "%s/frames.jsonl", a.out_dir);
-    snprintf(tmp_path, sizeof tmp_path, "%s.tmp.%ld", final_path, (long)getpid());
+    /* Everything goes to a staging folder inside DIR (same file system: the
+     * files move by rename) and replaces the previous run's at the end, or is
+     * dropped: a run that fails leaves DIR as it was. */
+    char stage[4200], tmp_path[4300];
+    if (snprintf(stage, sizeof stage, "%s/.frames.XXXXXX", a.out_dir) >= (int)sizeof stage || !mkdtemp(stage)) {
+        cli_error("frames", "%s: cannot create a staging folder: %s", a.out_dir,
+                  strlen(a.out_dir) > 4096 ? strerror(ENAMETOOLONG) : strerror(errno));
+        free(a.videos);
+        return CLI_EXIT_FAIL;
+    }
+    snprintf(tmp_path, sizeof tmp_path, "%s/frames.jsonl", stage);
     FILE *jsonl = fopen(tmp_path, "w");
     if (!jsonl) {
         cli_error("frames", "%s: %s", tmp_path, strerror(errno));
+        drop_stage(stage);
         free(a.videos);
         return CLI_EXIT_FAIL;
     }
     int failed = 0, damaged = 0, fatal = 0;
     for (int k = 0; k < a.n_videos && !fatal; k++) {
-        int s = sample_video(&a, k, jsonl, &fatal);
+        int s = sample_video(&a, k, stage, jsonl, &fatal);
         failed |= s == CLI_EXIT_FAIL;
         damaged |= s == FRAMES_EXIT_DAMAGED;
     }
     int bad = fflush(jsonl) != 0;
+    int saved = errno;
     bad = fclose(jsonl) != 0 || bad;
     if (bad || fatal) {
-        if (bad) cli_error("frames", "%s: write failed", final_path);
-        unlink(tmp_path);
+        /* a fatal error was reported where it happened */
+        if (bad)
+            cli_error("frames", "%s/frames.jsonl: write failed: %s (the folder is left as it was)", a.out_dir,
+                      strerror(saved ? saved : errno));
         failed = 1;
-    } else if (rename(tmp_path, final_path) != 0) {
-        cli_error("frames", "%s: %s", final_path, strerror(errno));
-        unlink(tmp_path);
+    } else if (commit_stage(a.out_dir, stage) != 0) {
         failed = 1;
     }
+    drop_stage(stage);
     free(a.videos);
     return failed ? CLI_EXIT_FAIL : damaged ? FRAMES_EXIT_DAMAGED : CLI_EXIT_OK;
 }
