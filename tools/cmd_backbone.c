@@ -126,19 +126,19 @@ static int parse_train(int argc, char **argv, train_args *a)
             a->cfg.size = v;
             break;
         case OPT_WIDTHS:
-            if ((nw = parse_list(optarg, a->cfg.widths, VTAG_BUILTIN_MAX_STAGES, 1, 4096)) < 1) {
+            if ((nw = parse_list(optarg, a->cfg.widths, VTAG_BUILTIN_MAX_STAGES, 1, VTAG_BUILTIN_MAX_WIDTH)) < 1) {
                 cli_error(CMD, "--widths expects 1 to %d comma-separated channel counts, got '%s'", VTAG_BUILTIN_MAX_STAGES, optarg);
                 return -1;
             }
             break;
         case OPT_BLOCKS:
-            if ((nb = parse_list(optarg, a->cfg.blocks, VTAG_BUILTIN_MAX_STAGES, 1, 64)) < 1) {
+            if ((nb = parse_list(optarg, a->cfg.blocks, VTAG_BUILTIN_MAX_STAGES, 1, VTAG_BUILTIN_MAX_BLOCKS)) < 1) {
                 cli_error(CMD, "--blocks expects 1 to %d comma-separated block counts, got '%s'", VTAG_BUILTIN_MAX_STAGES, optarg);
                 return -1;
             }
             break;
         case OPT_EPOCHS:
-            if (cli_parse_int(CMD, "--epochs", optarg, 1, 100000, &v)) return -1;
+            if (cli_parse_int(CMD, "--epochs", optarg, 1, VTAG_BUILTIN_MAX_EPOCHS, &v)) return -1;
             a->epochs = (int)v;
             break;
         case OPT_BATCH:
@@ -193,14 +193,6 @@ static int parse_train(int argc, char **argv, train_args *a)
     }
     a->to.epochs = a->epochs;
     return 0;
-}
-
-/* vtag pipeline checks its backbone stage's options before the first stage runs,
- * with this command's own parser. argv as cmd_backbone's: "backbone", "train", ... */
-int cmd_backbone_check(int argc, char **argv)
-{
-    train_args a;
-    return argc >= 2 && strcmp(argv[1], "train") == 0 && parse_train(argc - 1, argv + 1, &a) == 0 ? 0 : -1;
 }
 
 typedef struct frames_progress {
@@ -297,6 +289,11 @@ static int cmd_train_backbone(int argc, char **argv)
     double best = -1;
     if (a.resume && access(spath, F_OK) == 0) {
         if ((rc = vtag_builtin_state_load(&m, &adam, &ctx.rng, &start, &best, spath, &err))) goto fail;
+        if (start > a.epochs) { /* a state past this run's end belongs to another run */
+            vtag_fail(&err, VTAG_ERR_FORMAT, "%s: vtag.backbone_state: \"epoch\" %d is past --epochs %d", spath, start,
+                      a.epochs);
+            goto fail;
+        }
         cli_note("backbone", "resuming from %s after epoch %d", spath, start);
     }
     if (a.log && !(log = fopen(a.log, "a"))) {

@@ -32,6 +32,21 @@ void vtag_bce_logits_backward(float *dlogits, const float *logits, const float *
  * — then ReLU); stage s > 0 starts with stride 2. Head: global average pool
  * (fc, D = widths[last]) → Linear(D → V) logits. Convs have no bias (BN follows). */
 #define VTAG_BUILTIN_MAX_STAGES 4
+/* Limits no real model reaches (the default is 16..128 wide, 1 block per
+ * stage, 64 px: 0.7 M parameters), checked by vtag_builtin_config_check and
+ * vtag_builtin_init / vtag_builtin_load before anything is allocated:
+ * channels per stage (ResNet's widest basic block: 512), blocks per stage
+ * (ResNet-34: 6), input side, labels, parameters (ResNet-50: 25 M; 2^27
+ * parameters are 512 MB per copy, four copies in training) and the largest
+ * feature map of one image (the stem's: widths[0]·(S/2)² floats, resnet50 at
+ * 224 px: 0.8 M; 2^26 floats are 256 MB). */
+#define VTAG_BUILTIN_MAX_WIDTH 2048
+#define VTAG_BUILTIN_MAX_BLOCKS 32
+#define VTAG_BUILTIN_MIN_SIZE 8
+#define VTAG_BUILTIN_MAX_SIZE 4096
+#define VTAG_BUILTIN_MAX_LABELS 100000
+#define VTAG_BUILTIN_MAX_PARAMS ((int64_t)1 << 27)
+#define VTAG_BUILTIN_MAX_MAP ((int64_t)1 << 26)
 
 typedef struct vtag_builtin_config {
     int64_t size;                             /* input S×S */
@@ -123,7 +138,15 @@ int vtag_builtin_load(vtag_builtin *m, const char *path, vtag_error *err);
 char *vtag_builtin_describe(const vtag_builtin *m);
 /* Training state (what --resume continues from): weights, BN buffers, Adam's
  * moments and step, the RNG, the epochs done and the best validation score.
- * Loading checks that the file was written for the same configuration. */
+ * Loading trusts nothing in the file: it must have been written for the same
+ * configuration, and every field is checked (VTAG_ERR_FORMAT naming the file
+ * and the field) before anything is changed: "epoch" an integer in
+ * 0..VTAG_BUILTIN_MAX_EPOCHS (the caller also holds it to its run's total),
+ * "adam_step" an integer >= epoch (one step per epoch at least; 0 at epoch
+ * 0), "rng" exactly 16 hex digits, "best" -1 (no validation yet) or a mAP in
+ * [0, 1], no other field; the tensors of the configuration's sizes, finite,
+ * Adam's second moments >= 0. */
+#define VTAG_BUILTIN_MAX_EPOCHS 100000
 int vtag_builtin_state_save(const vtag_builtin *m, const vtag_adam *adam, const vtag_rng *rng, int epoch, double best,
                             const char *path, vtag_error *err);
 int vtag_builtin_state_load(vtag_builtin *m, vtag_adam *adam, vtag_rng *rng, int *epoch, double *best, const char *path,
@@ -180,7 +203,9 @@ typedef struct vtag_builtin_epoch_stats {
 } vtag_builtin_epoch_stats;
 
 /* One pass over the frames in an order drawn from ctx->rng. index maps labels
- * names to outputs (vtag_builtin_vocab). Resets ctx->arena after every step. */
+ * names to outputs (vtag_builtin_vocab). Resets ctx->arena after every step.
+ * A step whose loss or gradient is not finite stops the epoch before its
+ * update, with VTAG_ERR_DIVERGED (vtag_check_diverged). */
 int vtag_builtin_train_epoch(vtag_ctx *ctx, vtag_builtin *m, vtag_adam *adam, const vtag_builtin_frames *f,
                              const vtag_data_labels *l, const int64_t *index, const vtag_builtin_train_opts *o,
                              int epoch, vtag_builtin_epoch_stats *st, vtag_error *err);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backbone/builtin_internal.h"
 #include "vtag/builtin.h"
 #include "vtag/safetensors.h"
 
@@ -24,7 +25,10 @@ char *vtag_builtin_describe(const vtag_builtin *m)
         json_array_append_new(mean, json_real(c->mean[i]));
         json_array_append_new(std, json_real(c->std[i]));
     }
-    for (int64_t i = 0; i < c->n_labels; i++) json_array_append_new(labels, json_string(m->labels[i]));
+    /* a label json_string refuses (invalid UTF-8) fails the description, never drops out */
+    int bad = !labels;
+    for (int64_t i = 0; !bad && i < c->n_labels; i++) bad = json_array_append_new(labels, json_string(m->labels[i])) != 0;
+    if (bad) json_decref(labels), labels = NULL;
     json_t *root = json_pack("{s:s, s:I, s:o, s:o, s:o, s:o, s:f, s:o}", "arch", VTAG_BUILTIN_ARCH, "size",
                              (json_int_t)c->size, "widths", widths, "blocks", blocks, "mean", mean, "std", std,
                              "bn_eps", (double)c->bn_eps, "labels", labels);
@@ -124,8 +128,9 @@ static int parse_desc(const char *desc, vtag_builtin_config *cfg, char ***labels
         }
         cfg->bn_eps = (float)json_number_value(eps);
     }
-    if (!json_is_array(lab) || json_array_size(lab) < 1) {
-        rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: %s: \"labels\" must be a non-empty array of strings", path, META);
+    if (!json_is_array(lab) || json_array_size(lab) < 1 || json_array_size(lab) > VTAG_BUILTIN_MAX_LABELS) {
+        rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: %s: \"labels\" must be an array of 1..%d strings", path, META,
+                       VTAG_BUILTIN_MAX_LABELS);
         goto done;
     }
     cfg->n_labels = (int64_t)json_array_size(lab);
@@ -157,7 +162,26 @@ done:
     return rc;
 }
 
-static int load_params(vtag_params *p, const vtag_st_file *f, const char *path, vtag_error *err)
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* No label twice: sorted copy, neighbours compared (n log n: a file may hold 10^5 labels). */
+static int unique_labels(char **labels, int64_t n, const char *path, vtag_error *err)
+{
+    char **sorted = malloc((size_t)n * sizeof *sorted);
+    if (!sorted) return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
+    memcpy(sorted, labels, (size_t)n * sizeof *sorted);
+    qsort(sorted, (size_t)n, sizeof *sorted, cmp_str);
+    int rc = VTAG_OK;
+    for (int64_t i = 1; i < n && !rc; i++)
+        if (strcmp(sorted[i], sorted[i - 1]) == 0)
+            rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: %s: label \"%.100s\" listed twice", path, META, sorted[i]);
+    free(sorted);
+    return rc;
+}
+
+/* Every declared tensor is in the file as F32 of its declared shape: checked before the
+ * tensors' memory is allocated, so that a few bytes of header cannot ask for gigabytes. */
+static int check_params(const vtag_params *p, const vtag_st_file *f, const char *path, vtag_error *err)
 {
     for (int i = 0; i < p->count; i++) {
         const vtag_param *t = &p->items[i];
@@ -174,7 +198,15 @@ static int load_params(vtag_params *p, const vtag_st_file *f, const char *path, 
             return vtag_fail(err, VTAG_ERR_FORMAT, "%s: tensor \"%s\" is %s [%s], expected F32 [%s]", path, t->name,
                              vtag_dtype_name(s->dtype), got, want);
         }
-        const float *src = s->data;
+    }
+    return VTAG_OK;
+}
+
+static int load_params(vtag_params *p, const vtag_st_file *f, const char *path, vtag_error *err)
+{
+    for (int i = 0; i < p->count; i++) {
+        const vtag_param *t = &p->items[i];
+        const float *src = vtag_st_find(f, t->name)->data;
         for (int64_t j = 0; j < t->numel; j++)
             if (!isfinite(src[j])) return vtag_fail(err, VTAG_ERR_FORMAT, "%s: tensor \"%s\" holds a non-finite value", path, t->name);
         memcpy(vtag_params_value(p, i), src, (size_t)t->numel * sizeof(float));
@@ -196,24 +228,24 @@ int vtag_builtin_load(vtag_builtin *m, const char *path, vtag_error *err)
         goto done;
     }
     if ((rc = parse_desc(desc, &cfg, &labels, path, err))) goto done;
+    if ((rc = unique_labels(labels, cfg.n_labels, path, err))) goto done;
+    /* declared (names and shapes), checked against the file, and only then allocated */
     vtag_error e2 = {0};
-    if ((rc = vtag_builtin_init(m, &cfg, (const char *const *)labels, &e2))) {
+    if ((rc = builtin_declare(m, &cfg, (const char *const *)labels, &e2))) {
         rc = vtag_fail(err, rc, "%s: %s", path, e2.msg);
         goto done;
     }
-    if ((rc = load_params(&m->params, &f, path, err)) || (rc = load_params(&m->buffers, &f, path, err))) goto done;
+    if ((rc = check_params(&m->params, &f, path, err)) || (rc = check_params(&m->buffers, &f, path, err))) goto done;
     int known = m->params.count + m->buffers.count;
     if (f.count != known) {
         for (int i = 0; i < f.count; i++)
             if (vtag_params_find(&m->params, f.tensors[i].name) < 0 && vtag_params_find(&m->buffers, f.tensors[i].name) < 0) {
                 rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: unexpected tensor \"%.100s\"", path, f.tensors[i].name);
-                break;
+                goto done;
             }
     }
-    for (int64_t i = 0; !rc && i < cfg.n_labels; i++)
-        for (int64_t j = 0; !rc && j < i; j++)
-            if (strcmp(labels[i], labels[j]) == 0)
-                rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: %s: label \"%s\" listed twice", path, META, labels[i]);
+    if ((rc = vtag_params_alloc(&m->params, err)) || (rc = vtag_params_alloc(&m->buffers, err))) goto done;
+    if ((rc = load_params(&m->params, &f, path, err)) || (rc = load_params(&m->buffers, &f, path, err))) goto done;
 done:
     if (labels) {
         for (int64_t i = 0; i < cfg.n_labels; i++) free(labels[i]);
@@ -249,6 +281,78 @@ int vtag_builtin_state_save(const vtag_builtin *m, const vtag_adam *adam, const 
     return rc;
 }
 
+/* The state's JSON fields, each checked (see vtag/builtin.h). */
+static int state_fields(const char *state, int *epoch, int64_t *step, uint64_t *rng, double *best,
+                        const char *path, vtag_error *err)
+{
+    json_error_t jerr;
+    json_t *root = json_loads(state, 0, &jerr);
+    int rc = VTAG_OK;
+    if (!json_is_object(root)) {
+        rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: %s is not a JSON object", path, STATE_META);
+        goto done;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(root, key, v) {
+        if (strcmp(key, "epoch") != 0 && strcmp(key, "adam_step") != 0 && strcmp(key, "rng") != 0 &&
+            strcmp(key, "best") != 0) {
+            rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: %s: unknown field \"%.60s\"", path, STATE_META, key);
+            goto done;
+        }
+    }
+    json_t *je = json_object_get(root, "epoch"), *js = json_object_get(root, "adam_step"),
+           *jr = json_object_get(root, "rng"), *jb = json_object_get(root, "best");
+    if (!json_is_integer(je) || json_integer_value(je) < 0 || json_integer_value(je) > VTAG_BUILTIN_MAX_EPOCHS) {
+        rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: %s: \"epoch\" must be an integer in 0..%d", path, STATE_META,
+                       VTAG_BUILTIN_MAX_EPOCHS);
+        goto done;
+    }
+    *epoch = (int)json_integer_value(je);
+    if (!json_is_integer(js) || json_integer_value(js) < *epoch || (*epoch == 0 && json_integer_value(js) != 0)) {
+        rc = vtag_fail(err, VTAG_ERR_FORMAT,
+                       "%s: %s: \"adam_step\" must be an integer >= the epochs done (%d), 0 before the first", path,
+                       STATE_META, *epoch);
+        goto done;
+    }
+    *step = json_integer_value(js);
+    const char *hex = json_is_string(jr) ? json_string_value(jr) : NULL;
+    int ok = hex && json_string_length(jr) == 16;
+    uint64_t r = 0;
+    for (int i = 0; ok && i < 16; i++) {
+        const char c = hex[i];
+        const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        ok = d >= 0;
+        r = r << 4 | (uint64_t)(ok ? d : 0);
+    }
+    if (!ok) {
+        rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: %s: \"rng\" must be a string of exactly 16 hex digits", path, STATE_META);
+        goto done;
+    }
+    *rng = r;
+    const double b = json_is_number(jb) ? json_number_value(jb) : NAN;
+    if (!(b == -1.0 || (b >= 0.0 && b <= 1.0))) {
+        rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: %s: \"best\" must be -1 (no validation yet) or a mAP in [0, 1]", path,
+                       STATE_META);
+        goto done;
+    }
+    *best = b;
+done:
+    json_decref(root);
+    return rc;
+}
+
+/* Every value finite (and >= 0 where nonneg): a NaN moment would poison every later step. */
+static int state_values(const vtag_st_tensor *t, const char *name, int nonneg, const char *path, vtag_error *err)
+{
+    const float *x = t->data;
+    for (int64_t i = 0; i < t->numel; i++)
+        if (!isfinite(x[i]) || (nonneg && x[i] < 0.0f))
+            return vtag_fail(err, VTAG_ERR_FORMAT, "%s: tensor \"%s\" holds %s at %lld", path, name,
+                             isfinite(x[i]) ? "a negative value" : "a non-finite value", (long long)i);
+    return VTAG_OK;
+}
+
 int vtag_builtin_state_load(vtag_builtin *m, vtag_adam *adam, vtag_rng *rng, int *epoch, double *best, const char *path,
                             vtag_error *err)
 {
@@ -257,11 +361,15 @@ int vtag_builtin_state_load(vtag_builtin *m, vtag_adam *adam, vtag_rng *rng, int
     if (rc) return rc;
     char *desc = vtag_builtin_describe(m);
     const char *fdesc = vtag_st_meta(&f, META), *state = vtag_st_meta(&f, STATE_META);
-    const vtag_st_tensor *t[4] = {vtag_st_find(&f, "params"), vtag_st_find(&f, "adam_m"), vtag_st_find(&f, "adam_v"),
-                                  vtag_st_find(&f, "buffers")};
+    static const char *const names[4] = {"params", "adam_m", "adam_v", "buffers"};
+    const vtag_st_tensor *t[4];
+    for (int i = 0; i < 4; i++) t[i] = vtag_st_find(&f, names[i]);
     float *dst[4] = {m->params.value, m->params.adam_m, m->params.adam_v, m->buffers.value};
     const int64_t want[4] = {m->params.total, m->params.total, m->params.total, m->buffers.total};
-    json_t *root = NULL;
+    int e = 0;
+    int64_t step = 0;
+    uint64_t r = 0;
+    double b = -1;
     if (!desc) {
         rc = vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
         goto done;
@@ -274,28 +382,27 @@ int vtag_builtin_state_load(vtag_builtin *m, vtag_adam *adam, vtag_rng *rng, int
         rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: written for another configuration or label set; remove it to start over", path);
         goto done;
     }
-    for (int i = 0; i < 4; i++)
-        if (!t[i] || t[i]->dtype != VTAG_DTYPE_F32 || t[i]->numel != want[i]) {
-            rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: tensor %d missing or of the wrong size", path, i);
-            goto done;
-        }
-    json_error_t jerr;
-    root = json_loads(state, 0, &jerr);
-    json_t *je = json_object_get(root, "epoch"), *js = json_object_get(root, "adam_step"),
-           *jr = json_object_get(root, "rng"), *jb = json_object_get(root, "best");
-    unsigned long long r = 0;
-    if (!json_is_integer(je) || !json_is_integer(js) || !json_is_string(jr) || !json_is_number(jb) ||
-        sscanf(json_string_value(jr), "%16llx", &r) != 1) {
-        rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: %s is malformed", path, STATE_META);
+    if (f.count != 4) {
+        rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: %d tensors (a state holds params, adam_m, adam_v, buffers)", path,
+                       f.count);
         goto done;
     }
+    for (int i = 0; i < 4; i++)
+        if (!t[i] || t[i]->dtype != VTAG_DTYPE_F32 || t[i]->numel != want[i]) {
+            rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: tensor \"%s\" missing, not F32 or not of %lld values", path,
+                           names[i], (long long)want[i]);
+            goto done;
+        }
+    if ((rc = state_fields(state, &e, &step, &r, &b, path, err))) goto done;
+    for (int i = 0; i < 4; i++)
+        if ((rc = state_values(t[i], names[i], i == 2, path, err))) goto done;
+    /* all checked: only now is anything changed */
     for (int i = 0; i < 4; i++) memcpy(dst[i], t[i]->data, (size_t)want[i] * sizeof(float));
-    *epoch = (int)json_integer_value(je);
-    adam->step = json_integer_value(js);
+    *epoch = e;
+    adam->step = step;
     rng->state = r;
-    *best = json_number_value(jb);
+    *best = b;
 done:
-    json_decref(root);
     free(desc);
     vtag_st_close(&f);
     return rc;

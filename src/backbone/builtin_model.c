@@ -32,19 +32,36 @@ int vtag_builtin_config_check(const vtag_builtin_config *c, vtag_error *err)
 {
     if (c->n_stages < 1 || c->n_stages > VTAG_BUILTIN_MAX_STAGES)
         return vtag_fail(err, VTAG_ERR_ARG, "built-in backbone: %d stages (1..%d)", c->n_stages, VTAG_BUILTIN_MAX_STAGES);
+    int64_t maxc = 0;
     for (int s = 0; s < c->n_stages; s++) {
-        if (c->widths[s] < 1 || c->widths[s] > 4096)
-            return vtag_fail(err, VTAG_ERR_ARG, "built-in backbone: stage %d width %lld (1..4096)", s, (long long)c->widths[s]);
-        if (c->blocks[s] < 1 || c->blocks[s] > 64)
-            return vtag_fail(err, VTAG_ERR_ARG, "built-in backbone: stage %d has %lld blocks (1..64)", s, (long long)c->blocks[s]);
+        if (c->widths[s] < 1 || c->widths[s] > VTAG_BUILTIN_MAX_WIDTH)
+            return vtag_fail(err, VTAG_ERR_ARG, "built-in backbone: stage %d width %lld (1..%d)", s,
+                             (long long)c->widths[s], VTAG_BUILTIN_MAX_WIDTH);
+        if (c->blocks[s] < 1 || c->blocks[s] > VTAG_BUILTIN_MAX_BLOCKS)
+            return vtag_fail(err, VTAG_ERR_ARG, "built-in backbone: stage %d has %lld blocks (1..%d)", s,
+                             (long long)c->blocks[s], VTAG_BUILTIN_MAX_BLOCKS);
+        if (c->widths[s] > maxc) maxc = c->widths[s];
     }
-    if (c->n_labels < 1) return vtag_fail(err, VTAG_ERR_ARG, "built-in backbone: no labels");
-    if (c->size < 8 || c->size > 4096) return vtag_fail(err, VTAG_ERR_ARG, "built-in backbone: size %lld (8..4096)", (long long)c->size);
+    if (c->n_labels < 1 || c->n_labels > VTAG_BUILTIN_MAX_LABELS)
+        return vtag_fail(err, VTAG_ERR_ARG, "built-in backbone: %lld labels (1..%d)", (long long)c->n_labels,
+                         VTAG_BUILTIN_MAX_LABELS);
+    if (c->size < VTAG_BUILTIN_MIN_SIZE || c->size > VTAG_BUILTIN_MAX_SIZE)
+        return vtag_fail(err, VTAG_ERR_ARG, "built-in backbone: size %lld (%d..%d)", (long long)c->size,
+                         VTAG_BUILTIN_MIN_SIZE, VTAG_BUILTIN_MAX_SIZE);
     if (vtag_builtin_out_side(c) < 1)
         return vtag_fail(err, VTAG_ERR_ARG, "built-in backbone: size %lld is too small for %d stages", (long long)c->size, c->n_stages);
+    /* inference keeps its activations in buffers of the widest stage at the stem's side */
+    const int64_t side0 = builtin_conv_side(c->size, 3, 2);
+    int64_t map;
+    if (vtag_mul_i64(maxc, side0, &map) || vtag_mul_i64(map, side0, &map) || map > VTAG_BUILTIN_MAX_MAP)
+        return vtag_fail(err, VTAG_ERR_ARG,
+                         "built-in backbone: %lld channels at %lldx%lld is a feature map of more than %lld floats per image",
+                         (long long)maxc, (long long)side0, (long long)side0, (long long)VTAG_BUILTIN_MAX_MAP);
     for (int i = 0; i < 3; i++)
-        if (!(c->std[i] > 0)) return vtag_fail(err, VTAG_ERR_ARG, "built-in backbone: std must be positive");
-    if (!(c->bn_eps > 0)) return vtag_fail(err, VTAG_ERR_ARG, "built-in backbone: bn_eps must be positive");
+        if (!(c->std[i] > 0) || !isfinite(c->std[i]) || !isfinite(c->mean[i]))
+            return vtag_fail(err, VTAG_ERR_ARG, "built-in backbone: mean must be finite and std positive and finite");
+    if (!(c->bn_eps > 0) || !isfinite(c->bn_eps))
+        return vtag_fail(err, VTAG_ERR_ARG, "built-in backbone: bn_eps must be positive and finite");
     return VTAG_OK;
 }
 
@@ -89,7 +106,7 @@ void vtag_builtin_free(vtag_builtin *m)
     memset(m, 0, sizeof *m);
 }
 
-int vtag_builtin_init(vtag_builtin *m, const vtag_builtin_config *cfg, const char *const *labels, vtag_error *err)
+int builtin_declare(vtag_builtin *m, const vtag_builtin_config *cfg, const char *const *labels, vtag_error *err)
 {
     memset(m, 0, sizeof *m);
     int rc = vtag_builtin_config_check(cfg, err);
@@ -142,7 +159,12 @@ int vtag_builtin_init(vtag_builtin *m, const vtag_builtin_config *cfg, const cha
     int64_t wshape[2] = {cfg->n_labels, c}, bshape[1] = {cfg->n_labels};
     if ((m->cls_w = vtag_params_add(&m->params, "classifier.weight", 2, wshape, err)) < 0) goto fail_cls;
     if ((m->cls_b = vtag_params_add(&m->params, "classifier.bias", 1, bshape, err)) < 0) goto fail_cls;
-    if ((rc = vtag_params_alloc(&m->params, err)) || (rc = vtag_params_alloc(&m->buffers, err))) goto fail;
+    /* the limits on widths and blocks bound these sums far inside int64 */
+    if (m->params.total + m->buffers.total > VTAG_BUILTIN_MAX_PARAMS) {
+        rc = vtag_fail(err, VTAG_ERR_ARG, "built-in backbone: %lld parameters and buffers (at most %lld)",
+                       (long long)(m->params.total + m->buffers.total), (long long)VTAG_BUILTIN_MAX_PARAMS);
+        goto fail;
+    }
     return VTAG_OK;
 fail_cls:
     rc = err ? err->code : VTAG_ERR_ARG;
@@ -151,6 +173,14 @@ fail_rc:
     rc = err && err->code ? err->code : VTAG_ERR_ARG;
 fail:
     vtag_builtin_free(m);
+    return rc;
+}
+
+int vtag_builtin_init(vtag_builtin *m, const vtag_builtin_config *cfg, const char *const *labels, vtag_error *err)
+{
+    int rc = builtin_declare(m, cfg, labels, err);
+    if (!rc && ((rc = vtag_params_alloc(&m->params, err)) || (rc = vtag_params_alloc(&m->buffers, err))))
+        vtag_builtin_free(m);
     return rc;
 }
 
