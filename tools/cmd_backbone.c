@@ -195,6 +195,14 @@ static int parse_train(int argc, char **argv, train_args *a)
     return 0;
 }
 
+/* vtag pipeline checks its backbone stage's options before the first stage runs,
+ * with this command's own parser. argv as cmd_backbone's: "backbone", "train", ... */
+int cmd_backbone_check(int argc, char **argv)
+{
+    train_args a;
+    return argc >= 2 && strcmp(argv[1], "train") == 0 && parse_train(argc - 1, argv + 1, &a) == 0 ? 0 : -1;
+}
+
 typedef struct frames_progress {
     int tty;
     const char *what;
