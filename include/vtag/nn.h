@@ -160,7 +160,11 @@ static inline float vtag_expf(float x)
     x = x < -87.3f ? -87.3f : x;
     x = x > 88.3f ? 88.3f : x;
     const float round = 12582912.0f;
-    float n = (x * 1.44269504088896341f + round) - round;
+    union {
+        float f;
+        uint32_t u;
+    } t = {x * 1.44269504088896341f + round}; /* 1.5·2^23 + n: n sits in the low mantissa bits */
+    float n = t.f - round;
     float r = x - n * 0.693359375f + n * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -169,10 +173,12 @@ static inline float vtag_expf(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
+    /* 2^n from t's bits rather than by converting n to int: a NaN (a diverged model, a
+     * damaged file) then gives NaN, where the conversion would be undefined behaviour. */
     union {
         uint32_t u;
         float f;
-    } scale = {(uint32_t)((int32_t)n + 127) << 23};
+    } scale = {(t.u - 0x4B400000u + 127u) << 23};
     return p * scale.f;
 }
 static inline float vtag_tanhf(float x) { return 1.0f - 2.0f / (vtag_expf(2.0f * x) + 1.0f); }

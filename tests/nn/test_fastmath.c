@@ -23,5 +23,9 @@ int main(void)
     CHECK(isfinite(vtag_expf(200.0f)), "exp of a large argument must stay finite");
     CHECK(vtag_tanhf(100.0f) == 1.0f && vtag_tanhf(-100.0f) == -1.0f, "tanh saturation");
     CHECK(!isnan(vtag_tanhf(1e30f)), "tanh of a huge value");
+    /* A NaN (a diverged model, a damaged checkpoint found by tests/fuzz) stays NaN, with no
+     * undefined float-to-int conversion on the way (the sanitizer build checks for one). */
+    CHECK(isnan(vtag_expf(NAN)) && isnan(vtag_tanhf(NAN)) && isnan(vtag_sigmoidf(NAN)), "NaN in, NaN out");
+    CHECK(vtag_expf(INFINITY) == vtag_expf(200.0f) && vtag_expf(-INFINITY) == vtag_expf(-200.0f), "exp of inf");
     return check_summary("fastmath");
 }
