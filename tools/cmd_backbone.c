@@ -373,10 +373,12 @@ static json_t *label_list(const vtag_builtin *m, scored *s, int64_t v, int64_t t
 {
     qsort(s, (size_t)v, sizeof *s, by_score);
     json_t *arr = json_array();
-    for (int64_t k = 0; k < v && k < top; k++)
-        json_array_append_new(arr, json_pack("{s:s, s:f}", "label", m->labels[s[k].label], "score",
-                                             round(s[k].score * 1e6) / 1e6));
-    return arr;
+    int bad = !arr; /* an element json_pack refuses (invalid UTF-8) fails the list, never drops out */
+    for (int64_t k = 0; !bad && k < v && k < top; k++)
+        bad = json_array_append_new(arr, json_pack("{s:s, s:f}", "label", m->labels[s[k].label], "score",
+                                                   round(s[k].score * 1e6) / 1e6)) != 0;
+    if (bad) json_decref(arr);
+    return bad ? NULL : arr;
 }
 
 /* Decodes, runs and prints one video; a failure is returned for its error line. */
@@ -410,10 +412,15 @@ static int predict_video(vtag_ctx *ctx, const vtag_builtin *m, const vtag_builti
     }
     if ((rc = vtag_builtin_predict_frames(ctx, inf, &f, 16, probs, err))) goto done;
     json_t *frames = json_array();
-    for (int64_t i = 0; i < f.n; i++) {
+    int bad = !frames;
+    for (int64_t i = 0; !bad && i < f.n; i++) {
         for (int64_t k = 0; k < V; k++) s[k] = (scored){k, probs[i * V + k]};
-        json_array_append_new(frames, json_pack("{s:f, s:o}", "pts_seconds", round(f.pts[i] * 1e6) / 1e6, "labels",
-                                                label_list(m, s, V, top)));
+        bad = json_array_append_new(frames, json_pack("{s:f, s:o}", "pts_seconds", round(f.pts[i] * 1e6) / 1e6,
+                                                      "labels", label_list(m, s, V, top))) != 0;
+    }
+    if (bad) { /* then root is NULL: "cannot format the result" */
+        json_decref(frames);
+        frames = NULL;
     }
     for (int64_t k = 0; k < V; k++) {
         double sum = 0;

@@ -129,7 +129,11 @@ int cmd_caption(int argc, char **argv)
             const int32_t *s = seq + i * L;
             if (json) {
                 json_t *toks = json_array(), *lps = json_array();
-                for (int32_t t = 0; t < len[i]; t++) json_array_append_new(toks, json_string(vocab.tokens[s[t]]));
+                int bad = !toks || !lps; /* a token json_string refuses fails the line, never drops out */
+                for (int32_t t = 0; !bad && t < len[i]; t++)
+                    bad = json_array_append_new(toks, json_string(vocab.tokens[s[t]])) != 0;
+                if (bad) json_decref(toks), toks = NULL;
+
                 for (int32_t t = 0; t <= len[i] && t <= L; t++)
                     json_array_append_new(lps, json_real(lp[i * (L + 1) + t]));
                 json_t *o = json_pack("{s:s, s:I, s:o, s:o}", "item", f.items[i], "row", (json_int_t)i, "tokens", toks,

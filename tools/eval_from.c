@@ -184,10 +184,12 @@ static int write_baseline(const char *bb_path, const vtag_data_features *f, cons
         for (int64_t v = 0; v < V; v++) s[v] = (scored){v, (float)(mean[v] / (double)(nf ? nf : 1))};
         qsort(s, (size_t)V, sizeof *s, by_score);
         json_t *labs = json_array();
-        for (int64_t v = 0; v < V; v++)
-            json_array_append_new(labs, json_pack("{s:s, s:f}", "label", b.labels[s[v].label], "score",
-                                                  (double)s[v].score));
-        json_t *line = json_pack("{s:s, s:o, s:[]}", "video", g->video[k], "labels", labs, "frames");
+        int bad = !labs; /* a label json_pack refuses fails the line, never drops out */
+        for (int64_t v = 0; !bad && v < V; v++)
+            bad = json_array_append_new(labs, json_pack("{s:s, s:f}", "label", b.labels[s[v].label], "score",
+                                                        (double)s[v].score)) != 0;
+        if (bad) json_decref(labs);
+        json_t *line = bad ? NULL : json_pack("{s:s, s:o, s:[]}", "video", g->video[k], "labels", labs, "frames");
         if (!line || json_dumpf(line, o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) ||
             fputc('\n', o) == EOF)
             rc = vtag_fail(err, VTAG_ERR_IO, "%s: write failed", tmp);

@@ -187,6 +187,9 @@ int data_labels_parse_csv(data_loader *ld, FILE *f)
     struct csv_parser p;
     if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL) != 0)
         return vtag_fail(ld->err, VTAG_ERR_NOMEM, "%s: out of memory", ld->labels->path);
+    /* libcsv grows a field by blk_size bytes at a time (128 by default):
+     * 64 KiB keeps a field of up to the 1 MiB row cap to a few reallocs */
+    csv_set_blk_size(&p, (size_t)64 << 10);
     csv_set_term_func(&p, csv_is_term);
     csv_set_space_func(&p, csv_is_space);
     csv_state st;

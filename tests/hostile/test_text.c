@@ -78,6 +78,7 @@ static void test_lines(const char *dir)
     }
     int rc = vtag_line_read(&ln, f, "lines.txt", 4, &err);
     CHECK(rc == VTAG_OK && ln.len == 0 && ln.number == 5, "the end: rc %d len %zu", rc, ln.len);
+    vtag_line_free(&ln);
     fclose(f);
 
     /* max_len bytes pass, one more fails, and the buffer stays bounded */
