@@ -64,11 +64,17 @@ static int read_idx(const char *path, int ndim, const uint32_t *want, uint32_t *
                     vtag_error *err)
 {
     *data = NULL;
-    gzFile f = gzopen(path, "rb");
-    if (!f) return vtag_fail(err, VTAG_ERR_IO, "%s: cannot open: %s", path, strerror(errno ? errno : ENOMEM));
+    int fd;
+    int rc = vtag_file_open_fd(&fd, path, err); /* gzopen would block on a FIFO */
+    if (rc) return rc;
+    gzFile f = gzdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
+    }
     gzbuffer(f, 1 << 18);
     uint8_t head[16];
-    int rc = read_exact(f, path, head, 4 + 4 * (size_t)ndim, err);
+    rc = read_exact(f, path, head, 4 + 4 * (size_t)ndim, err);
     if (rc == VTAG_OK && be32(head) != 0x800u + (uint32_t)ndim)
         rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: not an IDX file of unsigned bytes with %d dimensions (magic %08x)",
                        path, ndim, be32(head));

@@ -15,6 +15,9 @@ vtag = os.path.abspath(sys.argv[1])
 work = tempfile.mkdtemp(prefix="vtag-fifo-")
 c = Checks()
 os.mkfifo(os.path.join(work, "fifo"))
+os.mkdir(os.path.join(work, "fmnist"))
+os.mkfifo(os.path.join(work, "fmnist", "train-images-idx3-ubyte"))
+os.mkfifo(os.path.join(work, "fmnist", "train-labels-idx1-ubyte"))
 make_clip(os.path.join(work, "clip.mp4"))
 with open(os.path.join(work, "labels.jsonl"), "w") as f:
     f.write('{"video": "clip.mp4", "class1": "x", "class2": "y", "tags": []}\n')
@@ -42,6 +45,7 @@ cases = [
     ["backbone", "predict", "--backbone", P, "clip.mp4"],
     ["backbone", "train", "--labels", P, "--out", "b.safetensors"],
     ["backbone", "train", "--labels", "fifo_video.jsonl", "--out", "b.safetensors"],
+    ["synth", "--out", "corpus", "--videos", "1", "--fashion-mnist", "fmnist"],
 ]
 for argv in cases:
     what = " ".join(argv)
@@ -49,7 +53,7 @@ for argv in cases:
     err = r.err.decode(errors="replace")
     c.check(f"{what}: returns within 5 s", not r.killed and r.seconds < 5, r)
     c.check(f"{what}: fails", r.rc not in (0, None) and not r.killed, r)
-    c.check(f"{what}: says why", "fifo: not a regular file (a FIFO)" in err, r)
+    c.check(f"{what}: says why", "not a regular file (a FIFO)" in err, r)
 
 shutil.rmtree(work)
 c.done()
