@@ -1,4 +1,4 @@
-/* safetensors read and write (F32, I32, I64 and the __metadata__ string map).
+/* safetensors read and write (F32, I32, I64, U8 and the __metadata__ string map).
  * Reading maps the file and checks the header against the file size before
  * any tensor is handed out; writing goes to a temporary name in the same
  * folder, is flushed and fsynced, then renamed over the target. */
@@ -18,10 +18,11 @@ typedef enum vtag_dtype {
     VTAG_DTYPE_F32 = 0,
     VTAG_DTYPE_I32 = 1,
     VTAG_DTYPE_I64 = 2,
+    VTAG_DTYPE_U8 = 3, /* bytes (e.g. a features file's item ids) */
 } vtag_dtype;
 
 size_t vtag_dtype_size(vtag_dtype dt);
-const char *vtag_dtype_name(vtag_dtype dt); /* "F32", "I32", "I64" */
+const char *vtag_dtype_name(vtag_dtype dt); /* "F32", "I32", "I64", "U8" */
 
 typedef struct vtag_st_tensor {
     char *name;

@@ -13,10 +13,12 @@
 
 #include "vtag/safetensors.h"
 
-/* A header larger than this is refused: it guards against a hostile length. */
+/* A header larger than this is refused, by the reader and the writer alike:
+ * it guards against a hostile length (the JSON is parsed into memory). vtag's
+ * own headers are a few KiB; bulk data (features' item ids) goes in tensors. */
 #define MAX_HEADER_BYTES ((uint64_t)100 << 20)
 
-size_t vtag_dtype_size(vtag_dtype dt) { return dt == VTAG_DTYPE_I64 ? 8 : 4; }
+size_t vtag_dtype_size(vtag_dtype dt) { return dt == VTAG_DTYPE_I64 ? 8 : dt == VTAG_DTYPE_U8 ? 1 : 4; }
 
 const char *vtag_dtype_name(vtag_dtype dt)
 {
@@ -24,6 +26,7 @@ const char *vtag_dtype_name(vtag_dtype dt)
     case VTAG_DTYPE_F32: return "F32";
     case VTAG_DTYPE_I32: return "I32";
     case VTAG_DTYPE_I64: return "I64";
+    case VTAG_DTYPE_U8: return "U8";
     }
     return "?";
 }
@@ -33,6 +36,7 @@ static int dtype_parse(const char *s, vtag_dtype *dt)
     if (strcmp(s, "F32") == 0) *dt = VTAG_DTYPE_F32;
     else if (strcmp(s, "I32") == 0) *dt = VTAG_DTYPE_I32;
     else if (strcmp(s, "I64") == 0) *dt = VTAG_DTYPE_I64;
+    else if (strcmp(s, "U8") == 0) *dt = VTAG_DTYPE_U8;
     else return -1;
     return 0;
 }
@@ -85,10 +89,15 @@ static int load_bytes(vtag_st_file *f, const char *path, uint64_t *hlen_out, siz
     }
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | len8[i];
-    if (hlen > size - 8 || hlen > MAX_HEADER_BYTES) {
+    if (hlen > size - 8) {
         close(fd);
         return vtag_fail(err, VTAG_ERR_FORMAT, "%s: header length %llu is past the end of the file (%zu bytes)",
                          path, (unsigned long long)hlen, size);
+    }
+    if (hlen > MAX_HEADER_BYTES) {
+        close(fd);
+        return vtag_fail(err, VTAG_ERR_FORMAT, "%s: header of %llu bytes is over vtag's limit of %llu MiB", path,
+                         (unsigned long long)hlen, (unsigned long long)(MAX_HEADER_BYTES >> 20));
     }
     size_t off = 8 + (size_t)hlen;
     if (off % 8 == 0) {
@@ -143,10 +152,11 @@ static int parse_shape(json_t *js, vtag_st_tensor *t, const char *path, const ch
             return vtag_fail(err, VTAG_ERR_FORMAT, "%s: tensor '%s': shape[%zu] is not a non-negative integer",
                              path, name, i);
         t->shape[i] = json_integer_value(d);
-        if (t->shape[i] > 0 && t->numel > INT64_MAX / 8 / t->shape[i])
-            return vtag_fail(err, VTAG_ERR_FORMAT, "%s: tensor '%s': shape too large", path, name);
-        t->numel *= t->shape[i];
     }
+    /* numel × 8 must fit: parse_header compares the byte count with the offsets */
+    int64_t bytes;
+    if (vtag_shape_numel(t->shape, t->ndim, &t->numel) || vtag_mul_i64(t->numel, 8, &bytes))
+        return vtag_fail(err, VTAG_ERR_FORMAT, "%s: tensor '%s': shape too large", path, name);
     return VTAG_OK;
 }
 
@@ -210,7 +220,7 @@ static int parse_header(vtag_st_file *f, json_t *root, const unsigned char *data
         json_t *jd = json_object_get(val, "dtype");
         if (!json_is_string(jd)) return vtag_fail(err, VTAG_ERR_FORMAT, "%s: tensor '%s': missing dtype", path, key);
         if (dtype_parse(json_string_value(jd), &t->dtype))
-            return vtag_fail(err, VTAG_ERR_FORMAT, "%s: tensor '%s': unknown dtype '%s' (vtag reads F32, I32, I64)",
+            return vtag_fail(err, VTAG_ERR_FORMAT, "%s: tensor '%s': unknown dtype '%s' (vtag reads F32, I32, I64, U8)",
                              path, key, json_string_value(jd));
         json_t *js = json_object_get(val, "shape");
         if (!js) return vtag_fail(err, VTAG_ERR_FORMAT, "%s: tensor '%s': missing shape", path, key);
@@ -305,6 +315,13 @@ const char *vtag_st_meta(const vtag_st_file *f, const char *key)
 
 void vtag_st_writer_init(vtag_st_writer *w) { memset(w, 0, sizeof *w); }
 
+/* The header is JSON: names and metadata must be UTF-8 (the reader's parser refuses anything else). */
+static int valid_utf8(const char *s)
+{
+    size_t n = strlen(s);
+    return vtag_utf8_valid_prefix(s, n) == n;
+}
+
 void vtag_st_writer_free(vtag_st_writer *w)
 {
     for (int i = 0; i < w->count; i++) free(w->entries[i].name);
@@ -321,10 +338,14 @@ void vtag_st_writer_free(vtag_st_writer *w)
 int vtag_st_writer_add(vtag_st_writer *w, const char *name, vtag_dtype dtype, int ndim, const int64_t *shape,
                        const void *data, vtag_error *err)
 {
-    if (strcmp(name, "__metadata__") == 0 || name[0] == '\0')
+    if (strcmp(name, "__metadata__") == 0 || name[0] == '\0' || !valid_utf8(name))
         return vtag_fail(err, VTAG_ERR_ARG, "safetensors: invalid tensor name '%s'", name);
     if (ndim < 0 || ndim > VTAG_MAX_DIMS)
         return vtag_fail(err, VTAG_ERR_ARG, "safetensors: tensor '%s' has %d dimensions", name, ndim);
+    /* What the reader would refuse is not written: negative or overflowing shapes. */
+    int64_t numel, bytes;
+    if (vtag_shape_numel(shape, ndim, &numel) || vtag_mul_i64(numel, 8, &bytes))
+        return vtag_fail(err, VTAG_ERR_ARG, "safetensors: tensor '%s' has a negative or too large shape", name);
     for (int i = 0; i < w->count; i++)
         if (strcmp(w->entries[i].name, name) == 0)
             return vtag_fail(err, VTAG_ERR_ARG, "safetensors: tensor '%s' added twice", name);
@@ -349,6 +370,8 @@ int vtag_st_writer_add(vtag_st_writer *w, const char *name, vtag_dtype dtype, in
 
 int vtag_st_writer_meta(vtag_st_writer *w, const char *key, const char *value, vtag_error *err)
 {
+    if (!valid_utf8(key) || !valid_utf8(value))
+        return vtag_fail(err, VTAG_ERR_ARG, "safetensors: metadata '%s' is not valid UTF-8", key);
     for (int i = 0; i < w->meta_count; i++) {
         if (strcmp(w->meta_keys[i], key) == 0) {
             char *v = strdup(value);
@@ -381,14 +404,31 @@ int vtag_st_writer_meta(vtag_st_writer *w, const char *key, const char *value, v
  * reference safetensors library lays files out. */
 static void layout_order(const vtag_st_writer *w, int *order)
 {
+    static const size_t sizes[3] = {8, 4, 1};
     int k = 0;
-    for (size_t size = 8; size >= 4; size -= 4)
+    for (int s = 0; s < 3; s++)
         for (int i = 0; i < w->count; i++)
-            if (vtag_dtype_size(w->entries[i].dtype) == size) order[k++] = i;
+            if (vtag_dtype_size(w->entries[i].dtype) == sizes[s]) order[k++] = i;
 }
 
-static char *build_header(const vtag_st_writer *w, const int *order, size_t *len, vtag_error *err)
+/* A tensor's byte count; writer_add checked that it fits. */
+static size_t entry_bytes(const vtag_st_entry *e)
 {
+    int64_t numel;
+    vtag_shape_numel(e->shape, e->ndim, &numel);
+    return (size_t)numel * vtag_dtype_size(e->dtype);
+}
+
+static char *build_header(const vtag_st_writer *w, const int *order, const char *path, size_t *len, vtag_error *err)
+{
+    /* The metadata alone passing the limit is refused before any JSON is built. */
+    uint64_t meta_bytes = 0;
+    for (int i = 0; i < w->meta_count; i++) meta_bytes += strlen(w->meta_keys[i]) + strlen(w->meta_values[i]);
+    if (meta_bytes > MAX_HEADER_BYTES) {
+        vtag_fail(err, VTAG_ERR_ARG, "%s: header of more than %llu bytes (metadata) is over vtag's limit of %llu MiB",
+                  path, (unsigned long long)meta_bytes, (unsigned long long)(MAX_HEADER_BYTES >> 20));
+        return NULL;
+    }
     json_t *root = json_object();
     int ok = root != NULL;
     if (ok && w->meta_count) {
@@ -397,21 +437,32 @@ static char *build_header(const vtag_st_writer *w, const int *order, size_t *len
         for (int i = 0; ok && i < w->meta_count; i++)
             ok = json_object_set_new(meta, w->meta_keys[i], json_string(w->meta_values[i])) == 0;
     }
-    uint64_t off = 0;
+    int64_t off = 0, end = 0;
     for (int k = 0; ok && k < w->count; k++) {
         const vtag_st_entry *e = &w->entries[order[k]];
-        uint64_t nbytes = (uint64_t)vtag_numel(e->ndim, e->shape) * vtag_dtype_size(e->dtype);
+        if (vtag_add_i64(off, (int64_t)entry_bytes(e), &end)) {
+            json_decref(root);
+            vtag_fail(err, VTAG_ERR_ARG, "%s: the tensors are too large", path);
+            return NULL;
+        }
         json_t *shape = json_array();
         for (int d = 0; shape && d < e->ndim; d++) json_array_append_new(shape, json_integer(e->shape[d]));
         json_t *t = json_pack("{s:s, s:o, s:[I,I]}", "dtype", vtag_dtype_name(e->dtype), "shape", shape,
-                              "data_offsets", (json_int_t)off, (json_int_t)(off + nbytes));
+                              "data_offsets", (json_int_t)off, (json_int_t)end);
         ok = t && json_object_set_new(root, e->name, t) == 0;
-        off += nbytes;
+        off = end;
     }
     char *s = ok ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(root);
     if (!s) {
-        vtag_fail(err, VTAG_ERR_NOMEM, "safetensors: cannot build the header");
+        vtag_fail(err, VTAG_ERR_NOMEM, "%s: cannot build the header", path);
+        return NULL;
+    }
+    /* The reader's limit: a file vtag could not read back is not written. */
+    if ((strlen(s) + 7) / 8 * 8 > MAX_HEADER_BYTES) { /* the padded length */
+        vtag_fail(err, VTAG_ERR_ARG, "%s: header of %zu bytes (metadata and tensor list) is over vtag's limit of %llu MiB",
+                  path, strlen(s), (unsigned long long)(MAX_HEADER_BYTES >> 20));
+        free(s);
         return NULL;
     }
     /* Pad with spaces so that the data section starts 8-byte aligned. */
@@ -434,7 +485,7 @@ int vtag_st_writer_save(const vtag_st_writer *w, const char *path, vtag_error *e
     int *order = malloc((size_t)(w->count ? w->count : 1) * sizeof *order);
     if (!order) return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
     layout_order(w, order);
-    char *header = build_header(w, order, &hlen, err);
+    char *header = build_header(w, order, path, &hlen, err);
     if (!header) {
         free(order);
         return err ? err->code : VTAG_ERR_NOMEM;
@@ -464,7 +515,7 @@ int vtag_st_writer_save(const vtag_st_writer *w, const char *path, vtag_error *e
     ok = ok && fwrite(len8, 1, 8, fp) == 8 && fwrite(header, 1, hlen, fp) == hlen;
     for (int k = 0; ok && k < w->count; k++) {
         const vtag_st_entry *e = &w->entries[order[k]];
-        size_t nbytes = (size_t)vtag_numel(e->ndim, e->shape) * vtag_dtype_size(e->dtype);
+        size_t nbytes = entry_bytes(e);
         ok = nbytes == 0 || fwrite(e->data, 1, nbytes, fp) == nbytes;
     }
     ok = ok && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
