@@ -1,6 +1,7 @@
 /* Features files (SPEC §8): safetensors with fc [N, D_fc] and/or
- * att [N, K, D_att] (F32) and the metadata vtag.items / vtag.backbone;
- * reading validates shapes and item ids, writing is atomic. */
+ * att [N, K, D_att] (F32), the row's item ids (metadata vtag.items, or the
+ * U8 tensor "items" when they are many) and vtag.backbone; reading
+ * validates shapes and item ids, writing is atomic. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +11,14 @@
 #include "vtag/safetensors.h"
 
 #define META_ITEMS "vtag.items"
+#define TENSOR_ITEMS "items"
 #define META_BACKBONE "vtag.backbone"
+
+/* Item ids whose JSON is at most this long go into the metadata vtag.items,
+ * readable by every reader of the format; longer lists (≈ 160 000 rows of
+ * 100-byte ids) into the U8 tensor "items", which the safetensors header
+ * limit does not bound and which is read in place, not parsed as JSON. */
+#define ITEMS_META_MAX ((size_t)16 << 20)
 
 struct vtag_data_features_impl {
     vtag_st_file file;
@@ -46,10 +54,48 @@ static int check_tensor(const vtag_st_tensor *t, int ndim, const char *want, con
     return vtag_fail(err, VTAG_ERR_FORMAT, "%s: tensor \"%s\" must be F32 %s, got %s", path, t->name, want, got);
 }
 
-static int read_items(vtag_data_features *f, const char *path, vtag_error *err)
+/* The tensor "items": U8 [bytes], the N ids in row order, each followed by a
+ * NUL; each non-empty UTF-8. The ids point into the mapping; consecutive
+ * equal ids share one pointer, as vtag_data_map_rows expects. */
+static int read_items_tensor(vtag_data_features *f, const vtag_st_tensor *t, const char *path, vtag_error *err)
+{
+    if (t->dtype != VTAG_DTYPE_U8 || t->ndim != 1 || t->nbytes == 0)
+        return vtag_fail(err, VTAG_ERR_FORMAT, "%s: tensor \"%s\" must be U8 [bytes]", path, TENSOR_ITEMS);
+    const char *b = t->data;
+    const size_t size = t->nbytes;
+    if (b[size - 1] != '\0')
+        return vtag_fail(err, VTAG_ERR_FORMAT, "%s: tensor \"%s\" does not end with a NUL", path, TENSOR_ITEMS);
+    const char **items = data_pool_alloc(&f->impl->pool, (size_t)(f->n ? f->n : 1) * sizeof *items, sizeof *items);
+    if (!items) return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
+    int64_t i = 0;
+    for (size_t at = 0; at < size; i++) {
+        const char *s = b + at;
+        const size_t len = strlen(s); /* stops at the final NUL at the latest */
+        if (i >= f->n)
+            return vtag_fail(err, VTAG_ERR_FORMAT, "%s: %s holds more than %lld ids", path, TENSOR_ITEMS, (long long)f->n);
+        if (len == 0 || vtag_utf8_valid_prefix(s, len) != len)
+            return vtag_fail(err, VTAG_ERR_FORMAT, "%s: %s[%lld] is not a non-empty UTF-8 string", path, TENSOR_ITEMS,
+                             (long long)i);
+        items[i] = i > 0 && strcmp(items[i - 1], s) == 0 ? items[i - 1] : s;
+        at += len + 1;
+    }
+    if (i != f->n)
+        return vtag_fail(err, VTAG_ERR_FORMAT, "%s: %s has %lld ids for %lld rows", path, TENSOR_ITEMS, (long long)i,
+                         (long long)f->n);
+    f->items = items;
+    return VTAG_OK;
+}
+
+static int read_items(vtag_data_features *f, const vtag_st_tensor *tensor, const char *path, vtag_error *err)
 {
     const char *meta = vtag_st_meta(&f->impl->file, META_ITEMS);
-    if (!meta) return vtag_fail(err, VTAG_ERR_FORMAT, "%s: missing metadata \"%s\"", path, META_ITEMS);
+    if (meta && tensor)
+        return vtag_fail(err, VTAG_ERR_FORMAT, "%s: both the metadata \"%s\" and the tensor \"%s\" (one only)", path,
+                         META_ITEMS, TENSOR_ITEMS);
+    if (tensor) return read_items_tensor(f, tensor, path, err);
+    if (!meta)
+        return vtag_fail(err, VTAG_ERR_FORMAT, "%s: missing metadata \"%s\" (or tensor \"%s\")", path, META_ITEMS,
+                         TENSOR_ITEMS);
     json_error_t jerr;
     json_t *arr = json_loads(meta, 0, &jerr);
     if (!arr) return vtag_fail(err, VTAG_ERR_FORMAT, "%s: %s: invalid JSON: %s", path, META_ITEMS, jerr.text);
@@ -96,14 +142,16 @@ int vtag_data_read_features(vtag_data_features *f, const char *path, vtag_error 
     int rc = vtag_st_open(&f->impl->file, path, err);
     if (rc) goto fail;
     const vtag_st_file *st = &f->impl->file;
-    const vtag_st_tensor *fc = NULL, *att = NULL;
+    const vtag_st_tensor *fc = NULL, *att = NULL, *items = NULL;
     for (int i = 0; i < st->count; i++) {
         const vtag_st_tensor *t = &st->tensors[i];
         if (strcmp(t->name, "fc") == 0) fc = t;
         else if (strcmp(t->name, "att") == 0) att = t;
+        else if (strcmp(t->name, TENSOR_ITEMS) == 0) items = t;
         else {
-            rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: unexpected tensor \"%.64s\" (a features file holds fc and/or att)",
-                           path, t->name);
+            rc = vtag_fail(err, VTAG_ERR_FORMAT,
+                           "%s: unexpected tensor \"%.64s\" (a features file holds fc and/or att, and items)", path,
+                           t->name);
             goto fail;
         }
     }
@@ -128,12 +176,32 @@ int vtag_data_read_features(vtag_data_features *f, const char *path, vtag_error 
         f->att_k = att->shape[1];
         f->att_dim = att->shape[2];
     }
-    if ((rc = read_items(f, path, err))) goto fail;
+    if ((rc = read_items(f, items, path, err))) goto fail;
     f->backbone = vtag_st_meta(st, META_BACKBONE);
     return VTAG_OK;
 fail:
     vtag_data_free_features(f);
     return rc;
+}
+
+/* The ids as the JSON of vtag.items (malloc'd), or NULL with *big set when
+ * they would pass ITEMS_META_MAX. */
+static char *items_json(const vtag_data_features *f, int64_t raw, int *big, const char *path, vtag_error *err)
+{
+    *big = (uint64_t)raw > ITEMS_META_MAX;
+    if (*big) return NULL;
+    json_t *arr = json_array();
+    int ok = arr != NULL;
+    for (int64_t i = 0; ok && i < f->n; i++) ok = json_array_append_new(arr, json_string(f->items[i])) == 0;
+    char *text = ok ? json_dumps(arr, JSON_COMPACT) : NULL;
+    json_decref(arr);
+    if (!text) vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
+    else if (strlen(text) > ITEMS_META_MAX) { /* escapes made it longer */
+        free(text);
+        text = NULL;
+        *big = 1;
+    }
+    return text;
 }
 
 int vtag_data_write_features(const vtag_data_features *f, const char *path, vtag_error *err)
@@ -143,42 +211,42 @@ int vtag_data_write_features(const vtag_data_features *f, const char *path, vtag
     if ((f->fc && f->fc_dim < 1) || (f->att && (f->att_k < 1 || f->att_dim < 1)))
         return vtag_fail(err, VTAG_ERR_ARG, "%s: feature sizes must be positive", path);
     if (!f->items) return vtag_fail(err, VTAG_ERR_ARG, "%s: features need item ids", path);
-    json_t *arr = json_array();
-    if (!arr) return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
-    int rc = VTAG_OK;
-    char *items = NULL;
+    /* What the reader refuses is not written: an empty or non-UTF-8 id. */
+    int64_t raw = 0;
     for (int64_t i = 0; i < f->n; i++) {
-        if (!f->items[i] || !f->items[i][0]) {
-            rc = vtag_fail(err, VTAG_ERR_ARG, "%s: item %lld is empty", path, (long long)i);
-            goto done;
-        }
-        json_t *s = json_string(f->items[i]);
-        if (!s) {
-            rc = vtag_fail(err, VTAG_ERR_ARG, "%s: item %lld is not valid UTF-8", path, (long long)i);
-            goto done;
-        }
-        if (json_array_append_new(arr, s) != 0) {
-            rc = vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
-            goto done;
-        }
+        const size_t len = f->items[i] ? strlen(f->items[i]) : 0;
+        if (len == 0) return vtag_fail(err, VTAG_ERR_ARG, "%s: item %lld is empty", path, (long long)i);
+        if (vtag_utf8_valid_prefix(f->items[i], len) != len)
+            return vtag_fail(err, VTAG_ERR_ARG, "%s: item %lld is not valid UTF-8", path, (long long)i);
+        if (vtag_add_i64(raw, (int64_t)len + 1, &raw))
+            return vtag_fail(err, VTAG_ERR_ARG, "%s: the item ids are too large", path);
     }
-    items = json_dumps(arr, JSON_COMPACT);
-    if (!items) {
-        rc = vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
-        goto done;
+    int big = 0;
+    char *json = items_json(f, raw, &big, path, err), *blob = NULL;
+    if (!json && !big) return err ? err->code : VTAG_ERR_NOMEM;
+    if (big) {
+        if (!(blob = malloc((size_t)raw)))
+            return vtag_fail(err, VTAG_ERR_NOMEM, "%s: cannot allocate %lld bytes", path, (long long)raw);
+        size_t at = 0;
+        for (int64_t i = 0; i < f->n; i++) {
+            const size_t len = strlen(f->items[i]) + 1;
+            memcpy(blob + at, f->items[i], len);
+            at += len;
+        }
     }
     vtag_st_writer w;
     vtag_st_writer_init(&w);
-    int64_t fc_shape[2] = {f->n, f->fc_dim}, att_shape[3] = {f->n, f->att_k, f->att_dim};
+    int64_t fc_shape[2] = {f->n, f->fc_dim}, att_shape[3] = {f->n, f->att_k, f->att_dim}, blob_shape[1] = {raw};
+    int rc = VTAG_OK;
     if (f->fc) rc = vtag_st_writer_add(&w, "fc", VTAG_DTYPE_F32, 2, fc_shape, f->fc, err);
     if (!rc && f->att) rc = vtag_st_writer_add(&w, "att", VTAG_DTYPE_F32, 3, att_shape, f->att, err);
-    if (!rc) rc = vtag_st_writer_meta(&w, META_ITEMS, items, err);
+    if (!rc && blob) rc = vtag_st_writer_add(&w, TENSOR_ITEMS, VTAG_DTYPE_U8, 1, blob_shape, blob, err);
+    if (!rc && json) rc = vtag_st_writer_meta(&w, META_ITEMS, json, err);
     if (!rc && f->backbone) rc = vtag_st_writer_meta(&w, META_BACKBONE, f->backbone, err);
     if (!rc) rc = vtag_st_writer_save(&w, path, err);
     vtag_st_writer_free(&w);
-done:
-    free(items);
-    json_decref(arr);
+    free(json);
+    free(blob);
     return rc;
 }
 
