@@ -515,6 +515,11 @@ int cmd_train(int argc, char **argv)
     st.best_epoch = -1;
     if (a.resume && access(spath, F_OK) == 0) {
         if ((rc = vtag_train_state_load(&m, &st, spath, &err))) goto fail;
+        if (st.epoch > a.epochs) {
+            vtag_fail(&err, VTAG_ERR_FORMAT, "%s: vtag.train_state: epoch %d is past this run's --epochs %d", spath,
+                      st.epoch, a.epochs);
+            goto fail;
+        }
         ctx.rng.state = st.rng_state;
         cli_note("train", "resuming from %s after epoch %d", spath, st.epoch);
     } else if (a.resume) {

@@ -153,7 +153,10 @@ int vtag_caption_rows(vtag_ctx *ctx, vtag_model *m, const vtag_rows *rows, const
  * vtag.config and vtag.vocab (a JSON array; element i = token of id i+1). */
 int vtag_checkpoint_save(const vtag_model *m, const char *vocab_json, const char *path, vtag_error *err);
 /* Loads a checkpoint into a new model; *vocab_json (malloc'd) if non-NULL.
- * Refuses a missing, extra or wrongly shaped tensor, naming it. */
+ * Checks vtag.config (every field, against limits no real model reaches),
+ * then every tensor's presence, shape and finite values against it, before
+ * the model is allocated; refuses a missing, extra or wrongly shaped tensor,
+ * naming it. */
 int vtag_checkpoint_load(vtag_model *m, char **vocab_json, const char *path, vtag_error *err);
 
 /* Training state for --resume (a separate file, SPEC §8): Adam's moments and
@@ -171,7 +174,10 @@ typedef struct vtag_train_state {
 int vtag_train_state_save(const vtag_model *m, const vtag_train_state *s, const char *vocab_json, const char *path,
                           vtag_error *err);
 /* Restores weights, Adam moments and state into an initialised model of the
- * same configuration; refuses a state file of another model or size. */
+ * same configuration; refuses a state file of another model or size, and
+ * checks every field of vtag.train_state (type and range) and every tensor
+ * (shape, finite, adam_v >= 0) first: on failure neither *s nor the model
+ * changes. The caller checks s->epoch against its own run's epochs. */
 int vtag_train_state_load(vtag_model *m, vtag_train_state *s, const char *path, vtag_error *err);
 
 #ifdef __cplusplus

@@ -5,6 +5,11 @@
 #include "vtag/caption.h"
 #include "vtag/nn.h"
 
+/* Checks cfg and declares the model's parameters (names and shapes) without
+ * allocating them: the checkpoint reader compares a file against this before
+ * vtag_params_alloc. On failure *m is left empty. */
+int caption_model_declare(vtag_model *m, const vtag_model_config *cfg, vtag_error *err);
+
 /* Value / gradient of a named parameter, NULL if the model has none. */
 float *caption_param(const vtag_model *m, const char *name);
 float *caption_grad(const vtag_model *m, const char *name);

@@ -2,6 +2,7 @@
  * file that --resume reads (weights, Adam moments, epoch, RNG, best score). */
 #include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,10 +44,12 @@ int vtag_checkpoint_save(const vtag_model *m, const char *vocab_json, const char
     return rc;
 }
 
-/* Copies the tensors named prefix+param into `base`, checking each exists
- * with the parameter's shape. */
-static int read_params(const vtag_st_file *f, vtag_params *p, float *base, const char *prefix, const char *path,
-                       vtag_error *err)
+/* Checks that every parameter has its tensor prefix+name in f, F32 with the
+ * parameter's shape and finite values (with nonneg also >= 0: Adam's second
+ * moments): run against the declared model before anything is allocated, so
+ * a small file cannot make vtag allocate a large model. */
+static int check_params(const vtag_st_file *f, const vtag_params *p, const char *prefix, int nonneg,
+                        const char *path, vtag_error *err)
 {
     char name[256];
     for (int i = 0; i < p->count; i++) {
@@ -65,9 +68,44 @@ static int read_params(const vtag_st_file *f, vtag_params *p, float *base, const
             return vtag_fail(err, VTAG_ERR_FORMAT, "%s: tensor '%s' is %s [%s], the model needs F32 [%s]", path, name,
                              vtag_dtype_name(s->dtype), got, want);
         }
-        memcpy(base + t->offset, s->data, s->nbytes);
+        const float *v = s->data; /* F32 data is 4-byte aligned in the mapping */
+        for (int64_t j = 0; j < t->numel; j++)
+            if (!isfinite(v[j]) || (nonneg && v[j] < 0.0f))
+                return vtag_fail(err, VTAG_ERR_FORMAT, "%s: tensor '%s' holds %s (element %" PRId64 ")", path, name,
+                                 isfinite(v[j]) ? "a negative second moment" : "a NaN or infinite value", j);
     }
     return VTAG_OK;
+}
+
+/* Every tensor of f must be prefix+param for one of the n prefixes. The
+ * expected ones are all present (check_params) and names are unique in a
+ * safetensors file, so only a count above theirs needs the search. */
+static int check_no_other(const vtag_st_file *f, const vtag_params *p, const char *const *prefix, int n,
+                          const char *path, const char *what, vtag_error *err)
+{
+    if (f->count == (int64_t)p->count * n) return VTAG_OK;
+    for (int i = 0; i < f->count; i++) {
+        const char *name = f->tensors[i].name;
+        int known = 0;
+        for (int k = 0; !known && k < n; k++) {
+            size_t len = strlen(prefix[k]);
+            known = strncmp(name, prefix[k], len) == 0 && vtag_params_find(p, name + len) >= 0;
+        }
+        if (!known) return vtag_fail(err, VTAG_ERR_FORMAT, "%s: tensor '%s' is not a parameter of %s", path, name, what);
+    }
+    return vtag_fail(err, VTAG_ERR_FORMAT, "%s: unexpected tensors", path);
+}
+
+/* Copies the (checked) tensors prefix+param into `base`. */
+static void copy_params(const vtag_st_file *f, const vtag_params *p, float *base, const char *prefix)
+{
+    char name[256];
+    for (int i = 0; i < p->count; i++) {
+        const vtag_param *t = &p->items[i];
+        snprintf(name, sizeof name, "%s%s", prefix, t->name);
+        const vtag_st_tensor *s = vtag_st_find(f, name);
+        memcpy(base + t->offset, s->data, s->nbytes);
+    }
 }
 
 static int config_of(const vtag_st_file *f, vtag_model_config *cfg, const char *path, vtag_error *err)
@@ -91,21 +129,32 @@ int vtag_checkpoint_load(vtag_model *m, char **vocab_json, const char *path, vta
     if (rc) return rc;
     vtag_model_config cfg;
     vtag_error e2 = {0};
+    static const char *const plain[1] = {""};
     rc = config_of(&f, &cfg, path, err);
-    if (!rc && (rc = vtag_model_init(m, &cfg, &e2))) vtag_fail(err, rc, "%s: %s", path, e2.msg);
-    if (!rc) rc = read_params(&f, &m->params, m->params.value, "", path, err);
-    /* Every tensor must be a parameter of this model. */
-    for (int i = 0; !rc && i < f.count; i++)
-        if (vtag_params_find(&m->params, f.tensors[i].name) < 0)
-            rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: tensor '%s' is not a parameter of a %s model", path,
-                           f.tensors[i].name, vtag_model_type_name(cfg.type));
+    /* The file's tensors are checked against the declared model before the
+     * parameters are allocated. */
+    if (!rc && (rc = caption_model_declare(m, &cfg, &e2))) vtag_fail(err, rc, "%s: %s", path, e2.msg);
+    if (!rc) rc = check_params(&f, &m->params, "", 0, path, err);
+    if (!rc) {
+        char what[32];
+        snprintf(what, sizeof what, "the %s model", vtag_model_type_name(cfg.type));
+        rc = check_no_other(&f, &m->params, plain, 1, path, what, err);
+    }
     if (!rc && vocab_json) {
         const char *v = vtag_st_meta(&f, "vtag.vocab");
         if (!v) rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: no vtag.vocab", path);
         else if (!(*vocab_json = strdup(v))) rc = vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
     }
+    if (!rc && (rc = vtag_params_alloc(&m->params, &e2))) vtag_fail(err, rc, "%s: %s", path, e2.msg);
+    if (!rc) copy_params(&f, &m->params, m->params.value, "");
     vtag_st_close(&f);
-    if (rc) vtag_model_free(m);
+    if (rc) {
+        vtag_model_free(m);
+        if (vocab_json) {
+            free(*vocab_json);
+            *vocab_json = NULL;
+        }
+    }
     return rc;
 }
 
@@ -137,40 +186,114 @@ static int same_config(const vtag_model_config *a, const vtag_model_config *b)
            a->att_feat_size == b->att_feat_size && a->max_length == b->max_length && a->drop_prob_lm == b->drop_prob_lm;
 }
 
+/* Limits of a training state (vtag.train_state): vtag train's --epochs
+ * limit, and Adam steps exact in a double (a real run takes millions). */
+#define STATE_MAX_EPOCH 1000000
+#define STATE_MAX_ADAM_STEP ((int64_t)1 << 53)
+
+static int state_integer(json_t *o, const char *key, int64_t lo, int64_t hi, int64_t *out, const char *path,
+                         vtag_error *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v) return vtag_fail(err, VTAG_ERR_FORMAT, "%s: vtag.train_state: missing %s", path, key);
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+        return vtag_fail(err, VTAG_ERR_FORMAT, "%s: vtag.train_state: %s is not an integer in %lld..%lld", path, key,
+                         (long long)lo, (long long)hi);
+    *out = json_integer_value(v);
+    return VTAG_OK;
+}
+
+/* An Adam constant: absent keeps the default; beta in [0, 1), eps > 0, both
+ * as the float the optimizer uses. */
+static int state_adam(json_t *o, const char *key, float *dst, const char *path, vtag_error *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v) return VTAG_OK;
+    float x = json_is_number(v) ? (float)json_number_value(v) : NAN;
+    int eps = strcmp(key, "eps") == 0;
+    int ok = isfinite(x) && (eps ? x > 0.0f : x >= 0.0f && x < 1.0f);
+    if (!ok)
+        return vtag_fail(err, VTAG_ERR_FORMAT, "%s: vtag.train_state: %s is not a number %s", path, key,
+                         eps ? "above 0" : "in [0, 1)");
+    *dst = x;
+    return VTAG_OK;
+}
+
+/* vtag.train_state: every field typed and in range, no other field. */
+static int parse_state(const char *text, vtag_train_state *s, const char *path, vtag_error *err)
+{
+    static const char *const known[] = {"epoch", "adam_step", "rng", "best_score", "best_epoch", "beta1", "beta2",
+                                         "eps"};
+    json_error_t je;
+    json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return vtag_fail(err, VTAG_ERR_FORMAT, "%s: vtag.train_state is not a JSON object", path);
+    }
+    int rc = VTAG_OK;
+    const char *key;
+    json_t *val;
+    json_object_foreach(o, key, val)
+    {
+        int ok = 0;
+        for (size_t k = 0; !ok && k < sizeof known / sizeof known[0]; k++) ok = strcmp(key, known[k]) == 0;
+        if (!ok && !rc) rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: vtag.train_state: unknown field \"%s\"", path, key);
+    }
+    int64_t epoch = 0, step = 0, best_epoch = -1;
+    vtag_adam_init(&s->adam);
+    if (!rc) rc = state_integer(o, "epoch", 0, STATE_MAX_EPOCH, &epoch, path, err);
+    if (!rc) rc = state_integer(o, "adam_step", 0, STATE_MAX_ADAM_STEP, &step, path, err);
+    /* best_epoch is the 0-based index of an epoch done, or -1 */
+    if (!rc) rc = state_integer(o, "best_epoch", -1, epoch - 1, &best_epoch, path, err);
+    if (!rc) {
+        const char *rng = json_string_value(json_object_get(o, "rng"));
+        size_t n = rng ? strspn(rng, "0123456789abcdefABCDEF") : 0;
+        if (!rng || n != 16 || rng[n] != '\0')
+            rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: vtag.train_state: rng is not 16 hexadecimal digits", path);
+        else s->rng_state = strtoull(rng, NULL, 16);
+    }
+    if (!rc) {
+        /* the best validation CIDEr-D (>= 0), or -1 for none yet */
+        json_t *b = json_object_get(o, "best_score");
+        double x = json_is_number(b) ? json_number_value(b) : NAN;
+        if (!isfinite(x) || (x < 0 && x != -1))
+            rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: vtag.train_state: best_score is not a number >= 0 or -1", path);
+        else s->best_score = x;
+    }
+    if (!rc) rc = state_adam(o, "beta1", &s->adam.beta1, path, err);
+    if (!rc) rc = state_adam(o, "beta2", &s->adam.beta2, path, err);
+    if (!rc) rc = state_adam(o, "eps", &s->adam.eps, path, err);
+    if (!rc) {
+        s->epoch = (int)epoch;
+        s->adam.step = step;
+        s->best_epoch = (int)best_epoch;
+    }
+    json_decref(o);
+    return rc;
+}
+
 int vtag_train_state_load(vtag_model *m, vtag_train_state *s, const char *path, vtag_error *err)
 {
     vtag_st_file f;
     int rc = vtag_st_open(&f, path, err);
     if (rc) return rc;
     vtag_model_config cfg;
+    vtag_train_state in = *s;
+    static const char *const prefixes[3] = {"", "adam_m.", "adam_v."};
     rc = config_of(&f, &cfg, path, err);
     if (!rc && !same_config(&cfg, &m->cfg))
         rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: training state of another model or size than this run", path);
     const char *st = rc ? NULL : vtag_st_meta(&f, "vtag.train_state");
     if (!rc && !st) rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: no vtag.train_state", path);
+    if (!rc) rc = parse_state(st, &in, path, err);
+    for (int k = 0; !rc && k < 3; k++) rc = check_params(&f, &m->params, prefixes[k], k == 2, path, err);
+    if (!rc) rc = check_no_other(&f, &m->params, prefixes, 3, path, "the model or its Adam moments", err);
+    /* Nothing of the run changes unless the whole state is good. */
     if (!rc) {
-        json_error_t je;
-        json_t *o = json_loads(st, 0, &je);
-        const char *rng = json_string_value(json_object_get(o, "rng"));
-        json_t *e = json_object_get(o, "epoch"), *a = json_object_get(o, "adam_step");
-        if (!json_is_object(o) || !rng || !json_is_integer(e) || !json_is_integer(a)) {
-            rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: malformed vtag.train_state", path);
-        } else {
-            vtag_adam_init(&s->adam);
-            s->epoch = (int)json_integer_value(e);
-            s->adam.step = json_integer_value(a);
-            s->rng_state = strtoull(rng, NULL, 16);
-            s->best_score = json_number_value(json_object_get(o, "best_score"));
-            s->best_epoch = (int)json_integer_value(json_object_get(o, "best_epoch"));
-            if (json_object_get(o, "beta1")) s->adam.beta1 = (float)json_number_value(json_object_get(o, "beta1"));
-            if (json_object_get(o, "beta2")) s->adam.beta2 = (float)json_number_value(json_object_get(o, "beta2"));
-            if (json_object_get(o, "eps")) s->adam.eps = (float)json_number_value(json_object_get(o, "eps"));
-        }
-        json_decref(o);
+        float *bufs[3] = {m->params.value, m->params.adam_m, m->params.adam_v};
+        for (int k = 0; k < 3; k++) copy_params(&f, &m->params, bufs[k], prefixes[k]);
+        *s = in;
     }
-    if (!rc) rc = read_params(&f, &m->params, m->params.value, "", path, err);
-    if (!rc) rc = read_params(&f, &m->params, m->params.adam_m, "adam_m.", path, err);
-    if (!rc) rc = read_params(&f, &m->params, m->params.adam_v, "adam_v.", path, err);
     vtag_st_close(&f);
     return rc;
 }

@@ -51,11 +51,21 @@ char *vtag_model_config_to_json(const vtag_model_config *cfg)
     return s;
 }
 
+/* Limits on a configuration, far above any real captioning model (sizes of
+ * 512-2048, vocabularies of thousands, captions of 16 tokens, 10-50 M
+ * parameters): a hostile vtag.config is refused before anything is sized
+ * from it, and no size computed from an accepted one can overflow. */
+#define MODEL_MAX_VOCAB ((int64_t)1 << 20)  /* labels V */
+#define MODEL_MAX_WIDTH ((int64_t)1 << 16)  /* E, R, A: vtag train's --*-size limit */
+#define MODEL_MAX_FEAT ((int64_t)1 << 16)   /* D_fc, D_att */
+#define MODEL_MAX_LENGTH ((int64_t)1000)    /* max_length: vtag train's --max-length limit */
+#define MODEL_MAX_PARAMS ((int64_t)1 << 32) /* parameters in all (16 GiB of F32 per buffer) */
+
 int vtag_model_config_from_json(vtag_model_config *cfg, const char *text, vtag_error *err)
 {
     vtag_model_config_defaults(cfg);
     json_error_t je;
-    json_t *o = json_loads(text, 0, &je);
+    json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, &je);
     if (!json_is_object(o)) {
         json_decref(o);
         return vtag_fail(err, VTAG_ERR_FORMAT, "vtag.config is not a JSON object");
@@ -68,18 +78,26 @@ int vtag_model_config_from_json(vtag_model_config *cfg, const char *text, vtag_e
         const char *key;
         int64_t *dst;
         int required;
-    } ints[] = {{"vocab_size", &cfg->vocab_size, 1},       {"input_encoding_size", &cfg->input_encoding_size, 0},
-                {"rnn_size", &cfg->rnn_size, 0},           {"att_hid_size", &cfg->att_hid_size, 0},
-                {"fc_feat_size", &cfg->fc_feat_size, 0},   {"att_feat_size", &cfg->att_feat_size, 0},
-                {"max_length", &cfg->max_length, 0}};
-    for (size_t i = 0; rc == VTAG_OK && i < sizeof ints / sizeof ints[0]; i++) {
+        int64_t max;
+    } ints[] = {{"vocab_size", &cfg->vocab_size, 1, MODEL_MAX_VOCAB},
+                {"input_encoding_size", &cfg->input_encoding_size, 0, MODEL_MAX_WIDTH},
+                {"rnn_size", &cfg->rnn_size, 0, MODEL_MAX_WIDTH},
+                {"att_hid_size", &cfg->att_hid_size, 0, MODEL_MAX_WIDTH},
+                {"fc_feat_size", &cfg->fc_feat_size, 0, MODEL_MAX_FEAT},
+                {"att_feat_size", &cfg->att_feat_size, 0, MODEL_MAX_FEAT},
+                {"max_length", &cfg->max_length, 0, MODEL_MAX_LENGTH}};
+    const size_t n_ints = sizeof ints / sizeof ints[0];
+    for (size_t i = 0; rc == VTAG_OK && i < n_ints; i++) {
         json_t *v = json_object_get(o, ints[i].key);
         if (!v) {
             if (ints[i].required) rc = vtag_fail(err, VTAG_ERR_FORMAT, "vtag.config: missing %s", ints[i].key);
             continue;
         }
-        if (!json_is_integer(v) || json_integer_value(v) < 0)
-            rc = vtag_fail(err, VTAG_ERR_FORMAT, "vtag.config: %s is not a non-negative integer", ints[i].key);
+        if (!json_is_integer(v))
+            rc = vtag_fail(err, VTAG_ERR_FORMAT, "vtag.config: %s is not an integer", ints[i].key);
+        else if (json_integer_value(v) < 0 || json_integer_value(v) > ints[i].max)
+            rc = vtag_fail(err, VTAG_ERR_FORMAT, "vtag.config: %s %lld is outside 0..%lld", ints[i].key,
+                           (long long)json_integer_value(v), (long long)ints[i].max);
         else *ints[i].dst = json_integer_value(v);
     }
     json_t *d = json_object_get(o, "drop_prob_lm");
@@ -87,15 +105,42 @@ int vtag_model_config_from_json(vtag_model_config *cfg, const char *text, vtag_e
         if (!json_is_number(d)) rc = vtag_fail(err, VTAG_ERR_FORMAT, "vtag.config: drop_prob_lm is not a number");
         else cfg->drop_prob_lm = (float)json_number_value(d);
     }
+    /* Every field is known: a misspelt size must not fall back to a default. */
+    const char *key;
+    json_t *val;
+    json_object_foreach(o, key, val)
+    {
+        int known = strcmp(key, "model") == 0 || strcmp(key, "drop_prob_lm") == 0;
+        for (size_t i = 0; !known && i < n_ints; i++) known = strcmp(key, ints[i].key) == 0;
+        if (rc == VTAG_OK && !known) rc = vtag_fail(err, VTAG_ERR_FORMAT, "vtag.config: unknown field \"%s\"", key);
+    }
     json_decref(o);
     return rc;
 }
 
 static int check_config(const vtag_model_config *c, vtag_error *err)
 {
+    if (c->type != VTAG_MODEL_FC && c->type != VTAG_MODEL_ATT2IN && c->type != VTAG_MODEL_TOPDOWN)
+        return vtag_fail(err, VTAG_ERR_ARG, "model: unknown type %d", (int)c->type);
     if (c->vocab_size < 1 || c->input_encoding_size < 1 || c->rnn_size < 1 || c->max_length < 1)
         return vtag_fail(err, VTAG_ERR_ARG, "model: vocab_size, input_encoding_size, rnn_size and max_length must be positive");
-    if (c->drop_prob_lm < 0.0f || c->drop_prob_lm >= 1.0f)
+    if (c->vocab_size > MODEL_MAX_VOCAB)
+        return vtag_fail(err, VTAG_ERR_ARG, "model: vocab_size %lld is over the limit of %lld", (long long)c->vocab_size,
+                         (long long)MODEL_MAX_VOCAB);
+    const int64_t width[3] = {c->input_encoding_size, c->rnn_size, c->att_hid_size};
+    for (int i = 0; i < 3; i++)
+        if (width[i] < 0 || width[i] > MODEL_MAX_WIDTH)
+            return vtag_fail(err, VTAG_ERR_ARG, "model: %s %lld is outside 0..%lld",
+                             i == 0 ? "input_encoding_size" : i == 1 ? "rnn_size" : "att_hid_size",
+                             (long long)width[i], (long long)MODEL_MAX_WIDTH);
+    if (c->fc_feat_size < 0 || c->fc_feat_size > MODEL_MAX_FEAT || c->att_feat_size < 0 ||
+        c->att_feat_size > MODEL_MAX_FEAT)
+        return vtag_fail(err, VTAG_ERR_ARG, "model: feature sizes %lld / %lld are outside 0..%lld",
+                         (long long)c->fc_feat_size, (long long)c->att_feat_size, (long long)MODEL_MAX_FEAT);
+    if (c->max_length > MODEL_MAX_LENGTH)
+        return vtag_fail(err, VTAG_ERR_ARG, "model: max_length %lld is over the limit of %lld", (long long)c->max_length,
+                         (long long)MODEL_MAX_LENGTH);
+    if (!(c->drop_prob_lm >= 0.0f && c->drop_prob_lm < 1.0f))
         return vtag_fail(err, VTAG_ERR_ARG, "model: drop_prob_lm %g is outside [0, 1)", c->drop_prob_lm);
     if (c->type != VTAG_MODEL_ATT2IN && c->fc_feat_size < 1)
         return vtag_fail(err, VTAG_ERR_ARG, "model %s needs fc features (fc_feat_size = 0)", vtag_model_type_name(c->type));
@@ -104,41 +149,55 @@ static int check_config(const vtag_model_config *c, vtag_error *err)
     return VTAG_OK;
 }
 
-static int add2(vtag_params *p, const char *name, int64_t d0, int64_t d1, vtag_error *err)
+/* The declaration keeps a checked count of the elements declared so far, so
+ * that a configuration too large to allocate is refused before any buffer is. */
+typedef struct declaration {
+    vtag_params *p;
+    int64_t total; /* elements declared */
+} declaration;
+
+static int add2(declaration *dc, const char *name, int64_t d0, int64_t d1, vtag_error *err)
 {
-    int64_t s[2] = {d0, d1};
-    int rc = vtag_params_add(p, name, d1 ? 2 : 1, s, err);
+    int64_t s[2] = {d0, d1}, numel;
+    const int ndim = d1 ? 2 : 1;
+    if (vtag_shape_numel(s, ndim, &numel) || vtag_add_i64(dc->total, numel, &dc->total) || dc->total > MODEL_MAX_PARAMS)
+        return vtag_fail(err, VTAG_ERR_ARG, "model: more than %lld parameters (at '%s')", (long long)MODEL_MAX_PARAMS,
+                         name);
+    int rc = vtag_params_add(dc->p, name, ndim, s, err);
     return rc < 0 ? rc : VTAG_OK;
 }
 
 /* A Linear(in → out) as "<prefix>.weight" [out, in] and "<prefix>.bias" [out]. */
-static int add_linear(vtag_params *p, const char *prefix, int64_t in, int64_t out, vtag_error *err)
+static int add_linear(declaration *dc, const char *prefix, int64_t in, int64_t out, vtag_error *err)
 {
     char name[96];
     snprintf(name, sizeof name, "%s.weight", prefix);
-    int rc = add2(p, name, out, in, err);
+    int rc = add2(dc, name, out, in, err);
     snprintf(name, sizeof name, "%s.bias", prefix);
-    return rc ? rc : add2(p, name, out, 0, err);
+    return rc ? rc : add2(dc, name, out, 0, err);
 }
 
-static int add_lstm(vtag_params *p, const char *prefix, int64_t in, int64_t r, vtag_error *err)
+static int add_lstm(declaration *dc, const char *prefix, int64_t in, int64_t r, vtag_error *err)
 {
     char name[96];
     int rc;
     snprintf(name, sizeof name, "%s.weight_ih", prefix);
-    if ((rc = add2(p, name, 4 * r, in, err))) return rc;
+    if ((rc = add2(dc, name, 4 * r, in, err))) return rc;
     snprintf(name, sizeof name, "%s.weight_hh", prefix);
-    if ((rc = add2(p, name, 4 * r, r, err))) return rc;
+    if ((rc = add2(dc, name, 4 * r, r, err))) return rc;
     snprintf(name, sizeof name, "%s.bias_ih", prefix);
-    if ((rc = add2(p, name, 4 * r, 0, err))) return rc;
+    if ((rc = add2(dc, name, 4 * r, 0, err))) return rc;
     snprintf(name, sizeof name, "%s.bias_hh", prefix);
-    return add2(p, name, 4 * r, 0, err);
+    return add2(dc, name, 4 * r, 0, err);
 }
 
+/* check_config bounds every size by 2^20, so the products and sums below
+ * (5R, 2R+E, V+1, …) stay far from overflow; add2 checks each tensor's
+ * element count and the running total. */
 static int declare(vtag_model *m, vtag_error *err)
 {
     const vtag_model_config *c = &m->cfg;
-    vtag_params *p = &m->params;
+    declaration dc = {&m->params, 0}, *p = &dc;
     const int64_t V1 = c->vocab_size + 1, E = c->input_encoding_size, R = c->rnn_size, A = c->att_hid_size;
     int rc = VTAG_OK;
     switch (c->type) {
@@ -172,7 +231,7 @@ static int declare(vtag_model *m, vtag_error *err)
     return rc;
 }
 
-int vtag_model_init(vtag_model *m, const vtag_model_config *cfg, vtag_error *err)
+int caption_model_declare(vtag_model *m, const vtag_model_config *cfg, vtag_error *err)
 {
     memset(m, 0, sizeof *m);
     vtag_params_init(&m->params);
@@ -180,8 +239,14 @@ int vtag_model_init(vtag_model *m, const vtag_model_config *cfg, vtag_error *err
     if (rc) return rc;
     m->cfg = *cfg;
     rc = declare(m, err);
-    if (!rc) rc = vtag_params_alloc(&m->params, err);
     if (rc) vtag_model_free(m);
+    return rc;
+}
+
+int vtag_model_init(vtag_model *m, const vtag_model_config *cfg, vtag_error *err)
+{
+    int rc = caption_model_declare(m, cfg, err);
+    if (!rc && (rc = vtag_params_alloc(&m->params, err))) vtag_model_free(m);
     return rc;
 }
 

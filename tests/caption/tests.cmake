@@ -29,3 +29,9 @@ add_test(NAME caption/scst_gain
                  ${VTAG_FIXTURES}/scst_gain)
 # 171 s in the ASan build with both cores busy: a hang guard of 1200 s
 set_tests_properties(caption/scst_gain PROPERTIES TIMEOUT 1200)
+# Hostile checkpoints and training states (issue 14, points 2 and 9): tiny files naming huge models are
+# refused before allocation (peak RSS < 200 MB under /usr/bin/time -v), every state field is checked.
+add_test(NAME caption/hostile_checkpoint
+         COMMAND ${VTAG_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/caption/hostile_checkpoint.py $<TARGET_FILE:vtag>
+                 ${VTAG_FIXTURES}/hostile_checkpoint)
+set_tests_properties(caption/hostile_checkpoint PROPERTIES TIMEOUT 300)
