@@ -1,5 +1,6 @@
 /* Helpers shared by the vtag commands. */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,12 +55,56 @@ int cli_parse_float(const char *cmd, const char *opt, const char *s, double *out
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || end == s || *end) {
-        cli_error(cmd, "%s expects a number, got '%s'", opt, s);
+    if (errno || end == s || *end || !isfinite(v)) {
+        cli_error(cmd, "%s expects a finite number, got '%s'", opt, s);
         return -1;
     }
     *out = v;
     return 0;
+}
+
+/* "a finite number > 0", "a finite number in [0, 1)" ... */
+static void describe_range(char *buf, size_t cap, double lo, double hi, int flags)
+{
+    const int no_lo = lo <= -CLI_FLOAT_MAX, no_hi = hi >= CLI_FLOAT_MAX;
+    if (no_lo && no_hi) snprintf(buf, cap, "a finite number");
+    else if (no_hi) snprintf(buf, cap, "a finite number %s %g", flags & CLI_OPEN_LO ? ">" : ">=", lo);
+    else if (no_lo) snprintf(buf, cap, "a finite number %s %g", flags & CLI_OPEN_HI ? "<" : "<=", hi);
+    else
+        snprintf(buf, cap, "a number in %c%g, %g%c", flags & CLI_OPEN_LO ? '(' : '[', lo, hi,
+                 flags & CLI_OPEN_HI ? ')' : ']');
+}
+
+static int in_range(double v, double lo, double hi, int flags)
+{
+    if (flags & CLI_AS_FLOAT) v = (float)v; /* a finite double past FLT_MAX becomes inf: refused */
+    return isfinite(v) && ((flags & CLI_OPEN_LO) ? v > lo : v >= lo) && ((flags & CLI_OPEN_HI) ? v < hi : v <= hi);
+}
+
+int cli_parse_real(const char *cmd, const char *opt, const char *s, double lo, double hi, int flags, double *out)
+{
+    return cli_parse_reals(cmd, opt, s, 1, lo, hi, flags, out);
+}
+
+int cli_parse_reals(const char *cmd, const char *opt, const char *s, int n, double lo, double hi, int flags,
+                    double *out)
+{
+    const char *p = s;
+    int ok = 1;
+    for (int k = 0; k < n && ok; k++) {
+        char *end;
+        const char want = k + 1 < n ? ',' : '\0';
+        errno = 0;
+        out[k] = strtod(p, &end);
+        ok = !errno && end != p && *end == want && in_range(out[k], lo, hi, flags);
+        p = end + (want == ',');
+    }
+    if (ok) return 0;
+    char range[96];
+    describe_range(range, sizeof range, lo, hi, flags);
+    if (n == 1) cli_error(cmd, "%s expects %s, got '%s'", opt, range, s);
+    else cli_error(cmd, "%s expects %d comma-separated numbers, each %s, got '%s'", opt, n, range, s);
+    return -1;
 }
 
 int cli_wants_help(int argc, char **argv)
@@ -90,4 +135,144 @@ int cli_is_file(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* "--out X", or "stdout" when path is NULL. */
+static void name_file(char *buf, size_t cap, const char *opt, const char *path)
+{
+    if (path) snprintf(buf, cap, "%s %s", opt, path);
+    else snprintf(buf, cap, "stdout");
+}
+
+/* Whether the output out (path NULL: stdout) is the input in: CLI_EXIT_OK,
+ * or the exit status after the message. */
+static int clash(const char *cmd, const cli_file *out, const cli_file *in)
+{
+    if (!in->path) return CLI_EXIT_OK;
+    vtag_error err = {0};
+    int same = 0;
+    int rc = out->path ? vtag_path_same_file(out->path, in->path, &same, &err)
+                       : vtag_fd_same_file(1, in->path, &same, &err);
+    if (rc) {
+        cli_error(cmd, "%s", err.msg);
+        return CLI_EXIT_FAIL;
+    }
+    if (!same) return CLI_EXIT_OK;
+    char a[1200], b[1200];
+    name_file(a, sizeof a, out->opt, out->path);
+    name_file(b, sizeof b, in->opt, in->path);
+    cli_error(cmd, "%s is the same file as %s", a, b);
+    return CLI_EXIT_USAGE;
+}
+
+/* The outputs given (and stdout with check_stdout) against one input. */
+static int clash_any(const char *cmd, const cli_file *outs, int n_outs, const cli_file *in, int check_stdout)
+{
+    const cli_file std = {"stdout", NULL};
+    int rc = check_stdout ? clash(cmd, &std, in) : CLI_EXIT_OK;
+    for (int o = 0; o < n_outs && !rc; o++)
+        if (outs[o].path) rc = clash(cmd, &outs[o], in);
+    return rc;
+}
+
+int cli_check_outputs(const char *cmd, const cli_file *outs, int n_outs, const cli_file *ins, int n_ins,
+                      int check_stdout)
+{
+    int rc = CLI_EXIT_OK;
+    for (int j = 0; j < n_ins && !rc; j++) rc = clash_any(cmd, outs, n_outs, &ins[j], check_stdout);
+    /* two outputs on one file: the later write would undo the earlier */
+    for (int o = 1; o < n_outs && !rc; o++)
+        for (int j = 0; j < o && !rc && outs[o].path; j++) rc = clash(cmd, &outs[o], &outs[j]);
+    return rc;
+}
+
+int cli_check_outputs_paths(const char *cmd, const cli_file *outs, int n_outs, const char *opt,
+                            const char *const *paths, int64_t n_paths, int check_stdout)
+{
+    int rc = CLI_EXIT_OK;
+    for (int64_t i = 0; i < n_paths && !rc; i++) {
+        const cli_file in = {opt, paths[i]};
+        rc = clash_any(cmd, outs, n_outs, &in, check_stdout);
+    }
+    return rc;
+}
+
+int cli_check_outputs_videos(const char *cmd, const cli_file *outs, int n_outs, const vtag_data_labels *labels,
+                             int check_stdout)
+{
+    int rc = CLI_EXIT_OK;
+    for (int64_t e = 0; e < labels->count && !rc; e++) {
+        const cli_file in = {"video", labels->entries[e].path};
+        rc = clash_any(cmd, outs, n_outs, &in, check_stdout);
+    }
+    return rc;
+}
+
+static void stdout_failed(const char *cmd, int errno_at)
+{
+    if (errno_at) cli_error(cmd, "cannot write to stdout: %s", strerror(errno_at));
+    else cli_error(cmd, "cannot write to stdout");
+}
+
+int cli_stdout_error(const char *cmd, int errno_at)
+{
+    stdout_failed(cmd, errno_at);
+    clearerr(stdout); /* reported: the check at exit must not report it again */
+    return -1;
+}
+
+int cli_put_line(const char *cmd, const char *line)
+{
+    errno = 0;
+    if (fputs(line, stdout) >= 0 && putchar('\n') != EOF) return 0;
+    return cli_stdout_error(cmd, errno);
+}
+
+int cli_flush_stdout(const char *cmd)
+{
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout)) return 0;
+    return cli_stdout_error(cmd, errno);
+}
+
+int cli_close_stdout(const char *cmd, int status)
+{
+    errno = 0;
+    int bad = fflush(stdout) != 0, e = errno;
+    bad |= ferror(stdout) != 0;
+    /* fclose is where a file system that reports errors late (NFS) says so */
+    errno = 0;
+    if (fclose(stdout) != 0) {
+        bad = 1;
+        if (!e) e = errno;
+    }
+    if (!bad) return status;
+    stdout_failed(cmd, e);
+    return status == CLI_EXIT_USAGE ? status : CLI_EXIT_FAIL;
+}
+
+int cli_write_line(FILE *f, const char *path, const char *line, vtag_error *err)
+{
+    errno = 0;
+    if (fputs(line, f) >= 0 && fputc('\n', f) != EOF && fflush(f) == 0) return VTAG_OK;
+    return vtag_fail(err, VTAG_ERR_IO, "%s: cannot write: %s", path, errno ? strerror(errno) : "write error");
+}
+
+int cli_close_file(FILE *f, const char *path, vtag_error *err)
+{
+    if (!f) return VTAG_OK;
+    errno = 0;
+    int bad = ferror(f) != 0;
+    if (fclose(f) != 0 || bad)
+        return vtag_fail(err, VTAG_ERR_IO, "%s: cannot write: %s", path, errno ? strerror(errno) : "write error");
+    return VTAG_OK;
+}
+
+void cli_diverged(vtag_error *err, const char *phase, int epoch, const char *out)
+{
+    char msg[sizeof err->msg];
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    if (cli_is_file(out))
+        vtag_fail(err, VTAG_ERR_DIVERGED, "%s %d %s; kept the last good checkpoint %s", phase, epoch + 1, msg, out);
+    else vtag_fail(err, VTAG_ERR_DIVERGED, "%s %d %s; no checkpoint was written", phase, epoch + 1, msg);
 }

@@ -5,6 +5,9 @@
 
 #include <stdio.h>
 
+#include "vtag/core.h"
+#include "vtag/data.h"
+
 /* Exit codes, documented in `vtag --help` and the README. */
 enum {
     CLI_EXIT_OK = 0,
@@ -23,9 +26,68 @@ typedef struct cli_command {
  * (vtag_text_escape). cli_note is the same for progress and notices. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cli_note(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Parses a positive integer / float option value; on error prints and returns -1. */
+/* Parses an integer option value in [min, max]; on error prints and returns -1. */
 int cli_parse_int(const char *cmd, const char *opt, const char *s, long min, long max, long *out);
+/* Parses a finite number (nan and inf are refused); on error prints one line
+ * naming the option and returns -1. */
 int cli_parse_float(const char *cmd, const char *opt, const char *s, double *out);
+
+/* Range flags of cli_parse_real: an open end excludes lo or hi; CLI_AS_FLOAT
+ * checks the value after rounding to float (the option is stored as one, so
+ * 1e-60 is not taken as a "positive" learning rate that rounds to 0). */
+enum { CLI_CLOSED = 0, CLI_OPEN_LO = 1, CLI_OPEN_HI = 2, CLI_AS_FLOAT = 4 };
+/* Upper bound meaning "any finite value" for an option stored as a float. */
+#define CLI_FLOAT_MAX 3.4028234663852886e38
+/* Parses a finite number within lo..hi (ends per `flags`), the one parser of
+ * every number option: "--lr expects a finite number > 0, got 'nan'". */
+int cli_parse_real(const char *cmd, const char *opt, const char *s, double lo, double hi, int flags, double *out);
+/* Exactly n comma-separated numbers ("0.485,0.456,0.406"), each as cli_parse_real. */
+int cli_parse_reals(const char *cmd, const char *opt, const char *s, int n, double lo, double hi, int flags,
+                    double *out);
+
+/* A file a command reads or writes: the option that named it ("--feats",
+ * "video") and its path (NULL: the option was not given, skipped). */
+typedef struct cli_file {
+    const char *opt, *path;
+} cli_file;
+/* Refuses an output that is the same file as an input or as an earlier
+ * output (vtag_path_same_file: symlinks followed, hard links are the same
+ * file; an output that does not exist yet clashes with nothing), and with
+ * check_stdout, a standard output that is one of the inputs (vtag x >> IN).
+ * Prints "vtag CMD: --out X is the same file as --feats Y" and returns
+ * CLI_EXIT_USAGE; CLI_EXIT_FAIL after a message when a file cannot be
+ * examined; CLI_EXIT_OK when nothing clashes. */
+int cli_check_outputs(const char *cmd, const cli_file *outs, int n_outs, const cli_file *ins, int n_ins,
+                      int check_stdout);
+/* The outputs (and stdout) against a list of inputs named by one option: the
+ * videos of a command line, and every video of a labels file ("video"). */
+int cli_check_outputs_paths(const char *cmd, const cli_file *outs, int n_outs, const char *opt,
+                            const char *const *paths, int64_t n_paths, int check_stdout);
+int cli_check_outputs_videos(const char *cmd, const cli_file *outs, int n_outs, const vtag_data_labels *labels,
+                             int check_stdout);
+
+/* Writes of results. The standard output is checked once for every command
+ * at exit (cli_close_stdout in main); a command that streams results calls
+ * cli_flush_stdout after each, to stop at the first failed write. Either
+ * prints "vtag CMD: cannot write to stdout: REASON" once. */
+int cli_flush_stdout(const char *cmd);          /* 0, or -1 after the message */
+int cli_close_stdout(const char *cmd, int status); /* status, or CLI_EXIT_FAIL after the message */
+/* line + '\n' to stdout (buffered), or -1 after the message: a write that fails
+ * mid-output is reported with its errno, which a later flush no longer knows. */
+int cli_put_line(const char *cmd, const char *line);
+/* Reports a failed write to stdout (errno_at: its errno, 0 if unknown); returns -1. */
+int cli_stdout_error(const char *cmd, int errno_at);
+/* line + '\n' appended to the open file f named path, flushed: a log line
+ * that cannot be written is an error ("PATH: cannot write: REASON"). */
+int cli_write_line(FILE *f, const char *path, const char *line, vtag_error *err);
+/* fclose(f) (NULL: nothing), with the same check. */
+int cli_close_file(FILE *f, const char *path, vtag_error *err);
+
+/* A trainer's "step N: loss is nan (diverged)" (VTAG_ERR_DIVERGED) made into
+ * the line a user acts on: "PHASE E step N: loss is nan (diverged); kept the
+ * last good checkpoint OUT" (E = epoch + 1; "no checkpoint was written" when
+ * OUT does not exist). */
+void cli_diverged(vtag_error *err, const char *phase, int epoch, const char *out);
 /* True when argv holds --help or -h. */
 int cli_wants_help(int argc, char **argv);
 /* Monotonic wall clock in seconds (stage timings, throughput). */

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "vtag/builtin.h"
 #include "vtag/safetensors.h"
+#include "vtag/tag.h"
 
 #define CMD "backbone"
 
@@ -28,7 +29,8 @@ static void help(FILE *out)
             "sampled from the training videos of L, decoded once and kept in memory. With a val\n"
             "split, the video-level mAP (mean of the frames' scores) is measured after every epoch\n"
             "and B is the best epoch's model; otherwise the last. B.state.safetensors holds what\n"
-            "--resume continues from. One JSON line per epoch on stderr.\n"
+            "--resume continues from. One JSON line per epoch on stderr. A loss or gradient that\n"
+            "turns nan or inf stops training (exit 1), B and its state left at the last good epoch.\n"
             "  --labels FILE      labels file (JSON Lines or CSV; docs/FORMATS.md)\n"
             "  --out FILE         backbone file to write (safetensors, vtag.backbone metadata)\n"
             "  --sample SPEC      frames per training video (uniform:8)\n"
@@ -145,14 +147,14 @@ static int parse_train(int argc, char **argv, train_args *a)
             if (cli_parse_int(CMD, "--batch", optarg, 2, 4096, &v)) return -1;
             a->to.batch = v;
             break;
+        /* lr > 0 with no upper bound: a run that diverges is stopped (and says so) */
         case OPT_LR:
+            if (cli_parse_real(CMD, "--lr", optarg, 0, CLI_FLOAT_MAX, CLI_OPEN_LO | CLI_AS_FLOAT, &d)) return -1;
+            a->to.lr = (float)d;
+            break;
         case OPT_WD:
-            if (cli_parse_float(CMD, c == OPT_LR ? "--lr" : "--weight-decay", optarg, &d)) return -1;
-            if (!(d >= 0) || d > 10) {
-                cli_error(CMD, "%s must be in [0, 10]", c == OPT_LR ? "--lr" : "--weight-decay");
-                return -1;
-            }
-            *(c == OPT_LR ? &a->to.lr : &a->to.weight_decay) = (float)d;
+            if (cli_parse_real(CMD, "--weight-decay", optarg, 0, 10, CLI_AS_FLOAT, &d)) return -1;
+            a->to.weight_decay = (float)d;
             break;
         case OPT_THREADS:
             if (cli_parse_int(CMD, "--threads", optarg, 1, 1024, &v)) return -1;
@@ -257,8 +259,20 @@ static int cmd_train_backbone(int argc, char **argv)
     FILE *log = NULL;
     char *spath = state_path(a.out);
     int status = CLI_EXIT_FAIL, rc;
+    /* an output (the backbone, its state, the log) on an input would destroy it */
+    const cli_file ins[] = {{"--labels", a.labels}};
+    const cli_file outs[] = {{"--out", a.out}, {"the state file", spath}, {"--log", a.log}};
+    int clash = cli_check_outputs(CMD, outs, 3, ins, 1, 0);
+    if (clash) {
+        free(spath);
+        return clash;
+    }
     if (!spath || (rc = vtag_ctx_init(&ctx, a.threads, a.seed, &err))) goto fail;
     if ((rc = vtag_data_read_labels(&labels, a.labels, NULL, &err))) goto fail;
+    if ((clash = cli_check_outputs_videos(CMD, outs, 3, &labels, 0))) {
+        status = clash; /* reported */
+        goto fail;
+    }
     index = malloc((size_t)(labels.n_names + 1) * sizeof *index);
     if (!index) {
         vtag_fail(&err, VTAG_ERR_NOMEM, "out of memory");
@@ -310,7 +324,11 @@ static int cmd_train_backbone(int argc, char **argv)
     }
     for (int epoch = start; epoch < a.epochs; epoch++) {
         vtag_builtin_epoch_stats st;
-        if ((rc = vtag_builtin_train_epoch(&ctx, &m, &adam, &train, &labels, index, &a.to, epoch, &st, &err))) goto fail;
+        if ((rc = vtag_builtin_train_epoch(&ctx, &m, &adam, &train, &labels, index, &a.to, epoch, &st, &err))) {
+            /* nothing of this epoch is saved or logged: the checkpoint and the state are the last good ones */
+            if (rc == VTAG_ERR_DIVERGED) cli_diverged(&err, "epoch", epoch, a.out);
+            goto fail;
+        }
         double map = NAN;
         int is_best = 1;
         if (n_val) {
@@ -333,15 +351,13 @@ static int cmd_train_backbone(int argc, char **argv)
                  epoch + 1, st.loss, mapbuf, (long long)st.frames, st.seconds > 0 ? (double)st.frames / st.seconds : 0.0,
                  st.seconds, is_best ? "true" : "false");
         fprintf(stderr, "%s\n", line);
-        if (log) {
-            fprintf(log, "%s\n", line);
-            fflush(log);
-        }
+        if (log && (rc = cli_write_line(log, a.log, line, &err))) goto fail;
     }
     status = CLI_EXIT_OK;
 fail:
-    if (status != CLI_EXIT_OK) cli_error(CMD, "%s", err.msg);
-    if (log) fclose(log);
+    /* the log's last lines may only reach the disk at fclose */
+    if (cli_close_file(log, a.log, status == CLI_EXIT_OK ? &err : NULL) && status == CLI_EXIT_OK) status = CLI_EXIT_FAIL;
+    if (status != CLI_EXIT_OK && err.msg[0]) cli_error(CMD, "%s", err.msg);
     free(spath);
     free(probs);
     free(index);
@@ -381,7 +397,8 @@ static json_t *label_list(const vtag_builtin *m, scored *s, int64_t v, int64_t t
     return bad ? NULL : arr;
 }
 
-/* Decodes, runs and prints one video; a failure is returned for its error line. */
+/* Decodes, runs and prints one video; a failure is returned for its error line,
+ * -1 when stdout failed (reported: no use going on). */
 static int predict_video(vtag_ctx *ctx, const vtag_builtin *m, const vtag_builtin_infer *inf, const char *path,
                          const vtag_video_sampler *smp, int64_t top, vtag_error *err)
 {
@@ -433,8 +450,13 @@ static int predict_video(vtag_ctx *ctx, const vtag_builtin *m, const vtag_builti
         rc = vtag_fail(err, VTAG_ERR_NOMEM, "%s: cannot format the result", path);
         goto done;
     }
-    printf("%s\n", line);
-    fflush(stdout);
+    if (strlen(line) > VTAG_TAG_LINE_MAX) { /* eval --baseline would refuse it */
+        rc = vtag_fail(err, VTAG_ERR_ARG, "%s: the prediction line would be %zu bytes, past the %zu MiB eval --baseline "
+                       "reads (%lld frames: sample fewer)", path, strlen(line), VTAG_TAG_LINE_MAX >> 20, (long long)f.n);
+        free(line);
+        goto done;
+    }
+    if (cli_put_line(CMD, line) || cli_flush_stdout(CMD)) rc = -1;
     free(line);
 done:
     json_decref(root);
@@ -481,6 +503,11 @@ static int cmd_predict_backbone(int argc, char **argv)
         cli_error(CMD, "predict: --backbone B.safetensors and at least one VIDEO are required");
         return CLI_EXIT_USAGE;
     }
+    /* vtag backbone predict ... >> B appends to an input */
+    const cli_file ins[] = {{"--backbone", bpath}};
+    int clash = cli_check_outputs(CMD, NULL, 0, ins, 1, 1);
+    if (!clash) clash = cli_check_outputs_paths(CMD, NULL, 0, "video", (const char *const *)argv + optind, argc - optind, 1);
+    if (clash) return clash;
     av_log_set_level(AV_LOG_QUIET);
     vtag_builtin m;
     vtag_builtin_infer inf;
@@ -497,15 +524,20 @@ static int cmd_predict_backbone(int argc, char **argv)
     int failed = 0;
     for (int i = optind; i < argc; i++) {
         vtag_error e = {0};
-        if (predict_video(&ctx, &m, &inf, argv[i], &smp, top, &e)) {
+        int rc = predict_video(&ctx, &m, &inf, argv[i], &smp, top, &e);
+        if (rc < 0) {
+            failed = 1;
+            break;
+        }
+        if (rc) {
             failed = 1;
             json_t *o = json_pack("{s:s, s:s}", "video", argv[i], "error", e.msg);
             char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-            if (line) printf("%s\n", line);
-            fflush(stdout);
+            int out_failed = line && (cli_put_line(CMD, line) || cli_flush_stdout(CMD));
             free(line);
             json_decref(o);
             cli_error(CMD, "%s", e.msg);
+            if (out_failed) break;
         }
     }
     vtag_builtin_infer_free(&inf);

@@ -1,5 +1,6 @@
 /* vtag caption: a caption (labels) for every row of a features file, by
  * greedy decoding, beam search or sampling. */
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -58,10 +59,8 @@ int cmd_caption(int argc, char **argv)
             break;
         case 's': sample = 1; break;
         case 't':
-            if (cli_parse_float("caption", "--temperature", optarg, &temp) || temp <= 0) {
-                cli_error("caption", "--temperature must be a positive number");
+            if (cli_parse_real("caption", "--temperature", optarg, 0, CLI_FLOAT_MAX, CLI_OPEN_LO | CLI_AS_FLOAT, &temp))
                 return CLI_EXIT_USAGE;
-            }
             break;
         case 'S':
             if (cli_parse_int("caption", "--seed", optarg, 0, 0x7fffffffL, &seed)) return CLI_EXIT_USAGE;
@@ -85,6 +84,10 @@ int cmd_caption(int argc, char **argv)
         cli_error("caption", "--beam and --sample exclude each other");
         return CLI_EXIT_USAGE;
     }
+    /* vtag caption ... >> F appends to the features file */
+    const cli_file ins[] = {{"--model", model_path}, {"--feats", feats_path}};
+    int clash = cli_check_outputs("caption", NULL, 0, ins, 2, 1);
+    if (clash) return clash;
     if (beam) dopt = (vtag_decode_opts){VTAG_DECODE_BEAM, (int)beam, 1.0f, 0};
     if (sample) dopt = (vtag_decode_opts){VTAG_DECODE_SAMPLE, 1, (float)temp, 0};
 
@@ -125,7 +128,9 @@ int cmd_caption(int argc, char **argv)
         rc = vtag_caption_rows(&ctx, &m, &rows, &dopt, (int)batch, seq, lp, len, &err);
     }
     if (!rc) {
-        for (int64_t i = 0; i < f.n; i++) {
+        /* every write checked: the first that fails stops the output, with its errno */
+        int out_failed = 0;
+        for (int64_t i = 0; i < f.n && !out_failed && !rc; i++) {
             const int32_t *s = seq + i * L;
             if (json) {
                 json_t *toks = json_array(), *lps = json_array();
@@ -133,22 +138,25 @@ int cmd_caption(int argc, char **argv)
                 for (int32_t t = 0; !bad && t < len[i]; t++)
                     bad = json_array_append_new(toks, json_string(vocab.tokens[s[t]])) != 0;
                 if (bad) json_decref(toks), toks = NULL;
-
                 for (int32_t t = 0; t <= len[i] && t <= L; t++)
                     json_array_append_new(lps, json_real(lp[i * (L + 1) + t]));
                 json_t *o = json_pack("{s:s, s:I, s:o, s:o}", "item", f.items[i], "row", (json_int_t)i, "tokens", toks,
                                       "logprobs", lps);
-                char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
-                puts(line);
+                char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9)) : NULL;
+                if (!line)
+                    rc = vtag_fail(&err, VTAG_ERR_FORMAT, "%s: row %lld: cannot encode its line (invalid UTF-8 or out of memory)",
+                                   feats_path, (long long)i);
+                else out_failed = cli_put_line("caption", line);
                 free(line);
                 json_decref(o);
             } else {
-                printf("%s\t%lld\t", f.items[i], (long long)i);
-                for (int32_t t = 0; t < len[i]; t++) printf("%s%s", t ? " " : "", vocab.tokens[s[t]]);
-                putchar('\n');
+                errno = 0;
+                int bad = printf("%s\t%lld\t", f.items[i], (long long)i) < 0;
+                for (int32_t t = 0; t < len[i] && !bad; t++) bad = printf("%s%s", t ? " " : "", vocab.tokens[s[t]]) < 0;
+                if (bad || putchar('\n') == EOF) out_failed = cli_stdout_error("caption", errno);
             }
         }
-        status = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+        if (!rc) status = out_failed || cli_flush_stdout("caption") ? CLI_EXIT_FAIL : CLI_EXIT_OK;
     }
     if (rc) cli_error("caption", "%s", err.msg);
     free(seq), free(len), free(lp), free(vocab_json);

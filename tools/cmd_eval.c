@@ -227,6 +227,22 @@ static void report_gaps(const vtag_eval *e)
     }
 }
 
+/* --report and stdout against every input: the labels, tag files, baseline,
+ * training logs and the videos the report takes frames from. */
+static int check_files(const char *report, const char *labels_path, const char *const *tag_paths, int n_tags,
+                       const char *baseline, const vtag_eval_log *logs, int n_logs, const vtag_data_labels *labels)
+{
+    const cli_file outs[] = {{"--report", report}}, ins[] = {{"--labels", labels_path}, {"--baseline", baseline}};
+    int rc = cli_check_outputs("eval", outs, 1, ins, 2, 1);
+    if (!rc) rc = cli_check_outputs_paths("eval", outs, 1, "--tags", tag_paths, n_tags, 1);
+    for (int i = 0; i < n_logs && !rc; i++) {
+        const cli_file log = {"--train-log", logs[i].path};
+        rc = cli_check_outputs("eval", outs, 1, &log, 1, 1);
+    }
+    if (!rc) rc = cli_check_outputs_videos("eval", outs, 1, labels, 1);
+    return rc;
+}
+
 enum { OPT_LABELS = 256, OPT_TAGS, OPT_BASELINE, OPT_BASE_N, OPT_SPLIT, OPT_DF, OPT_K, OPT_GAP_K, OPT_JSON, OPT_PER_VIDEO,
        OPT_REPORT, OPT_LOG, OPT_TITLE, OPT_SVIDEOS, OPT_SFRAMES, OPT_FROM, OPT_MODEL, OPT_TOPN, OPT_MINF, OPT_THREADS, OPT_HELP };
 
@@ -398,6 +414,9 @@ int cmd_eval(int argc, char **argv)
         rc = vtag_eval_read_baseline(&res[n_tags], baseline, &labels, base_n, &err);
         runs[n_runs++] = (vtag_eval_run){"baseline", &res[n_tags], 1};
     }
+    /* The report, or stdout (vtag eval ... >> L), on an input would destroy it. */
+    int clash = rc ? CLI_EXIT_OK : check_files(report, labels_path, tag_paths, n_tags, baseline, logs, n_logs, &labels);
+    if (clash) rc = clash; /* reported */
     if (!rc) rc = vtag_eval_compute(&e, &labels, runs, n_runs, &eo, &err);
     if (!rc) {
         report_gaps(&e);
@@ -416,9 +435,9 @@ int cmd_eval(int argc, char **argv)
         rc = vtag_eval_write_report(&e, report, &ro, &err);
         if (!rc) cli_note("eval", "report written to %s", report);
     }
-    if (rc) cli_error("eval", "%s", err.msg);
-    else if (fflush(stdout) || ferror(stdout)) cli_error("eval", "cannot write to stdout");
-    else status = CLI_EXIT_OK;
+    if (clash) status = clash;
+    else if (rc) cli_error("eval", "%s", err.msg);
+    else if (!cli_flush_stdout("eval")) status = CLI_EXIT_OK;
     vtag_eval_free(&e);
     for (int i = 0; i <= n_tags && res; i++) vtag_tag_results_free(&res[i]);
     free(res);

@@ -51,11 +51,6 @@ static void help(FILE *out)
             "exit codes: 0 written, 1 bad input / a video failed / I/O error (nothing written), 2 usage.\n");
 }
 
-static int parse_floats3(const char *s, float *out)
-{
-    return sscanf(s, "%f,%f,%f", &out[0], &out[1], &out[2]) == 3 ? 0 : -1;
-}
-
 /* ---- the decoder thread: videos in order into a ring of decoded videos --------------------- */
 
 #define RING 3
@@ -232,13 +227,17 @@ static int parse(int argc, char **argv, feat_args *a)
             a->bo.size = v;
             break;
         case OPT_MEAN:
-        case OPT_STD:
-            if (parse_floats3(optarg, c == OPT_MEAN ? a->bo.mean : a->bo.std)) {
-                cli_error(CMD, "%s expects three numbers R,G,B, got '%s'", c == OPT_MEAN ? "--mean" : "--std", optarg);
+        case OPT_STD: {
+            /* R,G,B: a mean is any finite value, a std a finite value > 0 */
+            double rgb[3];
+            float *dst = c == OPT_MEAN ? a->bo.mean : a->bo.std;
+            if (cli_parse_reals(CMD, c == OPT_MEAN ? "--mean" : "--std", optarg, 3, c == OPT_MEAN ? -CLI_FLOAT_MAX : 0,
+                                CLI_FLOAT_MAX, (c == OPT_MEAN ? CLI_CLOSED : CLI_OPEN_LO) | CLI_AS_FLOAT, rgb))
                 return -1;
-            }
+            for (int i = 0; i < 3; i++) dst[i] = (float)rgb[i];
             *(c == OPT_MEAN ? &have_mean : &have_std) = 1;
             break;
+        }
         case OPT_FCN: a->bo.fc_node = optarg; break;
         case OPT_ATTN: a->bo.att_node = optarg; break;
         case OPT_NOATT: a->no_att = 1; break;
@@ -268,11 +267,6 @@ static int parse(int argc, char **argv, feat_args *a)
         cli_error(CMD, "--mean and --std go together");
         return -1;
     }
-    for (int i = 0; i < 3 && have_std; i++)
-        if (!(a->bo.std[i] > 0)) {
-            cli_error(CMD, "--std values must be positive");
-            return -1;
-        }
     a->bo.have_norm = have_mean;
     return 0;
 }
@@ -290,6 +284,10 @@ int cmd_features(int argc, char **argv)
     feat_args a;
     int pr = parse(argc, argv, &a);
     if (pr) return pr > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    /* --out on an input would destroy it: the options now, the videos once the labels are read */
+    const cli_file ins[] = {{"--backbone", a.backbone}, {"--labels", a.labels}}, outs[] = {{"--out", a.out}};
+    int clash = cli_check_outputs(CMD, outs, 1, ins, 2, 0);
+    if (clash) return clash;
     av_log_set_level(AV_LOG_QUIET);
     vtag_error err = {0};
     vtag_data_labels labels;
@@ -312,6 +310,10 @@ int cmd_features(int argc, char **argv)
     const int threads = a.threads ? a.threads : (vtag_default_threads() > 1 ? vtag_default_threads() - 1 : 1);
     if ((rc = vtag_ctx_init(&ctx, threads, 1, &err))) goto done;
     if ((rc = vtag_data_read_labels(&labels, a.labels, NULL, &err))) goto done;
+    if ((clash = cli_check_outputs_videos(CMD, outs, 1, &labels, 0))) {
+        status = clash; /* reported */
+        goto done;
+    }
     entries = malloc((size_t)(labels.count ? labels.count : 1) * sizeof *entries);
     if (!entries) {
         vtag_fail(&err, VTAG_ERR_NOMEM, "out of memory");
@@ -407,7 +409,7 @@ done:
     for (int i = 0; i < RING; i++) free(p.ring[i].rgb);
     pthread_mutex_destroy(&p.mu);
     pthread_cond_destroy(&p.cv);
-    if (status != CLI_EXIT_OK) cli_error(CMD, "%s", err.msg);
+    if (status != CLI_EXIT_OK && err.msg[0]) cli_error(CMD, "%s", err.msg);
     free(images);
     free(entries);
     free(r.fc), free(r.att), free(r.items);

@@ -9,7 +9,6 @@
 /* Bytes of a metadata value shown (vtag.items runs to megabytes). */
 #define META_SHOWN 200
 
-
 static void help(FILE *out)
 {
     fprintf(out,
@@ -29,7 +28,8 @@ int cmd_inspect(int argc, char **argv)
         help(stderr);
         return CLI_EXIT_USAGE;
     }
-    int status = CLI_EXIT_OK;
+    int status = cli_check_outputs_paths("inspect", NULL, 0, "file", (const char *const *)argv + 1, argc - 1, 1);
+    if (status) return status; /* vtag inspect F >> F */
     for (int a = 1; a < argc; a++) {
         vtag_st_file f;
         vtag_error err = {0};

@@ -66,6 +66,9 @@ int cmd_onnx_info(int argc, char **argv)
         help(stderr);
         return CLI_EXIT_USAGE;
     }
+    const cli_file ins[] = {{"model", path}};
+    int clash = cli_check_outputs("onnx-info", NULL, 0, ins, 1, 1); /* vtag onnx-info M >> M */
+    if (clash) return clash;
     vtag_error err = {0};
     vtag_onnx_model_t *m = NULL;
     vtag_ctx ctx;

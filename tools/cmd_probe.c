@@ -87,6 +87,8 @@ int cmd_probe(int argc, char **argv)
         help(stderr);
         return CLI_EXIT_USAGE;
     }
+    int clash = cli_check_outputs_paths("probe", NULL, 0, "video", videos, n, 1); /* vtag probe V >> V */
+    if (clash) return clash;
     av_log_set_level(verbose ? AV_LOG_WARNING : AV_LOG_QUIET);
     int status = CLI_EXIT_OK;
     for (int i = 0; i < n; i++) {
@@ -101,7 +103,7 @@ int cmd_probe(int argc, char **argv)
             cli_error("probe", "%s: cannot encode the probe line (invalid UTF-8 or out of memory)", videos[i]);
             status = CLI_EXIT_FAIL;
         }
+        if (cli_flush_stdout("probe")) return CLI_EXIT_FAIL;
     }
-    if (fflush(stdout) != 0) status = CLI_EXIT_FAIL;
     return status;
 }

@@ -31,11 +31,7 @@ static void help(FILE *out)
 /* Exit status after the output: a failed write (a full disk, a closed pipe) is a failure. */
 static int score_flush(void)
 {
-    if (fflush(stdout) || ferror(stdout)) {
-        cli_error("score", "cannot write the result to stdout");
-        return CLI_EXIT_FAIL;
-    }
-    return CLI_EXIT_OK;
+    return cli_flush_stdout("score") ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
 static void print_num(const char *key, double v, int last)
@@ -183,5 +179,8 @@ int cmd_score(int argc, char **argv)
         cli_error("score", "--k and --threshold need --multilabel");
         return CLI_EXIT_USAGE;
     }
+    const cli_file ins[] = {{"--in", in}, {"--df-from", df_from}};
+    int clash = cli_check_outputs("score", NULL, 0, ins, 2, 1); /* vtag score --in X >> X */
+    if (clash) return clash;
     return multilabel ? score_multilabel(in, k, threshold) : score_captions(in, df_from, per_item);
 }

@@ -78,7 +78,10 @@ static int tag_one(vtag_tagger_t *t, vtag_ctx *ctx, const char *path, const vtag
     }
     vtag_error werr = {0};
     int wrc = vtag_tag_write(stdout, &out, &werr);
-    if (wrc) cli_error(CMD, "stdout: %s", werr.msg);
+    if (wrc) {
+        cli_error(CMD, "stdout: %s", werr.msg);
+        clearerr(stdout); /* reported (with its reason): the check at exit must not repeat it */
+    }
     if (timing && !failed)
         cli_note(CMD, "%s: %lld frames, decode %.3f s, backbone %.3f s, caption %.3f s, total %.3f s", path,
                  (long long)r.n_frames, r.seconds_decode, r.seconds_backbone, r.seconds_caption, cli_seconds() - t0);
@@ -160,6 +163,12 @@ int cmd_tag(int argc, char **argv)
         cli_error(CMD, "no videos given (vtag tag --help)");
         return CLI_EXIT_USAGE;
     }
+    /* vtag tag ... >> F appends to F: refused for the files named here (--from's are the pipeline's) */
+    const cli_file ins[] = {{"--checkpoint", o.checkpoint}, {"--backbone", o.backbone},
+                            {"--list", list && strcmp(list, "-") ? list : NULL}};
+    int clash = cli_check_outputs(CMD, NULL, 0, ins, 3, 1);
+    if (!clash) clash = cli_check_outputs_paths(CMD, NULL, 0, "video", (const char *const *)argv + optind, argc - optind, 1);
+    if (clash) return clash;
     FILE *lf = NULL;
     vtag_error err = {0};
     if (list && strcmp(list, "-") == 0) lf = stdin;

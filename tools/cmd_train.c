@@ -60,8 +60,10 @@ static void help(FILE *out)
             "\n"
             "Every epoch prints one JSON line to stderr: epoch, phase (xe|scst), loss, lr,\n"
             "val_cider_d, seconds, tokens_per_s, best; SCST epochs add reward, advantage and\n"
-            "greedy_cider_d (the mean over the training batches). Exit codes: 0 done, 1 bad\n"
-            "input or I/O error, 2 usage.\n");
+            "greedy_cider_d (the mean over the training batches). A loss or gradient that turns\n"
+            "nan or inf stops training (\"diverged\"): the epoch is not saved or logged, M and its\n"
+            "state stay those of the last good epoch. An output that is one of the inputs is\n"
+            "refused. Exit codes: 0 done, 1 bad input, I/O error or divergence, 2 usage.\n");
 }
 
 typedef struct train_args {
@@ -159,11 +161,7 @@ static int parse(int argc, char **argv, train_args *a)
             *(c == OPT_E ? &a->cfg.input_encoding_size : c == OPT_R ? &a->cfg.rnn_size : &a->cfg.att_hid_size) = v;
             break;
         case OPT_DROP:
-            if (cli_parse_float("train", "--dropout", optarg, &d)) return -1;
-            if (d < 0 || d >= 1) {
-                cli_error("train", "--dropout must be in [0, 1)");
-                return -1;
-            }
+            if (cli_parse_real("train", "--dropout", optarg, 0, 1, CLI_OPEN_HI | CLI_AS_FLOAT, &d)) return -1;
             a->cfg.drop_prob_lm = (float)d;
             break;
         case OPT_EPOCHS:
@@ -174,17 +172,20 @@ static int parse(int argc, char **argv, train_args *a)
             if (cli_parse_int("train", "--batch", optarg, 1, 1 << 20, &v)) return -1;
             a->xe.batch_size = (int)v;
             break;
+        /* lr > 0 with no upper bound: a run that diverges is stopped (and says so), and a
+         * learning rate of 0 trains nothing; the decay factor is in (0, 1]; clip >= 0 (0: off). */
         case OPT_LR:
+            if (cli_parse_real("train", "--lr", optarg, 0, CLI_FLOAT_MAX, CLI_OPEN_LO | CLI_AS_FLOAT, &d)) return -1;
+            a->xe.lr = (float)d;
+            a->lr_given = 1;
+            break;
         case OPT_DECAY:
+            if (cli_parse_real("train", "--lr-decay", optarg, 0, 1, CLI_OPEN_LO | CLI_AS_FLOAT, &d)) return -1;
+            a->xe.lr_decay = (float)d;
+            break;
         case OPT_CLIP:
-            if (cli_parse_float("train", c == OPT_LR ? "--lr" : c == OPT_DECAY ? "--lr-decay" : "--grad-clip", optarg, &d))
-                return -1;
-            if (d < 0) {
-                cli_error("train", "learning rates, decay and clipping must not be negative");
-                return -1;
-            }
-            *(c == OPT_LR ? &a->xe.lr : c == OPT_DECAY ? &a->xe.lr_decay : &a->xe.grad_clip) = (float)d;
-            a->lr_given |= c == OPT_LR;
+            if (cli_parse_real("train", "--grad-clip", optarg, 0, CLI_FLOAT_MAX, CLI_AS_FLOAT, &d)) return -1;
+            a->xe.grad_clip = (float)d;
             break;
         case OPT_EVERY:
         case OPT_START:
@@ -224,11 +225,13 @@ static int parse(int argc, char **argv, train_args *a)
             break;
         case OPT_CIDER_W:
         case OPT_BLEU_W:
-            if (cli_parse_float("train", c == OPT_CIDER_W ? "--cider-weight" : "--bleu-weight", optarg, &d)) return -1;
+            if (cli_parse_real("train", c == OPT_CIDER_W ? "--cider-weight" : "--bleu-weight", optarg, 0, CLI_FLOAT_MAX,
+                               CLI_CLOSED, &d))
+                return -1;
             *(c == OPT_CIDER_W ? &a->so.cider_weight : &a->so.bleu_weight) = d;
             break;
         case OPT_SCST_LR:
-            if (cli_parse_float("train", "--scst-lr", optarg, &d) || d < 0) return -1;
+            if (cli_parse_real("train", "--scst-lr", optarg, 0, CLI_FLOAT_MAX, CLI_OPEN_LO | CLI_AS_FLOAT, &d)) return -1;
             a->so.lr = (float)d;
             a->scst_lr_given = 1;
             break;
@@ -466,6 +469,16 @@ int cmd_train_check(int argc, char **argv)
     return parse(argc, argv, &a) == 0 ? 0 : -1;
 }
 
+/* An output (the checkpoint, its state, the log) that is one of the inputs
+ * would destroy it: refused before anything is read. */
+static int check_files(const train_args *a, const char *spath)
+{
+    const cli_file ins[] = {{"--labels", a->labels}, {"--feats", a->feats}, {"--val-feats", a->val_feats},
+                            {"--init", a->init}};
+    const cli_file outs[] = {{"--out", a->out}, {"the state file", spath}, {"--log", a->log}};
+    return cli_check_outputs("train", outs, 3, ins, 4, 0);
+}
+
 int cmd_train(int argc, char **argv)
 {
     train_args a;
@@ -479,6 +492,11 @@ int cmd_train(int argc, char **argv)
     vtag_model m;
     memset(&m, 0, sizeof m);
     char *spath = state_path(a.out);
+    int clash = check_files(&a, spath);
+    if (clash) {
+        free(spath);
+        return clash;
+    }
     FILE *log = NULL;
     int status = CLI_EXIT_FAIL, rc;
     char *init_vocab = NULL;
@@ -538,12 +556,17 @@ int cmd_train(int argc, char **argv)
         const int scst = a.scst_after >= 0 && epoch >= a.scst_after;
         if (scst) {
             es.tokens = 0;
-            if ((rc = vtag_train_scst_epoch(&ctx, &m, &st.adam, &rows, d.row_refs, d.row_nrefs, &d.df, &a.so, &ss,
-                                            show_progress, &prog, &err)))
-                goto fail;
+            rc = vtag_train_scst_epoch(&ctx, &m, &st.adam, &rows, d.row_refs, d.row_nrefs, &d.df, &a.so, &ss,
+                                       show_progress, &prog, &err);
             es.loss = ss.loss;
             es.tokens = rows.n * a.so.sample_n; /* captions sampled */
-        } else if ((rc = vtag_train_xe_epoch(&ctx, &m, &st.adam, &rows, &a.xe, epoch, &es, show_progress, &prog, &err))) {
+        } else {
+            rc = vtag_train_xe_epoch(&ctx, &m, &st.adam, &rows, &a.xe, epoch, &es, show_progress, &prog, &err);
+        }
+        if (rc) {
+            if (prog.tty) fputs("\r\033[K", stderr);
+            /* nothing of this epoch is saved or logged: the checkpoint and the state are the last good ones */
+            if (rc == VTAG_ERR_DIVERGED) cli_diverged(&err, scst ? "SCST epoch" : "XE epoch", epoch, a.out);
             goto fail;
         }
         double dt = cli_seconds() - t0;
@@ -583,15 +606,13 @@ int cmd_train(int argc, char **argv)
                  epoch + 1, scst ? "scst" : "xe", es.loss, (double)lr, val, dt, scst ? "captions_per_s" : "tokens_per_s",
                  dt > 0 ? (double)es.tokens / dt : 0.0, best ? "true" : "false", extra);
         fprintf(stderr, "%s\n", line);
-        if (log) {
-            fprintf(log, "%s\n", line);
-            fflush(log);
-        }
+        if (log && (rc = cli_write_line(log, a.log, line, &err))) goto fail;
     }
     status = CLI_EXIT_OK;
 fail:
+    /* the log's last lines may only reach the disk at fclose */
+    if (cli_close_file(log, a.log, status == CLI_EXIT_OK ? &err : NULL) && status == CLI_EXIT_OK) status = CLI_EXIT_FAIL;
     if (status != CLI_EXIT_OK) cli_error("train", "%s", err.msg);
-    if (log) fclose(log);
     free(spath);
     vtag_model_free(&m);
     data_free(&d);

@@ -47,9 +47,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         usage(stdout);
-        return CLI_EXIT_OK;
+        return cli_close_stdout(NULL, CLI_EXIT_OK);
     }
-    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) return cmd_info(1, argv + 1);
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)
+        return cli_close_stdout("info", cmd_info(1, argv + 1));
     /* A VTAG_CPU this CPU cannot run is refused before any command starts. */
     vtag_isa isa;
     vtag_error err = {0};
@@ -58,7 +59,10 @@ int main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     for (int i = 0; i < n_commands; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+        /* Every write to stdout is checked here, once for all commands: a full disk or a
+         * closed pipe is a failure with a message, never a silent exit 0. */
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return cli_close_stdout(commands[i].name, commands[i].run(argc - 1, argv + 1));
     cli_error(NULL, "unknown command '%s' (vtag --help lists the commands)", argv[1]);
     return CLI_EXIT_USAGE;
 }

@@ -140,7 +140,9 @@ typedef void (*vtag_progress_fn)(void *user, int64_t done, int64_t total, double
 
 /* One epoch of XE: a shuffled pass over the rows (the permutation and every
  * dropout mask come from ctx->rng, so an epoch is a function of the RNG state
- * at its start), Adam with lr from the step-decay schedule at `epoch`. */
+ * at its start), Adam with lr from the step-decay schedule at `epoch`. A
+ * step whose loss or gradient is not finite stops the epoch before its
+ * update, with VTAG_ERR_DIVERGED ("step N: loss is nan (diverged)"). */
 int vtag_train_xe_epoch(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_rows *rows, const vtag_xe_opts *o,
                         int epoch, vtag_epoch_stats *stats, vtag_progress_fn progress, void *user, vtag_error *err);
 

@@ -25,6 +25,7 @@ typedef enum vtag_status {
     VTAG_ERR_FORMAT = 4,   /* malformed file contents */
     VTAG_ERR_NOTFOUND = 5, /* a named item is missing */
     VTAG_ERR_UNSUPPORTED = 6,
+    VTAG_ERR_DIVERGED = 7, /* training gave a loss or gradient that is nan or inf */
 } vtag_status;
 
 typedef struct vtag_error {

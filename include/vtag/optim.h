@@ -25,6 +25,14 @@ void vtag_adam_update_flat(float *value, const float *grad, float *m, float *v, 
 
 /* Clamp every gradient element to [-clip, clip]. */
 void vtag_clip_grad_value(float *grad, int64_t n, float clip, int threads);
+/* The global L2 norm of the gradients (summed over fixed blocks: the same
+ * bits for every thread count); nan or inf when an element is. Trainers stop
+ * on a norm that is not finite (VTAG_ERR_DIVERGED) before Adam spreads it. */
+double vtag_grad_norm(const float *grad, int64_t n, int threads);
+/* VTAG_ERR_DIVERGED, "step 12: loss is nan (diverged)" (or "...: gradient
+ * norm is inf ..."), when the loss or the gradient norm of a step is not
+ * finite; VTAG_OK otherwise. Steps count from 1. */
+int vtag_check_diverged(double loss, double grad_norm, int64_t step, vtag_error *err);
 /* Scale the gradients so that their global L2 norm is at most max_norm;
  * returns the norm before clipping. */
 double vtag_clip_grad_norm(float *grad, int64_t n, float max_norm, int threads);

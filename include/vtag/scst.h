@@ -73,7 +73,9 @@ int vtag_scst_backward(vtag_ctx *ctx, vtag_model *m, const vtag_scst_tape *tape,
  * −Σ adv · log p(token) · mask / Σ mask (mask: labels and EOS) and its
  * gradient through the sampling pass (vtag_scst_backward), clipping and one
  * Adam update. refs[i] (n_refs[i]) are image i's references.
- * stats (optional) accumulates the step's means. */
+ * stats (optional) accumulates the step's means. Sampling probabilities, a
+ * loss or a gradient that are not finite fail with VTAG_ERR_DIVERGED
+ * ("step N: ... (diverged)", N = stats->steps + 1), before the update. */
 int vtag_scst_step(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_batch *batch,
                    const vtag_metrics_seq *const *refs, const int64_t *n_refs, const vtag_metrics_df *df,
                    const vtag_scst_opts *o, vtag_scst_stats *stats, vtag_error *err);

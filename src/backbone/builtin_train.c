@@ -90,6 +90,8 @@ int vtag_builtin_train_epoch(vtag_ctx *ctx, vtag_builtin *m, vtag_adam *adam, co
         double loss = 0;
         rc = vtag_builtin_train_step(ctx, m, images, targets, nb, 1, 1, NULL, &loss, err);
         vtag_arena_reset(&ctx->arena);
+        /* Stop before Adam writes nan into the weights: the caller keeps its last good checkpoint. */
+        if (!rc) rc = vtag_check_diverged(loss, vtag_grad_norm(m->params.grad, m->params.total, ctx->threads), s + 1, err);
         if (rc) break;
         /* cosine from lr to lr/20 over all the epochs' steps */
         const double t = (double)(epoch * steps + s) / (double)total_steps;

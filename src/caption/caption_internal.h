@@ -76,7 +76,10 @@ int caption_loss_backward(vtag_ctx *ctx, vtag_model *m, const vtag_batch *bt, co
 
 /* Picks the next token from a row of log-probabilities: the arg-max (ties:
  * the lowest id), or with sample != 0 a draw from softmax(row / temperature)
- * using one uniform from rng. p is scratch of v floats. */
+ * using one uniform from rng. p is scratch of v floats. A draw from a row
+ * with no positive probability (nan: the weights are not finite) is -1. */
 int32_t caption_pick(const float *row, float *p, int64_t v, int sample, float temperature, vtag_rng *rng);
+/* The error of that -1: VTAG_ERR_DIVERGED, "the sampling probabilities are nan (diverged)". */
+int caption_nan_probs(vtag_error *err);
 
 #endif

@@ -217,6 +217,11 @@ int32_t caption_pick(const float *row, float *p, int64_t V1, int sample, float t
     return pick;
 }
 
+int caption_nan_probs(vtag_error *err)
+{
+    return vtag_fail(err, VTAG_ERR_DIVERGED, "the sampling probabilities are nan (diverged)");
+}
+
 /* Greedy or sampling: one caption per row. */
 static int decode_simple(vtag_ctx *ctx, vtag_arena *scratch, vtag_model *m, const vtag_batch *bt,
                          const vtag_decode_opts *o, int32_t *seq, float *seq_lp, int32_t *len, vtag_error *err)
@@ -247,6 +252,7 @@ static int decode_simple(vtag_ctx *ctx, vtag_arena *scratch, vtag_model *m, cons
             if (t == L)
                 for (int64_t v = 1; v < V1; v++) row[v] = -INFINITY;
             int32_t pick = caption_pick(row, p, V1, o->mode == VTAG_DECODE_SAMPLE, o->temperature, &ctx->rng);
+            if (pick < 0) return caption_nan_probs(err);
             if (seq_lp) seq_lp[b * (L + 1) + t] = row[pick];
             if (pick == 0) {
                 done[b] = 1;

@@ -278,6 +278,7 @@ int vtag_scst_sample(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *image
                 if (t == L)
                     for (int64_t v = 1; v < V1; v++) row[v] = -INFINITY;
                 pick = caption_pick(row, p, V1, 1, 1.0f, &ctx->rng);
+                if (pick < 0) return caption_nan_probs(err);
             }
             sq->mask[t * B + b] = 1.0f;
             sq->target[t * B + b] = pick;

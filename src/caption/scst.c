@@ -2,6 +2,7 @@
  * CIDEr-D (and optionally sentence BLEU-4), minus a baseline — the greedy
  * caption's reward, or the mean of the other samples ("new self-critical") —
  * as the weight of each sample's log-likelihood. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,11 @@ int vtag_scst_check_opts(const vtag_scst_opts *o, vtag_error *err)
     if (o->baseline == VTAG_SCST_BASELINE_MEAN && o->sample_n < 2)
         return vtag_fail(err, VTAG_ERR_ARG,
                          "the mean baseline needs --sample-n >= 2 (each sample's baseline is the other samples' mean)");
+    if (!(o->cider_weight >= 0 && o->cider_weight <= DBL_MAX) || !(o->bleu_weight >= 0 && o->bleu_weight <= DBL_MAX))
+        return vtag_fail(err, VTAG_ERR_ARG, "SCST: the reward weights must be finite and >= 0 (%g, %g)", o->cider_weight,
+                         o->bleu_weight);
+    if (!(o->lr > 0 && o->lr <= FLT_MAX))
+        return vtag_fail(err, VTAG_ERR_ARG, "SCST: the learning rate must be finite and > 0, not %g", (double)o->lr);
     if (o->cider_weight == 0 && o->bleu_weight == 0) return vtag_fail(err, VTAG_ERR_ARG, "SCST: both reward weights are 0");
     return VTAG_OK;
 }
@@ -112,6 +118,17 @@ static int sample_rewards(const vtag_metrics_df *df, vtag_metrics_work *w, const
 
 static int oom(vtag_error *err) { return vtag_fail(err, VTAG_ERR_NOMEM, "SCST: out of memory"); }
 
+/* "step N: " before a divergence the sampler found (it does not count steps). */
+static int at_step(int rc, int64_t step, vtag_error *err)
+{
+    if (rc == VTAG_ERR_DIVERGED && err) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        vtag_fail(err, rc, "step %lld: %s", (long long)step, msg);
+    }
+    return rc;
+}
+
 int vtag_scst_step(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_batch *bt, const vtag_metrics_seq *const *refs,
                    const int64_t *n_refs, const vtag_metrics_df *df, const vtag_scst_opts *o, vtag_scst_stats *stats,
                    vtag_error *err)
@@ -141,7 +158,8 @@ int vtag_scst_step(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_bat
     /* n samples per image, dropout on, keeping the activations. */
     vtag_scst_tape *tape = NULL;
     vtag_arena_reset(&ctx->arena);
-    if ((rc = vtag_scst_sample(ctx, m, bt, n, 1, NULL, &tape, sseq, slen, err))) goto done;
+    const int64_t step = stats ? stats->steps + 1 : 1;
+    if ((rc = at_step(vtag_scst_sample(ctx, m, bt, n, 1, NULL, &tape, sseq, slen, err), step, err))) goto done;
     if ((rc = sample_rewards(df, &w, o, sseq, slen, B, n, L, refs, n_refs, reward, err))) goto done;
     vtag_scst_advantages(reward, greedy, B, (int)n, o->baseline, adv);
     /* −Σ advantage · log p(sample) over its labels and EOS, / Σ mask: the
@@ -149,6 +167,9 @@ int vtag_scst_step(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_bat
     double loss = 0;
     vtag_params_zero_grad(&m->params);
     if ((rc = vtag_scst_backward(ctx, m, tape, adv, &loss, err))) goto done;
+    /* Stop before Adam writes nan into the weights: the caller keeps its last good checkpoint. */
+    if ((rc = vtag_check_diverged(loss, vtag_grad_norm(m->params.grad, m->params.total, ctx->threads), step, err)))
+        goto done;
     if (o->grad_clip > 0) vtag_clip_grad_value(m->params.grad, m->params.total, o->grad_clip, ctx->threads);
     vtag_adam_update(adam, &m->params, o->lr, ctx->threads);
     if (stats) {

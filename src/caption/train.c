@@ -71,6 +71,10 @@ int vtag_train_xe_epoch(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vta
         vtag_params_zero_grad(&m->params);
         double loss = 0;
         if ((rc = vtag_model_xe(ctx, m, &bt, 1, 1, &loss, NULL, err))) goto done;
+        /* Stop before Adam writes nan into the weights: the caller keeps its last good checkpoint. */
+        if ((rc = vtag_check_diverged(loss, vtag_grad_norm(m->params.grad, m->params.total, ctx->threads),
+                                      stats->steps + 1, err)))
+            goto done;
         if (o->grad_clip > 0) vtag_clip_grad_value(m->params.grad, m->params.total, o->grad_clip, ctx->threads);
         vtag_adam_update(adam, &m->params, lr, ctx->threads);
         for (int64_t i = 0; i < b * L; i++) stats->tokens += labels[i] != 0;

@@ -83,6 +83,7 @@ const char *vtag_status_name(int code)
     case VTAG_ERR_FORMAT: return "malformed file";
     case VTAG_ERR_NOTFOUND: return "not found";
     case VTAG_ERR_UNSUPPORTED: return "unsupported";
+    case VTAG_ERR_DIVERGED: return "training diverged";
     default: return "unknown error";
     }
 }

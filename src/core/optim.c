@@ -43,7 +43,7 @@ void vtag_clip_grad_value(float *grad, int64_t n, float clip, int threads)
     for (int64_t i = 0; i < n; i++) grad[i] = grad[i] < -clip ? -clip : grad[i] > clip ? clip : grad[i];
 }
 
-double vtag_clip_grad_norm(float *grad, int64_t n, float max_norm, int threads)
+double vtag_grad_norm(const float *grad, int64_t n, int threads)
 {
     /* Partial sums over fixed blocks, added in block order: the same norm for every thread count
      * (an OpenMP reduction adds per-thread sums, whose boundaries move with the threads). */
@@ -61,7 +61,28 @@ double vtag_clip_grad_norm(float *grad, int64_t n, float max_norm, int threads)
         }
         for (int64_t b = 0; b < nb; b++) sq += part[b];
     }
-    double norm = sqrt(sq);
+    return sqrt(sq);
+}
+
+/* "nan", "inf" or "-inf" (printf's "-nan" is no word). */
+static const char *non_finite(double x)
+{
+    return isnan(x) ? "nan" : x > 0 ? "inf" : "-inf";
+}
+
+int vtag_check_diverged(double loss, double grad_norm, int64_t step, vtag_error *err)
+{
+    if (!isfinite(loss))
+        return vtag_fail(err, VTAG_ERR_DIVERGED, "step %lld: loss is %s (diverged)", (long long)step, non_finite(loss));
+    if (!isfinite(grad_norm))
+        return vtag_fail(err, VTAG_ERR_DIVERGED, "step %lld: gradient norm is %s (diverged)", (long long)step,
+                         non_finite(grad_norm));
+    return VTAG_OK;
+}
+
+double vtag_clip_grad_norm(float *grad, int64_t n, float max_norm, int threads)
+{
+    double norm = vtag_grad_norm(grad, n, threads);
     /* torch.nn.utils.clip_grad_norm_ uses max_norm / (norm + 1e-6). */
     double coef = max_norm / (norm + 1e-6);
     if (coef < 1.0) {

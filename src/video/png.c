@@ -21,6 +21,7 @@ typedef struct png_job {
     uint8_t *mem;         /* (mem_cap) malloc'd, grown by on_write */
     size_t mem_len, mem_cap;
     int mem_failed;
+    int write_errno;      /* errno of the write to fp that failed, taken when it failed */
     const uint8_t *rgb;
     int64_t width, height;
     char msg[200];
@@ -42,6 +43,17 @@ static void on_write(png_structp png, png_bytep data, size_t n)
     }
     memcpy(job->mem + job->mem_len, data, n);
     job->mem_len += n;
+}
+
+/* libpng's own file writer says only "Write Error": keep the reason. */
+static void on_write_file(png_structp png, png_bytep data, size_t n)
+{
+    png_job *job = png_get_io_ptr(png);
+    errno = 0;
+    if (fwrite(data, 1, n, job->fp) != n) {
+        job->write_errno = errno ? errno : EIO;
+        png_error(png, "write failed");
+    }
 }
 
 static void on_flush(png_structp png) { (void)png; }
@@ -77,7 +89,7 @@ static int encode(png_job *job)
         png_destroy_write_struct(&png, &info);
         return -1;
     }
-    if (job->fp) png_init_io(png, job->fp);
+    if (job->fp) png_set_write_fn(png, job, on_write_file, on_flush);
     else png_set_write_fn(png, job, on_write, on_flush);
     /* Frames are small and rewritten often: fast deflate is the better trade. */
     png_set_compression_level(png, 3);
@@ -113,12 +125,12 @@ int vtag_video_write_png(const char *path, const uint8_t *rgb, int64_t width, in
         rc = vtag_fail(err, VTAG_ERR_IO, "%s: %s", path, strerror(errno));
         close(fd);
     } else {
-        int bad = encode(&job);
-        int saved = errno;
-        bad = (fflush(job.fp) != 0) || bad;
-        bad = (fclose(job.fp) != 0) || bad;
-        if (bad)
-            rc = vtag_fail(err, VTAG_ERR_IO, "%s: write failed: %s", path, job.msg[0] ? job.msg : strerror(saved));
+        /* errno is taken where a call fails: fflush and fclose overwrite it (a PNG that fits in
+         * the stdio buffer fails only at the flush) */
+        int bad = encode(&job), e = job.write_errno;
+        if (fflush(job.fp) != 0) bad = 1, e = e ? e : errno;
+        if (fclose(job.fp) != 0) bad = 1, e = e ? e : errno;
+        if (bad) rc = vtag_fail(err, VTAG_ERR_IO, "%s: write failed: %s", path, e ? strerror(e) : job.msg);
     }
     if (rc == VTAG_OK && rename(tmp, path) != 0)
         rc = vtag_fail(err, VTAG_ERR_IO, "%s: cannot rename the temporary file: %s", path, strerror(errno));
