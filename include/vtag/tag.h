@@ -100,8 +100,14 @@ int vtag_tag_result_make(vtag_tag_result *r, const char *video, const char *clas
                          int64_t n_tags, const vtag_tag_frame *frames, int64_t n_frames, vtag_error *err);
 void vtag_tag_result_free(vtag_tag_result *r);
 
+/* The longest line of a tag output or CNN baseline predictions file: one
+ * video with every sampled frame, about 80 bytes a frame, so some 50,000
+ * frames. The writers refuse a longer line and the readers stop at it. */
+#define VTAG_TAG_LINE_MAX ((size_t)4 << 20)
+
 /* The JSON line (no newline) of a result, malloc'd: {"video", "class1",
- * "class2", "tags", "labels", "frames"} or {"video", "error"}. */
+ * "class2", "tags", "labels", "frames"} or {"video", "error"}; a line longer
+ * than VTAG_TAG_LINE_MAX is VTAG_ERR_ARG. */
 int vtag_tag_to_json(const vtag_tag_result *r, char **line, vtag_error *err);
 /* Writes the line and a newline to f, and flushes (lines are streamed). */
 int vtag_tag_write(FILE *f, const vtag_tag_result *r, vtag_error *err);

@@ -101,7 +101,7 @@ int vtag_eval_read_baseline(vtag_tag_results *out, const char *path, const vtag_
     vtag_tag_result *items = NULL;
     int64_t n = 0, cap = 0;
     vtag_line ln = {0};
-    while (!(rc = vtag_line_read(&ln, f, path, VTAG_LINE_MAX, err)) && ln.len > 0) {
+    while (!(rc = vtag_line_read(&ln, f, path, VTAG_TAG_LINE_MAX, err)) && ln.len > 0) {
         const int64_t lineno = ln.number;
         size_t i = 0;
         while (i < ln.len && ln.data[i] && strchr(" \t\r\n", ln.data[i])) i++;

@@ -77,6 +77,14 @@ int vtag_tag_to_json(const vtag_tag_result *r, char **line, vtag_error *err)
     /* jansson refuses strings that are not UTF-8: say so rather than "memory". */
     if (!*line) return vtag_fail(err, VTAG_ERR_ARG, "%s: cannot encode the tag line (invalid UTF-8 or out of memory)",
                                  r->video ? r->video : "?");
+    size_t len = strlen(*line);
+    if (len > VTAG_TAG_LINE_MAX) { /* vtag_tag_read would refuse it */
+        free(*line);
+        *line = NULL;
+        return vtag_fail(err, VTAG_ERR_ARG, "%s: the tag line would be %zu bytes, past the %zu MiB a tag file's line "
+                         "may have (%lld frames: sample fewer)", r->video ? r->video : "?", len, VTAG_TAG_LINE_MAX >> 20,
+                         (long long)r->n_frames);
+    }
     return VTAG_OK;
 }
 

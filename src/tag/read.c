@@ -248,7 +248,7 @@ int vtag_tag_read(vtag_tag_results *out, const char *path, vtag_error *err)
     vtag_tag_result *items = NULL;
     int64_t n = 0, cap = 0, *line_of = NULL;
     vtag_line ln = {0};
-    while (!(rc = vtag_line_read(&ln, f, path, VTAG_LINE_MAX, err)) && ln.len > 0) {
+    while (!(rc = vtag_line_read(&ln, f, path, VTAG_TAG_LINE_MAX, err)) && ln.len > 0) {
         rd.lineno = ln.number;
         size_t i = 0;
         while (i < ln.len && ln.data[i] && strchr(" \t\r\n", ln.data[i])) i++;

@@ -1,7 +1,7 @@
 """Issue 14 point 3: no line-oriented reader holds more than VTAG_LINE_MAX
 (1 MiB) of one line. /dev/zero is refused at once; a 1 GiB file of zeros
 (sparse: no disk used) or an endless quoted CSV field fails with the cap's
-message, each in a few seconds and under 200 MB of peak memory
+message (4 MiB, VTAG_TAG_LINE_MAX, for tag output and baseline predictions), each in a few seconds and under 200 MB of peak memory
 (/usr/bin/time -v). Usage: line_cap.py VTAG"""
 import os
 import shutil
@@ -50,8 +50,13 @@ expect("train --labels 1 GiB of zeros", ["train", "--labels", z, "--feats", "non
 zc = zeros("zeros.csv")
 expect("train --labels 1 GiB of zeros (CSV)", ["train", "--labels", zc, "--feats", "none.safetensors", "--model",
                                                "fc", "--out", "m.safetensors"], "zeros.csv: line 1 is longer than 1 MiB")
+# tag output and baseline predictions hold every frame of a video: their cap is VTAG_TAG_LINE_MAX
 expect("eval --tags 1 GiB of zeros", ["eval", "--labels", "labels.jsonl", "--tags", z],
-       "zeros.jsonl: line 1 is longer than 1 MiB")
+       "zeros.jsonl: line 1 is longer than 4 MiB")
+with open(os.path.join(work, "tags.jsonl"), "w") as f:
+    f.write('{"video": "a.mp4", "class1": "x", "class2": "y", "tags": []}\n')
+expect("eval --baseline 1 GiB of zeros", ["eval", "--labels", "labels.jsonl", "--tags", "tags.jsonl", "--baseline", z],
+       "zeros.jsonl: line 1 is longer than 4 MiB")
 
 # A quoted CSV field left open: short lines, but libcsv would hold them all.
 with open(os.path.join(work, "open_quote.csv"), "w") as f:
