@@ -1,28 +1,42 @@
 /* Fuzz target: the JSON Lines result files vtag reads back — score input
- * (captions and multi-label, src/metrics/read.c) and tag output
- * (src/tag/read.c) — and what is computed from an accepted file: CIDEr-D and
- * BLEU, the multi-label metrics, and the tags re-aggregated from the frames.
- * A tag file that reads must also write out and read back. */
+ * (captions and multi-label, src/metrics/read.c), tag output (src/tag/read.c),
+ * CNN baseline predictions and training logs (src/eval/) — and what is
+ * computed from an accepted file: CIDEr-D and BLEU, the multi-label metrics,
+ * and the tags re-aggregated from the frames. A tag file that reads must also
+ * write out and read back. */
 #include <string.h>
 
+#include "eval/eval_internal.h"
 #include "fuzz.h"
+#include "vtag/data.h"
+#include "vtag/eval.h"
 #include "vtag/metrics.h"
 #include "vtag/tag.h"
 
 FUZZ_SCRATCH_CLEANUP(".jsonl")
 
-static void remove_copy(void)
+static void remove_others(void)
 {
     char p[4096];
     fuzz_path(p, sizeof p, ".copy.jsonl");
     unlink(p);
+    fuzz_path(p, sizeof p, ".labels.jsonl");
+    unlink(p);
 }
+
+/* The labels file the baseline reader takes (its classes decide class1 and class2). */
+static const char labels_jsonl[] =
+    "{\"video\": \"clips/v1.mp4\", \"class1\": \"游戏\", \"class2\": \"王者荣耀\", \"tags\": [\"李白\"]}\n"
+    "{\"video\": \"v2\", \"class1\": \"a\", \"class2\": \"b\", \"tags\": [\"x\", \"y\"], \"split\": \"val\"}\n";
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
     atexit(fuzz_remove_scratch);
-    atexit(remove_copy);
+    atexit(remove_others);
+    char p[4096];
+    fuzz_path(p, sizeof p, ".labels.jsonl");
+    fuzz_write(p, (const uint8_t *)labels_jsonl, sizeof labels_jsonl - 1);
     return 0;
 }
 
@@ -118,6 +132,28 @@ static void check_tags(const char *path)
     vtag_tag_results_free(&res);
 }
 
+static void check_baseline(const char *path)
+{
+    char lp[4096];
+    fuzz_path(lp, sizeof lp, ".labels.jsonl");
+    vtag_data_labels l;
+    vtag_error err = {0};
+    if (vtag_data_read_labels(&l, lp, NULL, &err)) {
+        fprintf(stderr, "fuzz_results: the fixed labels file does not read: %s\n", err.msg);
+        abort();
+    }
+    vtag_tag_results res;
+    if (!vtag_eval_read_baseline(&res, path, &l, 3, &err)) vtag_tag_results_free(&res);
+    vtag_data_free_labels(&l);
+}
+
+static void check_trainlog(const char *path)
+{
+    eval_trainlog t;
+    vtag_error err = {0};
+    if (!eval_read_trainlog(&t, path, &err)) eval_trainlog_free(&t);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char path[4096];
@@ -127,5 +163,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_captions(path, 0);
     check_multilabel(path);
     check_tags(path);
+    check_baseline(path);
+    check_trainlog(path);
     return 0;
 }

@@ -87,12 +87,23 @@ cat >"$out/results/tags_short.jsonl" <<'JSONL'
 {"video": "v1", "class1": "a", "class2": "b", "tags": [{"label": "a", "frames": 1, "score": 0.25}]}
 JSONL
 
+cat >"$out/results/baseline.jsonl" <<'JSONL'
+{"video": "clips/v1.mp4", "labels": [{"label": "李白", "score": 0.75}, {"label": "游戏", "score": 0.5}, {"label": "王者荣耀", "score": 0.5}], "frames": [{"pts_seconds": 0.5, "labels": [{"label": "李白", "score": 0.75}]}]}
+{"video": "v2", "error": "v2: not a media file"}
+{"video": "v3", "labels": [{"label": "b", "score": 1e-3}, {"label": "a", "score": 0}]}
+JSONL
+cat >"$out/results/trainlog.jsonl" <<'JSONL'
+{"epoch": 1, "phase": "xe", "loss": 2.5, "lr": 0.0005, "val_cider_d": null, "seconds": 1.5, "best": true, "tokens_per_s": 1000}
+{"epoch": 2, "phase": "scst", "loss": -0.1, "lr": 5e-05, "val_cider_d": 0.8, "seconds": 2, "best": false, "captions_per_s": 90, "reward": 0.7, "advantage": 0.01, "greedy_cider_d": null}
+JSONL
+
 # ---- video clips: 32×32, 6 frames at 5 fps, a keyframe every 3 ---------------------------------------------
 src=(-f lavfi -i "testsrc2=size=32x32:rate=5:duration=1.2")
-ff() { ffmpeg -nostdin -hide_banner -loglevel error -y "${src[@]}" "$@"; }
+# bitexact: no encoder versions or random ids in the files, so a rerun gives the same bytes
+ff() { ffmpeg -nostdin -hide_banner -loglevel error -y "${src[@]}" -fflags +bitexact -flags:v +bitexact "$@"; }
 ff -c:v libx264 -preset ultrafast -g 3 -pix_fmt yuv420p "$out/video/h264.mp4"
 # the rotation tag is written only on a stream copy (as tests/video/make_clips.sh does)
-ffmpeg -nostdin -hide_banner -loglevel error -y -i "$out/video/h264.mp4" -c copy -metadata:s:v:0 rotate=90 \
+ffmpeg -nostdin -hide_banner -loglevel error -y -i "$out/video/h264.mp4" -c copy -fflags +bitexact -metadata:s:v:0 rotate=90 \
   "$out/video/rotated.mp4"
 ff -c:v libx264 -preset ultrafast -g 3 -pix_fmt yuv420p -bsf:v h264_mp4toannexb "$out/video/h264.ts"
 ff -c:v mpeg4 -g 3 -q:v 10 "$out/video/mpeg4.mkv"
