@@ -302,19 +302,22 @@ static void argn(argl *a, const char *opt, long value)
     arg(a, s);
 }
 
-/* Largest val_cider_d in a training log (JSON lines); -1 when none. */
+/* Largest val_cider_d in a training log (JSON lines); -1 when none or the
+ * log cannot be read (the summary then shows -1, the stages' own runs have
+ * already reported). */
 static double best_val(const char *log_path)
 {
-    FILE *f = fopen(log_path, "r");
-    if (!f) return -1;
-    char line[4096];
+    FILE *f = NULL;
+    if (vtag_file_open(&f, log_path, NULL)) return -1;
+    vtag_line ln = {0};
     double best = -1;
-    while (fgets(line, sizeof line, f)) {
-        json_t *o = json_loads(line, 0, NULL);
+    while (!vtag_line_read(&ln, f, log_path, VTAG_LINE_MAX, NULL) && ln.len) {
+        json_t *o = json_loads(ln.data, 0, NULL);
         json_t *v = o ? json_object_get(o, "val_cider_d") : NULL;
         if (v && json_is_number(v) && json_number_value(v) > best) best = json_number_value(v);
         json_decref(o);
     }
+    vtag_line_free(&ln);
     fclose(f);
     return best;
 }
@@ -592,8 +595,7 @@ int cmd_pipeline(int argc, char **argv)
         json_object_set_new(m.root, "summary", summary);
         if (manifest_save(&m)) goto done;
     }
-    fprintf(stderr, "pipeline: finished in %.1f s; tag videos with: vtag tag --from %s VIDEO...\n",
-            cli_seconds() - t0, a.out);
+    cli_note(CMD, "finished in %.1f s; tag videos with: vtag tag --from %s VIDEO...", cli_seconds() - t0, a.out);
     rc = CLI_EXIT_OK;
 done:
     vtag_lock_release(&lock);
