@@ -62,7 +62,15 @@ int vtag_tag_to_json(const vtag_tag_result *r, char **line, vtag_error *err)
 {
     *line = NULL;
     json_t *o = json_object();
-    int bad = !o || json_object_set_new(o, "video", json_string(r->video));
+    const char *video = r->video ? r->video : "";
+    char shown[4096];
+    /* A name that is not UTF-8 cannot be a JSON string: a video that failed for
+     * that reason still gets its error line, its name escaped (\xNN). */
+    if (r->error && vtag_utf8_valid_prefix(video, strlen(video)) != strlen(video)) {
+        vtag_text_escape(shown, sizeof shown, video);
+        video = shown;
+    }
+    int bad = !o || json_object_set_new(o, "video", json_string(video));
     if (r->error) {
         bad = bad || json_object_set_new(o, "error", json_string(r->error));
     } else {
