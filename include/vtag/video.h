@@ -73,6 +73,15 @@ typedef struct vtag_video_options {
 void vtag_video_options_default(vtag_video_options *o);
 
 /* ---- probing --------------------------------------------------------------- */
+/* The largest picture vtag decodes: 8K (8192×4320, 7680×4320), up to 8192
+ * pixels a side. A header may claim any size in a few bytes (an H.264
+ * sequence header of 16000×16000 made FFmpeg hold 1.2 GB for one picture):
+ * a larger stream is refused by probe and open (VTAG_ERR_UNSUPPORTED), and
+ * the decoders, the one FFmpeg runs while probing included, refuse a larger
+ * picture before allocating it (mid-stream, it counts as a damaged packet). */
+#define VTAG_VIDEO_MAX_SIDE 8192
+#define VTAG_VIDEO_MAX_PIXELS ((int64_t)8192 * 4320)
+
 typedef struct vtag_video_info {
     char container[64];    /* libavformat's demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2" */
     char codec[32];        /* e.g. "h264" */

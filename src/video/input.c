@@ -87,6 +87,22 @@ static int check_path(const char *path, vtag_error *err)
     return VTAG_OK;
 }
 
+/* avformat_find_stream_info decodes a picture or two of each stream for its
+ * parameters: with each decoder held to vtag's picture limit, a header that
+ * claims a huge picture is refused there before the picture is allocated
+ * (FFmpeg's per-macroblock tables for it remain: about 100 MB at most). */
+static int find_stream_info(AVFormatContext *fmt)
+{
+    unsigned n = fmt->nb_streams;
+    AVDictionary **opts = n ? av_calloc(n, sizeof *opts) : NULL;
+    if (n && !opts) return AVERROR(ENOMEM);
+    for (unsigned i = 0; i < n; i++) av_dict_set_int(&opts[i], "max_pixels", VTAG_VIDEO_MAX_PIXELS, 0);
+    int ret = avformat_find_stream_info(fmt, opts);
+    for (unsigned i = 0; i < n; i++) av_dict_free(&opts[i]);
+    av_freep(&opts);
+    return ret;
+}
+
 int vv_input_open(vv_input *in, const char *path, vtag_video_info *info, vtag_error *err)
 {
     memset(in, 0, sizeof *in);
@@ -102,7 +118,7 @@ int vv_input_open(vv_input *in, const char *path, vtag_video_info *info, vtag_er
                                                                                                 : VTAG_ERR_FORMAT;
         return vtag_fail(err, code, "%s: not a media file FFmpeg can read (%s)", path, av_err2str(ret));
     }
-    ret = avformat_find_stream_info(in->fmt, NULL);
+    ret = find_stream_info(in->fmt);
     if (ret < 0) {
         vtag_fail(err, VTAG_ERR_FORMAT, "%s: cannot read the stream parameters (%s)", path, av_err2str(ret));
         vv_input_close(in);
@@ -124,6 +140,14 @@ int vv_input_open(vv_input *in, const char *path, vtag_video_info *info, vtag_er
     in->first_pts = st->start_time != AV_NOPTS_VALUE ? vv_seconds(in, st->start_time) : 0.0;
 
     const AVCodecParameters *par = st->codecpar;
+    if (par->width > VTAG_VIDEO_MAX_SIDE || par->height > VTAG_VIDEO_MAX_SIDE ||
+        (int64_t)par->width * par->height > VTAG_VIDEO_MAX_PIXELS) {
+        vtag_fail(err, VTAG_ERR_UNSUPPORTED,
+                  "%s: pictures of %dx%d pixels, more than vtag decodes (%d a side, %lld in all)", path,
+                  par->width, par->height, VTAG_VIDEO_MAX_SIDE, (long long)VTAG_VIDEO_MAX_PIXELS);
+        vv_input_close(in);
+        return VTAG_ERR_UNSUPPORTED;
+    }
     snprintf(info->container, sizeof info->container, "%s", in->fmt->iformat->name);
     snprintf(info->codec, sizeof info->codec, "%s", avcodec_get_name(par->codec_id));
     info->width = par->width;

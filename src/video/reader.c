@@ -502,6 +502,7 @@ static int open_decoder(vtag_video_t *v, const char *path, vtag_error *err)
     v->dec->pkt_timebase = v->in.tb;
     v->dec->thread_count = v->opt.threads;
     v->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+    v->dec->max_pixels = VTAG_VIDEO_MAX_PIXELS; /* a picture that grows mid-stream is refused, not allocated */
     ret = avcodec_open2(v->dec, codec, NULL);
     if (ret < 0)
         return vtag_fail(err, VTAG_ERR_UNSUPPORTED, "%s: cannot open the %s decoder (%s)", path, codec->name,

@@ -13,3 +13,9 @@ foreach(src ${_video_tests})
   list(APPEND _video_test_names video/${name})
 endforeach()
 set_tests_properties(${_video_test_names} video/cli PROPERTIES FIXTURES_REQUIRED video_clips TIMEOUT 300)
+
+# A tiny stream whose header claims 16000x16000 pixels: refused before any picture is decoded,
+# under 200 MB (issue 14; VTAG_VIDEO_MAX_SIDE / VTAG_VIDEO_MAX_PIXELS).
+add_test(NAME video/huge_picture COMMAND ${VTAG_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/huge_picture.py $<TARGET_FILE:vtag>
+         WORKING_DIRECTORY ${VTAG_FIXTURES})
+set_tests_properties(video/huge_picture PROPERTIES TIMEOUT 120)
