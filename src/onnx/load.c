@@ -308,6 +308,11 @@ int onnx_model_load(vtag_onnx_model_t *m, vtag_error *err)
         if ((int)nd->p->n_input < nd->op->min_in || (int)nd->p->n_input > nd->op->max_in)
             return onnx_node_fail(m, nd, err, VTAG_ERR_FORMAT, "%zu inputs (expects %d to %d)",
                                   nd->p->n_input, nd->op->min_in, nd->op->max_in);
+        /* the first min_in inputs are required: an empty name there ("" is
+         * ONNX's "absent optional input") would reach the operator as NULL */
+        for (int k = 0; k < nd->op->min_in; k++)
+            if (!nd->p->input[k] || !nd->p->input[k][0])
+                return onnx_node_fail(m, nd, err, VTAG_ERR_FORMAT, "input %d is required but has no name", k);
         if ((int)nd->p->n_output < nd->op->min_out || (int)nd->p->n_output > nd->op->max_out)
             return onnx_node_fail(m, nd, err, VTAG_ERR_UNSUPPORTED, "%zu outputs (supported: %d to %d)",
                                   nd->p->n_output, nd->op->min_out, nd->op->max_out);
