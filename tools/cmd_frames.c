@@ -248,8 +248,9 @@ static int sample_video(const frames_args *a, int k, const char *stage_dir, FILE
             break;
         }
         if (fprintf(jsonl, "%s\n", line) < 0) {
+            int e = errno;
             free(line);
-            cli_error("frames", "%s/frames.jsonl: write failed", a->out_dir);
+            cli_error("frames", "%s/frames.jsonl: write failed: %s", a->out_dir, strerror(e));
             status = CLI_EXIT_FAIL;
             *fatal = 1;
             break;
@@ -417,6 +418,23 @@ int cmd_frames(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     av_log_set_level(a.verbose ? AV_LOG_WARNING : AV_LOG_QUIET);
+    /* A run replaces DIR's PNGs and index, and removes the PNGs only the old
+     * index named: a video inside DIR could be one of them. */
+    for (int k = 0; k < a.n_videos; k++) {
+        char parent[4200];
+        const char *slash = strrchr(a.videos[k], '/');
+        if (!slash) snprintf(parent, sizeof parent, ".");
+        else if (slash == a.videos[k]) snprintf(parent, sizeof parent, "/");
+        else snprintf(parent, sizeof parent, "%.*s", (int)(slash - a.videos[k]), a.videos[k]);
+        vtag_error err = {0};
+        int same = 0;
+        if (vtag_path_same_file(parent, a.out_dir, &same, &err) == VTAG_OK && same) {
+            cli_error("frames", "%s is inside --out %s, whose files a run replaces; write the frames elsewhere",
+                      a.videos[k], a.out_dir);
+            free(a.videos);
+            return CLI_EXIT_USAGE;
+        }
+    }
     if (make_dir(a.out_dir) != 0) {
         cli_error("frames", "%s: cannot create the folder: %s", a.out_dir, strerror(errno));
         free(a.videos);

@@ -87,6 +87,17 @@ refused("tag >> --checkpoint", ["tag", "--checkpoint", model, "--backbone", back
 refused("backbone predict >> --backbone", ["backbone", "predict", "--backbone", backbone, video], backbone,
         ["stdout", "--backbone"], stdout_to=backbone)
 
+# frames replaces the files of its --out folder: a video inside it is refused
+fresh_copy()
+before = common.digest(video)
+vdir = os.path.dirname(video)
+r = common.run(VTAG, ["frames", os.path.join(vdir, ".", os.path.basename(video)), "--out", vdir, "--size", 16])
+lines = common.one_line(r.err)
+t.check(r.returncode == 2 and len(lines) == 1 and "is inside --out" in lines[0],
+        "frames VIDEO --out its folder: exit %d, %r" % (r.returncode, lines))
+t.check(common.digest(video) == before and not os.path.exists(os.path.join(vdir, "frames.jsonl")),
+        "frames VIDEO --out its folder: the folder was written")
+
 # Outputs that clash with nothing still work: a new file, and a dangling symlink.
 fresh_copy()
 fresh = os.path.join(WORK, "fresh.safetensors")
