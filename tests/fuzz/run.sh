@@ -7,6 +7,7 @@
 # usage: tests/fuzz/run.sh BUILD_DIR SECONDS [TARGET...]   (default: every target)
 # env:   FUZZ_JOBS  targets run at once (default 2)
 #        FUZZ_WORK  work folder (default BUILD_DIR/fuzz-run; emptied first)
+#        FUZZ_ARGS  more libFuzzer options for every target (e.g. -seed=1 -jobs=4)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 if [ $# -lt 2 ]; then
@@ -28,6 +29,15 @@ max_len() {
     labels_*|results) echo 8192 ;;
     checkpoint|backbone) echo 32768 ;;
     onnx|video) echo 16384 ;;
+  esac
+}
+# The largest single allocation (MB): the file targets read at most max_len bytes, and vtag checks
+# every size a file claims before allocating (issue 14), so anything near this is a finding; FFmpeg
+# decoding a picture of up to VTAG_VIDEO_MAX_PIXELS gets the whole RSS limit.
+malloc_limit() {
+  case $1 in
+    video) echo 2048 ;;
+    *) echo 512 ;;
   esac
 }
 dict() {
@@ -74,7 +84,8 @@ run_one() {
   VTAG_FUZZ_TMP=$scratch OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
     "$build/fuzz/fuzz_$t" "$dir/corpus" $d -max_total_time="$seconds" -max_len="$(max_len "$t")" \
-    -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 -artifact_prefix="$work/artifacts/$t-" \
+    -rss_limit_mb=2048 -malloc_limit_mb="$(malloc_limit "$t")" -timeout=10 -print_final_stats=1 \
+    -artifact_prefix="$work/artifacts/$t-" ${FUZZ_ARGS:-} \
     >"$dir/log" 2>&1
   echo $? >"$dir/status"
   set -e
