@@ -8,6 +8,7 @@
 
 #include "cli.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,7 +169,7 @@ static int write_baseline(const char *bb_path, const vtag_data_features *f, cons
     if (!tmp || !s || !mean) rc = vtag_fail(err, VTAG_ERR_NOMEM, "eval: out of memory");
     if (!rc) {
         snprintf(tmp, n, "%s.tmp", out);
-        if (!(o = fopen(tmp, "w"))) rc = vtag_fail(err, VTAG_ERR_IO, "%s: cannot write", tmp);
+        if (!(o = fopen(tmp, "w"))) rc = vtag_fail(err, VTAG_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
     }
     for (int64_t k = 0; !rc && k < g->n; k++) {
         int64_t nf = g->start[k + 1] - g->start[k];
@@ -190,13 +191,15 @@ static int write_baseline(const char *bb_path, const vtag_data_features *f, cons
                                                         (double)s[v].score)) != 0;
         if (bad) json_decref(labs);
         json_t *line = bad ? NULL : json_pack("{s:s, s:o, s:[]}", "video", g->video[k], "labels", labs, "frames");
-        if (!line || json_dumpf(line, o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) ||
-            fputc('\n', o) == EOF)
-            rc = vtag_fail(err, VTAG_ERR_IO, "%s: write failed", tmp);
+        if (!line)
+            rc = vtag_fail(err, VTAG_ERR_NOMEM, "%s: cannot encode the line of %s", tmp, g->video[k]);
+        else if (json_dumpf(line, o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) ||
+                 fputc('\n', o) == EOF)
+            rc = vtag_fail(err, VTAG_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
         json_decref(line);
     }
-    if (o && (fflush(o) || ferror(o)) && !rc) rc = vtag_fail(err, VTAG_ERR_IO, "%s: write failed", tmp);
-    if (o) fclose(o);
+    if (o && (fflush(o) || ferror(o)) && !rc) rc = vtag_fail(err, VTAG_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
+    if (o && fclose(o) && !rc) rc = vtag_fail(err, VTAG_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
     if (!rc && rename(tmp, out)) rc = vtag_fail(err, VTAG_ERR_IO, "%s: cannot rename to %s", tmp, out);
     if (rc && tmp) remove(tmp);
     free(tmp);

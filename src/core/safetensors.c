@@ -519,9 +519,12 @@ int vtag_st_writer_save(const vtag_st_writer *w, const char *path, vtag_error *e
         ok = nbytes == 0 || fwrite(e->data, 1, nbytes, fp) == nbytes;
     }
     ok = ok && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
-    int saved_errno = errno;
-    if (fp) ok = (fclose(fp) == 0) && ok;
-    else close(fd);
+    int saved_errno = ok ? 0 : errno;
+    if (fp) {
+        if (fclose(fp) != 0 && ok) saved_errno = errno, ok = 0;
+    } else {
+        close(fd);
+    }
     int rc = VTAG_OK;
     if (!ok) {
         rc = vtag_fail(err, VTAG_ERR_IO, "%s: write failed: %s", path, strerror(saved_errno));
