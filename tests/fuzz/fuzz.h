@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
+/* Optional, as in libFuzzer: a target defines it only when it has something to set up. */
+int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* This process's scratch file: in $VTAG_FUZZ_TMP (run.sh gives each run a
@@ -23,8 +24,10 @@ static inline void fuzz_path(char *buf, size_t cap, const char *suffix)
     snprintf(buf, cap, "%s/vtag-fuzz-%ld%s", dir, (long)getpid(), suffix);
 }
 
-/* Rewrites the scratch file with the input. A harness that cannot write its
- * own file has nothing to test: it stops loudly instead of passing silently. */
+/* Writes the scratch file with the input; each target removes it when the
+ * input is done (after a crash run.sh's folder goes with the run). A harness
+ * that cannot write its own file has nothing to test: it stops loudly
+ * instead of passing silently. */
 static inline void fuzz_write(const char *path, const uint8_t *data, size_t size)
 {
     FILE *f = fopen(path, "wb");
@@ -38,14 +41,5 @@ static inline void fuzz_write(const char *path, const uint8_t *data, size_t size
 /* Keeps a value computed from what the library handed out, so that the
  * reads behind it (checked by ASan) are not optimised away. */
 static inline void fuzz_keep(size_t v) { __asm__ volatile("" : : "r"(v)); }
-
-/* Declares the atexit handler that removes the scratch file of `suffix`. */
-#define FUZZ_SCRATCH_CLEANUP(suffix)                \
-    static void fuzz_remove_scratch(void)           \
-    {                                               \
-        char p[4096];                               \
-        fuzz_path(p, sizeof p, suffix);             \
-        unlink(p);                                  \
-    }
 
 #endif

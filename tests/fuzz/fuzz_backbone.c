@@ -16,15 +16,6 @@
 #define SMALL_WIDTH 32
 #define SMALL_LABELS 64
 
-FUZZ_SCRATCH_CLEANUP(".safetensors")
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc, (void)argv;
-    atexit(fuzz_remove_scratch);
-    return 0;
-}
-
 static int small_model(const vtag_builtin_config *c)
 {
     if (c->size > SMALL_SIZE || c->n_labels > SMALL_LABELS) return 0;
@@ -100,5 +91,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_model(path);
     check_state(path);
     check_handle(path);
+    unlink(path);
     return 0;
 }

@@ -15,15 +15,6 @@
 #define FORMAT VTAG_DATA_FORMAT_CSV
 #endif
 
-FUZZ_SCRATCH_CLEANUP(SUFFIX)
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc, (void)argv;
-    atexit(fuzz_remove_scratch);
-    return 0;
-}
-
 /* A file the reader accepted must give a vocabulary that survives its
  * checkpoint form; anything else is a bug, reported by aborting. */
 static void check_vocab_roundtrip(const vtag_data_vocab *v)
@@ -91,5 +82,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         exercise(&l);
         vtag_data_free_labels(&l);
     }
+    unlink(path);
     return 0;
 }

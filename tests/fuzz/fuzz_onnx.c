@@ -13,15 +13,6 @@
 #define MAX_RUN_BYTES ((size_t)1 << 20)
 #define MAX_RUN_INPUT_NUMEL 4096
 
-FUZZ_SCRATCH_CLEANUP(".onnx")
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc, (void)argv;
-    atexit(fuzz_remove_scratch);
-    return 0;
-}
-
 /* A concrete shape for a declared one: unknown dims become small (a batch of
  * 1; 3 channels and 8×8 pixels for an image batch, 4 otherwise). 0 when the
  * input is too large for the harness. */
@@ -124,5 +115,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         exercise(m);
         vtag_onnx_close(&m);
     }
+    unlink(path);
     return 0;
 }

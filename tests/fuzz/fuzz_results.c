@@ -13,32 +13,10 @@
 #include "vtag/metrics.h"
 #include "vtag/tag.h"
 
-FUZZ_SCRATCH_CLEANUP(".jsonl")
-
-static void remove_others(void)
-{
-    char p[4096];
-    fuzz_path(p, sizeof p, ".copy.jsonl");
-    unlink(p);
-    fuzz_path(p, sizeof p, ".labels.jsonl");
-    unlink(p);
-}
-
 /* The labels file the baseline reader takes (its classes decide class1 and class2). */
 static const char labels_jsonl[] =
     "{\"video\": \"clips/v1.mp4\", \"class1\": \"游戏\", \"class2\": \"王者荣耀\", \"tags\": [\"李白\"]}\n"
     "{\"video\": \"v2\", \"class1\": \"a\", \"class2\": \"b\", \"tags\": [\"x\", \"y\"], \"split\": \"val\"}\n";
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc, (void)argv;
-    atexit(fuzz_remove_scratch);
-    atexit(remove_others);
-    char p[4096];
-    fuzz_path(p, sizeof p, ".labels.jsonl");
-    fuzz_write(p, (const uint8_t *)labels_jsonl, sizeof labels_jsonl - 1);
-    return 0;
-}
 
 static void check_captions(const char *path, int need_cand)
 {
@@ -99,7 +77,9 @@ static void check_tag_roundtrip(const vtag_tag_results *res)
         }
     if (fclose(f) != 0) abort();
     vtag_tag_results back;
-    if (vtag_tag_read(&back, copy, &err)) {
+    int rc = vtag_tag_read(&back, copy, &err);
+    unlink(copy);
+    if (rc) {
         fprintf(stderr, "fuzz_results: a tag file written from an accepted one does not read back: %s\n", err.msg);
         abort();
     }
@@ -136,9 +116,12 @@ static void check_baseline(const char *path)
 {
     char lp[4096];
     fuzz_path(lp, sizeof lp, ".labels.jsonl");
+    fuzz_write(lp, (const uint8_t *)labels_jsonl, sizeof labels_jsonl - 1);
     vtag_data_labels l;
     vtag_error err = {0};
-    if (vtag_data_read_labels(&l, lp, NULL, &err)) {
+    int rc = vtag_data_read_labels(&l, lp, NULL, &err);
+    unlink(lp);
+    if (rc) {
         fprintf(stderr, "fuzz_results: the fixed labels file does not read: %s\n", err.msg);
         abort();
     }
@@ -165,5 +148,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_tags(path);
     check_baseline(path);
     check_trainlog(path);
+    unlink(path);
     return 0;
 }

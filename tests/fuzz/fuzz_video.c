@@ -9,12 +9,9 @@
 /* The harness's cap on the work per input: frames returned per pass. */
 #define MAX_FRAMES 4
 
-FUZZ_SCRATCH_CLEANUP(".video")
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
-    atexit(fuzz_remove_scratch);
     av_log_set_level(AV_LOG_QUIET); /* FFmpeg's diagnostics are its own, as in the CLI */
     return 0;
 }
@@ -55,8 +52,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_write(path, data, size);
     vtag_video_info info;
     vtag_error err = {0};
-    if (vtag_video_probe(path, &info, &err)) return 0;
-    read_frames(path, "uniform:3", VTAG_VIDEO_STRATEGY_AUTO);
-    read_frames(path, "scene:0.1", VTAG_VIDEO_STRATEGY_LINEAR);
+    if (!vtag_video_probe(path, &info, &err)) {
+        read_frames(path, "uniform:3", VTAG_VIDEO_STRATEGY_AUTO);
+        read_frames(path, "scene:0.1", VTAG_VIDEO_STRATEGY_LINEAR);
+    }
+    unlink(path);
     return 0;
 }

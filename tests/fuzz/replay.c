@@ -104,7 +104,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s FILE|FOLDER...\n", argv[0]);
         return 2;
     }
-    LLVMFuzzerInitialize(&argc, &argv);
+    if (LLVMFuzzerInitialize) LLVMFuzzerInitialize(&argc, &argv);
     int failed = 0, count = 0;
     for (int i = 1; i < argc; i++) {
         struct stat st;

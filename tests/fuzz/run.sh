@@ -63,7 +63,9 @@ done
 rm -rf "$work"
 mkdir -p "$work/artifacts"
 # the targets' scratch files: in memory, one folder per run, removed however the run ends
-scratch=$(mktemp -d "${FUZZ_SCRATCH_ROOT:-/dev/shm}/vtag-fuzz.XXXXXX")
+shm=/dev/shm
+[ -d "$shm" ] && [ -w "$shm" ] || shm=${TMPDIR:-/tmp}
+scratch=$(mktemp -d "$shm/vtag-fuzz.XXXXXX")
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
