@@ -2,6 +2,7 @@
  * header gives (vtag_video_info); a decode-free packet scan for the rest. */
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -103,6 +104,51 @@ static int find_stream_info(AVFormatContext *fmt)
     return ret;
 }
 
+/* FFmpeg reads only the file it was given. A "video" may be a playlist (HLS,
+ * DASH) or another demuxer's list of files, which makes FFmpeg open further
+ * files or URLs named inside it: a way for a hostile input to read other
+ * local files, or reach the network, from a tagging service. Every open goes
+ * through gate_open, which allows the input's own "file:" URL and nothing
+ * else; protocol_whitelist=file backs it up. */
+typedef struct vv_gate {
+    int (*open_default)(AVFormatContext *s, AVIOContext **pb, const char *url, int flags, AVDictionary **opts);
+    char url[]; /* "file:" + the path: a ':' in a name is never a protocol */
+} vv_gate;
+
+static int gate_open(AVFormatContext *s, AVIOContext **pb, const char *url, int flags, AVDictionary **opts)
+{
+    const vv_gate *g = s->opaque;
+    if (!g || !url || strcmp(url, g->url) != 0 || (flags & AVIO_FLAG_WRITE)) return AVERROR(EPERM);
+    return g->open_default(s, pb, url, flags, opts);
+}
+
+/* avformat_open_input of path alone (see vv_gate); in->gate is freed by
+ * vv_input_close. */
+static int open_gated(vv_input *in, const char *path)
+{
+    size_t len = strlen(path);
+    vv_gate *g = malloc(sizeof *g + len + sizeof "file:");
+    in->fmt = avformat_alloc_context();
+    if (!g || !in->fmt) {
+        free(g);
+        avformat_free_context(in->fmt);
+        in->fmt = NULL;
+        return AVERROR(ENOMEM);
+    }
+    memcpy(g->url, "file:", 5);
+    memcpy(g->url + 5, path, len + 1);
+    g->open_default = in->fmt->io_open;
+    in->fmt->opaque = g;
+    in->fmt->io_open = gate_open;
+    in->gate = g;
+    AVDictionary *opts = NULL;
+    int ret = av_dict_set(&opts, "protocol_whitelist", "file", 0);
+    if (ret >= 0) ret = avformat_open_input(&in->fmt, g->url, NULL, &opts);
+    else avformat_free_context(in->fmt), in->fmt = NULL;
+    av_dict_free(&opts);
+    return ret;
+}
+
 int vv_input_open(vv_input *in, const char *path, vtag_video_info *info, vtag_error *err)
 {
     memset(in, 0, sizeof *in);
@@ -112,8 +158,9 @@ int vv_input_open(vv_input *in, const char *path, vtag_video_info *info, vtag_er
 
     int rc = check_path(path, err);
     if (rc) return rc;
-    int ret = avformat_open_input(&in->fmt, path, NULL, NULL);
+    int ret = open_gated(in, path);
     if (ret < 0) {
+        vv_input_close(in);
         int code = (ret == AVERROR(ENOENT) || ret == AVERROR(EACCES) || ret == AVERROR(EIO)) ? VTAG_ERR_IO
                                                                                                 : VTAG_ERR_FORMAT;
         return vtag_fail(err, code, "%s: not a media file FFmpeg can read (%s)", path, av_err2str(ret));
@@ -180,6 +227,8 @@ int vv_input_open(vv_input *in, const char *path, vtag_video_info *info, vtag_er
 void vv_input_close(vv_input *in)
 {
     if (in->fmt) avformat_close_input(&in->fmt);
+    free(in->gate);
+    in->gate = NULL;
     in->st = NULL;
     in->stream = -1;
 }

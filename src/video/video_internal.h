@@ -17,6 +17,7 @@ typedef struct vv_input {
     AVRational tb;
     double t0;        /* container start time, seconds: timeline origin */
     double first_pts; /* the stream's first presentation time on that timeline */
+    void *gate;       /* private: what fmt may open (input.c) */
 } vv_input;
 
 /* Opens path, finds the best video stream and fills the fields of info that
