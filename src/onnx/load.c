@@ -308,10 +308,11 @@ int onnx_model_load(vtag_onnx_model_t *m, vtag_error *err)
         if ((int)nd->p->n_input < nd->op->min_in || (int)nd->p->n_input > nd->op->max_in)
             return onnx_node_fail(m, nd, err, VTAG_ERR_FORMAT, "%zu inputs (expects %d to %d)",
                                   nd->p->n_input, nd->op->min_in, nd->op->max_in);
-        /* the first min_in inputs are required: an empty name there ("" is
-         * ONNX's "absent optional input") would reach the operator as NULL */
-        for (int k = 0; k < nd->op->min_in; k++)
-            if (!nd->p->input[k] || !nd->p->input[k][0])
+        /* An empty name is ONNX's "absent optional input": only the inputs
+         * the operator lets go (optional_in) may be absent; any other would
+         * reach it as NULL (Concat's, Unsqueeze's axes, Pad's pads). */
+        for (int k = 0; k < (int)nd->p->n_input; k++)
+            if ((!nd->p->input[k] || !nd->p->input[k][0]) && !(k < 32 && (nd->op->optional_in >> k & 1u)))
                 return onnx_node_fail(m, nd, err, VTAG_ERR_FORMAT, "input %d is required but has no name", k);
         if ((int)nd->p->n_output < nd->op->min_out || (int)nd->p->n_output > nd->op->max_out)
             return onnx_node_fail(m, nd, err, VTAG_ERR_UNSUPPORTED, "%zu outputs (supported: %d to %d)",

@@ -76,6 +76,7 @@ struct onnx_plan;
 typedef struct onnx_opdef {
     const char *name;
     int min_in, max_in, min_out, max_out;
+    unsigned optional_in; /* bit k: input k may be absent (an empty name); no other may */
     int (*parse)(vtag_onnx_model_t *m, onnx_node *nd, vtag_error *err);
     int (*infer)(const vtag_onnx_model_t *m, const onnx_node *nd, const vtag_onnx_tensor *const *in,
                  vtag_onnx_tensor *out, vtag_error *err);

@@ -313,7 +313,7 @@ static void run_batchnorm(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act
                                  in[4]->data, &d, act);
 }
 
-const onnx_opdef onnx_op_conv = {.name = "Conv", .min_in = 2, .max_in = 3, .min_out = 1, .max_out = 1,
+const onnx_opdef onnx_op_conv = {.name = "Conv", .min_in = 2, .max_in = 3, .min_out = 1, .max_out = 1, .optional_in = 1u << 2,
                                  .parse = parse_conv, .infer = infer_conv, .run = run_conv,
                                  .workspace = workspace_conv, .fuses_act = 1};
 const onnx_opdef onnx_op_batchnorm = {.name = "BatchNormalization", .min_in = 5, .max_in = 5, .min_out = 1,

@@ -145,7 +145,7 @@ enum { BIN_ADD, BIN_MUL };
 static int parse_binary(vtag_onnx_model_t *m, onnx_node *nd, vtag_error *err)
 {
     if (m->opset >= 7) return VTAG_OK;
-    int64_t bc, axis;
+    int64_t bc = 0, axis = -1;
     int rc = onnx_attr_int(m, nd, "broadcast", 0, &bc, err);
     if (!rc) rc = onnx_attr_int(m, nd, "axis", -1, &axis, err);
     const Onnx__AttributeProto *ci = onnx_attr_get(nd, "consumed_inputs"); /* opset 1 bookkeeping, no effect */
@@ -350,7 +350,7 @@ const onnx_opdef onnx_op_hardswish = {.name = "HardSwish", .min_in = 1, .max_in 
 const onnx_opdef onnx_op_hardsigmoid = {.name = "HardSigmoid", .min_in = 1, .max_in = 1, .min_out = 1,
                                         .max_out = 1, .parse = parse_hardsigmoid, .infer = infer_unary_float,
                                         .run = run_hardsigmoid, .inplace = 1};
-const onnx_opdef onnx_op_clip = {.name = "Clip", .min_in = 1, .max_in = 3, .min_out = 1, .max_out = 1,
+const onnx_opdef onnx_op_clip = {.name = "Clip", .min_in = 1, .max_in = 3, .min_out = 1, .max_out = 1, .optional_in = 3u << 1,
                                  .parse = parse_clip, .infer = infer_clip, .run = run_clip, .inplace = 1};
 const onnx_opdef onnx_op_add = {.name = "Add", .min_in = 2, .max_in = 2, .min_out = 1, .max_out = 1,
                                 .parse = parse_binary, .infer = infer_binary, .run = run_add, .inplace = 1,

@@ -7,7 +7,7 @@
 
 static int parse_gemm(vtag_onnx_model_t *m, onnx_node *nd, vtag_error *err)
 {
-    int64_t ta, tb, bc;
+    int64_t ta = 0, tb = 0, bc = 1;
     int rc = onnx_attr_float(m, nd, "alpha", 1.0f, &nd->alpha, err);
     if (!rc) rc = onnx_attr_float(m, nd, "beta", 1.0f, &nd->beta, err);
     if (!rc) rc = onnx_attr_int(m, nd, "transA", 0, &ta, err);
@@ -180,7 +180,7 @@ static void run_matmul(const vtag_ctx *ctx, const onnx_node *nd, vtag_act act,
     }
 }
 
-const onnx_opdef onnx_op_gemm = {.name = "Gemm", .min_in = 2, .max_in = 3, .min_out = 1, .max_out = 1,
+const onnx_opdef onnx_op_gemm = {.name = "Gemm", .min_in = 2, .max_in = 3, .min_out = 1, .max_out = 1, .optional_in = 1u << 2,
                                  .parse = parse_gemm, .infer = infer_gemm, .run = run_gemm};
 const onnx_opdef onnx_op_matmul = {.name = "MatMul", .min_in = 2, .max_in = 2, .min_out = 1, .max_out = 1,
                                    .infer = infer_matmul, .run = run_matmul};

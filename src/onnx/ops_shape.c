@@ -561,7 +561,7 @@ const onnx_opdef onnx_op_shape = {.name = "Shape", .min_in = 1, .max_in = 1, .mi
                                   .shape_only = 1};
 const onnx_opdef onnx_op_gather = {.name = "Gather", .min_in = 2, .max_in = 2, .min_out = 1, .max_out = 1,
                                    .parse = parse_gather, .infer = infer_gather, .run = run_gather};
-const onnx_opdef onnx_op_pad = {.name = "Pad", .min_in = 1, .max_in = 3, .min_out = 1, .max_out = 1,
+const onnx_opdef onnx_op_pad = {.name = "Pad", .min_in = 1, .max_in = 3, .min_out = 1, .max_out = 1, .optional_in = 1u << 2,
                                 .parse = parse_pad, .infer = infer_pad, .run = run_pad};
 
 /* ---- Cast (torch writes it around Clip bounds and shape arithmetic) -------------------------------- */
