@@ -460,6 +460,34 @@ static int plan_build(plan *p, const pipe_args *a, const char *labels_abs, const
     return 0;
 }
 
+/* --restart: the training stages run with --resume and append to their logs,
+ * so a restarted run would continue the old run's training and mix its log
+ * lines into the summary. Removes each training stage's checkpoint, its
+ * training state (train's rule: M.safetensors -> M.state.safetensors) and its
+ * log. 0, or -1 after the message. */
+static int plan_forget(const plan *p)
+{
+    for (int i = 0; i < p->n; i++) {
+        const argl *c = &p->stage[i].cmd;
+        if (c->n < 2 || strcmp(c->v[1], "train") != 0) continue;
+        for (int k = 2; k + 1 < c->n; k++) {
+            const char *opt = c->v[k], *path = c->v[k + 1];
+            if (strcmp(opt, "--out") != 0 && strcmp(opt, "--log") != 0) continue;
+            char state[8192] = "";
+            size_t n = strlen(path), e = strlen(".safetensors");
+            if (strcmp(opt, "--out") == 0 && n > e && strcmp(path + n - e, ".safetensors") == 0)
+                snprintf(state, sizeof state, "%.*s.state.safetensors", (int)(n - e), path);
+            const char *gone[2] = {path, state};
+            for (int g = 0; g < 2; g++)
+                if (gone[g][0] && unlink(gone[g]) != 0 && errno != ENOENT) {
+                    cli_error(CMD, "--restart: cannot remove %s: %s", gone[g], strerror(errno));
+                    return -1;
+                }
+        }
+    }
+    return 0;
+}
+
 /* Every stage's options through the parser of the command that runs it, so
  * that a value only a stage refuses fails now rather than after the stages
  * before it. 0, or -1 after the messages. */
@@ -568,7 +596,7 @@ int cmd_pipeline(int argc, char **argv)
         else cli_error(CMD, "%s", err.msg);
         goto done;
     }
-    if (manifest_open(&m, a.restart) || manifest_save(&m)) goto done;
+    if ((a.restart && plan_forget(p)) || manifest_open(&m, a.restart) || manifest_save(&m)) goto done;
 
     double t0 = cli_seconds();
     for (int i = 0; i < p->n; i++)
