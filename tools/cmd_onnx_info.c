@@ -21,6 +21,14 @@ static void help(FILE *out)
                  "--values lists every value with its shape (the names --fc-node/--att-node take).\n");
 }
 
+/* A name from the model, printed escaped (control bytes, invalid UTF-8): a
+ * model's names must not drive the terminal. */
+static const char *shown(char *buf, size_t cap, const char *name)
+{
+    vtag_text_escape(buf, cap, name ? name : "");
+    return buf;
+}
+
 static void print_shape(const vtag_onnx_tensor *t)
 {
     printf("%s [", vtag_onnx_dtype_name(t->dtype));
@@ -82,7 +90,8 @@ int cmd_onnx_info(int argc, char **argv)
         return CLI_EXIT_FAIL;
     }
     int status = CLI_EXIT_OK;
-    printf("%s: opset %lld, %d nodes\n", path, (long long)vtag_onnx_opset(m), vtag_onnx_node_count(m));
+    char esc[1024];
+    printf("%s: opset %lld, %d nodes\n", shown(esc, sizeof esc, path), (long long)vtag_onnx_opset(m), vtag_onnx_node_count(m));
     /* inputs, and the concrete input the shapes below are for */
     int n_in = vtag_onnx_input_count(m);
     const char **in_names = calloc((size_t)n_in + 1, sizeof *in_names);
@@ -91,7 +100,7 @@ int cmd_onnx_info(int argc, char **argv)
     for (int i = 0; i < n_in; i++) {
         vtag_onnx_tensor d;
         in_names[i] = vtag_onnx_input(m, i, &d);
-        printf("input  %-30s ", in_names[i]);
+        printf("input  %-30s ", shown(esc, sizeof esc, in_names[i]));
         print_shape(&d);
         printf("\n");
         in[i] = d;
@@ -110,7 +119,7 @@ int cmd_onnx_info(int argc, char **argv)
     for (int i = 0; i < n_out; i++) {
         const char *name = vtag_onnx_output_name(m, i);
         vtag_onnx_tensor s;
-        printf("output %-30s ", name);
+        printf("output %-30s ", shown(esc, sizeof esc, name));
         if (concrete && !vtag_onnx_infer(m, &ctx, n_in, in_names, in, 1, &name, &s, &err)) print_shape(&s);
         else printf("(shape unknown%s%s)", concrete ? ": " : "", concrete ? err.msg : "");
         printf("\n");
@@ -142,12 +151,12 @@ int cmd_onnx_info(int argc, char **argv)
             cli_error("onnx-info", "%s", err.msg);
             status = CLI_EXIT_FAIL;
         } else {
-            printf("fc     %-30s ", taps[0]);
+            printf("fc     %-30s ", shown(esc, sizeof esc, taps[0]));
             print_shape(&s[0]);
             printf(" -> [%lld, %lld]%s\n", (long long)s[0].shape[0],
                    (long long)(vtag_onnx_tensor_numel(&s[0]) / (s[0].shape[0] ? s[0].shape[0] : 1)),
                    fc_node ? "" : "  (default: last GlobalAveragePool output)");
-            printf("att    %-30s ", taps[1]);
+            printf("att    %-30s ", shown(esc, sizeof esc, taps[1]));
             print_shape(&s[1]);
             if (s[1].ndim == 4)
                 printf(" -> [%lld, %lld, %lld]", (long long)s[1].shape[0], (long long)(s[1].shape[2] * s[1].shape[3]),

@@ -29,6 +29,13 @@ refused "node 'hostile_reshape' (Reshape)" onnx-info reshape_wrap.onnx --fc-node
 refused "node 'hostile_pad' (Pad)" onnx-info pad_huge.onnx --fc-node y --att-node y
 refused "initializer 'H'" onnx-info init_no_data.onnx
 
+# names from the model are printed escaped: no control byte reaches the terminal
+out=$("$vtag" onnx-info escape_names.onnx 2>&1); rc=$?
+echo "vtag onnx-info escape_names.onnx -> exit $rc: $out"
+[ $rc -eq 0 ] || bad "onnx-info escape_names.onnx: exit $rc"
+if printf '%s' "$out" | LC_ALL=C grep -q $'\x1b'; then bad "onnx-info printed an ESC byte"; fi
+grep -qF 'pool\nout' <<<"$out" || bad "onnx-info does not show the output name escaped: $out"
+
 # features on a one-video corpus: the hostile conv is refused before anything is written
 [ -f corpus/labels.jsonl ] || "$vtag" synth --out corpus --videos 1 --seed 5 --quiet --threads 1 ||
     bad "synth failed"

@@ -250,6 +250,22 @@ int main(void)
     Onnx__ModelProto *m;
     const char *path;
 
+    /* names that would drive a terminal: onnx-info prints them escaped (hostile_cli.sh) */
+    {
+        static float w[4 * 3 * 3 * 3];
+        m = model_new(13);
+        add_input(m->graph, "in\x1b[2Jput", 4, (const int64_t[]){-1, 3, 8, 8});
+        add_init(m->graph, "W", 4, (const int64_t[]){4, 3, 3, 3}, w, NULL, 4 * 27);
+        add_node(m->graph, "Conv", "conv", "in\x1b[2Jput", "W", NULL, "conv\x1b[31mout");
+        add_node(m->graph, "GlobalAveragePool", "gap", "conv\x1b[31mout", NULL, NULL, "pool\nout");
+        add_output(m->graph, "pool\nout");
+        path = save(m, "escape_names");
+        vtag_error err = {0};
+        CHECK(open_and_plan(path, "pool\nout", (const int64_t[]){1, 3, 8, 8}, &err) == VTAG_OK ||
+                  strstr(err.msg, "input") != NULL,
+              "escape_names: %s", err.msg);
+    }
+
     /* the well-formed model first: it must plan, or every check below is vacuous */
     m = conv_model(&c);
     attr_ints(c, "pads", 4, (const int64_t[]){1, 1, 1, 1});
