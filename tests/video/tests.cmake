@@ -18,4 +18,4 @@ set_tests_properties(${_video_test_names} video/cli PROPERTIES FIXTURES_REQUIRED
 # under 200 MB (issue 14; VTAG_VIDEO_MAX_SIDE / VTAG_VIDEO_MAX_PIXELS).
 add_test(NAME video/huge_picture COMMAND ${VTAG_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/huge_picture.py $<TARGET_FILE:vtag>
          WORKING_DIRECTORY ${VTAG_FIXTURES})
-set_tests_properties(video/huge_picture PROPERTIES TIMEOUT 120)
+set_tests_properties(video/huge_picture PROPERTIES TIMEOUT 300)
