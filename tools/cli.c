@@ -123,6 +123,17 @@ double cli_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+char *cli_state_path(const char *out)
+{
+    size_t n = strlen(out);
+    const char *ext = ".safetensors";
+    size_t e = strlen(ext);
+    size_t stem = n > e && strcmp(out + n - e, ext) == 0 ? n - e : n;
+    char *p = malloc(stem + 32);
+    if (p) snprintf(p, stem + 32, "%.*s.state.safetensors", (int)stem, out);
+    return p;
+}
+
 char *cli_path(const char *dir, const char *name, const char *suffix)
 {
     size_t n = strlen(dir) + strlen(name) + strlen(suffix) + 2;

@@ -94,6 +94,9 @@ int cli_wants_help(int argc, char **argv);
 double cli_seconds(void);
 /* "DIR/NAME" + suffix (malloc'd; NULL when out of memory). */
 char *cli_path(const char *dir, const char *name, const char *suffix);
+/* The training state beside a checkpoint, as train and backbone train name it:
+ * "M.safetensors" -> "M.state.safetensors" (malloc'd; NULL when out of memory). */
+char *cli_state_path(const char *out);
 /* True when path is an existing regular file. */
 int cli_is_file(const char *path);
 

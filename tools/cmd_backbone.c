@@ -227,15 +227,6 @@ static void show_frames(void *user, int64_t done, int64_t total)
     }
 }
 
-static char *state_path(const char *out)
-{
-    size_t n = strlen(out), e = strlen(".safetensors");
-    size_t stem = n > e && strcmp(out + n - e, ".safetensors") == 0 ? n - e : n;
-    char *p = malloc(stem + 32);
-    if (p) snprintf(p, stem + 32, "%.*s.state.safetensors", (int)stem, out);
-    return p;
-}
-
 static int cmd_train_backbone(int argc, char **argv)
 {
     train_args a;
@@ -257,7 +248,7 @@ static int cmd_train_backbone(int argc, char **argv)
     int64_t *index = NULL, V = 0;
     float *probs = NULL;
     FILE *log = NULL;
-    char *spath = state_path(a.out);
+    char *spath = cli_state_path(a.out);
     int status = CLI_EXIT_FAIL, rc;
     /* an output (the backbone, its state, the log) on an input would destroy it */
     const cli_file ins[] = {{"--labels", a.labels}};

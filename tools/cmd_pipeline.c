@@ -463,7 +463,7 @@ static int plan_build(plan *p, const pipe_args *a, const char *labels_abs, const
 /* --restart: the training stages run with --resume and append to their logs,
  * so a restarted run would continue the old run's training and mix its log
  * lines into the summary. Removes each training stage's checkpoint, its
- * training state (train's rule: M.safetensors -> M.state.safetensors) and its
+ * training state (cli_state_path) and its
  * log. 0, or -1 after the message. */
 static int plan_forget(const plan *p)
 {
@@ -473,16 +473,15 @@ static int plan_forget(const plan *p)
         for (int k = 2; k + 1 < c->n; k++) {
             const char *opt = c->v[k], *path = c->v[k + 1];
             if (strcmp(opt, "--out") != 0 && strcmp(opt, "--log") != 0) continue;
-            char state[8192] = "";
-            size_t n = strlen(path), e = strlen(".safetensors");
-            if (strcmp(opt, "--out") == 0 && n > e && strcmp(path + n - e, ".safetensors") == 0)
-                snprintf(state, sizeof state, "%.*s.state.safetensors", (int)(n - e), path);
+            char *state = strcmp(opt, "--out") == 0 ? cli_state_path(path) : NULL;
             const char *gone[2] = {path, state};
             for (int g = 0; g < 2; g++)
-                if (gone[g][0] && unlink(gone[g]) != 0 && errno != ENOENT) {
+                if (gone[g] && unlink(gone[g]) != 0 && errno != ENOENT) {
                     cli_error(CMD, "--restart: cannot remove %s: %s", gone[g], strerror(errno));
+                    free(state);
                     return -1;
                 }
+            free(state);
         }
     }
     return 0;

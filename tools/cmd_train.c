@@ -449,18 +449,6 @@ static void show_progress(void *user, int64_t done, int64_t total, double loss)
     fflush(stderr);
 }
 
-/* "M.safetensors" -> "M.state.safetensors" (malloc'd). */
-static char *state_path(const char *out)
-{
-    size_t n = strlen(out);
-    const char *ext = ".safetensors";
-    size_t e = strlen(ext);
-    size_t stem = n > e && strcmp(out + n - e, ext) == 0 ? n - e : n;
-    char *p = malloc(stem + 32);
-    if (p) snprintf(p, stem + 32, "%.*s.state.safetensors", (int)stem, out);
-    return p;
-}
-
 /* vtag pipeline checks its training stages' options before the first stage runs,
  * with this command's own parser. */
 int cmd_train_check(int argc, char **argv)
@@ -491,7 +479,7 @@ int cmd_train(int argc, char **argv)
     vtag_ctx ctx;
     vtag_model m;
     memset(&m, 0, sizeof m);
-    char *spath = state_path(a.out);
+    char *spath = cli_state_path(a.out);
     int clash = check_files(&a, spath);
     if (clash) {
         free(spath);
