@@ -260,6 +260,39 @@ float *vtag_params_grad(const vtag_params *p, int index);
 void vtag_params_zero_grad(vtag_params *p);
 void vtag_params_free(vtag_params *p);
 
+/* ---- files: atomic writes, paths, clock (fs.c) -----------------------------
+ * Every file vtag writes (checkpoints, features, manifests, reports, frames,
+ * videos) goes through vtag_atomic_*: it is written under a temporary name
+ * beside its target (".NAME.XXXXXX" in the same folder, mode 0644), flushed,
+ * fsync'd, renamed over the target, and the folder fsync'd. A reader, a crash
+ * or a kill -9 at any moment sees the old file or the new one, never a torn
+ * one; a failed write leaves the old file and removes the temporary one. */
+typedef struct vtag_atomic {
+    FILE *f;    /* write here ("wb"); a writer with its own I/O (FFmpeg) may
+                   fclose it and write to tmp by name before the commit */
+    char *path; /* the target (owned) */
+    char *tmp;  /* the temporary file (owned) */
+} vtag_atomic;
+
+/* Creates the temporary file for path. */
+int vtag_atomic_open(vtag_atomic *a, const char *path, vtag_error *err);
+/* Flushes and closes f (when still open), fsyncs the temporary file, renames
+ * it over the target and fsyncs the folder: "PATH: write failed: REASON" on
+ * any failure, after which the temporary file is gone and the target is the
+ * old one. Frees a's names either way. */
+int vtag_atomic_commit(vtag_atomic *a, vtag_error *err);
+/* Drops the temporary file (a writer that failed); a zeroed a is a no-op. */
+void vtag_atomic_abort(vtag_atomic *a);
+/* The whole buffer as the file path, atomically. */
+int vtag_atomic_write(const char *path, const void *data, size_t n, vtag_error *err);
+
+/* "DIR/NAME" (malloc'd; NULL when out of memory). */
+char *vtag_path_join(const char *dir, const char *name);
+/* True when path is an existing regular file (symlinks followed). */
+int vtag_is_file(const char *path);
+/* Monotonic wall clock in seconds (stage timings, throughput). */
+double vtag_seconds(void);
+
 /* ---- run-folder locks (lock.c) ---------------------------------------------
  * An exclusive lock on a file (flock(2)), taken without waiting and dropped by
  * the kernel when the last descriptor of it closes: when the holder and every
