@@ -91,6 +91,14 @@ int vtag_tag_aggregate(vtag_tag_result *r, const char *video, const vtag_tag_fra
 int vtag_tag_aggregate_ids(vtag_tag_result *r, const char *video, const vtag_tag_frame_ids *frames,
                            int64_t n_frames, const char *const *vocab, int64_t vocab_size,
                            const vtag_tag_opts *o, vtag_error *err);
+/* The same from caption rows as the caption model writes them
+ * (vtag_caption_rows, vtag_tagger_run): frame i's caption is the len[k] ids
+ * at seq + k * max_length, k = rows ? rows[i] : i, and its time pts[i] (pts
+ * NULL: i seconds, the frame's index). len[k] outside 0..max_length or a
+ * negative row is VTAG_ERR_ARG. */
+int vtag_tag_aggregate_seq(vtag_tag_result *r, const char *video, const double *pts, const int32_t *seq,
+                           const int32_t *len, const int64_t *rows, int64_t n_frames, int64_t max_length,
+                           const char *const *vocab, int64_t vocab_size, const vtag_tag_opts *o, vtag_error *err);
 /* A failed video: {"video": …, "error": …}. */
 int vtag_tag_fail_result(vtag_tag_result *r, const char *video, const char *error, vtag_error *err);
 /* Builds a result from its parts (the reader and the baseline use it); tags

@@ -197,3 +197,28 @@ int vtag_tag_aggregate_ids(vtag_tag_result *r, const char *video, const vtag_tag
     free(fr);
     return rc;
 }
+
+int vtag_tag_aggregate_seq(vtag_tag_result *r, const char *video, const double *pts, const int32_t *seq,
+                           const int32_t *len, const int64_t *rows, int64_t n_frames, int64_t max_length,
+                           const char *const *vocab, int64_t vocab_size, const vtag_tag_opts *o, vtag_error *err)
+{
+    memset(r, 0, sizeof *r);
+    if (n_frames < 0 || max_length < 0 || (n_frames > 0 && (!seq || !len)))
+        return vtag_fail(err, VTAG_ERR_ARG, "%s: bad caption rows", video ? video : "?");
+    size_t bytes;
+    if (vtag_mul_size((size_t)n_frames + 1, sizeof(vtag_tag_frame_ids), &bytes))
+        return vtag_fail(err, VTAG_ERR_NOMEM, "%s: %lld frames: too many", video ? video : "?", (long long)n_frames);
+    vtag_tag_frame_ids *fr = malloc(bytes);
+    if (!fr) return vtag_fail(err, VTAG_ERR_NOMEM, "out of memory");
+    int rc = VTAG_OK;
+    for (int64_t i = 0; i < n_frames && !rc; i++) {
+        int64_t k = rows ? rows[i] : i;
+        if (k < 0 || len[k] < 0 || len[k] > max_length)
+            rc = vtag_fail(err, VTAG_ERR_ARG, "%s: frame %lld: bad caption row", video ? video : "?", (long long)i);
+        else
+            fr[i] = (vtag_tag_frame_ids){pts ? pts[i] : (double)i, seq + k * max_length, len[k]};
+    }
+    if (!rc) rc = vtag_tag_aggregate_ids(r, video, fr, n_frames, vocab, vocab_size, o, err);
+    free(fr);
+    return rc;
+}
