@@ -42,9 +42,16 @@ void vtag_model_config_defaults(vtag_model_config *cfg);
 char *vtag_model_config_to_json(const vtag_model_config *cfg);
 int vtag_model_config_from_json(vtag_model_config *cfg, const char *json, vtag_error *err);
 
+/* Roles of a model's parameters (src/caption/caption_internal.h names them). */
+#define VTAG_MODEL_SLOTS 32
+
 typedef struct vtag_model {
     vtag_model_config cfg;
     vtag_params params; /* every tensor under its SPEC §3 name */
+    /* private: the index in params of each parameter by its role, resolved
+     * once when the model is declared (-1: this type has none), so that the
+     * passes never look a tensor up by name */
+    int slot[VTAG_MODEL_SLOTS];
 } vtag_model;
 
 /* Declares and allocates the parameters (zero); vtag_model_init_weights then

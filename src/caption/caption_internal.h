@@ -10,9 +10,56 @@
  * vtag_params_alloc. On failure *m is left empty. */
 int caption_model_declare(vtag_model *m, const vtag_model_config *cfg, vtag_error *err);
 
-/* Value / gradient of a named parameter, NULL if the model has none. */
-float *caption_param(const vtag_model *m, const char *name);
-float *caption_grad(const vtag_model *m, const char *name);
+/* The role of each parameter: its name in the reference (SPEC §3) and its slot
+ * in vtag_model.slot, resolved once by caption_model_declare. A role a model
+ * type does not have resolves to -1. */
+typedef enum caption_slot {
+    CP_EMBED, /* "embed.weight" (fc, att2in) or "embed.0.weight" (topdown) */
+    CP_IMG_EMBED_W, /* "img_embed.weight" */
+    CP_IMG_EMBED_B, /* "img_embed.bias" */
+    CP_FC_EMBED_W, /* "fc_embed.0.weight" */
+    CP_FC_EMBED_B, /* "fc_embed.0.bias" */
+    CP_ATT_EMBED_W, /* "att_embed.0.weight" */
+    CP_ATT_EMBED_B, /* "att_embed.0.bias" */
+    CP_CTX2ATT_W, /* "ctx2att.weight" */
+    CP_CTX2ATT_B, /* "ctx2att.bias" */
+    CP_I2H_W, /* "core.i2h.weight" */
+    CP_I2H_B, /* "core.i2h.bias" */
+    CP_H2H_W, /* "core.h2h.weight" */
+    CP_H2H_B, /* "core.h2h.bias" */
+    CP_A2C_W, /* "core.a2c.weight" */
+    CP_A2C_B, /* "core.a2c.bias" */
+    CP_H2ATT_W, /* "core.attention.h2att.weight" */
+    CP_H2ATT_B, /* "core.attention.h2att.bias" */
+    CP_ALPHA_W, /* "core.attention.alpha_net.weight" */
+    CP_ALPHA_B, /* "core.attention.alpha_net.bias" */
+    CP_ATT_LSTM_W_IH, /* "core.att_lstm.weight_ih" */
+    CP_ATT_LSTM_W_HH, /* "core.att_lstm.weight_hh" */
+    CP_ATT_LSTM_B_IH, /* "core.att_lstm.bias_ih" */
+    CP_ATT_LSTM_B_HH, /* "core.att_lstm.bias_hh" */
+    CP_LANG_LSTM_W_IH, /* "core.lang_lstm.weight_ih" */
+    CP_LANG_LSTM_W_HH, /* "core.lang_lstm.weight_hh" */
+    CP_LANG_LSTM_B_IH, /* "core.lang_lstm.bias_ih" */
+    CP_LANG_LSTM_B_HH, /* "core.lang_lstm.bias_hh" */
+    CP_LOGIT_W, /* "logit.weight" */
+    CP_LOGIT_B, /* "logit.bias" */
+    CP_COUNT
+} caption_slot;
+
+/* The reference's name of a role for a model type (NULL: the type has none). */
+const char *caption_slot_name(vtag_model_type type, caption_slot s);
+
+/* Value / gradient of a parameter by its role, NULL if the model has none. */
+static inline float *caption_param(const vtag_model *m, caption_slot s)
+{
+    const int i = m->slot[s];
+    return i < 0 ? NULL : m->params.value + m->params.items[i].offset;
+}
+static inline float *caption_grad(const vtag_model *m, caption_slot s)
+{
+    const int i = m->slot[s];
+    return i < 0 ? NULL : m->params.grad + m->params.items[i].offset;
+}
 
 /* out[i, 0:out_dim] (row stride ldo) += in[N, in_dim] · w[out_dim, in_dim]^T (+ b):
  * a Linear writing into a column slice of a wider array. */

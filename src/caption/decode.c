@@ -46,11 +46,11 @@ static int prepare(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *bt, int
         float *cache = vtag_arena_floats(ar, B * 5 * R), *h = vtag_arena_floats(ar, B * R), *cc = vtag_arena_floats(ar, B * R);
         float *zero = vtag_arena_zeros(ar, B * R);
         if (!x0 || !a || !cache || !h || !cc || !zero) return oom(err);
-        vtag_linear_forward(ctx, x0, bt->fc, caption_param(m, "img_embed.weight"), caption_param(m, "img_embed.bias"), B,
+        vtag_linear_forward(ctx, x0, bt->fc, caption_param(m, CP_IMG_EMBED_W), caption_param(m, CP_IMG_EMBED_B), B,
                             c->fc_feat_size, E, 0);
-        vtag_linear_forward(ctx, a, x0, caption_param(m, "core.i2h.weight"), caption_param(m, "core.i2h.bias"), B, E,
+        vtag_linear_forward(ctx, a, x0, caption_param(m, CP_I2H_W), caption_param(m, CP_I2H_B), B, E,
                             5 * R, 0);
-        vtag_linear_forward(ctx, a, zero, caption_param(m, "core.h2h.weight"), caption_param(m, "core.h2h.bias"), B, R,
+        vtag_linear_forward(ctx, a, zero, caption_param(m, CP_H2H_W), caption_param(m, CP_H2H_B), B, R,
                             5 * R, 1);
         vtag_maxout_lstm_forward(h, cc, cache, a, zero, B, R, ctx->threads);
         float *hr = repeat_rows(ar, h, B, R, rep), *cr = repeat_rows(ar, cc, B, R, rep);
@@ -65,11 +65,11 @@ static int prepare(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *bt, int
         st->c2 = vtag_arena_zeros(ar, n * R);
         float *fce = vtag_arena_floats(ar, B * R), *ate = vtag_arena_floats(ar, B * K * R);
         if (!st->h2 || !st->c2 || !fce || !ate) return oom(err);
-        vtag_linear_forward(ctx, fce, bt->fc, caption_param(m, "fc_embed.0.weight"), caption_param(m, "fc_embed.0.bias"), B,
+        vtag_linear_forward(ctx, fce, bt->fc, caption_param(m, CP_FC_EMBED_W), caption_param(m, CP_FC_EMBED_B), B,
                             c->fc_feat_size, R, 0);
         vtag_relu_forward(fce, fce, B * R, ctx->threads);
-        vtag_linear_forward(ctx, ate, bt->att, caption_param(m, "att_embed.0.weight"),
-                            caption_param(m, "att_embed.0.bias"), B * K, c->att_feat_size, R, 0);
+        vtag_linear_forward(ctx, ate, bt->att, caption_param(m, CP_ATT_EMBED_W),
+                            caption_param(m, CP_ATT_EMBED_B), B * K, c->att_feat_size, R, 0);
         vtag_relu_forward(ate, ate, B * K * R, ctx->threads);
         if (train) {
             float *mask = vtag_arena_floats(ar, B * K * R);
@@ -83,7 +83,7 @@ static int prepare(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *bt, int
     }
     float *p_att = vtag_arena_floats(ar, B * K * A);
     if (!p_att) return oom(err);
-    vtag_linear_forward(ctx, p_att, att, caption_param(m, "ctx2att.weight"), caption_param(m, "ctx2att.bias"), B * K, D, A,
+    vtag_linear_forward(ctx, p_att, att, caption_param(m, CP_CTX2ATT_W), caption_param(m, CP_CTX2ATT_B), B * K, D, A,
                         0);
     st->att = rep == 1 ? att : repeat_rows(ar, att, B, K * D, rep);
     st->p_att = rep == 1 ? p_att : repeat_rows(ar, p_att, B, K * A, rep);
@@ -109,34 +109,33 @@ static int step(vtag_ctx *ctx, vtag_arena *scratch, const vtag_model *m, int64_t
         rc = oom(err);
         goto done;
     }
-    const char *embed_name = c->type == VTAG_MODEL_TOPDOWN ? "embed.0.weight" : "embed.weight";
-    if ((rc = vtag_embedding_forward(x, tokens, caption_param(m, embed_name), n, V1, E, err))) goto done;
+    if ((rc = vtag_embedding_forward(x, tokens, caption_param(m, CP_EMBED), n, V1, E, err))) goto done;
     if (c->type != VTAG_MODEL_TOPDOWN) {
         float *a = vtag_arena_floats(&sctx.arena, n * 5 * R);
         if (!a) {
             rc = oom(err);
             goto done;
         }
-        vtag_linear_forward(&sctx, a, x, caption_param(m, "core.i2h.weight"), caption_param(m, "core.i2h.bias"), n, E,
+        vtag_linear_forward(&sctx, a, x, caption_param(m, CP_I2H_W), caption_param(m, CP_I2H_B), n, E,
                             5 * R, 0);
-        vtag_linear_forward(&sctx, a, st->h, caption_param(m, "core.h2h.weight"), caption_param(m, "core.h2h.bias"), n, R,
+        vtag_linear_forward(&sctx, a, st->h, caption_param(m, CP_H2H_W), caption_param(m, CP_H2H_B), n, R,
                             5 * R, 1);
         if (c->type == VTAG_MODEL_ATT2IN) {
             const int64_t D = c->att_feat_size;
             float *cx = vtag_arena_floats(&sctx.arena, n * D);
             vtag_attention_cache ac;
-            vtag_attention_weights aw = {caption_param(m, "core.attention.h2att.weight"),
-                                         caption_param(m, "core.attention.h2att.bias"),
-                                         caption_param(m, "core.attention.alpha_net.weight"),
-                                         caption_param(m, "core.attention.alpha_net.bias")};
+            vtag_attention_weights aw = {caption_param(m, CP_H2ATT_W),
+                                         caption_param(m, CP_H2ATT_B),
+                                         caption_param(m, CP_ALPHA_W),
+                                         caption_param(m, CP_ALPHA_B)};
             vtag_attention_dims dims = {n, k_pos, D, R, A, 1};
             if (!cx) {
                 rc = oom(err);
                 goto done;
             }
             if ((rc = vtag_attention_forward(&sctx, cx, &ac, st->h, st->att, st->p_att, &aw, dims, err))) goto done;
-            caption_linear_slice(&sctx, a + 3 * R, 5 * R, cx, D, caption_param(m, "core.a2c.weight"),
-                                 caption_param(m, "core.a2c.bias"), n, D, 2 * R);
+            caption_linear_slice(&sctx, a + 3 * R, 5 * R, cx, D, caption_param(m, CP_A2C_W),
+                                 caption_param(m, CP_A2C_B), n, D, 2 * R);
         }
         vtag_maxout_lstm_forward(hn, cn, cache, a, st->c, n, R, ctx->threads);
         memcpy(st->h, hn, (size_t)(n * R) * sizeof(float));
@@ -154,32 +153,32 @@ static int step(vtag_ctx *ctx, vtag_arena *scratch, const vtag_model *m, int64_t
         const float *ins1[3] = {st->h2, st->fce, x};
         const int64_t d1[3] = {R, R, E}, d2[2] = {R, R};
         vtag_concat_forward(ai, ins1, d1, 3, n);
-        vtag_linear_forward(&sctx, g, ai, caption_param(m, "core.att_lstm.weight_ih"),
-                            caption_param(m, "core.att_lstm.bias_ih"), n, 2 * R + E, 4 * R, 0);
-        vtag_linear_forward(&sctx, g, st->h, caption_param(m, "core.att_lstm.weight_hh"),
-                            caption_param(m, "core.att_lstm.bias_hh"), n, R, 4 * R, 1);
+        vtag_linear_forward(&sctx, g, ai, caption_param(m, CP_ATT_LSTM_W_IH),
+                            caption_param(m, CP_ATT_LSTM_B_IH), n, 2 * R + E, 4 * R, 0);
+        vtag_linear_forward(&sctx, g, st->h, caption_param(m, CP_ATT_LSTM_W_HH),
+                            caption_param(m, CP_ATT_LSTM_B_HH), n, R, 4 * R, 1);
         vtag_lstm_forward(hn, cn, cache, g, st->c, n, R, ctx->threads);
         memcpy(st->h, hn, (size_t)(n * R) * sizeof(float));
         memcpy(st->c, cn, (size_t)(n * R) * sizeof(float));
         vtag_attention_cache ac;
-        vtag_attention_weights aw = {caption_param(m, "core.attention.h2att.weight"),
-                                     caption_param(m, "core.attention.h2att.bias"),
-                                     caption_param(m, "core.attention.alpha_net.weight"),
-                                     caption_param(m, "core.attention.alpha_net.bias")};
+        vtag_attention_weights aw = {caption_param(m, CP_H2ATT_W),
+                                     caption_param(m, CP_H2ATT_B),
+                                     caption_param(m, CP_ALPHA_W),
+                                     caption_param(m, CP_ALPHA_B)};
         vtag_attention_dims dims = {n, k_pos, R, R, A, 1};
         if ((rc = vtag_attention_forward(&sctx, cx, &ac, st->h, st->att, st->p_att, &aw, dims, err))) goto done;
         const float *ins2[2] = {cx, st->h};
         vtag_concat_forward(li, ins2, d2, 2, n);
-        vtag_linear_forward(&sctx, g, li, caption_param(m, "core.lang_lstm.weight_ih"),
-                            caption_param(m, "core.lang_lstm.bias_ih"), n, 2 * R, 4 * R, 0);
-        vtag_linear_forward(&sctx, g, st->h2, caption_param(m, "core.lang_lstm.weight_hh"),
-                            caption_param(m, "core.lang_lstm.bias_hh"), n, R, 4 * R, 1);
+        vtag_linear_forward(&sctx, g, li, caption_param(m, CP_LANG_LSTM_W_IH),
+                            caption_param(m, CP_LANG_LSTM_B_IH), n, 2 * R, 4 * R, 0);
+        vtag_linear_forward(&sctx, g, st->h2, caption_param(m, CP_LANG_LSTM_W_HH),
+                            caption_param(m, CP_LANG_LSTM_B_HH), n, R, 4 * R, 1);
         vtag_lstm_forward(hn, cn, cache, g, st->c2, n, R, ctx->threads);
         memcpy(st->h2, hn, (size_t)(n * R) * sizeof(float));
         memcpy(st->c2, cn, (size_t)(n * R) * sizeof(float));
         vtag_dropout_forward(out, mask, st->h2, n * R, c->drop_prob_lm, train, &ctx->rng, ctx->threads);
     }
-    vtag_linear_forward(&sctx, logprobs, out, caption_param(m, "logit.weight"), caption_param(m, "logit.bias"), n, R, V1, 0);
+    vtag_linear_forward(&sctx, logprobs, out, caption_param(m, CP_LOGIT_W), caption_param(m, CP_LOGIT_B), n, R, V1, 0);
     vtag_logsoftmax_forward(logprobs, logprobs, n, V1, ctx->threads);
 done:
     *scratch = sctx.arena; /* keep any blocks the scratch arena grew */

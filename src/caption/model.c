@@ -191,6 +191,39 @@ static int add_lstm(declaration *dc, const char *prefix, int64_t in, int64_t r, 
     return add2(dc, name, 4 * r, 0, err);
 }
 
+static const char *const SLOT_NAMES[CP_COUNT] = {
+    [CP_EMBED] = "embed.weight", /* topdown: "embed.0.weight" */
+    [CP_IMG_EMBED_W] = "img_embed.weight", [CP_IMG_EMBED_B] = "img_embed.bias",
+    [CP_FC_EMBED_W] = "fc_embed.0.weight", [CP_FC_EMBED_B] = "fc_embed.0.bias",
+    [CP_ATT_EMBED_W] = "att_embed.0.weight", [CP_ATT_EMBED_B] = "att_embed.0.bias",
+    [CP_CTX2ATT_W] = "ctx2att.weight", [CP_CTX2ATT_B] = "ctx2att.bias",
+    [CP_I2H_W] = "core.i2h.weight", [CP_I2H_B] = "core.i2h.bias",
+    [CP_H2H_W] = "core.h2h.weight", [CP_H2H_B] = "core.h2h.bias",
+    [CP_A2C_W] = "core.a2c.weight", [CP_A2C_B] = "core.a2c.bias",
+    [CP_H2ATT_W] = "core.attention.h2att.weight", [CP_H2ATT_B] = "core.attention.h2att.bias",
+    [CP_ALPHA_W] = "core.attention.alpha_net.weight", [CP_ALPHA_B] = "core.attention.alpha_net.bias",
+    [CP_ATT_LSTM_W_IH] = "core.att_lstm.weight_ih", [CP_ATT_LSTM_W_HH] = "core.att_lstm.weight_hh",
+    [CP_ATT_LSTM_B_IH] = "core.att_lstm.bias_ih", [CP_ATT_LSTM_B_HH] = "core.att_lstm.bias_hh",
+    [CP_LANG_LSTM_W_IH] = "core.lang_lstm.weight_ih", [CP_LANG_LSTM_W_HH] = "core.lang_lstm.weight_hh",
+    [CP_LANG_LSTM_B_IH] = "core.lang_lstm.bias_ih", [CP_LANG_LSTM_B_HH] = "core.lang_lstm.bias_hh",
+    [CP_LOGIT_W] = "logit.weight", [CP_LOGIT_B] = "logit.bias",
+};
+
+_Static_assert(CP_COUNT <= VTAG_MODEL_SLOTS, "vtag_model.slot is too small");
+
+const char *caption_slot_name(vtag_model_type type, caption_slot s)
+{
+    if (s == CP_EMBED && type == VTAG_MODEL_TOPDOWN) return "embed.0.weight";
+    return s >= 0 && s < CP_COUNT ? SLOT_NAMES[s] : NULL;
+}
+
+/* Fills m->slot from the declared tensors: the one lookup by name. */
+static void resolve_slots(vtag_model *m)
+{
+    for (int s = 0; s < VTAG_MODEL_SLOTS; s++)
+        m->slot[s] = s < CP_COUNT ? vtag_params_find(&m->params, caption_slot_name(m->cfg.type, (caption_slot)s)) : -1;
+}
+
 /* check_config bounds every size by 2^20, so the products and sums below
  * (5R, 2R+E, V+1, …) stay far from overflow; add2 checks each tensor's
  * element count and the running total. */
@@ -240,6 +273,7 @@ int caption_model_declare(vtag_model *m, const vtag_model_config *cfg, vtag_erro
     m->cfg = *cfg;
     rc = declare(m, err);
     if (rc) vtag_model_free(m);
+    else resolve_slots(m);
     return rc;
 }
 
@@ -251,18 +285,6 @@ int vtag_model_init(vtag_model *m, const vtag_model_config *cfg, vtag_error *err
 }
 
 void vtag_model_free(vtag_model *m) { vtag_params_free(&m->params); }
-
-float *caption_param(const vtag_model *m, const char *name)
-{
-    int i = vtag_params_find(&m->params, name);
-    return i < 0 ? NULL : vtag_params_value(&m->params, i);
-}
-
-float *caption_grad(const vtag_model *m, const char *name)
-{
-    int i = vtag_params_find(&m->params, name);
-    return i < 0 ? NULL : vtag_params_grad(&m->params, i);
-}
 
 void vtag_model_init_weights(vtag_model *m, vtag_rng *rng)
 {

@@ -102,39 +102,39 @@ static int prepare(vtag_ctx *ctx, const vtag_model *m, vtag_scst_tape *tp, int64
     if (c->type == VTAG_MODEL_FC) {
         float *x0 = NEW(NI * E);
         if (!x0) return oom(err);
-        vtag_linear_forward(ctx, x0, im->fc, caption_param(m, "img_embed.weight"), caption_param(m, "img_embed.bias"), NI,
+        vtag_linear_forward(ctx, x0, im->fc, caption_param(m, CP_IMG_EMBED_W), caption_param(m, CP_IMG_EMBED_B), NI,
                             c->fc_feat_size, E, 0);
         for (int64_t b = 0; b < B; b++) memcpy(f->x + b * E, x0 + b / rep * E, (size_t)E * sizeof(float));
-        vtag_linear_forward(ctx, f->a, f->x, caption_param(m, "core.i2h.weight"), caption_param(m, "core.i2h.bias"), B, E,
+        vtag_linear_forward(ctx, f->a, f->x, caption_param(m, CP_I2H_W), caption_param(m, CP_I2H_B), B, E,
                             5 * R, 0);
-        vtag_linear_forward(ctx, f->a, f->hs, caption_param(m, "core.h2h.weight"), caption_param(m, "core.h2h.bias"), B, R,
+        vtag_linear_forward(ctx, f->a, f->hs, caption_param(m, CP_H2H_W), caption_param(m, CP_H2H_B), B, R,
                             5 * R, 1);
         vtag_maxout_lstm_forward(f->hs + B * R, f->cs + B * R, f->cache, f->a, f->cs, B, R, ctx->threads);
         return VTAG_OK;
     }
     if (c->type == VTAG_MODEL_ATT2IN) {
-        vtag_linear_forward(ctx, f->p_att, im->att, caption_param(m, "ctx2att.weight"), caption_param(m, "ctx2att.bias"),
+        vtag_linear_forward(ctx, f->p_att, im->att, caption_param(m, CP_CTX2ATT_W), caption_param(m, CP_CTX2ATT_B),
                             NI * K, c->att_feat_size, A, 0);
         /* a2c moved before the average over positions: once per image and position instead of once per
          * row and step (NI·K = 490 rows against B·T = 850 in the benchmark, and no per-step GEMM). */
-        vtag_linear_forward(ctx, f->a2c_p, im->att, caption_param(m, "core.a2c.weight"), NULL, NI * K,
+        vtag_linear_forward(ctx, f->a2c_p, im->att, caption_param(m, CP_A2C_W), NULL, NI * K,
                             c->att_feat_size, 2 * R, 0);
         return VTAG_OK;
     }
     const float p = c->drop_prob_lm;
-    embed_relu_dropout(ctx, f->fce, f->fce_pre, f->fce_mask, im->fc, caption_param(m, "fc_embed.0.weight"),
-                       caption_param(m, "fc_embed.0.bias"), NI, c->fc_feat_size, R, p, train);
-    embed_relu_dropout(ctx, f->ate, f->ate_pre, f->ate_mask, im->att, caption_param(m, "att_embed.0.weight"),
-                       caption_param(m, "att_embed.0.bias"), NI * K, c->att_feat_size, R, p, train);
-    vtag_linear_forward(ctx, f->p_att, f->ate, caption_param(m, "ctx2att.weight"), caption_param(m, "ctx2att.bias"),
+    embed_relu_dropout(ctx, f->fce, f->fce_pre, f->fce_mask, im->fc, caption_param(m, CP_FC_EMBED_W),
+                       caption_param(m, CP_FC_EMBED_B), NI, c->fc_feat_size, R, p, train);
+    embed_relu_dropout(ctx, f->ate, f->ate_pre, f->ate_mask, im->att, caption_param(m, CP_ATT_EMBED_W),
+                       caption_param(m, CP_ATT_EMBED_B), NI * K, c->att_feat_size, R, p, train);
+    vtag_linear_forward(ctx, f->p_att, f->ate, caption_param(m, CP_CTX2ATT_W), caption_param(m, CP_CTX2ATT_B),
                         NI * K, R, A, 0);
     for (int64_t b = 0; b < B; b++) memcpy(tp->fce_rows + b * R, f->fce + b / rep * R, (size_t)R * sizeof(float));
     /* fc_emb is att_lstm's input at every step: its product with weight_ih[:, R:2R] (and bias_ih) once
      * per image, not per row and step. */
     const int64_t W1 = 2 * R + c->input_encoding_size;
-    const float *bih1 = caption_param(m, "core.att_lstm.bias_ih");
+    const float *bih1 = caption_param(m, CP_ATT_LSTM_B_IH);
     for (int64_t i = 0; i < NI; i++) memcpy(tp->g_fce + i * 4 * R, bih1, (size_t)(4 * R) * sizeof(float));
-    vtag_gemm(ctx, 0, 1, NI, 4 * R, R, 1.0f, f->fce, R, caption_param(m, "core.att_lstm.weight_ih") + R, W1, 1.0f,
+    vtag_gemm(ctx, 0, 1, NI, 4 * R, R, 1.0f, f->fce, R, caption_param(m, CP_ATT_LSTM_W_IH) + R, W1, 1.0f,
               tp->g_fce, 4 * R);
     return VTAG_OK;
 }
@@ -149,22 +149,22 @@ static int maxout_step(vtag_ctx *ctx, const vtag_model *m, vtag_scst_tape *tp, i
     caption_fwd *f = &tp->f;
     const int64_t B = sq->B, E = c->input_encoding_size, R = c->rnn_size, G = 5 * R, s = t + fc;
     float *x = f->x + s * B * E, *a = f->a + s * B * G, *h_prev = f->hs + s * B * R;
-    int rc = vtag_embedding_forward(x, sq->in + t * B, caption_param(m, "embed.weight"), B, c->vocab_size + 1, E, err);
+    int rc = vtag_embedding_forward(x, sq->in + t * B, caption_param(m, CP_EMBED), B, c->vocab_size + 1, E, err);
     if (rc) return rc;
-    vtag_linear_forward(ctx, a, x, caption_param(m, "core.i2h.weight"), caption_param(m, "core.i2h.bias"), B, E, G, 0);
-    vtag_linear_forward(ctx, a, h_prev, caption_param(m, "core.h2h.weight"), caption_param(m, "core.h2h.bias"), B, R, G,
+    vtag_linear_forward(ctx, a, x, caption_param(m, CP_I2H_W), caption_param(m, CP_I2H_B), B, E, G, 0);
+    vtag_linear_forward(ctx, a, h_prev, caption_param(m, CP_H2H_W), caption_param(m, CP_H2H_B), B, R, G,
                         1);
     if (!fc) {
         /* a2c(Σ alpha·att) = Σ alpha·P + bias: attention averages P [img, K, 2R] directly. */
-        const vtag_attention_weights aw = {caption_param(m, "core.attention.h2att.weight"),
-                                           caption_param(m, "core.attention.h2att.bias"),
-                                           caption_param(m, "core.attention.alpha_net.weight"),
-                                           caption_param(m, "core.attention.alpha_net.bias")};
+        const vtag_attention_weights aw = {caption_param(m, CP_H2ATT_W),
+                                           caption_param(m, CP_H2ATT_B),
+                                           caption_param(m, CP_ALPHA_W),
+                                           caption_param(m, CP_ALPHA_B)};
         const vtag_attention_dims dims = {B, tp->images.k, 2 * R, R, c->att_hid_size, sq->rep};
         float *ao = tp->a2c_out;
         if ((rc = vtag_attention_forward(ctx, ao, &f->att_cache[s], h_prev, f->a2c_p, f->p_att, &aw, dims, err)))
             return rc;
-        const float *bias = caption_param(m, "core.a2c.bias");
+        const float *bias = caption_param(m, CP_A2C_B);
         for (int64_t b = 0; b < B; b++)
             for (int64_t j = 0; j < 2 * R; j++) a[b * G + 3 * R + j] += ao[b * 2 * R + j] + bias[j];
     }
@@ -185,7 +185,7 @@ static int topdown_step(vtag_ctx *ctx, const vtag_model *m, vtag_scst_tape *tp, 
     const int64_t B = sq->B, E = c->input_encoding_size, R = c->rnn_size, W1 = 2 * R + E, W2 = 2 * R;
     const float p = c->drop_prob_lm;
     float *xp = f->x_pre + t * B * E, *x = f->x + t * B * E;
-    int rc = vtag_embedding_forward(xp, sq->in + t * B, caption_param(m, "embed.0.weight"), B, c->vocab_size + 1, E, err);
+    int rc = vtag_embedding_forward(xp, sq->in + t * B, caption_param(m, CP_EMBED), B, c->vocab_size + 1, E, err);
     if (rc) return rc;
     vtag_relu_forward(xp, xp, B * E, ctx->threads);
     vtag_dropout_forward(x, f->x_mask + t * B * E, xp, B * E, p, train, &ctx->rng, ctx->threads);
@@ -197,26 +197,26 @@ static int topdown_step(vtag_ctx *ctx, const vtag_model *m, vtag_scst_tape *tp, 
     const int64_t d1[3] = {R, R, E}, d2[2] = {R, R};
     vtag_concat_forward(ai, ins1, d1, 3, B); /* kept for weight_ih's gradient */
     /* gates = g_fce (per image) + h2_prev · W_ih[:, 0:R]^T + x · W_ih[:, 2R:]^T + h1_prev · W_hh^T + b_hh */
-    const float *wih1 = caption_param(m, "core.att_lstm.weight_ih");
+    const float *wih1 = caption_param(m, CP_ATT_LSTM_W_IH);
     for (int64_t b = 0; b < B; b++) memcpy(g1 + b * 4 * R, tp->g_fce + b / sq->rep * 4 * R, (size_t)(4 * R) * sizeof(float));
     vtag_gemm(ctx, 0, 1, B, 4 * R, R, 1.0f, h2p, R, wih1, W1, 1.0f, g1, 4 * R);
     vtag_gemm(ctx, 0, 1, B, 4 * R, E, 1.0f, x, E, wih1 + 2 * R, W1, 1.0f, g1, 4 * R);
-    vtag_linear_forward(ctx, g1, h1p, caption_param(m, "core.att_lstm.weight_hh"),
-                        caption_param(m, "core.att_lstm.bias_hh"), B, R, 4 * R, 1);
+    vtag_linear_forward(ctx, g1, h1p, caption_param(m, CP_ATT_LSTM_W_HH),
+                        caption_param(m, CP_ATT_LSTM_B_HH), B, R, 4 * R, 1);
     vtag_lstm_forward(h1, f->cs + (t + 1) * B * R, f->cache + t * B * 5 * R, g1, f->cs + t * B * R, B, R, ctx->threads);
-    const vtag_attention_weights aw = {caption_param(m, "core.attention.h2att.weight"),
-                                       caption_param(m, "core.attention.h2att.bias"),
-                                       caption_param(m, "core.attention.alpha_net.weight"),
-                                       caption_param(m, "core.attention.alpha_net.bias")};
+    const vtag_attention_weights aw = {caption_param(m, CP_H2ATT_W),
+                                       caption_param(m, CP_H2ATT_B),
+                                       caption_param(m, CP_ALPHA_W),
+                                       caption_param(m, CP_ALPHA_B)};
     const vtag_attention_dims dims = {B, tp->images.k, R, R, c->att_hid_size, sq->rep};
     float *cx = f->ctxs + t * B * R;
     if ((rc = vtag_attention_forward(ctx, cx, &f->att_cache[t], h1, f->ate, f->p_att, &aw, dims, err))) return rc;
     const float *ins2[2] = {cx, h1};
     vtag_concat_forward(li, ins2, d2, 2, B);
-    vtag_linear_forward(ctx, g2, li, caption_param(m, "core.lang_lstm.weight_ih"),
-                        caption_param(m, "core.lang_lstm.bias_ih"), B, W2, 4 * R, 0);
-    vtag_linear_forward(ctx, g2, h2p, caption_param(m, "core.lang_lstm.weight_hh"),
-                        caption_param(m, "core.lang_lstm.bias_hh"), B, R, 4 * R, 1);
+    vtag_linear_forward(ctx, g2, li, caption_param(m, CP_LANG_LSTM_W_IH),
+                        caption_param(m, CP_LANG_LSTM_B_IH), B, W2, 4 * R, 0);
+    vtag_linear_forward(ctx, g2, h2p, caption_param(m, CP_LANG_LSTM_W_HH),
+                        caption_param(m, CP_LANG_LSTM_B_HH), B, R, 4 * R, 1);
     vtag_lstm_forward(h2, f->c2s + (t + 1) * B * R, f->cache2 + t * B * 5 * R, g2, f->c2s + t * B * R, B, R,
                       ctx->threads);
     vtag_dropout_forward(tp->out + t * B * R, f->drop + t * B * R, h2, B * R, p, train, &ctx->rng, ctx->threads);
@@ -256,7 +256,7 @@ int vtag_scst_sample(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *image
     memset(seq, 0, (size_t)(B * L) * sizeof(int32_t));
     if (len) memset(len, 0, (size_t)B * sizeof(int32_t));
     caption_seqs *sq = &tp->sq;
-    const float *lw = caption_param(m, "logit.weight"), *lb = caption_param(m, "logit.bias");
+    const float *lw = caption_param(m, CP_LOGIT_W), *lb = caption_param(m, CP_LOGIT_B);
     int64_t T = 0;
     for (int64_t t = 0; t <= L; t++) {
         rc = c->type == VTAG_MODEL_TOPDOWN ? topdown_step(ctx, m, tp, t, train, err) : maxout_step(ctx, m, tp, t, train, err);

@@ -39,13 +39,13 @@ static int maxout_forward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *
     /* Step inputs, then all input projections in one GEMM. */
     float *xw = f->x;
     if (fc) {
-        vtag_linear_forward(ctx, xw, bt->fc, caption_param(m, "img_embed.weight"), caption_param(m, "img_embed.bias"), B,
+        vtag_linear_forward(ctx, xw, bt->fc, caption_param(m, CP_IMG_EMBED_W), caption_param(m, CP_IMG_EMBED_B), B,
                             c->fc_feat_size, E, 0);
         xw += B * E;
     }
-    int rc = vtag_embedding_forward(xw, sq->in, caption_param(m, "embed.weight"), T * B, c->vocab_size + 1, E, err);
+    int rc = vtag_embedding_forward(xw, sq->in, caption_param(m, CP_EMBED), T * B, c->vocab_size + 1, E, err);
     if (rc) return rc;
-    vtag_linear_forward(ctx, f->a, f->x, caption_param(m, "core.i2h.weight"), caption_param(m, "core.i2h.bias"), S * B,
+    vtag_linear_forward(ctx, f->a, f->x, caption_param(m, CP_I2H_W), caption_param(m, CP_I2H_B), S * B,
                         E, G, 0);
 
     vtag_attention_weights aw = {0};
@@ -55,16 +55,16 @@ static int maxout_forward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *
         f->ctxs = NEW(S * B * D);
         f->att_cache = vtag_arena_alloc(&ctx->arena, (size_t)S * sizeof *f->att_cache);
         if (!f->p_att || !f->ctxs || !f->att_cache) return oom(err);
-        vtag_linear_forward(ctx, f->p_att, bt->att, caption_param(m, "ctx2att.weight"), caption_param(m, "ctx2att.bias"),
+        vtag_linear_forward(ctx, f->p_att, bt->att, caption_param(m, CP_CTX2ATT_W), caption_param(m, CP_CTX2ATT_B),
                             B * K, D, A, 0);
-        aw = (vtag_attention_weights){caption_param(m, "core.attention.h2att.weight"),
-                                      caption_param(m, "core.attention.h2att.bias"),
-                                      caption_param(m, "core.attention.alpha_net.weight"),
-                                      caption_param(m, "core.attention.alpha_net.bias")};
-        a2c_w = caption_param(m, "core.a2c.weight");
-        a2c_b = caption_param(m, "core.a2c.bias");
+        aw = (vtag_attention_weights){caption_param(m, CP_H2ATT_W),
+                                      caption_param(m, CP_H2ATT_B),
+                                      caption_param(m, CP_ALPHA_W),
+                                      caption_param(m, CP_ALPHA_B)};
+        a2c_w = caption_param(m, CP_A2C_W);
+        a2c_b = caption_param(m, CP_A2C_B);
     }
-    const float *h2h_w = caption_param(m, "core.h2h.weight"), *h2h_b = caption_param(m, "core.h2h.bias");
+    const float *h2h_w = caption_param(m, CP_H2H_W), *h2h_b = caption_param(m, CP_H2H_B);
     const vtag_attention_dims dims = {B, K, D, R, A, 1};
     for (int64_t s = 0; s < S; s++) {
         float *a = f->a + s * B * G, *h_prev = f->hs + s * B * R;
@@ -106,7 +106,7 @@ static int maxout_backward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch 
     float *dc = ZEROS(B * R), *dc_prev = NEW(B * R);
     float *dp_att = NULL, *dctx = NULL, *d_a2c_p = NULL;
     if (!da || !dh || !dh_next || !dc || !dc_prev) return oom(err);
-    const float *h2h_w = caption_param(m, "core.h2h.weight");
+    const float *h2h_w = caption_param(m, CP_H2H_W);
     /* att2in with f->a2c_p (sample.c): attention ran over P = att·W_a2c^T, its
      * output is a2c(ctx) − bias, and the gradient that reaches it is da[3R:5R]. */
     const float *att_of = f->a2c_p ? f->a2c_p : bt->att;
@@ -119,15 +119,15 @@ static int maxout_backward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch 
         dctx = NEW(B * Dq);
         if (f->a2c_p) d_a2c_p = ZEROS(NI * K * 2 * R);
         if (!dp_att || !dctx || (f->a2c_p && !d_a2c_p)) return oom(err);
-        aw = (vtag_attention_weights){caption_param(m, "core.attention.h2att.weight"),
-                                      caption_param(m, "core.attention.h2att.bias"),
-                                      caption_param(m, "core.attention.alpha_net.weight"),
-                                      caption_param(m, "core.attention.alpha_net.bias")};
-        ag = (vtag_attention_grads){caption_grad(m, "core.attention.h2att.weight"),
-                                    caption_grad(m, "core.attention.h2att.bias"),
-                                    caption_grad(m, "core.attention.alpha_net.weight"),
-                                    caption_grad(m, "core.attention.alpha_net.bias")};
-        a2c_w = caption_param(m, "core.a2c.weight");
+        aw = (vtag_attention_weights){caption_param(m, CP_H2ATT_W),
+                                      caption_param(m, CP_H2ATT_B),
+                                      caption_param(m, CP_ALPHA_W),
+                                      caption_param(m, CP_ALPHA_B)};
+        ag = (vtag_attention_grads){caption_grad(m, CP_H2ATT_W),
+                                    caption_grad(m, CP_H2ATT_B),
+                                    caption_grad(m, CP_ALPHA_W),
+                                    caption_grad(m, CP_ALPHA_B)};
+        a2c_w = caption_param(m, CP_A2C_W);
     }
     const vtag_attention_dims dims = {B, K, Dq, R, A, sq->rep};
     for (int64_t s = S - 1; s >= 0; s--) {
@@ -163,34 +163,34 @@ static int maxout_backward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch 
         dc_prev = tmp;
     }
     /* Weight gradients of everything that ran per step, one GEMM each. */
-    vtag_linear_backward(ctx, NULL, caption_grad(m, "core.h2h.weight"), caption_grad(m, "core.h2h.bias"), da, f->hs,
+    vtag_linear_backward(ctx, NULL, caption_grad(m, CP_H2H_W), caption_grad(m, CP_H2H_B), da, f->hs,
                          h2h_w, S * B, R, G);
     float *dx = ZEROS(S * B * E);
     if (!dx) return oom(err);
-    vtag_linear_backward(ctx, dx, caption_grad(m, "core.i2h.weight"), caption_grad(m, "core.i2h.bias"), da, f->x,
-                         caption_param(m, "core.i2h.weight"), S * B, E, G);
+    vtag_linear_backward(ctx, dx, caption_grad(m, CP_I2H_W), caption_grad(m, CP_I2H_B), da, f->x,
+                         caption_param(m, CP_I2H_W), S * B, E, G);
     float *dxw = dx;
     if (fc) {
         /* The image step's inputs: one img_embed(fc) per image, shared by its rows. */
         const float *dx0 = sq->rep > 1 ? sum_per_image(ctx, dx, B, sq->rep, E) : dx;
         if (!dx0) return oom(err);
-        vtag_linear_backward(ctx, NULL, caption_grad(m, "img_embed.weight"), caption_grad(m, "img_embed.bias"), dx0, bt->fc,
-                             caption_param(m, "img_embed.weight"), NI, c->fc_feat_size, E);
+        vtag_linear_backward(ctx, NULL, caption_grad(m, CP_IMG_EMBED_W), caption_grad(m, CP_IMG_EMBED_B), dx0, bt->fc,
+                             caption_param(m, CP_IMG_EMBED_W), NI, c->fc_feat_size, E);
         dxw += B * E;
     } else {
         /* a2c over all steps: dW += da[:, 3R:5R]^T · ctx (over P: dW += dP^T · att, one row per image
          * and position), db += Σ da[:, 3R:5R]. */
-        float *gw = caption_grad(m, "core.a2c.weight"), *gb = caption_grad(m, "core.a2c.bias");
+        float *gw = caption_grad(m, CP_A2C_W), *gb = caption_grad(m, CP_A2C_B);
         if (f->a2c_p)
             vtag_gemm(ctx, 1, 0, 2 * R, D, NI * K, 1.0f, d_a2c_p, 2 * R, bt->att, D, 1.0f, gw, D);
         else
             vtag_gemm(ctx, 1, 0, 2 * R, D, S * B, 1.0f, da + 3 * R, G, f->ctxs, D, 1.0f, gw, D);
         for (int64_t i = 0; i < S * B; i++)
             for (int64_t j = 0; j < 2 * R; j++) gb[j] += da[i * G + 3 * R + j];
-        vtag_linear_backward(ctx, NULL, caption_grad(m, "ctx2att.weight"), caption_grad(m, "ctx2att.bias"), dp_att, bt->att,
-                             caption_param(m, "ctx2att.weight"), NI * K, D, A);
+        vtag_linear_backward(ctx, NULL, caption_grad(m, CP_CTX2ATT_W), caption_grad(m, CP_CTX2ATT_B), dp_att, bt->att,
+                             caption_param(m, CP_CTX2ATT_W), NI * K, D, A);
     }
-    vtag_embedding_backward(caption_grad(m, "embed.weight"), dxw, sq->in, T * B, E);
+    vtag_embedding_backward(caption_grad(m, CP_EMBED), dxw, sq->in, T * B, E);
     return VTAG_OK;
 }
 
@@ -239,25 +239,25 @@ static int topdown_forward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch 
         !f->cs || !f->h2s || !f->c2s || !f->ctxs || !f->drop || !f->att_cache)
         return oom(err);
 
-    embed_relu_dropout(ctx, f->fce, f->fce_pre, f->fce_mask, bt->fc, caption_param(m, "fc_embed.0.weight"),
-                       caption_param(m, "fc_embed.0.bias"), B, c->fc_feat_size, R, p, train);
-    embed_relu_dropout(ctx, f->ate, f->ate_pre, f->ate_mask, bt->att, caption_param(m, "att_embed.0.weight"),
-                       caption_param(m, "att_embed.0.bias"), B * K, c->att_feat_size, R, p, train);
-    vtag_linear_forward(ctx, f->p_att, f->ate, caption_param(m, "ctx2att.weight"), caption_param(m, "ctx2att.bias"),
+    embed_relu_dropout(ctx, f->fce, f->fce_pre, f->fce_mask, bt->fc, caption_param(m, CP_FC_EMBED_W),
+                       caption_param(m, CP_FC_EMBED_B), B, c->fc_feat_size, R, p, train);
+    embed_relu_dropout(ctx, f->ate, f->ate_pre, f->ate_mask, bt->att, caption_param(m, CP_ATT_EMBED_W),
+                       caption_param(m, CP_ATT_EMBED_B), B * K, c->att_feat_size, R, p, train);
+    vtag_linear_forward(ctx, f->p_att, f->ate, caption_param(m, CP_CTX2ATT_W), caption_param(m, CP_CTX2ATT_B),
                         B * K, R, A, 0);
-    int rc = vtag_embedding_forward(f->x_pre, sq->in, caption_param(m, "embed.0.weight"), T * B, c->vocab_size + 1, E, err);
+    int rc = vtag_embedding_forward(f->x_pre, sq->in, caption_param(m, CP_EMBED), T * B, c->vocab_size + 1, E, err);
     if (rc) return rc;
     vtag_relu_forward(f->x_pre, f->x_pre, T * B * E, ctx->threads);
     vtag_dropout_forward(f->x, f->x_mask, f->x_pre, T * B * E, p, train, &ctx->rng, ctx->threads);
 
-    const float *wih1 = caption_param(m, "core.att_lstm.weight_ih"), *bih1 = caption_param(m, "core.att_lstm.bias_ih");
-    const float *whh1 = caption_param(m, "core.att_lstm.weight_hh"), *bhh1 = caption_param(m, "core.att_lstm.bias_hh");
-    const float *wih2 = caption_param(m, "core.lang_lstm.weight_ih"), *bih2 = caption_param(m, "core.lang_lstm.bias_ih");
-    const float *whh2 = caption_param(m, "core.lang_lstm.weight_hh"), *bhh2 = caption_param(m, "core.lang_lstm.bias_hh");
-    vtag_attention_weights aw = {caption_param(m, "core.attention.h2att.weight"),
-                                 caption_param(m, "core.attention.h2att.bias"),
-                                 caption_param(m, "core.attention.alpha_net.weight"),
-                                 caption_param(m, "core.attention.alpha_net.bias")};
+    const float *wih1 = caption_param(m, CP_ATT_LSTM_W_IH), *bih1 = caption_param(m, CP_ATT_LSTM_B_IH);
+    const float *whh1 = caption_param(m, CP_ATT_LSTM_W_HH), *bhh1 = caption_param(m, CP_ATT_LSTM_B_HH);
+    const float *wih2 = caption_param(m, CP_LANG_LSTM_W_IH), *bih2 = caption_param(m, CP_LANG_LSTM_B_IH);
+    const float *whh2 = caption_param(m, CP_LANG_LSTM_W_HH), *bhh2 = caption_param(m, CP_LANG_LSTM_B_HH);
+    vtag_attention_weights aw = {caption_param(m, CP_H2ATT_W),
+                                 caption_param(m, CP_H2ATT_B),
+                                 caption_param(m, CP_ALPHA_W),
+                                 caption_param(m, CP_ALPHA_B)};
     const vtag_attention_dims dims = {B, K, R, R, A, 1};
     const int64_t d1[3] = {R, R, E}, d2[2] = {R, R};
     for (int64_t s = 0; s < T; s++) {
@@ -300,15 +300,15 @@ static int topdown_backward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch
     if (!dg1 || !dg2 || !dh1 || !dh1n || !dc1 || !dc1p || !dh2 || !dh2n || !dc2 || !dc2p || !dli || !dctx || !date ||
         !dp_att || !dx)
         return oom(err);
-    const float *wih1 = caption_param(m, "core.att_lstm.weight_ih"), *whh1 = caption_param(m, "core.att_lstm.weight_hh");
-    const float *wih2 = caption_param(m, "core.lang_lstm.weight_ih"), *whh2 = caption_param(m, "core.lang_lstm.weight_hh");
-    vtag_attention_weights aw = {caption_param(m, "core.attention.h2att.weight"),
-                                 caption_param(m, "core.attention.h2att.bias"),
-                                 caption_param(m, "core.attention.alpha_net.weight"),
-                                 caption_param(m, "core.attention.alpha_net.bias")};
-    vtag_attention_grads ag = {caption_grad(m, "core.attention.h2att.weight"), caption_grad(m, "core.attention.h2att.bias"),
-                               caption_grad(m, "core.attention.alpha_net.weight"),
-                               caption_grad(m, "core.attention.alpha_net.bias")};
+    const float *wih1 = caption_param(m, CP_ATT_LSTM_W_IH), *whh1 = caption_param(m, CP_ATT_LSTM_W_HH);
+    const float *wih2 = caption_param(m, CP_LANG_LSTM_W_IH), *whh2 = caption_param(m, CP_LANG_LSTM_W_HH);
+    vtag_attention_weights aw = {caption_param(m, CP_H2ATT_W),
+                                 caption_param(m, CP_H2ATT_B),
+                                 caption_param(m, CP_ALPHA_W),
+                                 caption_param(m, CP_ALPHA_B)};
+    vtag_attention_grads ag = {caption_grad(m, CP_H2ATT_W), caption_grad(m, CP_H2ATT_B),
+                               caption_grad(m, CP_ALPHA_W),
+                               caption_grad(m, CP_ALPHA_B)};
     const vtag_attention_dims dims = {B, K, R, R, A, sq->rep};
     const size_t row_bytes = (size_t)(B * R) * sizeof(float);
     for (int64_t s = T - 1; s >= 0; s--) {
@@ -344,20 +344,20 @@ static int topdown_backward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch
         t = dc1, dc1 = dc1p, dc1p = t;
         t = dc2, dc2 = dc2p, dc2p = t;
     }
-    vtag_linear_backward(ctx, NULL, caption_grad(m, "core.att_lstm.weight_ih"), caption_grad(m, "core.att_lstm.bias_ih"),
+    vtag_linear_backward(ctx, NULL, caption_grad(m, CP_ATT_LSTM_W_IH), caption_grad(m, CP_ATT_LSTM_B_IH),
                          dg1, f->att_in, wih1, T * B, W1, 4 * R);
-    vtag_linear_backward(ctx, NULL, caption_grad(m, "core.att_lstm.weight_hh"), caption_grad(m, "core.att_lstm.bias_hh"),
+    vtag_linear_backward(ctx, NULL, caption_grad(m, CP_ATT_LSTM_W_HH), caption_grad(m, CP_ATT_LSTM_B_HH),
                          dg1, f->hs, whh1, T * B, R, 4 * R);
-    vtag_linear_backward(ctx, NULL, caption_grad(m, "core.lang_lstm.weight_ih"), caption_grad(m, "core.lang_lstm.bias_ih"),
+    vtag_linear_backward(ctx, NULL, caption_grad(m, CP_LANG_LSTM_W_IH), caption_grad(m, CP_LANG_LSTM_B_IH),
                          dg2, f->lang_in, wih2, T * B, W2, 4 * R);
-    vtag_linear_backward(ctx, NULL, caption_grad(m, "core.lang_lstm.weight_hh"), caption_grad(m, "core.lang_lstm.bias_hh"),
+    vtag_linear_backward(ctx, NULL, caption_grad(m, CP_LANG_LSTM_W_HH), caption_grad(m, CP_LANG_LSTM_B_HH),
                          dg2, f->h2s, whh2, T * B, R, 4 * R);
     /* Embeddings: back through dropout and ReLU, then the table / Linear. */
     float *dxe = undo_relu_dropout(ctx, dx, f->x_mask, f->x_pre, T * B * E);
     if (!dxe) return oom(err);
-    vtag_embedding_backward(caption_grad(m, "embed.0.weight"), dxe, sq->in, T * B, E);
-    vtag_linear_backward(ctx, date, caption_grad(m, "ctx2att.weight"), caption_grad(m, "ctx2att.bias"), dp_att, f->ate,
-                         caption_param(m, "ctx2att.weight"), NI * K, R, A);
+    vtag_embedding_backward(caption_grad(m, CP_EMBED), dxe, sq->in, T * B, E);
+    vtag_linear_backward(ctx, date, caption_grad(m, CP_CTX2ATT_W), caption_grad(m, CP_CTX2ATT_B), dp_att, f->ate,
+                         caption_param(m, CP_CTX2ATT_W), NI * K, R, A);
     /* fc_emb entered att_lstm at every step of every row of its image: d fc_emb = (Σ over those
      * steps and rows of d gates) · weight_ih[:, R:2R]. */
     float *g1_img = ZEROS(NI * 4 * R), *dfce_img = ZEROS(NI * R);
@@ -369,10 +369,10 @@ static int topdown_backward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch
     float *date_pre = undo_relu_dropout(ctx, date, f->ate_mask, f->ate_pre, NI * K * R);
     float *dfce_pre = undo_relu_dropout(ctx, dfce_img, f->fce_mask, f->fce_pre, NI * R);
     if (!date_pre || !dfce_pre) return oom(err);
-    vtag_linear_backward(ctx, NULL, caption_grad(m, "att_embed.0.weight"), caption_grad(m, "att_embed.0.bias"), date_pre,
-                         bt->att, caption_param(m, "att_embed.0.weight"), NI * K, c->att_feat_size, R);
-    vtag_linear_backward(ctx, NULL, caption_grad(m, "fc_embed.0.weight"), caption_grad(m, "fc_embed.0.bias"), dfce_pre,
-                         bt->fc, caption_param(m, "fc_embed.0.weight"), NI, c->fc_feat_size, R);
+    vtag_linear_backward(ctx, NULL, caption_grad(m, CP_ATT_EMBED_W), caption_grad(m, CP_ATT_EMBED_B), date_pre,
+                         bt->att, caption_param(m, CP_ATT_EMBED_W), NI * K, c->att_feat_size, R);
+    vtag_linear_backward(ctx, NULL, caption_grad(m, CP_FC_EMBED_W), caption_grad(m, CP_FC_EMBED_B), dfce_pre,
+                         bt->fc, caption_param(m, CP_FC_EMBED_W), NI, c->fc_feat_size, R);
     return VTAG_OK;
 }
 
@@ -461,8 +461,8 @@ int caption_loss_backward(vtag_ctx *ctx, vtag_model *m, const vtag_batch *bt, co
     float *dlogits = ZEROS(T * B * V1), *dout = ZEROS(T * B * R);
     if (!dlogits || !dout) return oom(err);
     vtag_logsoftmax_wnll_backward(dlogits, 1.0 / msum, lp, sq->target, w, T * B, V1, ctx->threads);
-    vtag_linear_backward(ctx, dout, caption_grad(m, "logit.weight"), caption_grad(m, "logit.bias"), dlogits, out,
-                         caption_param(m, "logit.weight"), T * B, R, V1);
+    vtag_linear_backward(ctx, dout, caption_grad(m, CP_LOGIT_W), caption_grad(m, CP_LOGIT_B), dlogits, out,
+                         caption_param(m, CP_LOGIT_W), T * B, R, V1);
     return caption_model_backward(ctx, m, bt, sq, f, dout, err);
 }
 
@@ -482,7 +482,7 @@ int vtag_model_xe_weighted(vtag_ctx *ctx, vtag_model *m, const vtag_batch *bt, c
     rc = m->cfg.type == VTAG_MODEL_TOPDOWN ? topdown_forward(ctx, m, bt, &sq, train, out, &f, err)
                                            : maxout_forward(ctx, m, bt, &sq, train, out, &f, err);
     if (rc) return rc;
-    vtag_linear_forward(ctx, lp, out, caption_param(m, "logit.weight"), caption_param(m, "logit.bias"), T * B, R, V1, 0);
+    vtag_linear_forward(ctx, lp, out, caption_param(m, CP_LOGIT_W), caption_param(m, CP_LOGIT_B), T * B, R, V1, 0);
     vtag_logsoftmax_forward(lp, lp, T * B, V1, ctx->threads);
     if (logprobs)
         for (int64_t t = 0; t < T; t++)
