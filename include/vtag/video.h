@@ -3,7 +3,8 @@
  * metadata applied). Built on libavformat/libavcodec/libswscale.
  *
  * FFmpeg writes its own diagnostics through av_log(); the library leaves
- * that process-wide setting alone (the vtag CLI silences it). */
+ * that process-wide setting alone unless asked (vtag_video_set_log; the vtag
+ * CLI silences it). */
 #ifndef VTAG_VIDEO_H
 #define VTAG_VIDEO_H
 
@@ -105,6 +106,16 @@ int vtag_video_probe(const char *path, vtag_video_info *info, vtag_error *err);
 /* The FFmpeg release and the versions of the libav* libraries loaded at run
  * time (they may differ from the headers vtag was built with), as one line. */
 void vtag_video_versions(char *buf, int64_t cap);
+
+/* How much FFmpeg itself writes to stderr (its av_log level). This is
+ * FFmpeg's process-wide setting, not vtag state: a program sets it once, at
+ * start, before any thread opens a video. */
+typedef enum vtag_video_log {
+    VTAG_VIDEO_LOG_QUIET = 0,   /* nothing */
+    VTAG_VIDEO_LOG_WARNING = 1, /* warnings and errors (the CLI's --verbose) */
+} vtag_video_log;
+
+void vtag_video_set_log(vtag_video_log level);
 
 /* ---- reading frames ---------------------------------------------------------- */
 typedef struct vtag_video vtag_video_t; /* an open video with a sampler: the frame iterator */

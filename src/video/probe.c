@@ -40,3 +40,8 @@ void vtag_video_versions(char *buf, int64_t cap)
              AV_VERSION_MINOR(c), AV_VERSION_MICRO(c), AV_VERSION_MAJOR(s), AV_VERSION_MINOR(s), AV_VERSION_MICRO(s),
              AV_VERSION_MAJOR(u), AV_VERSION_MINOR(u), AV_VERSION_MICRO(u));
 }
+
+void vtag_video_set_log(vtag_video_log level)
+{
+    av_log_set_level(level == VTAG_VIDEO_LOG_WARNING ? AV_LOG_WARNING : AV_LOG_QUIET);
+}
