@@ -103,6 +103,119 @@ typedef struct vtag_run_choice {
 int vtag_run_best(const vtag_run *r, const char *model, vtag_run_choice *c, vtag_error *err);
 void vtag_run_choice_free(vtag_run_choice *c);
 
+/* ---- the pipeline's side: settings, stages, summary ---------------------------- */
+
+/* The settings a run is made with. A finished stage records those its output
+ * depends on (through its inputs too): the backbone labels, backbone and
+ * size; features also sample; the training stages all five. A later run of
+ * the pipeline on the folder must have the same values for the recorded
+ * ones. */
+typedef struct vtag_run_settings {
+    const char *labels;   /* the labels file, absolute */
+    const char *backbone; /* the ONNX backbone, absolute, or "built-in" */
+    const char *sample;   /* the frame sampling spec */
+    int64_t size;         /* the backbone's frame size; 0: its own */
+    int64_t hidden;       /* E = R = A of the caption models */
+} vtag_run_settings;
+
+/* Opens dir for a pipeline run: creates the folder ("DIR: cannot create the
+ * folder (REASON)"), takes DIR/pipeline.lock for as long as r is open (and
+ * for the children that inherit it: "DIR is in use by another vtag pipeline
+ * (pid N)"), and loads the manifest — an empty one when there is none or with
+ * restart ("DIR/pipeline.json:LINE: not a pipeline manifest (WHY); use
+ * --restart to start again"). A setting a finished stage used must equal
+ * s's ("DIR/pipeline.json: was made with another NAME; use --restart (or
+ * another --out)"); one no finished stage used is dropped. Nothing is
+ * written but the lock: vtag_run_save writes the manifest. */
+int vtag_run_open_pipeline(vtag_run **out, const char *dir, const vtag_run_settings *s, int restart,
+                           vtag_error *err);
+/* Writes DIR/pipeline.json (2-space indent, sorted keys) with vtag_atomic_write. */
+int vtag_run_save(vtag_run *r, vtag_error *err);
+/* Whether the manifest records stage as finished (and its wall time). */
+int vtag_run_stage_done(const vtag_run *r, const char *stage, double *seconds);
+/* Records stage as finished after `seconds` with the settings it used, and saves. */
+int vtag_run_stage_finish(vtag_run *r, const char *stage, double seconds, vtag_error *err);
+/* The settings the manifest records (NULL, or 0, for one it does not). */
+void vtag_run_recorded(const vtag_run *r, vtag_run_settings *s);
+
+/* A stage of the pipeline, run as the vtag command of its kind. */
+typedef enum vtag_run_stage_kind {
+    VTAG_RUN_STAGE_BACKBONE = 0, /* vtag backbone train: the built-in CNN */
+    VTAG_RUN_STAGE_FEATURES,     /* vtag features of one split */
+    VTAG_RUN_STAGE_XE,           /* vtag train: cross-entropy */
+    VTAG_RUN_STAGE_SCST,         /* vtag train --scst from the XE checkpoint */
+} vtag_run_stage_kind;
+
+typedef struct vtag_run_stage {
+    vtag_run_stage_kind kind;
+    char name[64];      /* its key in the manifest's "stages": backbone, features-<split>, <model>-xe, <model> */
+    char what[128];     /* its banner: "fc: cross-entropy, 25 epochs" */
+    const char *model;  /* XE, SCST: the model */
+    const char *split;  /* FEATURES: "train", "val" or "test" */
+    /* Its files (owned by the plan; NULL where the kind has none). */
+    const char *labels;    /* every kind */
+    const char *backbone;  /* FEATURES: the backbone */
+    const char *feats;     /* XE, SCST: the training split's features */
+    const char *val_feats; /* XE, SCST: the validation split's; NULL without validation videos */
+    const char *init;      /* SCST: the XE checkpoint */
+    const char *out;       /* the backbone, features or checkpoint it writes */
+    const char *log;       /* XE, SCST: the training log */
+} vtag_run_stage;
+
+typedef struct vtag_run_plan_opts {
+    const char *dir;      /* the run folder */
+    const char *labels;   /* the labels file, as given */
+    const char *backbone; /* an ONNX backbone, as given; NULL: train the built-in CNN */
+    const char *model;    /* fc | att2in | topdown (or updown) | all */
+    const char *sample;   /* the frame sampling spec */
+    int64_t size, hidden; /* the settings of the same names */
+    int64_t xe_epochs;
+    int64_t scst_epochs;  /* 0: no SCST stages */
+} vtag_run_plan_opts;
+
+typedef struct vtag_run_plan {
+    vtag_run_settings settings; /* this run's (absolute paths, owned) */
+    int64_t videos[3];          /* the labels' videos per split (train, val, test) */
+    const char *models[VTAG_RUN_N_MODELS];
+    int n_models;
+    vtag_run_stage *stage; /* (n) in running order */
+    int n;
+    char **owned; /* the strings the stages and settings point to */
+    int n_owned;
+} vtag_run_plan;
+
+/* Reads the labels (their messages; "LABELS: no training videos (split
+ * \"train\" or no split)"), checks the backbone is a file ("B: cannot open
+ * the backbone") and lists the stages: backbone (unless o->backbone),
+ * features of each split that has videos, then for each model XE and SCST. */
+int vtag_run_plan_build(vtag_run_plan *p, const vtag_run_plan_opts *o, vtag_error *err);
+void vtag_run_plan_free(vtag_run_plan *p);
+/* --restart: the training stages resume and append to their logs, so a
+ * restarted run would continue the old training and mix its log lines into
+ * the summary. Removes each training stage's checkpoint, its training state
+ * and its log ("--restart: cannot remove PATH: REASON"). */
+int vtag_run_plan_forget(const vtag_run_plan *p, vtag_error *err);
+
+/* Runs this executable with argv (argv[0] is ignored) in a child process that
+ * dies with the caller however it dies (PR_SET_PDEATHSIG: SIGTERM), and waits
+ * for it: its exit status in *status. Fails when it cannot start, or was
+ * killed ("'vtag ARGV[1]' was killed by signal N"). Flushes stdout and stderr
+ * first. */
+int vtag_run_exec(char *const *argv, int *status, vtag_error *err);
+
+/* The validation CIDEr-D of a model after XE and after SCST: the largest
+ * val_cider_d in each training log; -1 without one (or without SCST). */
+typedef struct vtag_run_figures {
+    const char *model;
+    double val_cider_d_xe, val_cider_d_scst;
+} vtag_run_figures;
+
+/* With validation videos, each of the plan's models' figures into f
+ * (*n = p->n_models), recorded in the manifest's "summary" (vtag_run_save
+ * writes it); without, *n = 0 and nothing changes. */
+int vtag_run_summarize(vtag_run *r, const vtag_run_plan *p, vtag_run_figures f[VTAG_RUN_N_MODELS], int *n,
+                       vtag_error *err);
+
 #ifdef __cplusplus
 }
 #endif

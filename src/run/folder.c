@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "vtag/run.h"
 
@@ -14,6 +15,7 @@ struct vtag_run {
     json_t *root;   /* the manifest */
     json_t *want;   /* the pipeline's settings for this run (NULL when read-only) */
     char *backbone; /* resolved (read-only) */
+    int lock;       /* DIR/pipeline.lock's descriptor (pipeline), else -1 */
 };
 
 /* ---- names ------------------------------------------------------------------ */
@@ -124,6 +126,7 @@ int vtag_run_list_trained(const char *dir, const char *model, vtag_run_trained *
 void vtag_run_close(vtag_run **r)
 {
     if (!*r) return;
+    vtag_lock_release(&(*r)->lock);
     json_decref((*r)->root);
     json_decref((*r)->want);
     free((*r)->dir);
@@ -137,6 +140,7 @@ void vtag_run_close(vtag_run **r)
 static int run_new(vtag_run **out, const char *dir, vtag_error *err)
 {
     vtag_run *r = calloc(1, sizeof *r);
+    if (r) r->lock = -1;
     if (r) r->dir = strdup(dir);
     if (r && r->dir) r->path = vtag_run_path(dir, VTAG_RUN_FILE_MANIFEST, NULL);
     if (!r || !r->dir || !r->path) {
@@ -259,5 +263,168 @@ int vtag_run_best(const vtag_run *r, const char *model, vtag_run_choice *c, vtag
     if (!c->checkpoint)
         return vtag_fail(err, VTAG_ERR_NOTFOUND, "%s: no trained %s model (vtag pipeline has not finished it)",
                          r->dir, pick ? pick : "caption");
+    return VTAG_OK;
+}
+
+/* ---- the pipeline's side ------------------------------------------------------ */
+
+/* The settings, and which of them each stage's output depends on (through its
+ * inputs too: features are made by the backbone). */
+enum { KEY_LABELS = 1, KEY_BACKBONE = 2, KEY_SIZE = 4, KEY_SAMPLE = 8, KEY_HIDDEN = 16, KEY_ALL = 31 };
+static const char *const KEY_NAMES[] = {"labels", "backbone", "size", "sample", "hidden"};
+enum { N_KEYS = 5 };
+
+static unsigned stage_keys(const char *stage)
+{
+    if (strcmp(stage, "backbone") == 0) return KEY_LABELS | KEY_BACKBONE | KEY_SIZE;
+    if (strncmp(stage, "features-", 9) == 0) return KEY_LABELS | KEY_BACKBONE | KEY_SIZE | KEY_SAMPLE;
+    return KEY_ALL; /* <model>-xe, <model>, and any other name a manifest may hold */
+}
+
+/* Loads the manifest, or starts an empty one when there is none (or with
+ * restart), and checks the recorded settings against r->want. A setting is
+ * recorded when the first stage that used it finishes, so pipeline.json never
+ * holds a value no stage accepted; one no finished stage used is dropped
+ * (manifests before settings were recorded per stage held every setting from
+ * the start). */
+static int manifest_load(vtag_run *r, int restart, vtag_error *err)
+{
+    if (restart || !vtag_is_file(r->path)) {
+        r->root = json_pack("{s:o}", "stages", json_object());
+        return r->root ? VTAG_OK : vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", r->path);
+    }
+    json_error_t je;
+    r->root = json_load_file(r->path, 0, &je);
+    json_t *stages = json_object_get(r->root, "stages");
+    if (!r->root || !json_is_object(stages))
+        return vtag_fail(err, VTAG_ERR_FORMAT, "%s:%d: not a pipeline manifest (%s); use --restart to start again",
+                         r->path, je.line, r->root ? "no \"stages\" object" : je.text);
+    unsigned used = 0;
+    const char *stage;
+    json_t *v;
+    json_object_foreach(stages, stage, v) used |= stage_keys(stage);
+    for (int i = 0; i < N_KEYS; i++) {
+        if (!(used & (1u << i)))
+            json_object_del(r->root, KEY_NAMES[i]);
+        else if (!json_equal(json_object_get(r->root, KEY_NAMES[i]), json_object_get(r->want, KEY_NAMES[i])))
+            return vtag_fail(err, VTAG_ERR_ARG, "%s: was made with another %s; use --restart (or another --out)",
+                             r->path, KEY_NAMES[i]);
+    }
+    return VTAG_OK;
+}
+
+/* Held to the close, and by each stage (inherited): a second pipeline on DIR,
+ * or one started while a stage of a killed pipeline still ran, is refused. */
+static int lock_dir(vtag_run *r, vtag_error *err)
+{
+    char *path = vtag_run_path(r->dir, VTAG_RUN_FILE_LOCK, NULL);
+    if (!path) return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", r->dir);
+    long holder;
+    int rc = vtag_lock_file(path, &r->lock, &holder, err);
+    free(path);
+    if (rc && holder > 0) vtag_fail(err, rc, "%s is in use by another vtag pipeline (pid %ld)", r->dir, holder);
+    else if (rc && holder < 0) vtag_fail(err, rc, "%s is in use by another vtag pipeline", r->dir);
+    return rc;
+}
+
+int vtag_run_open_pipeline(vtag_run **out, const char *dir, const vtag_run_settings *s, int restart,
+                           vtag_error *err)
+{
+    *out = NULL;
+    vtag_run *r = NULL;
+    int rc = run_new(&r, dir, err);
+    if (rc) return rc;
+    r->want = json_pack("{s:s, s:s, s:s, s:I, s:I}", "labels", s->labels, "backbone", s->backbone, "sample",
+                        s->sample, "size", (json_int_t)s->size, "hidden", (json_int_t)s->hidden);
+    if (!r->want) rc = vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", dir);
+    if (!rc && mkdir(dir, 0777) && errno != EEXIST)
+        rc = vtag_fail(err, VTAG_ERR_IO, "%s: cannot create the folder (%s)", dir, strerror(errno));
+    if (!rc) rc = lock_dir(r, err);
+    if (!rc) rc = manifest_load(r, restart, err);
+    if (rc) {
+        vtag_run_close(&r);
+        return rc;
+    }
+    *out = r;
+    return VTAG_OK;
+}
+
+int vtag_run_save(vtag_run *r, vtag_error *err)
+{
+    char *text = json_dumps(r->root, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (!text) return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", r->path);
+    int rc = vtag_atomic_write(r->path, text, strlen(text), err);
+    free(text);
+    return rc;
+}
+
+int vtag_run_stage_done(const vtag_run *r, const char *stage, double *seconds)
+{
+    json_t *v = json_object_get(json_object_get(r->root, "stages"), stage);
+    if (seconds) *seconds = v ? json_number_value(v) : 0;
+    return v != NULL;
+}
+
+int vtag_run_stage_finish(vtag_run *r, const char *stage, double seconds, vtag_error *err)
+{
+    unsigned keys = stage_keys(stage);
+    for (int i = 0; i < N_KEYS; i++)
+        if (keys & (1u << i)) json_object_set(r->root, KEY_NAMES[i], json_object_get(r->want, KEY_NAMES[i]));
+    if (json_object_set_new(json_object_get(r->root, "stages"), stage, json_real(seconds)))
+        return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", r->path);
+    return vtag_run_save(r, err);
+}
+
+void vtag_run_recorded(const vtag_run *r, vtag_run_settings *s)
+{
+    s->labels = json_string_value(json_object_get(r->root, "labels"));
+    s->backbone = json_string_value(json_object_get(r->root, "backbone"));
+    s->sample = json_string_value(json_object_get(r->root, "sample"));
+    s->size = (int64_t)json_integer_value(json_object_get(r->root, "size"));
+    s->hidden = (int64_t)json_integer_value(json_object_get(r->root, "hidden"));
+}
+
+/* Largest val_cider_d in a training log (JSON lines); -1 when none or the log
+ * cannot be read (the summary then shows -1; the stages' own runs have
+ * already reported). */
+static double best_val(const char *log_path)
+{
+    FILE *f = NULL;
+    if (vtag_file_open(&f, log_path, NULL)) return -1;
+    vtag_line ln = {0};
+    double best = -1;
+    while (!vtag_line_read(&ln, f, log_path, VTAG_LINE_MAX, NULL) && ln.len) {
+        json_t *o = json_loads(ln.data, 0, NULL);
+        json_t *v = o ? json_object_get(o, "val_cider_d") : NULL;
+        if (v && json_is_number(v) && json_number_value(v) > best) best = json_number_value(v);
+        json_decref(o);
+    }
+    vtag_line_free(&ln);
+    fclose(f);
+    return best;
+}
+
+int vtag_run_summarize(vtag_run *r, const vtag_run_plan *p, vtag_run_figures f[VTAG_RUN_N_MODELS], int *n,
+                       vtag_error *err)
+{
+    *n = 0;
+    if (p->videos[VTAG_DATA_SPLIT_VAL] == 0) return VTAG_OK;
+    int scst = 0;
+    for (int i = 0; i < p->n; i++) scst |= p->stage[i].kind == VTAG_RUN_STAGE_SCST;
+    json_t *summary = json_object();
+    if (!summary) return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", r->path);
+    for (int k = 0; k < p->n_models; k++) {
+        char *xe = vtag_run_path(r->dir, VTAG_RUN_FILE_XE_LOG, p->models[k]);
+        char *sc = vtag_run_path(r->dir, VTAG_RUN_FILE_SCST_LOG, p->models[k]);
+        f[k].model = p->models[k];
+        f[k].val_cider_d_xe = xe ? best_val(xe) : -1;
+        f[k].val_cider_d_scst = sc && scst ? best_val(sc) : -1;
+        free(xe);
+        free(sc);
+        json_object_set_new(summary, p->models[k], json_pack("{s:f, s:f}", "val_cider_d_xe", f[k].val_cider_d_xe,
+                                                             "val_cider_d_scst", f[k].val_cider_d_scst));
+    }
+    *n = p->n_models;
+    json_object_set_new(r->root, "summary", summary);
     return VTAG_OK;
 }
