@@ -145,11 +145,54 @@ typedef struct vtag_epoch_stats {
 /* Called after every step with (done rows, total rows, running mean loss). */
 typedef void (*vtag_progress_fn)(void *user, int64_t done, int64_t total, double loss);
 
+/* ---- a training step: gradient -> hook -> update ----
+ * Every step (XE and SCST) is split in two: the gradient half zeroes
+ * m->params.grad and adds the batch's loss gradient to it; vtag_train_update
+ * then calls the gradient hook, checks that the loss and the gradient are
+ * finite, clips and takes one Adam step. The hook is where a caller running
+ * several processes sums their gradients (an all-reduce): the divergence
+ * check comes after it, on the gradient the update will use. */
+
+/* grad: the flat gradient m->params.grad, n = m->params.total floats, which
+ * the hook may change in place; step: the step's number within its epoch
+ * (1-based, the N of "step N: ... (diverged)"). Non-zero stops the epoch
+ * before the update with that status; the hook sets err. */
+typedef int (*vtag_grad_hook_fn)(void *user, float *grad, int64_t n, int64_t step, vtag_error *err);
+
+/* What an epoch calls besides its own work (every member optional). */
+typedef struct vtag_train_hooks {
+    vtag_progress_fn progress; /* after every step */
+    vtag_grad_hook_fn grad;    /* between the gradient and the update */
+    void *user;                /* given to both */
+} vtag_train_hooks;
+
+/* perm[0..n) = a permutation of 0..n-1: Fisher-Yates from the end, n-1 draws
+ * from rng. The one shuffle of every trainer's epoch. */
+void vtag_train_shuffle(vtag_rng *rng, int64_t *perm, int64_t n);
+
+/* The gradient half of an XE step on one batch (dropout on): resets
+ * ctx->arena, zeroes m->params.grad, adds the loss gradient; *loss the
+ * batch's mean loss. */
+int vtag_train_xe_grad(vtag_ctx *ctx, vtag_model *m, const vtag_batch *batch, double *loss, vtag_error *err);
+
+/* The update half of a step: hooks->grad (when set); then, when the loss or
+ * the gradient norm is not finite, VTAG_ERR_DIVERGED ("step N: loss is nan
+ * (diverged)", vtag_check_diverged) with the weights and Adam untouched (the
+ * caller keeps its last good checkpoint); else gradient elements clipped to
+ * +-grad_clip (0: off) and one Adam step with lr. hooks may be NULL. */
+int vtag_train_update(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, double loss, float lr, float grad_clip,
+                      int64_t step, const vtag_train_hooks *hooks, vtag_error *err);
+
 /* One epoch of XE: a shuffled pass over the rows (the permutation and every
  * dropout mask come from ctx->rng, so an epoch is a function of the RNG state
- * at its start), Adam with lr from the step-decay schedule at `epoch`. A
- * step whose loss or gradient is not finite stops the epoch before its
- * update, with VTAG_ERR_DIVERGED ("step N: loss is nan (diverged)"). */
+ * at its start), one step per batch (vtag_train_xe_grad, then
+ * vtag_train_update with lr from the step-decay schedule at `epoch`). A step
+ * whose loss or gradient is not finite stops the epoch before its update,
+ * with VTAG_ERR_DIVERGED ("step N: loss is nan (diverged)"). hooks may be NULL. */
+int vtag_train_xe_epoch_hooks(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_rows *rows,
+                              const vtag_xe_opts *o, int epoch, const vtag_train_hooks *hooks, vtag_epoch_stats *stats,
+                              vtag_error *err);
+/* The same without a gradient hook. */
 int vtag_train_xe_epoch(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_rows *rows, const vtag_xe_opts *o,
                         int epoch, vtag_epoch_stats *stats, vtag_progress_fn progress, void *user, vtag_error *err);
 
@@ -178,6 +221,10 @@ typedef struct vtag_train_state {
     int best_epoch;
 } vtag_train_state;
 
+/* The training state beside a checkpoint: "M.safetensors" ->
+ * "M.state.safetensors", any other name gets ".state.safetensors" appended
+ * (malloc'd; NULL when out of memory). */
+char *vtag_train_state_path(const char *checkpoint);
 /* Saves the current weights with the state (so a resumed run continues from
  * the last epoch, not from the best checkpoint). */
 int vtag_train_state_save(const vtag_model *m, const vtag_train_state *s, const char *vocab_json, const char *path,

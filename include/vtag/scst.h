@@ -68,19 +68,43 @@ int vtag_scst_sample(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *image
 int vtag_scst_backward(vtag_ctx *ctx, vtag_model *m, const vtag_scst_tape *tape, const float *adv, double *loss,
                        vtag_error *err);
 
-/* One SCST step on B images: greedy pass (no gradient, dropout off), n
- * samples per image (dropout on) on a tape, rewards, advantages, the loss
- * −Σ adv · log p(token) · mask / Σ mask (mask: labels and EOS) and its
- * gradient through the sampling pass (vtag_scst_backward), clipping and one
- * Adam update. refs[i] (n_refs[i]) are image i's references.
- * stats (optional) accumulates the step's means. Sampling probabilities, a
- * loss or a gradient that are not finite fail with VTAG_ERR_DIVERGED
- * ("step N: ... (diverged)", N = stats->steps + 1), before the update. */
+/* Buffers for SCST steps of up to max_b images of max_length tokens with
+ * sample_n samples each: allocated once, reused by every step of an epoch. */
+typedef struct vtag_scst_work vtag_scst_work;
+int vtag_scst_work_new(vtag_scst_work **w, int64_t max_b, int64_t max_length, int sample_n, vtag_error *err);
+void vtag_scst_work_free(vtag_scst_work **w); /* NULLs *w */
+
+/* The gradient half of an SCST step on B images (the update half is
+ * vtag_train_update, with o->lr and o->grad_clip): greedy pass (no gradient,
+ * dropout off; greedy baseline only), n samples per image (dropout on) on a
+ * tape, rewards, advantages, then m->params.grad zeroed and the gradient of
+ * the loss −Σ adv · log p(token) · mask / Σ mask (mask: labels and EOS)
+ * through the sampling pass (vtag_scst_backward) added; *loss the loss.
+ * refs[i] (n_refs[i]) are image i's references. means (optional) receives
+ * the step's mean reward, advantage, greedy CIDEr-D and loss, steps = 1.
+ * Sampling probabilities that are not finite fail with VTAG_ERR_DIVERGED
+ * ("step N: ... (diverged)"). */
+int vtag_scst_grad(vtag_ctx *ctx, vtag_model *m, vtag_scst_work *w, const vtag_batch *batch,
+                   const vtag_metrics_seq *const *refs, const int64_t *n_refs, const vtag_metrics_df *df,
+                   const vtag_scst_opts *o, int64_t step, double *loss, vtag_scst_stats *means, vtag_error *err);
+
+/* One SCST step on B images: vtag_scst_grad, then vtag_train_update (no
+ * hook): clipping and one Adam update. stats (optional) accumulates the
+ * step's means. Sampling probabilities, a loss or a gradient that are not
+ * finite fail with VTAG_ERR_DIVERGED ("step N: ... (diverged)", N =
+ * stats->steps + 1), before the update. */
 int vtag_scst_step(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_batch *batch,
                    const vtag_metrics_seq *const *refs, const int64_t *n_refs, const vtag_metrics_df *df,
                    const vtag_scst_opts *o, vtag_scst_stats *stats, vtag_error *err);
 
-/* A shuffled pass over the rows in batches of o->batch_size images. */
+/* A shuffled pass over the rows (vtag_train_shuffle) in steps of
+ * o->batch_size images, each vtag_scst_grad then vtag_train_update with
+ * hooks (NULL: none); *stats the means over the steps. */
+int vtag_train_scst_epoch_hooks(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_rows *rows,
+                                const vtag_metrics_seq *const *row_refs, const int64_t *row_n_refs,
+                                const vtag_metrics_df *df, const vtag_scst_opts *o, const vtag_train_hooks *hooks,
+                                vtag_scst_stats *stats, vtag_error *err);
+/* The same without a gradient hook. */
 int vtag_train_scst_epoch(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_rows *rows,
                           const vtag_metrics_seq *const *row_refs, const int64_t *row_n_refs, const vtag_metrics_df *df,
                           const vtag_scst_opts *o, vtag_scst_stats *stats, vtag_progress_fn progress, void *user,

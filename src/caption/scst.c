@@ -84,39 +84,95 @@ void vtag_scst_advantages(const double *reward, const double *greedy, int64_t b,
     }
 }
 
+/* Buffers of the steps of an epoch, allocated once. */
+struct vtag_scst_work {
+    int64_t max_b, L, n;
+    int32_t *gseq, *glen; /* [B, L], [B]: greedy captions */
+    int32_t *sseq, *slen; /* [B·n, L], [B·n]: samples */
+    double *greedy;       /* [B] greedy rewards */
+    double *reward;       /* [B·n] */
+    float *adv;           /* [B·n] */
+    int32_t *ids;         /* [n, L+1]: an image's samples with EOS */
+    vtag_metrics_seq *cands; /* [n] */
+    double *cider;        /* [n] */
+    vtag_metrics_work mw;
+};
+
+static int oom(vtag_error *err) { return vtag_fail(err, VTAG_ERR_NOMEM, "SCST: out of memory"); }
+
+int vtag_scst_work_new(vtag_scst_work **out, int64_t max_b, int64_t max_length, int sample_n, vtag_error *err)
+{
+    *out = NULL;
+    if (max_b < 1 || max_length < 1 || sample_n < 1)
+        return vtag_fail(err, VTAG_ERR_ARG, "SCST: %lld images of %lld tokens, %d samples each", (long long)max_b,
+                         (long long)max_length, sample_n);
+    const int64_t B = max_b, L = max_length, n = sample_n;
+    int64_t BN, BNL, BL, NL1;
+    if (vtag_mul_i64(B, n, &BN) || vtag_mul_i64(BN, L, &BNL) || vtag_mul_i64(B, L, &BL) || vtag_mul_i64(n, L + 1, &NL1) ||
+        (uint64_t)BNL > SIZE_MAX / sizeof(double))
+        return oom(err);
+    vtag_scst_work *w = calloc(1, sizeof *w);
+    if (!w) return oom(err);
+    w->max_b = B, w->L = L, w->n = n;
+    vtag_metrics_work_init(&w->mw);
+    w->gseq = malloc((size_t)BL * sizeof(int32_t));
+    w->glen = malloc((size_t)B * sizeof(int32_t));
+    w->sseq = malloc((size_t)BNL * sizeof(int32_t));
+    w->slen = malloc((size_t)BN * sizeof(int32_t));
+    w->greedy = malloc((size_t)B * sizeof(double));
+    w->reward = malloc((size_t)BN * sizeof(double));
+    w->adv = malloc((size_t)BN * sizeof(float));
+    w->ids = malloc((size_t)NL1 * sizeof(int32_t));
+    w->cands = malloc((size_t)n * sizeof *w->cands);
+    w->cider = malloc((size_t)n * sizeof(double));
+    if (!w->gseq || !w->glen || !w->sseq || !w->slen || !w->greedy || !w->reward || !w->adv || !w->ids || !w->cands ||
+        !w->cider) {
+        vtag_scst_work_free(&w);
+        return oom(err);
+    }
+    *out = w;
+    return VTAG_OK;
+}
+
+void vtag_scst_work_free(vtag_scst_work **wp)
+{
+    vtag_scst_work *w = *wp;
+    if (!w) return;
+    vtag_metrics_work_free(&w->mw);
+    free(w->gseq), free(w->glen), free(w->sseq), free(w->slen), free(w->greedy), free(w->reward), free(w->adv);
+    free(w->ids), free(w->cands), free(w->cider);
+    free(w);
+    *wp = NULL;
+}
+
 /* The rewards of an image's n samples: CIDEr-D of all of them against the
  * image's references prepared once (vtag_metrics_cider_d_many), plus the
  * sentence BLEU-4 term when it is weighted. */
-static int sample_rewards(const vtag_metrics_df *df, vtag_metrics_work *w, const vtag_scst_opts *o, const int32_t *seq,
-                          const int32_t *len, int64_t B, int64_t n, int64_t L, const vtag_metrics_seq *const *refs,
-                          const int64_t *n_refs, double *reward, vtag_error *err)
+static int sample_rewards(vtag_scst_work *w, const vtag_metrics_df *df, const vtag_scst_opts *o, int64_t B,
+                          const vtag_metrics_seq *const *refs, const int64_t *n_refs, vtag_error *err)
 {
-    int32_t *buf = malloc((size_t)(n * (L + 1)) * sizeof(int32_t));
-    vtag_metrics_seq *cands = malloc((size_t)n * sizeof *cands);
-    double *cider = malloc((size_t)n * sizeof *cider);
-    int rc = buf && cands && cider ? VTAG_OK : vtag_fail(err, VTAG_ERR_NOMEM, "SCST: out of memory");
+    const int64_t n = w->n, L = w->L;
+    double *reward = w->reward;
+    int rc = VTAG_OK;
     for (int64_t i = 0; i < B && !rc; i++) {
         for (int64_t j = 0; j < n; j++)
-            cands[j] = with_eos(seq + (i * n + j) * L, len[i * n + j], L, buf + j * (L + 1));
+            w->cands[j] = with_eos(w->sseq + (i * n + j) * L, w->slen[i * n + j], L, w->ids + j * (L + 1));
         for (int64_t j = 0; j < n; j++) reward[i * n + j] = 0;
         if (o->cider_weight != 0) {
-            rc = vtag_metrics_cider_d_many(df, w, cands, n, refs[i], n_refs[i], cider, err);
-            for (int64_t j = 0; j < n && !rc; j++) reward[i * n + j] += o->cider_weight * cider[j];
+            rc = vtag_metrics_cider_d_many(df, &w->mw, w->cands, n, refs[i], n_refs[i], w->cider, err);
+            for (int64_t j = 0; j < n && !rc; j++) reward[i * n + j] += o->cider_weight * w->cider[j];
         }
         for (int64_t j = 0; j < n && !rc && o->bleu_weight != 0; j++) {
             vtag_metrics_bleu b;
             double bl[VTAG_METRICS_MAX_N];
             vtag_metrics_bleu_init(&b);
-            rc = vtag_metrics_bleu_add(&b, w, cands[j], refs[i], n_refs[i], err);
+            rc = vtag_metrics_bleu_add(&b, &w->mw, w->cands[j], refs[i], n_refs[i], err);
             vtag_metrics_bleu_score(&b, bl);
             reward[i * n + j] += o->bleu_weight * bl[3];
         }
     }
-    free(buf), free(cands), free(cider);
     return rc;
 }
-
-static int oom(vtag_error *err) { return vtag_fail(err, VTAG_ERR_NOMEM, "SCST: out of memory"); }
 
 /* "step N: " before a divergence the sampler found (it does not count steps). */
 static int at_step(int rc, int64_t step, vtag_error *err)
@@ -129,78 +185,86 @@ static int at_step(int rc, int64_t step, vtag_error *err)
     return rc;
 }
 
+int vtag_scst_grad(vtag_ctx *ctx, vtag_model *m, vtag_scst_work *w, const vtag_batch *bt,
+                   const vtag_metrics_seq *const *refs, const int64_t *n_refs, const vtag_metrics_df *df,
+                   const vtag_scst_opts *o, int64_t step, double *loss, vtag_scst_stats *means, vtag_error *err)
+{
+    const int64_t B = bt->b, L = m->cfg.max_length, n = o->sample_n, BN = B * n;
+    if (B < 1 || B > w->max_b || L != w->L || n != w->n)
+        return vtag_fail(err, VTAG_ERR_ARG, "SCST: a step of %lld images, %lld tokens, %lld samples for buffers of "
+                         "%lld, %lld, %lld", (long long)B, (long long)L, (long long)n, (long long)w->max_b,
+                         (long long)w->L, (long long)w->n);
+    int rc = VTAG_OK;
+    /* Baseline: the greedy caption, dropout off, no gradient. */
+    memset(w->greedy, 0, (size_t)B * sizeof(double));
+    if (o->baseline == VTAG_SCST_BASELINE_GREEDY) {
+        vtag_decode_opts g = {VTAG_DECODE_GREEDY, 1, 1.0f, 0};
+        vtag_arena_reset(&ctx->arena);
+        if ((rc = vtag_model_decode(ctx, m, bt, &g, w->gseq, NULL, w->glen, err))) return rc;
+        for (int64_t i = 0; i < B && !rc; i++)
+            rc = vtag_scst_reward(df, &w->mw, o, w->gseq + i * L, w->glen[i], L, refs[i], n_refs[i], &w->greedy[i], err);
+        if (rc) return rc;
+    }
+    /* n samples per image, dropout on, keeping the activations. */
+    vtag_scst_tape *tape = NULL;
+    vtag_arena_reset(&ctx->arena);
+    if ((rc = at_step(vtag_scst_sample(ctx, m, bt, n, 1, NULL, &tape, w->sseq, w->slen, err), step, err))) return rc;
+    if ((rc = sample_rewards(w, df, o, B, refs, n_refs, err))) return rc;
+    vtag_scst_advantages(w->reward, w->greedy, B, (int)n, o->baseline, w->adv);
+    /* −Σ advantage · log p(sample) over its labels and EOS, / Σ mask: the
+     * gradient through the sampling pass (same activations, same masks). */
+    *loss = 0;
+    vtag_params_zero_grad(&m->params);
+    if ((rc = vtag_scst_backward(ctx, m, tape, w->adv, loss, err))) return rc;
+    if (!means) return VTAG_OK;
+    double rs = 0, as = 0, gs = 0;
+    for (int64_t i = 0; i < BN; i++) rs += w->reward[i], as += w->adv[i];
+    for (int64_t i = 0; i < B && o->baseline == VTAG_SCST_BASELINE_GREEDY; i++) {
+        /* The log reports the greedy captions' CIDEr-D itself. */
+        double c = w->greedy[i];
+        if ((o->cider_weight != 1 || o->bleu_weight != 0) && df) {
+            int32_t buf[1024];
+            vtag_metrics_seq cand = with_eos(w->gseq + i * L, w->glen[i], L, buf);
+            if ((rc = vtag_metrics_cider_d(df, &w->mw, cand, refs[i], n_refs[i], &c, err))) return rc;
+        }
+        gs += c;
+    }
+    *means = (vtag_scst_stats){rs / (double)BN, as / (double)BN, gs / (double)B, *loss, 1};
+    return VTAG_OK;
+}
+
+/* Adds a step's means to an epoch's sums. */
+static void add_means(vtag_scst_stats *sum, const vtag_scst_stats *s)
+{
+    sum->reward += s->reward;
+    sum->advantage += s->advantage;
+    sum->greedy += s->greedy;
+    sum->loss += s->loss;
+    sum->steps++;
+}
+
 int vtag_scst_step(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_batch *bt, const vtag_metrics_seq *const *refs,
                    const int64_t *n_refs, const vtag_metrics_df *df, const vtag_scst_opts *o, vtag_scst_stats *stats,
                    vtag_error *err)
 {
     int rc = vtag_scst_check_opts(o, err);
     if (rc) return rc;
-    const int64_t B = bt->b, L = m->cfg.max_length, n = o->sample_n, BN = B * n;
-    int32_t *gseq = malloc((size_t)(B * L) * sizeof(int32_t)), *glen = malloc((size_t)B * sizeof(int32_t));
-    int32_t *sseq = malloc((size_t)(BN * L) * sizeof(int32_t)), *slen = malloc((size_t)BN * sizeof(int32_t));
-    double *greedy = calloc((size_t)B, sizeof(double)), *reward = malloc((size_t)BN * sizeof(double));
-    float *adv = malloc((size_t)BN * sizeof(float));
-    vtag_metrics_work w;
-    vtag_metrics_work_init(&w);
-    if (!gseq || !glen || !sseq || !slen || !greedy || !reward || !adv) {
-        rc = oom(err);
-        goto done;
-    }
-    /* Baseline: the greedy caption, dropout off, no gradient. */
-    if (o->baseline == VTAG_SCST_BASELINE_GREEDY) {
-        vtag_decode_opts g = {VTAG_DECODE_GREEDY, 1, 1.0f, 0};
-        vtag_arena_reset(&ctx->arena);
-        if ((rc = vtag_model_decode(ctx, m, bt, &g, gseq, NULL, glen, err))) goto done;
-        for (int64_t i = 0; i < B && !rc; i++)
-            rc = vtag_scst_reward(df, &w, o, gseq + i * L, glen[i], L, refs[i], n_refs[i], &greedy[i], err);
-        if (rc) goto done;
-    }
-    /* n samples per image, dropout on, keeping the activations. */
-    vtag_scst_tape *tape = NULL;
-    vtag_arena_reset(&ctx->arena);
+    vtag_scst_work *w;
+    if ((rc = vtag_scst_work_new(&w, bt->b, m->cfg.max_length, o->sample_n, err))) return rc;
     const int64_t step = stats ? stats->steps + 1 : 1;
-    if ((rc = at_step(vtag_scst_sample(ctx, m, bt, n, 1, NULL, &tape, sseq, slen, err), step, err))) goto done;
-    if ((rc = sample_rewards(df, &w, o, sseq, slen, B, n, L, refs, n_refs, reward, err))) goto done;
-    vtag_scst_advantages(reward, greedy, B, (int)n, o->baseline, adv);
-    /* −Σ advantage · log p(sample) over its labels and EOS, / Σ mask: the
-     * gradient through the sampling pass (same activations, same masks). */
+    vtag_scst_stats means;
     double loss = 0;
-    vtag_params_zero_grad(&m->params);
-    if ((rc = vtag_scst_backward(ctx, m, tape, adv, &loss, err))) goto done;
-    /* Stop before Adam writes nan into the weights: the caller keeps its last good checkpoint. */
-    if ((rc = vtag_check_diverged(loss, vtag_grad_norm(m->params.grad, m->params.total, ctx->threads), step, err)))
-        goto done;
-    if (o->grad_clip > 0) vtag_clip_grad_value(m->params.grad, m->params.total, o->grad_clip, ctx->threads);
-    vtag_adam_update(adam, &m->params, o->lr, ctx->threads);
-    if (stats) {
-        double rs = 0, as = 0, gs = 0;
-        for (int64_t i = 0; i < BN; i++) rs += reward[i], as += adv[i];
-        for (int64_t i = 0; i < B && o->baseline == VTAG_SCST_BASELINE_GREEDY; i++) {
-            /* The log reports the greedy captions' CIDEr-D itself. */
-            double c = greedy[i];
-            if ((o->cider_weight != 1 || o->bleu_weight != 0) && df) {
-                int32_t buf[1024];
-                vtag_metrics_seq cand = with_eos(gseq + i * L, glen[i], L, buf);
-                if ((rc = vtag_metrics_cider_d(df, &w, cand, refs[i], n_refs[i], &c, err))) goto done;
-            }
-            gs += c;
-        }
-        stats->reward += rs / (double)BN;
-        stats->advantage += as / (double)BN;
-        stats->greedy += gs / (double)B;
-        stats->loss += loss;
-        stats->steps++;
-    }
-done:
-    vtag_metrics_work_free(&w);
-    free(gseq), free(glen), free(sseq), free(slen), free(greedy), free(reward), free(adv);
+    rc = vtag_scst_grad(ctx, m, w, bt, refs, n_refs, df, o, step, &loss, stats ? &means : NULL, err);
+    if (!rc) rc = vtag_train_update(ctx, m, adam, loss, o->lr, o->grad_clip, step, NULL, err);
+    if (!rc && stats) add_means(stats, &means);
+    vtag_scst_work_free(&w);
     return rc;
 }
 
-int vtag_train_scst_epoch(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_rows *rows,
-                          const vtag_metrics_seq *const *row_refs, const int64_t *row_n_refs, const vtag_metrics_df *df,
-                          const vtag_scst_opts *o, vtag_scst_stats *stats, vtag_progress_fn progress, void *user,
-                          vtag_error *err)
+int vtag_train_scst_epoch_hooks(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_rows *rows,
+                                const vtag_metrics_seq *const *row_refs, const int64_t *row_n_refs,
+                                const vtag_metrics_df *df, const vtag_scst_opts *o, const vtag_train_hooks *hooks,
+                                vtag_scst_stats *stats, vtag_error *err)
 {
     int rc = vtag_scst_check_opts(o, err);
     if (rc) return rc;
@@ -211,18 +275,14 @@ int vtag_train_scst_epoch(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const v
     float *att = rows->att ? malloc((size_t)(bs * datt) * sizeof(float)) : NULL;
     const vtag_metrics_seq **refs = malloc((size_t)bs * sizeof *refs);
     int64_t *nrefs = malloc((size_t)bs * sizeof *nrefs);
+    vtag_scst_work *w = NULL;
     memset(stats, 0, sizeof *stats);
     if (!perm || (rows->fc && !fc) || (rows->att && !att) || !refs || !nrefs) {
         rc = oom(err);
         goto done;
     }
-    for (int64_t i = 0; i < n; i++) perm[i] = i;
-    for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)(vtag_rng_next(&ctx->rng) % (uint64_t)(i + 1));
-        int64_t t = perm[i];
-        perm[i] = perm[j];
-        perm[j] = t;
-    }
+    if ((rc = vtag_scst_work_new(&w, bs, m->cfg.max_length, o->sample_n, err))) goto done;
+    vtag_train_shuffle(&ctx->rng, perm, n);
     for (int64_t start = 0; start < n && !rc; start += bs) {
         const int64_t b = n - start < bs ? n - start : bs;
         for (int64_t i = 0; i < b; i++) {
@@ -233,8 +293,14 @@ int vtag_train_scst_epoch(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const v
             nrefs[i] = row_n_refs[r];
         }
         vtag_batch bt = {b, rows->k, fc, att, NULL};
-        rc = vtag_scst_step(ctx, m, adam, &bt, refs, nrefs, df, o, stats, err);
-        if (!rc && progress) progress(user, start + b, n, stats->reward / (double)stats->steps);
+        const int64_t step = stats->steps + 1;
+        vtag_scst_stats means;
+        double loss = 0;
+        rc = vtag_scst_grad(ctx, m, w, &bt, refs, nrefs, df, o, step, &loss, &means, err);
+        if (!rc) rc = vtag_train_update(ctx, m, adam, loss, o->lr, o->grad_clip, step, hooks, err);
+        if (rc) break;
+        add_means(stats, &means);
+        if (hooks && hooks->progress) hooks->progress(hooks->user, start + b, n, stats->reward / (double)stats->steps);
     }
     if (stats->steps) {
         stats->reward /= (double)stats->steps;
@@ -243,6 +309,16 @@ int vtag_train_scst_epoch(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const v
         stats->loss /= (double)stats->steps;
     }
 done:
+    vtag_scst_work_free(&w);
     free(perm), free(fc), free(att), free(refs), free(nrefs);
     return rc;
+}
+
+int vtag_train_scst_epoch(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_rows *rows,
+                          const vtag_metrics_seq *const *row_refs, const int64_t *row_n_refs, const vtag_metrics_df *df,
+                          const vtag_scst_opts *o, vtag_scst_stats *stats, vtag_progress_fn progress, void *user,
+                          vtag_error *err)
+{
+    const vtag_train_hooks hooks = {progress, NULL, user};
+    return vtag_train_scst_epoch_hooks(ctx, m, adam, rows, row_refs, row_n_refs, df, o, &hooks, stats, err);
 }

@@ -1,4 +1,6 @@
-/* XE training epochs and batched decoding over feature rows. */
+/* XE training: the step split in gradient and update, epochs, the shuffle;
+ * batched decoding over feature rows. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,8 +38,50 @@ static void gather(const vtag_model *m, const vtag_rows *r, const int64_t *idx, 
     }
 }
 
-int vtag_train_xe_epoch(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_rows *rows, const vtag_xe_opts *o,
-                        int epoch, vtag_epoch_stats *stats, vtag_progress_fn progress, void *user, vtag_error *err)
+void vtag_train_shuffle(vtag_rng *rng, int64_t *perm, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) perm[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(vtag_rng_next(rng) % (uint64_t)(i + 1));
+        int64_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
+
+char *vtag_train_state_path(const char *checkpoint)
+{
+    const char *ext = ".safetensors";
+    const size_t n = strlen(checkpoint), e = strlen(ext);
+    const size_t stem = n > e && strcmp(checkpoint + n - e, ext) == 0 ? n - e : n;
+    char *p = malloc(stem + 32);
+    if (p) snprintf(p, stem + 32, "%.*s.state.safetensors", (int)stem, checkpoint);
+    return p;
+}
+
+int vtag_train_xe_grad(vtag_ctx *ctx, vtag_model *m, const vtag_batch *batch, double *loss, vtag_error *err)
+{
+    vtag_arena_reset(&ctx->arena);
+    vtag_params_zero_grad(&m->params);
+    return vtag_model_xe(ctx, m, batch, 1, 1, loss, NULL, err);
+}
+
+int vtag_train_update(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, double loss, float lr, float grad_clip,
+                      int64_t step, const vtag_train_hooks *hooks, vtag_error *err)
+{
+    vtag_params *p = &m->params;
+    int rc;
+    if (hooks && hooks->grad && (rc = hooks->grad(hooks->user, p->grad, p->total, step, err))) return rc;
+    /* Stop before Adam writes nan into the weights. */
+    if ((rc = vtag_check_diverged(loss, vtag_grad_norm(p->grad, p->total, ctx->threads), step, err))) return rc;
+    if (grad_clip > 0) vtag_clip_grad_value(p->grad, p->total, grad_clip, ctx->threads);
+    vtag_adam_update(adam, p, lr, ctx->threads);
+    return VTAG_OK;
+}
+
+int vtag_train_xe_epoch_hooks(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_rows *rows,
+                              const vtag_xe_opts *o, int epoch, const vtag_train_hooks *hooks, vtag_epoch_stats *stats,
+                              vtag_error *err)
 {
     int rc = check_rows(m, rows, err);
     if (rc) return rc;
@@ -52,14 +96,7 @@ int vtag_train_xe_epoch(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vta
         rc = vtag_fail(err, VTAG_ERR_NOMEM, "training: out of memory");
         goto done;
     }
-    /* Fisher-Yates from the context's RNG. */
-    for (int64_t i = 0; i < n; i++) perm[i] = i;
-    for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)(vtag_rng_next(&ctx->rng) % (uint64_t)(i + 1));
-        int64_t t = perm[i];
-        perm[i] = perm[j];
-        perm[j] = t;
-    }
+    vtag_train_shuffle(&ctx->rng, perm, n);
     const float lr = vtag_lr_step_decay(o->lr, epoch, o->lr_decay_start, o->lr_decay_every, o->lr_decay);
     memset(stats, 0, sizeof *stats);
     double loss_sum = 0;
@@ -67,21 +104,14 @@ int vtag_train_xe_epoch(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vta
         const int64_t b = n - start < bs ? n - start : bs;
         gather(m, rows, perm + start, b, fc, att, labels);
         vtag_batch bt = {b, rows->k, fc, att, labels};
-        vtag_arena_reset(&ctx->arena);
-        vtag_params_zero_grad(&m->params);
         double loss = 0;
-        if ((rc = vtag_model_xe(ctx, m, &bt, 1, 1, &loss, NULL, err))) goto done;
-        /* Stop before Adam writes nan into the weights: the caller keeps its last good checkpoint. */
-        if ((rc = vtag_check_diverged(loss, vtag_grad_norm(m->params.grad, m->params.total, ctx->threads),
-                                      stats->steps + 1, err)))
-            goto done;
-        if (o->grad_clip > 0) vtag_clip_grad_value(m->params.grad, m->params.total, o->grad_clip, ctx->threads);
-        vtag_adam_update(adam, &m->params, lr, ctx->threads);
+        if ((rc = vtag_train_xe_grad(ctx, m, &bt, &loss, err))) goto done;
+        if ((rc = vtag_train_update(ctx, m, adam, loss, lr, o->grad_clip, stats->steps + 1, hooks, err))) goto done;
         for (int64_t i = 0; i < b * L; i++) stats->tokens += labels[i] != 0;
         stats->tokens += b;
         stats->steps++;
         loss_sum += loss;
-        if (progress) progress(user, start + b, n, loss_sum / (double)stats->steps);
+        if (hooks && hooks->progress) hooks->progress(hooks->user, start + b, n, loss_sum / (double)stats->steps);
     }
     stats->loss = stats->steps ? loss_sum / (double)stats->steps : 0.0;
 done:
@@ -90,6 +120,13 @@ done:
     free(att);
     free(labels);
     return rc;
+}
+
+int vtag_train_xe_epoch(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_rows *rows, const vtag_xe_opts *o,
+                        int epoch, vtag_epoch_stats *stats, vtag_progress_fn progress, void *user, vtag_error *err)
+{
+    const vtag_train_hooks hooks = {progress, NULL, user};
+    return vtag_train_xe_epoch_hooks(ctx, m, adam, rows, o, epoch, &hooks, stats, err);
 }
 
 int vtag_caption_rows(vtag_ctx *ctx, vtag_model *m, const vtag_rows *rows, const vtag_decode_opts *opts, int batch_size,
