@@ -1,10 +1,7 @@
-/* vtag pipeline: labelled videos to trained taggers, stage by stage —
- * backbone, features of each split, then XE and SCST for each model — each
- * stage a run of the vtag command that does it, recorded in DIR/pipeline.json
- * once it has finished, so that a rerun continues where the last one stopped.
- * The run folder, its stages and their files are the library's (vtag/run.h);
- * this file turns each stage into a command line, checks every one with the
- * parser of the command that runs it before the first stage runs, and prints. */
+/* vtag pipeline: labelled videos to trained taggers, stage by stage (backbone,
+ * features of each split, XE and SCST for each model), each a run of the vtag
+ * command that does it, recorded in DIR/pipeline.json so that a rerun continues
+ * where the last one stopped. The run folder and its stages are vtag/run.h's. */
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -19,7 +16,7 @@
 
 static const char *CMD = "pipeline";
 
-static void help(FILE *out)
+static int help(FILE *out)
 {
     fprintf(out,
             "usage: vtag pipeline --labels L --out DIR [options]\n"
@@ -61,63 +58,52 @@ static void help(FILE *out)
             "  --restart            forget what DIR holds and start again\n"
             "\n"
             "Exit codes: 0 done, 1 a stage failed (rerun to resume), 2 usage.\n");
+    return CLI_EXIT_OK;
 }
 
 typedef struct pipe_args {
     const char *labels, *out, *model, *backbone, *sample, *baseline;
-    long sample_n, size, backbone_epochs, xe_epochs, scst_epochs, hidden, batch, threads, seed;
+    long size, backbone_epochs, xe_epochs, scst_epochs, hidden, batch, threads, seed, sample_n;
     int restart;
 } pipe_args;
 
-enum { OPT_BASELINE = 200, OPT_SAMPLE_N, OPT_BB_EPOCHS = 256, OPT_XE, OPT_SCST, OPT_HIDDEN, OPT_RESTART, OPT_HELP };
+enum { OPT_STR = 100, OPT_NUM = 200, OPT_RESTART = 300, OPT_HELP };
 
 static int parse(int argc, char **argv, pipe_args *a)
 {
     static const struct option opts[] = {
-        {"labels", required_argument, 0, 'l'},      {"out", required_argument, 0, 'o'},
-        {"model", required_argument, 0, 'm'},       {"backbone", required_argument, 0, 'b'},
-        {"sample", required_argument, 0, 's'},      {"size", required_argument, 0, 'z'},
-        {"backbone-epochs", required_argument, 0, OPT_BB_EPOCHS},
-        {"xe-epochs", required_argument, 0, OPT_XE}, {"scst-epochs", required_argument, 0, OPT_SCST},
-        {"hidden", required_argument, 0, OPT_HIDDEN}, {"batch", required_argument, 0, 'B'},
-        {"threads", required_argument, 0, 't'},     {"seed", required_argument, 0, 'S'},
-        {"baseline", required_argument, 0, OPT_BASELINE}, {"sample-n", required_argument, 0, OPT_SAMPLE_N},
-        {"restart", no_argument, 0, OPT_RESTART},   {"help", no_argument, 0, OPT_HELP},
-        {0, 0, 0, 0},
+        {"labels", required_argument, 0, OPT_STR},      {"out", required_argument, 0, OPT_STR + 1},
+        {"model", required_argument, 0, OPT_STR + 2},   {"backbone", required_argument, 0, OPT_STR + 3},
+        {"sample", required_argument, 0, OPT_STR + 4},  {"size", required_argument, 0, OPT_NUM},
+        {"backbone-epochs", required_argument, 0, OPT_NUM + 1},
+        {"xe-epochs", required_argument, 0, OPT_NUM + 2}, {"scst-epochs", required_argument, 0, OPT_NUM + 3},
+        {"hidden", required_argument, 0, OPT_NUM + 4},  {"batch", required_argument, 0, OPT_NUM + 5},
+        {"threads", required_argument, 0, OPT_NUM + 6}, {"seed", required_argument, 0, OPT_NUM + 7},
+        {"baseline", required_argument, 0, OPT_STR + 5}, {"sample-n", required_argument, 0, OPT_NUM + 8},
+        {"restart", no_argument, 0, OPT_RESTART},       {"help", no_argument, 0, OPT_HELP}, {0, 0, 0, 0},
     };
     *a = (pipe_args){.model = "all", .sample = "uniform:16", .xe_epochs = 25, .scst_epochs = 10, .baseline = "mean",
                      .sample_n = 5, .backbone_epochs = -1, .hidden = 512, .batch = 50, .seed = 42};
+    const char **str[] = {&a->labels, &a->out, &a->model, &a->backbone, &a->sample, &a->baseline};
+    const struct { const char *opt; long lo, hi, *v; } num[] = {
+        {"--size", 16, 4096, &a->size}, {"--backbone-epochs", 1, 100000, &a->backbone_epochs},
+        {"--xe-epochs", 1, 100000, &a->xe_epochs}, {"--scst-epochs", 0, 100000, &a->scst_epochs},
+        {"--hidden", 1, 65536, &a->hidden}, {"--batch", 1, 1000000, &a->batch}, {"--threads", 1, 1024, &a->threads},
+        {"--seed", 0, LONG_MAX, &a->seed}, {"--sample-n", 1, 1000, &a->sample_n}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'l': a->labels = optarg; break;
-        case 'o': a->out = optarg; break;
-        case 'm': a->model = optarg; break;
-        case 'b': a->backbone = optarg; break;
-        case 's': a->sample = optarg; break;
-        case 'z': if (cli_parse_int(CMD, "--size", optarg, 16, 4096, &a->size)) return -1; break;
-        case OPT_BB_EPOCHS:
-            if (cli_parse_int(CMD, "--backbone-epochs", optarg, 1, 100000, &a->backbone_epochs)) return -1;
-            break;
-        case OPT_XE: if (cli_parse_int(CMD, "--xe-epochs", optarg, 1, 100000, &a->xe_epochs)) return -1; break;
-        case OPT_SCST: if (cli_parse_int(CMD, "--scst-epochs", optarg, 0, 100000, &a->scst_epochs)) return -1; break;
-        case OPT_HIDDEN: if (cli_parse_int(CMD, "--hidden", optarg, 1, 65536, &a->hidden)) return -1; break;
-        case 'B': if (cli_parse_int(CMD, "--batch", optarg, 1, 1000000, &a->batch)) return -1; break;
-        case 't': if (cli_parse_int(CMD, "--threads", optarg, 1, 1024, &a->threads)) return -1; break;
-        case 'S': if (cli_parse_int(CMD, "--seed", optarg, 0, LONG_MAX, &a->seed)) return -1; break;
-        case OPT_RESTART: a->restart = 1; break;
-        case OPT_BASELINE:
-            if (strcmp(optarg, "mean") && strcmp(optarg, "greedy")) {
-                cli_error(CMD, "--baseline must be mean or greedy, got '%s'", optarg);
-                return -1;
-            }
-            a->baseline = optarg;
-            break;
-        case OPT_SAMPLE_N: if (cli_parse_int(CMD, "--sample-n", optarg, 1, 1000, &a->sample_n)) return -1; break;
-        case OPT_HELP: help(stdout); return 1;
-        default: return -1;
+        const int k = c - OPT_NUM;
+        if (c == OPT_STR + 5 && strcmp(optarg, "mean") && strcmp(optarg, "greedy")) {
+            cli_error(CMD, "--baseline must be mean or greedy, got '%s'", optarg);
+            return -1;
         }
+        if (c >= OPT_STR && c <= OPT_STR + 5) *str[c - OPT_STR] = optarg;
+        else if (k >= 0 && k <= 8 && cli_parse_int(CMD, num[k].opt, optarg, num[k].lo, num[k].hi, num[k].v))
+            return -1;
+        else if (c == OPT_RESTART) a->restart = 1;
+        else if (c == OPT_HELP) return help(stdout) + 1;
+        else if (k < 0 || k > 8) return -1;
     }
     vtag_model_type t;
     if (optind < argc) cli_error(CMD, "unexpected argument '%s'", argv[optind]);
@@ -132,11 +118,7 @@ static int parse(int argc, char **argv, pipe_args *a)
 
 /* ---- each stage as the command line that runs it ------------------------------ */
 
-typedef struct argl {
-    char *v[64];
-    char own[64][40];
-    int n;
-} argl;
+typedef struct argl { char *v[64]; char own[64][40]; int n; } argl;
 
 static void args(argl *a, ...) /* the strings up to a NULL */
 {
@@ -161,36 +143,32 @@ static int (*const STAGE_CHECK[])(int, char **) = {
 /* "vtag", the command, its options. */
 static void stage_argv(argl *c, const vtag_run_stage *s, const pipe_args *a)
 {
-    if (s->kind == VTAG_RUN_STAGE_BACKBONE) {
+    const int train = s->kind == VTAG_RUN_STAGE_XE || s->kind == VTAG_RUN_STAGE_SCST;
+    if (s->kind == VTAG_RUN_STAGE_BACKBONE)
         args(c, "vtag", "backbone", "train", "--labels", s->labels, "--out", s->out, NULL);
-        if (a->size) argn(c, "--size", a->size);
-        if (a->backbone_epochs > 0) argn(c, "--epochs", a->backbone_epochs);
-    } else if (s->kind == VTAG_RUN_STAGE_FEATURES) {
+    if (s->kind == VTAG_RUN_STAGE_FEATURES)
         args(c, "vtag", "features", "--backbone", s->backbone, "--labels", s->labels, "--split", s->split,
              "--sample", a->sample, NULL);
-        if (a->size) argn(c, "--size", a->size);
-        if (a->threads) argn(c, "--threads", a->threads);
-        args(c, "--out", s->out, NULL);
-        return;
-    } else {
-        args(c, "vtag", "train", "--labels", s->labels, "--feats", s->feats, NULL);
-        if (s->val_feats) args(c, "--val-feats", s->val_feats, NULL);
-        if (s->kind == VTAG_RUN_STAGE_XE) {
-            args(c, "--model", s->model, NULL);
-            argn(c, "--epochs", a->xe_epochs);
-            argn(c, "--input-encoding-size", a->hidden);
-            argn(c, "--rnn-size", a->hidden);
-            argn(c, "--att-hid-size", a->hidden);
-            argn(c, "--batch", a->batch);
-        } else {
-            args(c, "--init", s->init, "--scst", "--baseline", a->baseline, NULL);
-            argn(c, "--sample-n", a->sample_n);
-            argn(c, "--epochs", a->scst_epochs);
-        }
+    if (!train && a->size) argn(c, "--size", a->size);
+    if (s->kind == VTAG_RUN_STAGE_BACKBONE && a->backbone_epochs > 0) argn(c, "--epochs", a->backbone_epochs);
+    if (train) args(c, "vtag", "train", "--labels", s->labels, "--feats", s->feats, NULL);
+    if (train && s->val_feats) args(c, "--val-feats", s->val_feats, NULL);
+    if (s->kind == VTAG_RUN_STAGE_XE) {
+        args(c, "--model", s->model, NULL);
+        argn(c, "--epochs", a->xe_epochs);
+        argn(c, "--input-encoding-size", a->hidden);
+        argn(c, "--rnn-size", a->hidden);
+        argn(c, "--att-hid-size", a->hidden);
+        argn(c, "--batch", a->batch);
+    } else if (s->kind == VTAG_RUN_STAGE_SCST) {
+        args(c, "--init", s->init, "--scst", "--baseline", a->baseline, NULL);
+        argn(c, "--sample-n", a->sample_n);
+        argn(c, "--epochs", a->scst_epochs);
     }
     if (a->threads) argn(c, "--threads", a->threads);
-    argn(c, "--seed", a->seed);
-    if (s->kind != VTAG_RUN_STAGE_BACKBONE) args(c, "--out", s->out, "--log", s->log, "--resume", NULL);
+    if (s->kind != VTAG_RUN_STAGE_FEATURES) argn(c, "--seed", a->seed);
+    if (s->kind != VTAG_RUN_STAGE_BACKBONE) args(c, "--out", s->out, NULL);
+    if (train) args(c, "--log", s->log, "--resume", NULL);
 }
 
 /* Prints the stage's banner, runs it unless finished, records it. 0, or -1 after the message. */
@@ -218,10 +196,7 @@ static int run_stage(vtag_run *r, const vtag_run_stage *s, char **argv, int inde
 
 int cmd_pipeline(int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
-        help(stdout);
-        return CLI_EXIT_OK;
-    }
+    if (cli_wants_help(argc, argv)) return help(stdout);
     pipe_args a;
     int rc = parse(argc, argv, &a);
     if (rc) return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
@@ -234,13 +209,13 @@ int cmd_pipeline(int argc, char **argv)
         return CLI_EXIT_FAIL;
     }
     vtag_run *r = NULL;
-    argl *cmd = calloc((size_t)p.n, sizeof *cmd);
-    rc = cmd ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
-    if (!cmd) snprintf(err.msg, sizeof err.msg, "out of memory");
+    argl cmd[VTAG_RUN_MAX_STAGES];
+    memset(cmd, 0, sizeof cmd);
+    rc = CLI_EXIT_USAGE;
     /* Every stage's options through the parser of the command that runs it, so
      * that a value only a stage refuses fails now rather than after the stages
      * before it: nothing is written before every stage's options are known good. */
-    for (int i = 0; cmd && i < p.n; i++) {
+    for (int i = 0; i < p.n; i++) {
         stage_argv(&cmd[i], &p.stage[i], &a);
         if (STAGE_CHECK[p.stage[i].kind](cmd[i].n - 1, cmd[i].v + 1) != 0) {
             cli_error(CMD, "stage '%s' would refuse these options; nothing was run", p.stage[i].name);
@@ -248,7 +223,7 @@ int cmd_pipeline(int argc, char **argv)
         }
     }
     rc = CLI_EXIT_FAIL;
-    if (!cmd || vtag_run_open_pipeline(&r, a.out, &p.settings, a.restart, &err) ||
+    if (vtag_run_open_pipeline(&r, a.out, &p.settings, a.restart, &err) ||
         (a.restart && vtag_run_plan_forget(&p, &err)) || vtag_run_save(r, &err))
         goto fail;
     double t0 = vtag_seconds();
@@ -259,7 +234,8 @@ int cmd_pipeline(int argc, char **argv)
     int n;
     if (vtag_run_summarize(r, &p, f, &n, &err)) goto fail;
     if (n) printf("%-8s %12s %12s\n", "model", "val XE", "val SCST");
-    for (int k = 0; k < n; k++) printf("%-8s %12.4f %12.4f\n", f[k].model, f[k].val_cider_d_xe, f[k].val_cider_d_scst);
+    for (int k = 0; k < n; k++)
+        printf("%-8s %12.4f %12.4f\n", f[k].model, f[k].val_cider_d_xe, f[k].val_cider_d_scst);
     if (n && vtag_run_save(r, &err)) goto fail;
     cli_note(CMD, "finished in %.1f s; tag videos with: vtag tag --from %s VIDEO...", vtag_seconds() - t0, a.out);
     rc = CLI_EXIT_OK;
@@ -269,6 +245,5 @@ fail:
 done:
     vtag_run_close(&r);
     vtag_run_plan_free(&p);
-    free(cmd);
     return rc;
 }

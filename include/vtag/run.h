@@ -173,12 +173,14 @@ typedef struct vtag_run_plan_opts {
     int64_t scst_epochs;  /* 0: no SCST stages */
 } vtag_run_plan_opts;
 
+enum { VTAG_RUN_MAX_STAGES = 1 + 3 + 2 * VTAG_RUN_N_MODELS };
+
 typedef struct vtag_run_plan {
     vtag_run_settings settings; /* this run's (absolute paths, owned) */
     int64_t videos[3];          /* the labels' videos per split (train, val, test) */
     const char *models[VTAG_RUN_N_MODELS];
     int n_models;
-    vtag_run_stage *stage; /* (n) in running order */
+    vtag_run_stage *stage; /* (n <= VTAG_RUN_MAX_STAGES) in running order */
     int n;
     char **owned; /* the strings the stages and settings point to */
     int n_owned;

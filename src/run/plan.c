@@ -13,7 +13,7 @@
 
 #include "vtag/run.h"
 
-enum { MAX_STAGES = 1 + 3 + 2 * VTAG_RUN_N_MODELS, MAX_OWNED = 3 + 3 + 4 * VTAG_RUN_N_MODELS };
+enum { MAX_STAGES = VTAG_RUN_MAX_STAGES, MAX_OWNED = 3 + 3 + 4 * VTAG_RUN_N_MODELS };
 
 void vtag_run_plan_free(vtag_run_plan *p)
 {
