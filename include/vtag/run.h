@@ -41,7 +41,8 @@ typedef enum vtag_run_file {
  * file needs a name and got none. */
 char *vtag_run_path(const char *dir, vtag_run_file what, const char *name);
 /* The training state saved beside a checkpoint (vtag train --resume):
- * "<checkpoint minus .safetensors>.state.safetensors", malloc'd. */
+ * "<checkpoint minus .safetensors>.state.safetensors", malloc'd: the same as
+ * vtag_train_state_path (caption.h), which it calls. */
 char *vtag_run_state_path(const char *checkpoint);
 
 /* ---- trained checkpoints ------------------------------------------------------ */

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 
 #include "vtag/run.h"
+#include "vtag/caption.h"
+#include "vtag/trainer.h"
 
 struct vtag_run {
     char *dir;
@@ -53,12 +55,7 @@ char *vtag_run_path(const char *dir, vtag_run_file what, const char *name)
 
 char *vtag_run_state_path(const char *checkpoint)
 {
-    static const char ext[] = ".safetensors";
-    size_t n = strlen(checkpoint), e = sizeof ext - 1;
-    size_t stem = n > e && strcmp(checkpoint + n - e, ext) == 0 ? n - e : n;
-    char *p = malloc(stem + 32);
-    if (p) snprintf(p, stem + 32, "%.*s.state.safetensors", (int)stem, checkpoint);
-    return p;
+    return vtag_train_state_path(checkpoint); /* the trainer's rule, written once */
 }
 
 /* ---- trained checkpoints ------------------------------------------------------ */
@@ -384,23 +381,18 @@ void vtag_run_recorded(const vtag_run *r, vtag_run_settings *s)
     s->hidden = (int64_t)json_integer_value(json_object_get(r->root, "hidden"));
 }
 
-/* Largest val_cider_d in a training log (JSON lines); -1 when none or the log
- * cannot be read (the summary then shows -1; the stages' own runs have
- * already reported). */
+/* Largest val_cider_d in a training log; -1 when none or the log cannot be
+ * read (the summary then shows -1; the stages' own runs have already
+ * reported). */
 static double best_val(const char *log_path)
 {
-    FILE *f = NULL;
-    if (vtag_file_open(&f, log_path, NULL)) return -1;
-    vtag_line ln = {0};
+    vtag_trainer_record *rec = NULL;
+    int64_t n = 0;
     double best = -1;
-    while (!vtag_line_read(&ln, f, log_path, VTAG_LINE_MAX, NULL) && ln.len) {
-        json_t *o = json_loads(ln.data, 0, NULL);
-        json_t *v = o ? json_object_get(o, "val_cider_d") : NULL;
-        if (v && json_is_number(v) && json_number_value(v) > best) best = json_number_value(v);
-        json_decref(o);
-    }
-    vtag_line_free(&ln);
-    fclose(f);
+    if (vtag_trainer_read_log(log_path, &rec, &n, NULL)) return -1;
+    for (int64_t i = 0; i < n; i++)
+        if (rec[i].val_cider_d > best) best = rec[i].val_cider_d; /* NaN: no validation */
+    free(rec);
     return best;
 }
 

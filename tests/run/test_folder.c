@@ -332,6 +332,42 @@ static void test_best(void)
     rm_dir(at("best"));
 }
 
+/* The summary: the best val_cider_d of each log, -1 without one, written as
+ * the pipeline always wrote it (2-space indent, sorted keys). */
+static void test_summary(const vtag_run_plan *p, const char *dir)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/fc-xe.log.jsonl", dir);
+    put(path, "{\"epoch\": 1, \"phase\": \"xe\", \"loss\": 2.0, \"lr\": 0.0005, \"val_cider_d\": 0.5}\n"
+              "{\"epoch\": 2, \"phase\": \"xe\", \"loss\": 1.5, \"lr\": 0.0005, \"val_cider_d\": 0.75}\n"
+              "{\"epoch\": 3, \"phase\": \"xe\", \"loss\": 1.2, \"lr\": 0.0005, \"val_cider_d\": 0.625}\n");
+    snprintf(path, sizeof path, "%s/fc.log.jsonl", dir);
+    put(path, "{\"epoch\": 1, \"phase\": \"scst\", \"loss\": 0.5, \"lr\": 5e-05, \"val_cider_d\": 0.25}\n");
+    vtag_run *r = NULL;
+    vtag_error err = {0};
+    CHECK(vtag_run_open_pipeline(&r, dir, &p->settings, 1, &err) == 0, "open: %s", err.msg);
+    if (!r) return;
+    vtag_run_figures f[VTAG_RUN_N_MODELS];
+    int n = 0;
+    CHECK(vtag_run_summarize(r, p, f, &n, &err) == 0 && n == 3, "summary of 3 models: %d (%s)", n, err.msg);
+    CHECK(n == 3 && !strcmp(f[0].model, "fc") && f[0].val_cider_d_xe == 0.75 && f[0].val_cider_d_scst == 0.25,
+          "fc: best XE and SCST figures");
+    CHECK(n == 3 && !strcmp(f[2].model, "topdown") && f[2].val_cider_d_xe == -1 && f[2].val_cider_d_scst == -1,
+          "topdown: no logs");
+    CHECK(vtag_run_save(r, &err) == 0, "save: %s", err.msg);
+    vtag_run_close(&r);
+    snprintf(path, sizeof path, "%s/pipeline.json", dir);
+    char text[2048] = {0};
+    FILE *fp = fopen(path, "r");
+    size_t got = fp ? fread(text, 1, sizeof text - 1, fp) : 0;
+    if (fp) fclose(fp);
+    CHECK(got > 0 && text[got - 1] == '}', "the manifest ends with its closing brace, no newline");
+    CHECK(strstr(text, "  \"summary\": {\n    \"att2in\": {\n      \"val_cider_d_scst\": -1.0,\n"
+                       "      \"val_cider_d_xe\": -1.0\n    },\n    \"fc\": {\n      \"val_cider_d_scst\": 0.25,\n"
+                       "      \"val_cider_d_xe\": 0.75\n    },\n") != NULL,
+          "the summary's text:\n%s", text);
+}
+
 static void test_plan(void)
 {
     char dir[256];
@@ -376,6 +412,7 @@ static void test_plan(void)
         CHECK(vtag_run_plan_forget(&p, &err) == 0, "forget: %s", err.msg);
         CHECK(count(dir, "fc") == 0 && count(dir, "topdown") == 0, "training files removed");
         CHECK(count(dir, "features-train") == 1 && count(dir, "pipeline.json") == 1, "the rest kept");
+        test_summary(&p, dir);
         rm_dir(dir);
     }
     vtag_run_plan_free(&p);
