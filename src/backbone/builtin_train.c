@@ -4,7 +4,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "vtag/builtin.h"
 #include "vtag/metrics.h"
@@ -17,13 +16,6 @@ void vtag_builtin_train_opts_default(vtag_builtin_train_opts *o)
     o->flip = 1;
     o->shift = -1; /* S/16 */
     o->epochs = 1;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* rgb [S,S,3] → out [3,S,S] normalised, mirrored when flip, shifted by (dy, dx)
@@ -67,7 +59,7 @@ int vtag_builtin_train_epoch(vtag_ctx *ctx, vtag_builtin *m, vtag_adam *adam, co
         int64_t t = order[i];
         order[i] = order[j], order[j] = t;
     }
-    const double t0 = now();
+    const double t0 = vtag_seconds();
     /* A last batch of one frame would give BN a zero variance: it joins the next epoch's draw. */
     const int64_t steps = (n % B == 1) ? n / B : (n + B - 1) / B;
     const int64_t total_steps = steps * (o->epochs > 0 ? o->epochs : 1);
@@ -102,7 +94,7 @@ int vtag_builtin_train_epoch(vtag_ctx *ctx, vtag_builtin *m, vtag_adam *adam, co
         st->frames += nb;
     }
     st->loss = steps ? sum / (double)steps : 0;
-    st->seconds = now() - t0;
+    st->seconds = vtag_seconds() - t0;
 done:
     free(order), free(images), free(targets);
     return rc;

@@ -46,6 +46,10 @@ static char *dir_of(const char *path)
     return strndup(path, (size_t)(slash - path));
 }
 
+/* The temporary file is ".NAME.tmp.XXXXXX": hidden from globs such as
+ * "*.png", and with ".tmp." in it, the mark every leftover check looks for. */
+#define TMP_SUFFIX ".tmp.XXXXXX"
+
 static void atomic_clear(vtag_atomic *a)
 {
     free(a->path);
@@ -61,7 +65,7 @@ int vtag_atomic_open(vtag_atomic *a, const char *path, vtag_error *err)
     if (!*base) return vtag_fail(err, VTAG_ERR_ARG, "%s: not a file name", path);
     size_t nd = slash ? (size_t)(slash - path) + 1 : 0, nb = strlen(base);
     a->path = strdup(path);
-    a->tmp = malloc(nd + nb + 9);
+    a->tmp = malloc(nd + nb + sizeof TMP_SUFFIX + 1);
     if (!a->path || !a->tmp) {
         atomic_clear(a);
         return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
@@ -69,7 +73,7 @@ int vtag_atomic_open(vtag_atomic *a, const char *path, vtag_error *err)
     memcpy(a->tmp, path, nd);
     a->tmp[nd] = '.';
     memcpy(a->tmp + nd + 1, base, nb);
-    memcpy(a->tmp + nd + 1 + nb, ".XXXXXX", 8);
+    memcpy(a->tmp + nd + 1 + nb, TMP_SUFFIX, sizeof TMP_SUFFIX);
     int fd = mkstemp(a->tmp);
     if (fd < 0) {
         int rc = vtag_fail(err, VTAG_ERR_IO, "%s: cannot create a temporary file beside it: %s", path,
@@ -96,11 +100,47 @@ void vtag_atomic_abort(vtag_atomic *a)
     atomic_clear(a);
 }
 
+#ifdef VTAG_TEST_HOOKS
+/* Test builds only (cmake -DVTAG_TEST_HOOKS=ON, the ASan build of make test):
+ * with VTAG_TEST_ATOMIC_PAUSE=TEXT in the environment, a commit of a target
+ * whose path contains TEXT stops before its last flush, the temporary file
+ * partly written and the target untouched, and names the temporary file in
+ * "TARGET.paused" (written whole, then renamed into place), then sleeps 30 s
+ * so that tests/faults/atomic_kill.py can kill it there with SIGKILL. */
+static void test_pause(const vtag_atomic *a)
+{
+    const char *want = getenv("VTAG_TEST_ATOMIC_PAUSE");
+    if (!want || !*want || !strstr(a->path, want)) return;
+    size_t n = strlen(a->path);
+    char *marker = malloc(n + 16), *staged = malloc(n + 16);
+    if (marker && staged) {
+        snprintf(marker, n + 16, "%s.paused", a->path);
+        snprintf(staged, n + 16, "%s.pausing", a->path);
+        FILE *f = fopen(staged, "w");
+        if (f) {
+            fprintf(f, "%s\n", a->tmp);
+            if (fclose(f) == 0) (void)rename(staged, marker);
+        }
+    }
+    free(marker);
+    free(staged);
+    struct timespec left = {30, 0};
+    while (nanosleep(&left, &left) != 0 && errno == EINTR) {
+    }
+}
+#endif
+
 int vtag_atomic_commit(vtag_atomic *a, vtag_error *err)
 {
-    int e = 0;
+    /* a writer that ignored a failed fwrite: errno still holds its reason */
+    int e = 0, failed = a->f && ferror(a->f) ? (errno ? errno : EIO) : 0;
+#ifdef VTAG_TEST_HOOKS
+    test_pause(a);
+#endif
     if (a->f) {
-        if (fflush(a->f) != 0 || ferror(a->f)) e = errno ? errno : EIO;
+        errno = 0;
+        if (fflush(a->f) != 0) e = errno ? errno : EIO;
+        if (!e) e = failed;
         if (!e && fsync(fileno(a->f)) != 0) e = errno;
         if (fclose(a->f) != 0 && !e) e = errno;
         a->f = NULL;

@@ -1,6 +1,6 @@
 /* safetensors: an 8-byte little-endian header length, a JSON header, then
  * the tensor bytes. Reading validates the whole header before anything is
- * returned; writing is atomic (temporary file, fsync, rename). */
+ * returned; writing is atomic (vtag_atomic_*: temporary file, fsync, rename). */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -490,50 +490,27 @@ int vtag_st_writer_save(const vtag_st_writer *w, const char *path, vtag_error *e
         free(order);
         return err ? err->code : VTAG_ERR_NOMEM;
     }
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) {
-        free(header);
-        free(order);
-        return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int rc = vtag_fail(err, VTAG_ERR_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
-        free(tmp);
+    vtag_atomic a;
+    int rc = vtag_atomic_open(&a, path, err);
+    if (rc) {
         free(header);
         free(order);
         return rc;
     }
-    fchmod(fd, 0644);
-    FILE *fp = fdopen(fd, "wb");
-    int ok = fp != NULL;
     unsigned char len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
-    ok = ok && fwrite(len8, 1, 8, fp) == 8 && fwrite(header, 1, hlen, fp) == hlen;
+    int ok = fwrite(len8, 1, 8, a.f) == 8 && fwrite(header, 1, hlen, a.f) == hlen;
     for (int k = 0; ok && k < w->count; k++) {
         const vtag_st_entry *e = &w->entries[order[k]];
         size_t nbytes = entry_bytes(e);
-        ok = nbytes == 0 || fwrite(e->data, 1, nbytes, fp) == nbytes;
+        ok = nbytes == 0 || fwrite(e->data, 1, nbytes, a.f) == nbytes;
     }
-    ok = ok && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
-    int saved_errno = ok ? 0 : errno;
-    if (fp) {
-        if (fclose(fp) != 0 && ok) saved_errno = errno, ok = 0;
-    } else {
-        close(fd);
-    }
-    int rc = VTAG_OK;
     if (!ok) {
-        rc = vtag_fail(err, VTAG_ERR_IO, "%s: write failed: %s", path, strerror(saved_errno));
-        unlink(tmp);
-    } else if (rename(tmp, path) != 0) {
-        rc = vtag_fail(err, VTAG_ERR_IO, "%s: cannot rename the temporary file: %s", path, strerror(errno));
-        unlink(tmp);
+        rc = vtag_fail(err, VTAG_ERR_IO, "%s: write failed: %s", path, strerror(errno ? errno : EIO));
+        vtag_atomic_abort(&a);
+    } else {
+        rc = vtag_atomic_commit(&a, err);
     }
-    free(tmp);
     free(header);
     free(order);
     return rc;

@@ -55,7 +55,8 @@ void eval_sb_printf(eval_sb *b, const char *fmt, ...) __attribute__((format(prin
 void eval_sb_esc(eval_sb *b, const char *s); /* HTML-escaped text (also for attributes) */
 void eval_sb_base64(eval_sb *b, const unsigned char *data, size_t n);
 void eval_sb_free(eval_sb *b);
-/* Writes the buffer to path atomically (temporary file, fsync, rename). */
+/* Writes the buffer to path atomically (vtag_atomic_write); a buffer whose
+ * growth failed is refused. */
 int eval_write_atomic(const char *path, const eval_sb *b, vtag_error *err);
 
 typedef struct eval_series {

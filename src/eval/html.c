@@ -1,11 +1,8 @@
 /* Small text helpers for the HTML report: a growable string with printf and
- * HTML escaping, base64 for embedded PNGs, and the atomic file write. */
-#include <errno.h>
+ * HTML escaping, base64 for embedded PNGs, and the report's atomic write. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "eval/eval_internal.h"
 
@@ -95,34 +92,5 @@ void eval_sb_free(eval_sb *b)
 int eval_write_atomic(const char *path, const eval_sb *b, vtag_error *err)
 {
     if (b->failed) return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory while building the report", path);
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int rc = vtag_fail(err, VTAG_ERR_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
-        free(tmp);
-        return rc;
-    }
-    fchmod(fd, 0644);
-    int rc = VTAG_OK;
-    size_t done = 0;
-    while (done < b->len) {
-        ssize_t w = write(fd, b->s + done, b->len - done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            rc = vtag_fail(err, VTAG_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-            break;
-        }
-        done += (size_t)w;
-    }
-    if (!rc && fsync(fd) != 0) rc = vtag_fail(err, VTAG_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
-    if (close(fd) != 0 && !rc) rc = vtag_fail(err, VTAG_ERR_IO, "%s: close failed: %s", path, strerror(errno));
-    if (!rc && rename(tmp, path) != 0)
-        rc = vtag_fail(err, VTAG_ERR_IO, "%s: cannot rename the temporary file: %s", path, strerror(errno));
-    if (rc) unlink(tmp);
-    free(tmp);
-    return rc;
+    return vtag_atomic_write(path, b->s, b->len, err);
 }

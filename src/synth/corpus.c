@@ -60,53 +60,29 @@ static void put_json_string(FILE *f, const char *s)
 int vtag_synth_write_labels(const char *path, const vtag_synth_video *videos, int64_t n, vtag_error *err)
 {
     const vtag_synth_catalog *cat = vtag_synth_get_catalog();
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int rc = vtag_fail(err, VTAG_ERR_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
-        free(tmp);
-        return rc;
-    }
-    fchmod(fd, 0644);
-    FILE *f = fdopen(fd, "w");
-    int rc = VTAG_OK;
-    if (!f) {
-        rc = vtag_fail(err, VTAG_ERR_IO, "%s: %s", path, strerror(errno));
-        close(fd);
-    } else {
-        char name[64];
-        for (int64_t i = 0; i < n; i++) {
-            const vtag_synth_video *v = &videos[i];
-            vtag_synth_video_name(v->index, name, sizeof name);
-            fputs("{\"video\": ", f);
-            put_json_string(f, name);
-            fputs(", \"class1\": ", f);
-            put_json_string(f, cat->class1[v->class1]);
-            fputs(", \"class2\": ", f);
-            put_json_string(f, cat->class2[v->class2]);
-            fputs(", \"tags\": [", f);
-            for (int t = 0; t < v->n_tags; t++) {
-                if (t) fputs(", ", f);
-                put_json_string(f, cat->tags[v->tags[t].id]);
-            }
-            fprintf(f, "], \"split\": \"%s\"}\n", vtag_data_split_name(v->split));
+    vtag_atomic a;
+    int rc = vtag_atomic_open(&a, path, err);
+    if (rc) return rc;
+    FILE *f = a.f;
+    char name[64];
+    for (int64_t i = 0; i < n; i++) {
+        const vtag_synth_video *v = &videos[i];
+        vtag_synth_video_name(v->index, name, sizeof name);
+        fputs("{\"video\": ", f);
+        put_json_string(f, name);
+        fputs(", \"class1\": ", f);
+        put_json_string(f, cat->class1[v->class1]);
+        fputs(", \"class2\": ", f);
+        put_json_string(f, cat->class2[v->class2]);
+        fputs(", \"tags\": [", f);
+        for (int t = 0; t < v->n_tags; t++) {
+            if (t) fputs(", ", f);
+            put_json_string(f, cat->tags[v->tags[t].id]);
         }
-        int bad = ferror(f) != 0;
-        bad = fflush(f) != 0 || bad;
-        bad = fsync(fileno(f)) != 0 || bad;
-        int saved = errno;
-        bad = fclose(f) != 0 || bad;
-        if (bad) rc = vtag_fail(err, VTAG_ERR_IO, "%s: write failed: %s", path, strerror(saved ? saved : errno));
+        fprintf(f, "], \"split\": \"%s\"}\n", vtag_data_split_name(v->split));
     }
-    if (rc == VTAG_OK && rename(tmp, path) != 0)
-        rc = vtag_fail(err, VTAG_ERR_IO, "%s: cannot rename the temporary file: %s", path, strerror(errno));
-    if (rc != VTAG_OK) unlink(tmp);
-    free(tmp);
-    return rc;
+    /* a failed write leaves the stream's error flag: the commit reports it */
+    return vtag_atomic_commit(&a, err);
 }
 
 /* mkdir -p */

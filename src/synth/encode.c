@@ -1,12 +1,11 @@
 /* The encoder side of synth: RGB frames → yuv420p (libswscale) → H.264 by
  * libx264, or MPEG-4 part 2 where libx264 is missing → MP4 (libavformat),
- * written under a temporary name and renamed into place when complete. */
+ * written atomically (vtag_atomic_*: FFmpeg writes the temporary file by
+ * name, the commit fsyncs it and renames it into place when complete). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -18,7 +17,7 @@
 #include "synth/synth_internal.h"
 
 struct synth_encoder {
-    char *path, *tmp;
+    vtag_atomic out; /* the MP4's temporary file: FFmpeg writes it by name */
     AVFormatContext *oc;
     AVCodecContext *enc;
     AVStream *st;
@@ -49,15 +48,15 @@ int vtag_synth_codec_parse(const char *s, vtag_synth_codec *out, vtag_error *err
 static int encode_and_write(synth_encoder *e, AVFrame *frame, vtag_error *err)
 {
     int ret = avcodec_send_frame(e->enc, frame);
-    if (ret < 0) return av_fail(err, e->path, "encoding failed", ret);
+    if (ret < 0) return av_fail(err, e->out.path, "encoding failed", ret);
     for (;;) {
         ret = avcodec_receive_packet(e->enc, e->pkt);
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return VTAG_OK;
-        if (ret < 0) return av_fail(err, e->path, "encoding failed", ret);
+        if (ret < 0) return av_fail(err, e->out.path, "encoding failed", ret);
         av_packet_rescale_ts(e->pkt, e->enc->time_base, e->st->time_base);
         e->pkt->stream_index = e->st->index;
         ret = av_interleaved_write_frame(e->oc, e->pkt); /* takes the packet's reference */
-        if (ret < 0) return av_fail(err, e->path, "writing failed", ret);
+        if (ret < 0) return av_fail(err, e->out.path, "writing failed", ret);
     }
 }
 
@@ -72,8 +71,7 @@ static void encoder_free(synth_encoder *e)
     av_frame_free(&e->frame);
     av_packet_free(&e->pkt);
     sws_freeContext(e->sws);
-    free(e->path);
-    free(e->tmp);
+    vtag_atomic_abort(&e->out); /* no-op once committed */
     free(e);
 }
 
@@ -82,8 +80,7 @@ void synth_encoder_abort(synth_encoder **ep)
     if (!ep || !*ep) return;
     synth_encoder *e = *ep;
     if (e->oc && e->oc->pb) avio_closep(&e->oc->pb);
-    if (e->tmp) unlink(e->tmp);
-    encoder_free(e);
+    encoder_free(e); /* removes the temporary file */
     *ep = NULL;
 }
 
@@ -109,25 +106,10 @@ int synth_encoder_open(synth_encoder **out, const char *path, int64_t width, int
     synth_encoder *e = calloc(1, sizeof *e);
     if (!e) return vtag_fail(err, VTAG_ERR_NOMEM, "out of memory");
     e->name = c->name;
-    int rc = VTAG_OK, ret;
-    size_t plen = strlen(path);
-    e->path = strdup(path);
-    e->tmp = malloc(plen + 16);
-    if (!e->path || !e->tmp) {
-        rc = vtag_fail(err, VTAG_ERR_NOMEM, "out of memory");
-        goto fail;
-    }
-    memcpy(e->tmp, path, plen);
-    memcpy(e->tmp + plen, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(e->tmp);
-    if (fd < 0) {
-        free(e->tmp);
-        e->tmp = NULL; /* nothing to remove */
-        rc = vtag_fail(err, VTAG_ERR_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
-        goto fail;
-    }
-    fchmod(fd, 0644);
-    close(fd); /* reopened by name through avio, which truncates it */
+    int rc = vtag_atomic_open(&e->out, path, err), ret;
+    if (rc) goto fail;
+    fclose(e->out.f); /* reopened by name through avio, which truncates it */
+    e->out.f = NULL;
 
     if ((ret = avformat_alloc_output_context2(&e->oc, NULL, "mp4", NULL)) < 0) {
         rc = av_fail(err, path, "no MP4 muxer", ret);
@@ -180,12 +162,12 @@ int synth_encoder_open(synth_encoder **out, const char *path, int64_t width, int
     e->st->time_base = enc->time_base;
     e->st->avg_frame_rate = enc->framerate;
     /* "file:" so that a name with a colon is never taken for a protocol. */
-    char *url = malloc(strlen(e->tmp) + 6);
+    char *url = malloc(strlen(e->out.tmp) + 6);
     if (!url) {
         rc = vtag_fail(err, VTAG_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    sprintf(url, "file:%s", e->tmp);
+    sprintf(url, "file:%s", e->out.tmp);
     ret = avio_open(&e->oc->pb, url, AVIO_FLAG_WRITE);
     free(url);
     if (ret < 0) {
@@ -227,7 +209,7 @@ fail:
 int synth_encoder_write(synth_encoder *e, const uint8_t *rgb, vtag_error *err)
 {
     int ret = av_frame_make_writable(e->frame);
-    if (ret < 0) return av_fail(err, e->path, "frame buffer", ret);
+    if (ret < 0) return av_fail(err, e->out.path, "frame buffer", ret);
     const uint8_t *src[1] = {rgb};
     int stride[1] = {e->frame->width * 3};
     sws_scale(e->sws, src, stride, 0, e->frame->height, e->frame->data, e->frame->linesize);
@@ -240,16 +222,15 @@ int synth_encoder_finish(synth_encoder **ep, int64_t *bytes, vtag_error *err)
     synth_encoder *e = *ep;
     int rc = encode_and_write(e, NULL, err);
     int ret;
-    if (rc == VTAG_OK && (ret = av_write_trailer(e->oc)) < 0) rc = av_fail(err, e->path, "cannot finish the MP4", ret);
+    if (rc == VTAG_OK && (ret = av_write_trailer(e->oc)) < 0) rc = av_fail(err, e->out.path, "cannot finish the MP4", ret);
     if (rc == VTAG_OK && e->oc->pb) {
         int64_t size = avio_size(e->oc->pb);
         if (bytes) *bytes = size;
         avio_flush(e->oc->pb);
-        if (e->oc->pb->error < 0) rc = av_fail(err, e->path, "writing failed", e->oc->pb->error);
-        if ((ret = avio_closep(&e->oc->pb)) < 0 && rc == VTAG_OK) rc = av_fail(err, e->path, "writing failed", ret);
+        if (e->oc->pb->error < 0) rc = av_fail(err, e->out.path, "writing failed", e->oc->pb->error);
+        if ((ret = avio_closep(&e->oc->pb)) < 0 && rc == VTAG_OK) rc = av_fail(err, e->out.path, "writing failed", ret);
     }
-    if (rc == VTAG_OK && rename(e->tmp, e->path) != 0)
-        rc = vtag_fail(err, VTAG_ERR_IO, "%s: cannot rename the temporary file: %s", e->path, strerror(errno));
+    if (rc == VTAG_OK) rc = vtag_atomic_commit(&e->out, err);
     if (rc != VTAG_OK) {
         synth_encoder_abort(ep);
         return rc;

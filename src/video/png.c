@@ -1,14 +1,11 @@
-/* RGB24 → PNG through libpng: to a file, written to a temporary name in the
- * same folder, flushed, then renamed over the target (a reader never sees
- * half a file), or to memory (the HTML report embeds frames). libpng reports
- * errors by longjmp; nothing else lives across it. */
+/* RGB24 → PNG through libpng: to a file, written atomically (vtag_atomic_*:
+ * a reader never sees half a file), or to memory (the HTML report embeds
+ * frames). libpng reports errors by longjmp; nothing else lives across it. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <png.h>
 
@@ -107,36 +104,19 @@ int vtag_video_write_png(const char *path, const uint8_t *rgb, int64_t width, in
     if (width <= 0 || height <= 0 || width > 1 << 24 || height > 1 << 24)
         return vtag_fail(err, VTAG_ERR_ARG, "%s: bad PNG size %lldx%lld", path, (long long)width,
                          (long long)height);
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int rc = vtag_fail(err, VTAG_ERR_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
-        free(tmp);
+    vtag_atomic a;
+    int rc = vtag_atomic_open(&a, path, err);
+    if (rc) return rc;
+    png_job job = {.fp = a.f, .rgb = rgb, .width = width, .height = height};
+    /* errno is taken where a call fails: fflush overwrites it (a PNG that fits in the stdio
+     * buffer fails only at the flush, which the commit reports with its own errno) */
+    if (encode(&job)) {
+        int e = job.write_errno;
+        rc = vtag_fail(err, VTAG_ERR_IO, "%s: write failed: %s", path, e ? strerror(e) : job.msg);
+        vtag_atomic_abort(&a);
         return rc;
     }
-    fchmod(fd, 0644);
-    png_job job = {.fp = fdopen(fd, "wb"), .rgb = rgb, .width = width, .height = height};
-    int rc = VTAG_OK;
-    if (!job.fp) {
-        rc = vtag_fail(err, VTAG_ERR_IO, "%s: %s", path, strerror(errno));
-        close(fd);
-    } else {
-        /* errno is taken where a call fails: fflush and fclose overwrite it (a PNG that fits in
-         * the stdio buffer fails only at the flush) */
-        int bad = encode(&job), e = job.write_errno;
-        if (fflush(job.fp) != 0) bad = 1, e = e ? e : errno;
-        if (fclose(job.fp) != 0) bad = 1, e = e ? e : errno;
-        if (bad) rc = vtag_fail(err, VTAG_ERR_IO, "%s: write failed: %s", path, e ? strerror(e) : job.msg);
-    }
-    if (rc == VTAG_OK && rename(tmp, path) != 0)
-        rc = vtag_fail(err, VTAG_ERR_IO, "%s: cannot rename the temporary file: %s", path, strerror(errno));
-    if (rc != VTAG_OK) unlink(tmp);
-    free(tmp);
-    return rc;
+    return vtag_atomic_commit(&a, err);
 }
 
 int vtag_video_encode_png(const uint8_t *rgb, int64_t width, int64_t height, uint8_t **png, size_t *len,
