@@ -24,7 +24,7 @@ build: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 
 build-asan: deps
-	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVTAG_SANITIZE=ON >/dev/null
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVTAG_SANITIZE=ON -DVTAG_TEST_HOOKS=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 # Only the library and the fuzz targets (the rest of the project is not needed here).
