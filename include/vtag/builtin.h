@@ -125,6 +125,12 @@ void vtag_builtin_infer_free(vtag_builtin_infer *inf);
  * (reset by the caller). */
 int vtag_builtin_infer_run(vtag_ctx *ctx, const vtag_builtin_infer *inf, const float *images, int64_t n,
                            float *fc, float *att, float *probs, vtag_error *err);
+/* The classifier head alone on fc rows already extracted: probs [n, V] =
+ * sigmoid(classifier.weight · fc[i] + classifier.bias), fc [n, d]; d must be
+ * D = widths[last] (else VTAG_ERR_ARG). Plain float sums in feature order,
+ * one row at a time (builtin_classify.c). */
+int vtag_builtin_classify(const vtag_builtin *m, const float *fc, int64_t n, int64_t d, float *probs,
+                          vtag_error *err);
 
 /* ---- files -----------------------------------------------------------------------------
  * safetensors: every parameter and BN buffer under its PyTorch name, and the
