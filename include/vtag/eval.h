@@ -6,7 +6,9 @@
 #ifndef VTAG_EVAL_H
 #define VTAG_EVAL_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "vtag/core.h"
 #include "vtag/data.h"
@@ -90,6 +92,15 @@ void vtag_eval_free(vtag_eval *e);
 
 /* Everything as one JSON object (docs/FORMATS.md "Evaluation"); malloc'd. */
 int vtag_eval_to_json(const vtag_eval *e, char **json, vtag_error *err);
+/* The tables of vtag eval (tables.c): the runs overall, then by class1 with
+ * head and tail; with per_video, every video's output beside its reference.
+ * labels_path names the labels file in the first line. Write errors are left
+ * in out's error flag. */
+void vtag_eval_write_tables(FILE *out, const vtag_eval *e, const char *labels_path, int per_video);
+/* The videos run r lacks or failed on, as one line (the first five named):
+ * "NAME: M of N videos missing, F failed: v1 (missing), v2 (error) and K
+ * more", cut to size. Returns 0 (line untouched) when there are none. */
+int vtag_eval_gaps(const vtag_eval *e, int r, char *line, size_t size);
 
 /* ---- the CNN multi-label baseline -------------------------------------------
  * Reads `vtag backbone predict` output — lines {"video", "labels": [{"label",
@@ -99,6 +110,11 @@ int vtag_eval_to_json(const vtag_eval *e, char **json, vtag_error *err);
  * top_n labels. Fields other than these are ignored. */
 int vtag_eval_read_baseline(vtag_tag_results *out, const char *path, const vtag_data_labels *labels,
                             int64_t top_n, vtag_error *err);
+/* The same from predictions in memory (vtag_run_eval's baseline): each item
+ * a video with every label and its score (class1, class2 and tags unused),
+ * or an error. */
+int vtag_eval_baseline_results(vtag_tag_results *out, const vtag_tag_results *pred, const vtag_data_labels *labels,
+                               int64_t top_n, vtag_error *err);
 
 /* ---- the HTML report ------------------------------------------------------------ */
 typedef struct vtag_eval_log {

@@ -22,6 +22,42 @@ static int by_score(const void *pa, const void *pb)
     return (a->order > b->order) - (a->order < b->order);
 }
 
+/* One video's result from its scored labels s[0..n) (tl: scratch of n): the
+ * labels by score, class1 / class2 the best-scoring training class1 /
+ * class2 label, the top_n labels as tags. */
+static int result(vtag_tag_result *r, const char *video, scored *s, size_t n, vtag_tag_label *tl,
+                  const vtag_data_labels *l, const char *is_c1, const char *is_c2, int64_t top_n, vtag_error *err)
+{
+    qsort(s, n, sizeof *s, by_score);
+    const char *c1 = NULL, *c2 = NULL;
+    for (size_t i = 0; i < n; i++) {
+        int64_t nm = vtag_data_find_name(l, s[i].label);
+        if (!c1 && nm >= 0 && is_c1[nm]) c1 = s[i].label;
+        if (!c2 && nm >= 0 && is_c2[nm]) c2 = s[i].label;
+        tl[i] = (vtag_tag_label){s[i].label, 0, s[i].score};
+    }
+    int64_t n_tags = top_n < (int64_t)n ? top_n : (int64_t)n;
+    return vtag_tag_result_make(r, video, c1, c2, tl, (int64_t)n, tl, n_tags, NULL, 0, err);
+}
+
+/* Marks the names of labels that are a class1 / class2 of a training video
+ * (of every video when there is none): *is_c holds both, 2 (n_names + 1). */
+static int class_marks(const vtag_data_labels *labels, char **is_c, vtag_error *err)
+{
+    int64_t n_train = 0;
+    for (int64_t i = 0; i < labels->count; i++) n_train += labels->entries[i].split == VTAG_DATA_SPLIT_TRAIN;
+    if (!(*is_c = calloc(2 * ((size_t)labels->n_names + 1), 1)))
+        return vtag_fail(err, VTAG_ERR_NOMEM, "out of memory");
+    char *is_c1 = *is_c, *is_c2 = *is_c + labels->n_names + 1;
+    for (int64_t i = 0; i < labels->count; i++) {
+        const vtag_data_entry *en = &labels->entries[i];
+        if (n_train && en->split != VTAG_DATA_SPLIT_TRAIN) continue;
+        is_c1[vtag_data_find_name(labels, en->class1)] = 1;
+        is_c2[vtag_data_find_name(labels, en->class2)] = 1;
+    }
+    return VTAG_OK;
+}
+
 static int parse(const char *path, int64_t lineno, json_t *obj, const vtag_data_labels *l, const char *is_c1,
                  const char *is_c2, int64_t top_n, vtag_tag_result *r, vtag_error *err)
 {
@@ -57,19 +93,8 @@ static int parse(const char *path, int64_t lineno, json_t *obj, const vtag_data_
                                s[j].label);
         if (!rc) s[i] = (scored){json_string_value(lab), json_number_value(sc), (int64_t)i};
     }
-    if (!rc) {
-        qsort(s, n, sizeof *s, by_score);
-        const char *c1 = NULL, *c2 = NULL;
-        for (size_t i = 0; i < n; i++) {
-            int64_t nm = vtag_data_find_name(l, s[i].label);
-            if (!c1 && nm >= 0 && is_c1[nm]) c1 = s[i].label;
-            if (!c2 && nm >= 0 && is_c2[nm]) c2 = s[i].label;
-            tl[i] = (vtag_tag_label){s[i].label, 0, s[i].score};
-        }
-        int64_t n_tags = top_n < (int64_t)n ? top_n : (int64_t)n;
-        if (vtag_tag_result_make(r, json_string_value(video), c1, c2, tl, (int64_t)n, tl, n_tags, NULL, 0, &e2))
-            rc = vtag_fail(err, e2.code, "%s:%lld: %s", path, (long long)lineno, e2.msg);
-    }
+    if (!rc && result(r, json_string_value(video), s, n, tl, l, is_c1, is_c2, top_n, &e2))
+        rc = vtag_fail(err, e2.code, "%s:%lld: %s", path, (long long)lineno, e2.msg);
     free(s);
     free(tl);
     return rc;
@@ -80,21 +105,12 @@ int vtag_eval_read_baseline(vtag_tag_results *out, const char *path, const vtag_
 {
     memset(out, 0, sizeof *out);
     if (top_n < 0) return vtag_fail(err, VTAG_ERR_ARG, "baseline: top_n must be >= 0");
-    /* class1 / class2 labels of the training videos (of every video when there is none) */
-    int64_t n_train = 0;
-    for (int64_t i = 0; i < labels->count; i++) n_train += labels->entries[i].split == VTAG_DATA_SPLIT_TRAIN;
-    char *is_c = calloc(2 * ((size_t)labels->n_names + 1), 1);
-    if (!is_c) return vtag_fail(err, VTAG_ERR_NOMEM, "out of memory");
+    char *is_c = NULL;
+    int rc = class_marks(labels, &is_c, err);
+    if (rc) return rc;
     char *is_c1 = is_c, *is_c2 = is_c + labels->n_names + 1;
-    for (int64_t i = 0; i < labels->count; i++) {
-        const vtag_data_entry *en = &labels->entries[i];
-        if (n_train && en->split != VTAG_DATA_SPLIT_TRAIN) continue;
-        is_c1[vtag_data_find_name(labels, en->class1)] = 1;
-        is_c2[vtag_data_find_name(labels, en->class2)] = 1;
-    }
     FILE *f;
-    int rc = vtag_file_open(&f, path, err);
-    if (rc) {
+    if ((rc = vtag_file_open(&f, path, err))) {
         free(is_c);
         return rc;
     }
@@ -140,5 +156,42 @@ int vtag_eval_read_baseline(vtag_tag_results *out, const char *path, const vtag_
         for (int64_t i = 0; i < n; i++) vtag_tag_result_free(&items[i]);
         free(items);
     }
+    return rc;
+}
+
+int vtag_eval_baseline_results(vtag_tag_results *out, const vtag_tag_results *pred, const vtag_data_labels *labels,
+                               int64_t top_n, vtag_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (top_n < 0) return vtag_fail(err, VTAG_ERR_ARG, "baseline: top_n must be >= 0");
+    char *is_c = NULL;
+    int rc = class_marks(labels, &is_c, err);
+    if (rc) return rc;
+    int64_t most = 0, done = 0;
+    for (int64_t i = 0; i < pred->count; i++)
+        if (pred->items[i].n_labels > most) most = pred->items[i].n_labels;
+    vtag_tag_result *items = calloc((size_t)pred->count + 1, sizeof *items);
+    scored *s = malloc(((size_t)most + 1) * sizeof *s);
+    vtag_tag_label *tl = malloc(((size_t)most + 1) * sizeof *tl);
+    if (!items || !s || !tl) rc = vtag_fail(err, VTAG_ERR_NOMEM, "baseline: out of memory");
+    for (int64_t i = 0; !rc && i < pred->count; i++) {
+        const vtag_tag_result *p = &pred->items[i];
+        vtag_error e2;
+        for (int64_t k = 0; k < p->n_labels; k++) s[k] = (scored){p->labels[k].label, p->labels[k].score, k};
+        if (p->error ? vtag_tag_fail_result(&items[i], p->video, p->error, &e2)
+                     : result(&items[i], p->video, s, (size_t)p->n_labels, tl, labels, is_c, is_c + labels->n_names + 1,
+                              top_n, &e2))
+            rc = vtag_fail(err, e2.code, "baseline of %s: %s", p->video, e2.msg);
+        else
+            done++;
+    }
+    if (!rc) rc = vtag_tag_results_adopt(out, items, pred->count, err);
+    if (rc) {
+        for (int64_t i = 0; i < done; i++) vtag_tag_result_free(&items[i]);
+        free(items);
+    }
+    free(s);
+    free(tl);
+    free(is_c);
     return rc;
 }
