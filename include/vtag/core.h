@@ -263,7 +263,7 @@ void vtag_params_free(vtag_params *p);
 /* ---- files: atomic writes, paths, clock (fs.c) -----------------------------
  * Every file vtag writes (checkpoints, features, manifests, reports, frames,
  * videos) goes through vtag_atomic_*: it is written under a temporary name
- * beside its target (".NAME.XXXXXX" in the same folder, mode 0644), flushed,
+ * beside its target (".NAME.tmp.XXXXXX" in the same folder, mode 0644), flushed,
  * fsync'd, renamed over the target, and the folder fsync'd. A reader, a crash
  * or a kill -9 at any moment sees the old file or the new one, never a torn
  * one; a failed write leaves the old file and removes the temporary one. */
