@@ -1,12 +1,8 @@
 /* vtag probe: one JSON line per video with what the sampler will work from
  * (duration, frame rate, size, rotation, codec, keyframe count). */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <jansson.h>
-#include <libavutil/log.h>
 
 #include "cli.h"
 #include "vtag/video.h"
@@ -29,38 +25,6 @@ static void help(FILE *out)
             "\n"
             "exit codes: 0 all probed, 1 some file is not a readable video (one line\n"
             "each on stderr; the other files are still probed), 2 usage error\n");
-}
-
-static double rounded(double x, double unit)
-{
-    return round(x / unit) * unit;
-}
-
-/* -1 when a field cannot be made (json_string refuses invalid UTF-8):
- * never a line with a field left out. */
-static int print_info(const char *path, const vtag_video_info *in)
-{
-    json_t *o = json_object();
-    if (!o) return -1;
-    int bad = json_object_set_new(o, "video", json_string(path));
-    bad |= json_object_set_new(o, "container", json_string(in->container));
-    bad |= json_object_set_new(o, "codec", json_string(in->codec));
-    bad |= json_object_set_new(o, "duration_seconds", json_real(rounded(in->duration, 1e-6)));
-    bad |= json_object_set_new(o, "frame_rate", json_real(rounded(in->frame_rate, 1e-6)));
-    bad |= json_object_set_new(o, "width", json_integer(in->width));
-    bad |= json_object_set_new(o, "height", json_integer(in->height));
-    bad |= json_object_set_new(o, "rotation", json_integer(in->rotation));
-    bad |= json_object_set_new(o, "display_width", json_integer(in->display_width));
-    bad |= json_object_set_new(o, "display_height", json_integer(in->display_height));
-    bad |= json_object_set_new(o, "frames", json_integer(in->frames));
-    bad |= json_object_set_new(o, "keyframes", json_integer(in->keyframes));
-    bad |= json_object_set_new(o, "index", json_string(in->index_complete ? "full" : "scan"));
-    char *s = bad ? NULL : json_dumps(o, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
-    json_decref(o);
-    if (!s) return -1;
-    puts(s);
-    free(s);
-    return 0;
 }
 
 int cmd_probe(int argc, char **argv)
@@ -89,7 +53,7 @@ int cmd_probe(int argc, char **argv)
     }
     int clash = cli_check_outputs_paths("probe", NULL, 0, "video", videos, n, 1); /* vtag probe V >> V */
     if (clash) return clash;
-    av_log_set_level(verbose ? AV_LOG_WARNING : AV_LOG_QUIET);
+    vtag_video_set_log(verbose ? VTAG_VIDEO_LOG_WARNING : VTAG_VIDEO_LOG_QUIET);
     int status = CLI_EXIT_OK;
     for (int i = 0; i < n; i++) {
         vtag_video_info info;
@@ -99,9 +63,13 @@ int cmd_probe(int argc, char **argv)
             status = CLI_EXIT_FAIL;
             continue;
         }
-        if (print_info(videos[i], &info)) {
-            cli_error("probe", "%s: cannot encode the probe line (invalid UTF-8 or out of memory)", videos[i]);
+        char *line;
+        if (vtag_video_info_json(videos[i], &info, &line, &err)) {
+            cli_error("probe", "%s", err.msg);
             status = CLI_EXIT_FAIL;
+        } else {
+            puts(line);
+            free(line);
         }
         if (cli_flush_stdout("probe")) return CLI_EXIT_FAIL;
     }

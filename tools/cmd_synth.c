@@ -5,13 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-#include <libavutil/log.h>
 
 #include "cli.h"
 #include "vtag/synth.h"
+#include "vtag/video.h"
 
 static void help(FILE *out)
 {
@@ -45,23 +43,17 @@ static void help(FILE *out)
 }
 
 typedef struct progress {
-    struct timespec start;
+    double start;
     int tty, last_decile;
 } progress;
-
-static double since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
-}
 
 static void on_progress(void *user, int64_t done, int64_t total, const vtag_synth_video *v)
 {
     progress *p = user;
     (void)v;
     if (p->tty) {
-        fprintf(stderr, "\rvtag synth: %lld/%lld videos, %.1f s", (long long)done, (long long)total, since(&p->start));
+        fprintf(stderr, "\rvtag synth: %lld/%lld videos, %.1f s", (long long)done, (long long)total,
+                vtag_seconds() - p->start);
         if (done == total) fputc('\n', stderr);
         return;
     }
@@ -69,7 +61,7 @@ static void on_progress(void *user, int64_t done, int64_t total, const vtag_synt
     if (decile > p->last_decile || done == total) {
         p->last_decile = decile;
         fprintf(stderr, "vtag synth: %lld/%lld videos, %.1f s\n", (long long)done, (long long)total,
-                since(&p->start));
+                vtag_seconds() - p->start);
     }
 }
 
@@ -169,7 +161,7 @@ int cmd_synth(int argc, char **argv)
         cli_error("synth", "--shapes and --fashion-mnist exclude each other");
         return CLI_EXIT_USAGE;
     }
-    av_log_set_level(verbose ? AV_LOG_WARNING : AV_LOG_QUIET);
+    vtag_video_set_log(verbose ? VTAG_VIDEO_LOG_WARNING : VTAG_VIDEO_LOG_QUIET);
 
     vtag_error err = {0};
     vtag_synth_source *src = NULL;
@@ -190,8 +182,7 @@ int cmd_synth(int argc, char **argv)
         cli_error("synth", "%s", err.msg);
         return CLI_EXIT_FAIL;
     }
-    progress p = {.tty = isatty(STDERR_FILENO), .last_decile = 0};
-    clock_gettime(CLOCK_MONOTONIC, &p.start);
+    progress p = {.start = vtag_seconds(), .tty = isatty(STDERR_FILENO), .last_decile = 0};
     if (!quiet) {
         o.progress = on_progress;
         o.user = &p;
@@ -208,7 +199,7 @@ int cmd_synth(int argc, char **argv)
     }
     if (!quiet)
         cli_note("synth", "%lld videos, %lld frames, %.1f MB (%s) in %.1f s; labels in %s/labels.jsonl",
-                 (long long)rep.videos, (long long)rep.frames, (double)rep.bytes / 1e6, rep.encoder, since(&p.start),
+                 (long long)rep.videos, (long long)rep.frames, (double)rep.bytes / 1e6, rep.encoder, vtag_seconds() - p.start,
                  out_dir);
     return CLI_EXIT_OK;
 }

@@ -103,6 +103,16 @@ typedef struct vtag_video_info {
  * file, or no video stream), VTAG_ERR_UNSUPPORTED (no decoder). */
 int vtag_video_probe(const char *path, vtag_video_info *info, vtag_error *err);
 
+/* The probe line of a video (docs/FORMATS.md, "probe output"; no newline):
+ *   {"video", "container", "codec", "duration_seconds", "frame_rate", "width",
+ *    "height", "rotation", "display_width", "display_height", "frames",
+ *    "keyframes", "index": "full" | "scan"}
+ * seconds and rates rounded to 1e-6. *line is malloc'd (the caller frees it).
+ * A field JSON cannot hold (a path that is not valid UTF-8) fails the line
+ * (VTAG_ERR_FORMAT, "PATH: cannot encode the probe line …"): never a line
+ * with a field left out. */
+int vtag_video_info_json(const char *path, const vtag_video_info *info, char **line, vtag_error *err);
+
 /* The FFmpeg release and the versions of the libav* libraries loaded at run
  * time (they may differ from the headers vtag was built with), as one line. */
 void vtag_video_versions(char *buf, int64_t cap);
