@@ -1,20 +1,14 @@
-/* vtag backbone: train the built-in CNN on frames of the labelled training
- * videos (multi-label BCE over the label vocabulary), and predict label
- * scores per frame and per video with it — the CNN baseline. */
+/* vtag backbone: train the built-in CNN on the labelled training videos and predict label scores
+ * with it (the CNN baseline), both library calls (vtag/backbone_run.h): options in, lines out. */
 #include <getopt.h>
-#include <jansson.h>
-#include <libavutil/log.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
-#include "vtag/builtin.h"
-#include "vtag/safetensors.h"
-#include "vtag/tag.h"
+#include "vtag/backbone_run.h"
+#include "vtag/run.h"
 
 #define CMD "backbone"
 
@@ -55,406 +49,156 @@ static void help(FILE *out)
             "(predict), 2 usage.\n");
 }
 
-/* "32,64,128" → values; returns the count or -1. */
-static int parse_list(const char *s, int64_t *out, int max, long lo, long hi)
-{
-    int n = 0;
-    const char *p = s;
-    while (*p) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p || v < lo || v > hi || n == max) return -1;
-        out[n++] = v;
-        if (*end == ',') end++;
-        else if (*end) return -1;
-        p = end;
-    }
-    return n;
-}
-
-/* ---- train ---------------------------------------------------------------------------- */
-
-typedef struct train_args {
-    const char *labels, *out, *log;
-    vtag_video_sampler smp;
-    vtag_builtin_config cfg;
-    vtag_builtin_train_opts to;
-    int epochs, threads, resume;
+typedef struct args {
+    const char *labels, *backbone;
+    vtag_builtin_run_opts o; /* train's options; o.sample is predict's too */
+    int threads, nw, nb;     /* nw, nb: the stages --widths and --blocks gave (-1: none) */
+    long top;
     uint64_t seed;
-} train_args;
+} args;
 
-enum { OPT_SAMPLE = 256, OPT_SIZE, OPT_WIDTHS, OPT_BLOCKS, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_WD, OPT_NOAUG, OPT_THREADS, OPT_SEED, OPT_LOG, OPT_RESUME, OPT_BACKBONE, OPT_TOP, OPT_HELP };
+enum { OPT_SAMPLE = 256, OPT_SIZE, OPT_WIDTHS, OPT_BLOCKS, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_WD, OPT_NOAUG,
+       OPT_THREADS, OPT_SEED, OPT_LOG, OPT_RESUME, OPT_BACKBONE, OPT_TOP, OPT_HELP };
 
-static int parse_train(int argc, char **argv, train_args *a)
+/* The options of either subcommand, as its table allows: 0, 1 after --help, -1 after the message. */
+static int parse(int argc, char **argv, const struct option *table, args *a)
 {
-    static const struct option opts[] = {
-        {"labels", required_argument, 0, 'l'},   {"out", required_argument, 0, 'o'},
-        {"sample", required_argument, 0, OPT_SAMPLE}, {"size", required_argument, 0, OPT_SIZE},
-        {"widths", required_argument, 0, OPT_WIDTHS}, {"blocks", required_argument, 0, OPT_BLOCKS},
-        {"epochs", required_argument, 0, OPT_EPOCHS}, {"batch", required_argument, 0, OPT_BATCH},
-        {"lr", required_argument, 0, OPT_LR},    {"weight-decay", required_argument, 0, OPT_WD},
-        {"no-augment", no_argument, 0, OPT_NOAUG}, {"threads", required_argument, 0, OPT_THREADS},
-        {"seed", required_argument, 0, OPT_SEED}, {"log", required_argument, 0, OPT_LOG},
-        {"resume", no_argument, 0, OPT_RESUME},  {"help", no_argument, 0, OPT_HELP},
-        {0, 0, 0, 0},
-    };
-    memset(a, 0, sizeof *a);
-    vtag_video_sampler_default(&a->smp);
-    a->smp.count = 8;
-    vtag_builtin_config_default(&a->cfg);
-    vtag_builtin_train_opts_default(&a->to);
-    a->epochs = 10;
-    a->seed = 1;
-    int c, nw = -1, nb = -1;
-    long v;
-    double d;
+    vtag_builtin_config *cfg = &a->o.cfg;
+    vtag_builtin_train_opts *to = &a->o.train;
+    int c, bad = 0;
+    long v = 0;
+    double d = 0;
     vtag_error e = {0};
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    /* each case parses its value (bad: the message is out) and stores it */
+    while (!bad && (c = getopt_long(argc, argv, "", table, NULL)) != -1) {
         switch (c) {
         case 'l': a->labels = optarg; break;
-        case 'o': a->out = optarg; break;
-        case OPT_LOG: a->log = optarg; break;
-        case OPT_RESUME: a->resume = 1; break;
-        case OPT_NOAUG: a->to.flip = 0, a->to.shift = 0; break;
+        case 'o': a->o.out = optarg; break;
+        case OPT_BACKBONE: a->backbone = optarg; break;
+        case OPT_LOG: a->o.log = optarg; break;
+        case OPT_RESUME: a->o.resume = 1; break;
+        case OPT_NOAUG: to->flip = 0, to->shift = 0; break;
         case OPT_SAMPLE:
-            if (vtag_video_sampler_parse(&a->smp, optarg, &e)) {
-                cli_error(CMD, "--sample: %s", e.msg);
-                return -1;
-            }
+            if ((bad = vtag_video_sampler_parse(&a->o.sample, optarg, &e))) cli_error(CMD, "--sample: %s", e.msg);
             break;
-        case OPT_SIZE:
-            if (cli_parse_int(CMD, "--size", optarg, 16, 1024, &v)) return -1;
-            a->cfg.size = v;
-            break;
+        case OPT_SIZE: bad = cli_parse_int(CMD, "--size", optarg, 16, 1024, &v), cfg->size = v; break;
         case OPT_WIDTHS:
-            if ((nw = parse_list(optarg, a->cfg.widths, VTAG_BUILTIN_MAX_STAGES, 1, VTAG_BUILTIN_MAX_WIDTH)) < 1) {
+            if ((bad = (a->nw = vtag_builtin_parse_stages(optarg, cfg->widths, VTAG_BUILTIN_MAX_WIDTH)) < 0))
                 cli_error(CMD, "--widths expects 1 to %d comma-separated channel counts, got '%s'", VTAG_BUILTIN_MAX_STAGES, optarg);
-                return -1;
-            }
             break;
         case OPT_BLOCKS:
-            if ((nb = parse_list(optarg, a->cfg.blocks, VTAG_BUILTIN_MAX_STAGES, 1, VTAG_BUILTIN_MAX_BLOCKS)) < 1) {
+            if ((bad = (a->nb = vtag_builtin_parse_stages(optarg, cfg->blocks, VTAG_BUILTIN_MAX_BLOCKS)) < 0))
                 cli_error(CMD, "--blocks expects 1 to %d comma-separated block counts, got '%s'", VTAG_BUILTIN_MAX_STAGES, optarg);
-                return -1;
-            }
             break;
-        case OPT_EPOCHS:
-            if (cli_parse_int(CMD, "--epochs", optarg, 1, VTAG_BUILTIN_MAX_EPOCHS, &v)) return -1;
-            a->epochs = (int)v;
-            break;
-        case OPT_BATCH:
-            if (cli_parse_int(CMD, "--batch", optarg, 2, 4096, &v)) return -1;
-            a->to.batch = v;
-            break;
+        case OPT_EPOCHS: bad = cli_parse_int(CMD, "--epochs", optarg, 1, VTAG_BUILTIN_MAX_EPOCHS, &v), to->epochs = (int)v; break;
+        case OPT_BATCH: bad = cli_parse_int(CMD, "--batch", optarg, 2, 4096, &v), to->batch = v; break;
         /* lr > 0 with no upper bound: a run that diverges is stopped (and says so) */
-        case OPT_LR:
-            if (cli_parse_real(CMD, "--lr", optarg, 0, CLI_FLOAT_MAX, CLI_OPEN_LO | CLI_AS_FLOAT, &d)) return -1;
-            a->to.lr = (float)d;
-            break;
-        case OPT_WD:
-            if (cli_parse_real(CMD, "--weight-decay", optarg, 0, 10, CLI_AS_FLOAT, &d)) return -1;
-            a->to.weight_decay = (float)d;
-            break;
-        case OPT_THREADS:
-            if (cli_parse_int(CMD, "--threads", optarg, 1, 1024, &v)) return -1;
-            a->threads = (int)v;
-            break;
-        case OPT_SEED:
-            if (cli_parse_int(CMD, "--seed", optarg, 0, 0x7fffffffL, &v)) return -1;
-            a->seed = (uint64_t)v;
-            break;
+        case OPT_LR: bad = cli_parse_real(CMD, "--lr", optarg, 0, CLI_FLOAT_MAX, CLI_OPEN_LO | CLI_AS_FLOAT, &d), to->lr = (float)d; break;
+        case OPT_WD: bad = cli_parse_real(CMD, "--weight-decay", optarg, 0, 10, CLI_AS_FLOAT, &d), to->weight_decay = (float)d; break;
+        case OPT_THREADS: bad = cli_parse_int(CMD, "--threads", optarg, 1, 1024, &v), a->threads = (int)v; break;
+        case OPT_SEED: bad = cli_parse_int(CMD, "--seed", optarg, 0, 0x7fffffffL, &v), a->seed = (uint64_t)v; break;
+        case OPT_TOP: bad = cli_parse_int(CMD, "--top", optarg, 1, 1000000, &a->top); break;
         case OPT_HELP: help(stdout); return 1;
         default: return -1;
         }
     }
-    if (optind < argc) {
-        cli_error(CMD, "train: unexpected argument '%s'", argv[optind]);
-        return -1;
-    }
-    if (!a->labels || !a->out) {
-        cli_error(CMD, "train: --labels and --out are required (vtag backbone --help)");
-        return -1;
-    }
-    if (nw > 0 || nb > 0) {
-        if (nw < 0) nw = 4;
-        if (nb < 0) {
-            nb = nw;
-            for (int s = 0; s < nb; s++) a->cfg.blocks[s] = 1;
-        }
-        if (nw != nb) {
-            cli_error(CMD, "--widths has %d stages but --blocks %d", nw, nb);
-            return -1;
-        }
-        a->cfg.n_stages = nw;
-    }
-    a->cfg.n_labels = 1;
-    if (vtag_builtin_config_check(&a->cfg, &e)) {
-        cli_error(CMD, "%s", e.msg);
-        return -1;
-    }
-    a->to.epochs = a->epochs;
-    return 0;
+    return bad ? -1 : 0;
+}
+
+static int parse_train(int argc, char **argv, args *a)
+{
+    static const struct option opts[] = {
+        {"labels", required_argument, 0, 'l'},        {"out", required_argument, 0, 'o'},
+        {"sample", required_argument, 0, OPT_SAMPLE}, {"size", required_argument, 0, OPT_SIZE},
+        {"widths", required_argument, 0, OPT_WIDTHS}, {"blocks", required_argument, 0, OPT_BLOCKS},
+        {"epochs", required_argument, 0, OPT_EPOCHS}, {"batch", required_argument, 0, OPT_BATCH},
+        {"lr", required_argument, 0, OPT_LR},         {"weight-decay", required_argument, 0, OPT_WD},
+        {"no-augment", no_argument, 0, OPT_NOAUG},    {"threads", required_argument, 0, OPT_THREADS},
+        {"seed", required_argument, 0, OPT_SEED},     {"log", required_argument, 0, OPT_LOG},
+        {"resume", no_argument, 0, OPT_RESUME},       {"help", no_argument, 0, OPT_HELP}, {0, 0, 0, 0}};
+    *a = (args){.seed = 1, .nw = -1, .nb = -1};
+    vtag_builtin_run_defaults(&a->o);
+    vtag_builtin_config *cfg = &a->o.cfg;
+    int rc = parse(argc, argv, opts, a);
+    if (rc) return rc;
+    if (a->nw > 0 && a->nb < 0) /* --widths alone: one block per stage */
+        for (a->nb = 0; a->nb < a->nw; a->nb++) cfg->blocks[a->nb] = 1;
+    if (a->nb > 0 && a->nw < 0) a->nw = cfg->n_stages;
+    if (a->nw > 0) cfg->n_stages = a->nw;
+    vtag_error e = {0};
+    if (optind < argc) cli_error(CMD, "train: unexpected argument '%s'", argv[optind]);
+    else if (!a->labels || !a->o.out) cli_error(CMD, "train: --labels and --out are required (vtag backbone --help)");
+    else if (a->nw != a->nb) cli_error(CMD, "--widths has %d stages but --blocks %d", a->nw, a->nb);
+    else if (vtag_builtin_config_check(cfg, &e)) cli_error(CMD, "%s", e.msg);
+    else return 0;
+    return -1;
 }
 
 /* vtag pipeline checks its backbone stage's options before the first stage runs,
  * with this command's own parser. argv as cmd_backbone's: "backbone", "train", ... */
 int cmd_backbone_check(int argc, char **argv)
 {
-    train_args a;
+    args a;
     return argc >= 2 && strcmp(argv[1], "train") == 0 && parse_train(argc - 1, argv + 1, &a) == 0 ? 0 : -1;
 }
 
-typedef struct frames_progress {
-    int tty;
-    const char *what;
-    double t0, last;
-} frames_progress;
-
-static void show_frames(void *user, int64_t done, int64_t total)
+/* user: the time of the last line (no terminal: one line per 10 s) */
+static void show_frames(void *user, vtag_data_split split, int64_t done, int64_t total)
 {
-    frames_progress *p = user;
-    double t = cli_seconds();
-    if (p->tty) {
+    double *last = user;
+    const char *what = split == VTAG_DATA_SPLIT_TRAIN ? "decoding training frames" : "decoding validation frames";
+    double t = vtag_seconds();
+    if (isatty(2)) {
         int width = 30, fill = (int)(width * done / (total ? total : 1));
-        fprintf(stderr, "\r%s [%.*s%*s] %lld/%lld videos ", p->what, fill, "##############################",
+        fprintf(stderr, "\r%s [%.*s%*s] %lld/%lld videos ", what, fill, "##############################",
                 width - fill, "", (long long)done, (long long)total);
         if (done == total) fputs("\r\033[K", stderr);
         fflush(stderr);
-    } else if (t - p->last >= 10.0 && done < total) {
-        fprintf(stderr, "vtag backbone: %s: %lld/%lld videos\n", p->what, (long long)done, (long long)total);
-        p->last = t;
+    } else if (t - *last >= 10.0 && done < total) {
+        fprintf(stderr, "vtag backbone: %s: %lld/%lld videos\n", what, (long long)done, (long long)total);
+        *last = t;
     }
+}
+
+static void show_note(void *user, const char *text)
+{
+    (void)user;
+    cli_note(CMD, "%s", text);
+}
+
+static void show_epoch(void *user, const vtag_builtin_run_epoch *r, const char *line)
+{
+    (void)user, (void)r;
+    fprintf(stderr, "%s\n", line);
 }
 
 static int cmd_train_backbone(int argc, char **argv)
 {
-    train_args a;
+    args a;
     int pr = parse_train(argc, argv, &a);
     if (pr) return pr > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-    av_log_set_level(AV_LOG_QUIET);
-    vtag_error err = {0};
-    vtag_ctx ctx;
-    vtag_data_labels labels;
-    memset(&labels, 0, sizeof labels);
-    vtag_builtin m;
-    memset(&m, 0, sizeof m);
-    vtag_builtin_frames train, val;
-    memset(&train, 0, sizeof train);
-    memset(&val, 0, sizeof val);
-    vtag_builtin_infer inf;
-    memset(&inf, 0, sizeof inf);
-    const char **names = NULL;
-    int64_t *index = NULL, V = 0;
-    float *probs = NULL;
-    FILE *log = NULL;
-    char *spath = cli_state_path(a.out);
-    int status = CLI_EXIT_FAIL, rc;
+    vtag_video_set_log(VTAG_VIDEO_LOG_QUIET);
+    char *spath = vtag_run_state_path(a.o.out);
     /* an output (the backbone, its state, the log) on an input would destroy it */
     const cli_file ins[] = {{"--labels", a.labels}};
-    const cli_file outs[] = {{"--out", a.out}, {"the state file", spath}, {"--log", a.log}};
-    int clash = cli_check_outputs(CMD, outs, 3, ins, 1, 0);
-    if (clash) {
-        free(spath);
-        return clash;
-    }
-    if (!spath || (rc = vtag_ctx_init(&ctx, a.threads, a.seed, &err))) goto fail;
-    if ((rc = vtag_data_read_labels(&labels, a.labels, NULL, &err))) goto fail;
-    if ((clash = cli_check_outputs_videos(CMD, outs, 3, &labels, 0))) {
-        status = clash; /* reported */
-        goto fail;
-    }
-    index = malloc((size_t)(labels.n_names + 1) * sizeof *index);
-    if (!index) {
-        vtag_fail(&err, VTAG_ERR_NOMEM, "out of memory");
-        goto fail;
-    }
-    if ((rc = vtag_builtin_vocab(&labels, &names, &V, index, &err))) goto fail;
-    if (V == 0) {
-        vtag_fail(&err, VTAG_ERR_FORMAT, "%s: no training videos (split \"train\")", a.labels);
-        goto fail;
-    }
-    a.cfg.n_labels = V;
-    if ((rc = vtag_builtin_init(&m, &a.cfg, names, &err))) goto fail;
-    vtag_builtin_init_weights(&m, &ctx.rng);
-    int64_t n_val = 0;
-    for (int64_t e = 0; e < labels.count; e++) n_val += labels.entries[e].split == VTAG_DATA_SPLIT_VAL;
-    double t0 = cli_seconds();
-    frames_progress fp = {isatty(2), "decoding training frames", t0, t0};
-    if ((rc = vtag_builtin_load_frames(&train, &labels, VTAG_DATA_SPLIT_TRAIN, &a.smp, a.cfg.size, ctx.threads, show_frames, &fp, &err)))
-        goto fail;
-    if (n_val) {
-        fp.what = "decoding validation frames";
-        if ((rc = vtag_builtin_load_frames(&val, &labels, VTAG_DATA_SPLIT_VAL, &a.smp, a.cfg.size, ctx.threads, show_frames, &fp, &err)))
-            goto fail;
-        probs = malloc((size_t)(val.n * V) * sizeof *probs);
-        if (!probs) {
-            vtag_fail(&err, VTAG_ERR_NOMEM, "out of memory");
-            goto fail;
-        }
-    }
-    fprintf(stderr, "vtag backbone: %lld training frames of %lld videos, %lld validation frames, %lld labels, %lldx%lld px (%.1f s)\n",
-            (long long)train.n, (long long)train.n_videos, (long long)val.n, (long long)V, (long long)a.cfg.size,
-            (long long)a.cfg.size, cli_seconds() - t0);
-    vtag_adam adam;
-    vtag_adam_init(&adam);
-    int start = 0;
-    double best = -1;
-    if (a.resume && access(spath, F_OK) == 0) {
-        if ((rc = vtag_builtin_state_load(&m, &adam, &ctx.rng, &start, &best, spath, &err))) goto fail;
-        if (start > a.epochs) { /* a state past this run's end belongs to another run */
-            vtag_fail(&err, VTAG_ERR_FORMAT, "%s: vtag.backbone_state: \"epoch\" %d is past --epochs %d", spath, start,
-                      a.epochs);
-            goto fail;
-        }
-        cli_note("backbone", "resuming from %s after epoch %d", spath, start);
-    }
-    if (a.log && !(log = fopen(a.log, "a"))) {
-        vtag_fail(&err, VTAG_ERR_IO, "%s: cannot open the log", a.log);
-        goto fail;
-    }
-    for (int epoch = start; epoch < a.epochs; epoch++) {
-        vtag_builtin_epoch_stats st;
-        if ((rc = vtag_builtin_train_epoch(&ctx, &m, &adam, &train, &labels, index, &a.to, epoch, &st, &err))) {
-            /* nothing of this epoch is saved or logged: the checkpoint and the state are the last good ones */
-            if (rc == VTAG_ERR_DIVERGED) cli_diverged(&err, "epoch", epoch, a.out);
-            goto fail;
-        }
-        double map = NAN;
-        int is_best = 1;
-        if (n_val) {
-            if ((rc = vtag_builtin_infer_build(&inf, &m, &err)) ||
-                (rc = vtag_builtin_predict_frames(&ctx, &inf, &val, 32, probs, &err)) ||
-                (rc = vtag_builtin_video_map(&val, probs, V, &labels, index, &map, &err)))
-                goto fail;
-            vtag_builtin_infer_free(&inf);
-            is_best = map > best;
-            if (is_best) best = map;
-        }
-        if (is_best && (rc = vtag_builtin_save(&m, a.out, &err))) goto fail;
-        if ((rc = vtag_builtin_state_save(&m, &adam, &ctx.rng, epoch + 1, best, spath, &err))) goto fail;
-        char line[512], mapbuf[32];
-        if (isnan(map)) snprintf(mapbuf, sizeof mapbuf, "null");
-        else snprintf(mapbuf, sizeof mapbuf, "%.6f", map);
-        snprintf(line, sizeof line,
-                 "{\"epoch\": %d, \"loss\": %.6f, \"val_map\": %s, \"frames\": %lld, \"frames_per_s\": %.1f, "
-                 "\"seconds\": %.3f, \"best\": %s}",
-                 epoch + 1, st.loss, mapbuf, (long long)st.frames, st.seconds > 0 ? (double)st.frames / st.seconds : 0.0,
-                 st.seconds, is_best ? "true" : "false");
-        fprintf(stderr, "%s\n", line);
-        if (log && (rc = cli_write_line(log, a.log, line, &err))) goto fail;
-    }
-    status = CLI_EXIT_OK;
-fail:
-    /* the log's last lines may only reach the disk at fclose */
-    if (cli_close_file(log, a.log, status == CLI_EXIT_OK ? &err : NULL) && status == CLI_EXIT_OK) status = CLI_EXIT_FAIL;
-    if (status != CLI_EXIT_OK && err.msg[0]) cli_error(CMD, "%s", err.msg);
+    const cli_file outs[] = {{"--out", a.o.out}, {"the state file", spath}, {"--log", a.o.log}};
+    int status = cli_check_outputs(CMD, outs, 3, ins, 1, 0);
+    vtag_error err = {0};
+    vtag_ctx ctx = {0};
+    vtag_data_labels labels = {0};
+    if (!status && spath && !vtag_ctx_init(&ctx, a.threads, a.seed, &err) &&
+        !vtag_data_read_labels(&labels, a.labels, NULL, &err) &&
+        !(status = cli_check_outputs_videos(CMD, outs, 3, &labels, 0))) {
+        double last = vtag_seconds();
+        const vtag_builtin_run_hooks hooks = {show_frames, show_note, show_epoch, &last};
+        if (vtag_builtin_run(&ctx, &labels, &a.o, &hooks, &err)) status = CLI_EXIT_FAIL;
+    } else if (!status) status = CLI_EXIT_FAIL;
+    if (status == CLI_EXIT_FAIL && err.msg[0]) cli_error(CMD, "%s", err.msg);
     free(spath);
-    free(probs);
-    free(index);
-    free(names);
-    vtag_builtin_infer_free(&inf);
-    vtag_builtin_free_frames(&train);
-    vtag_builtin_free_frames(&val);
-    vtag_builtin_free(&m);
     vtag_data_free_labels(&labels);
     vtag_ctx_free(&ctx);
     return status;
-}
-
-/* ---- predict ---------------------------------------------------------------------------- */
-
-typedef struct scored {
-    int64_t label;
-    double score;
-} scored;
-
-static int by_score(const void *pa, const void *pb)
-{
-    const scored *a = pa, *b = pb;
-    if (a->score != b->score) return a->score < b->score ? 1 : -1;
-    return a->label < b->label ? -1 : a->label > b->label;
-}
-
-static json_t *label_list(const vtag_builtin *m, scored *s, int64_t v, int64_t top)
-{
-    qsort(s, (size_t)v, sizeof *s, by_score);
-    json_t *arr = json_array();
-    int bad = !arr; /* an element json_pack refuses (invalid UTF-8) fails the list, never drops out */
-    for (int64_t k = 0; !bad && k < v && k < top; k++)
-        bad = json_array_append_new(arr, json_pack("{s:s, s:f}", "label", m->labels[s[k].label], "score",
-                                                   round(s[k].score * 1e6) / 1e6)) != 0;
-    if (bad) json_decref(arr);
-    return bad ? NULL : arr;
-}
-
-/* Decodes, runs and prints one video; a failure is returned for its error line,
- * -1 when stdout failed (reported: no use going on). */
-static int predict_video(vtag_ctx *ctx, const vtag_builtin *m, const vtag_builtin_infer *inf, const char *path,
-                         const vtag_video_sampler *smp, int64_t top, vtag_error *err)
-{
-    const int64_t S = m->cfg.size, V = m->cfg.n_labels;
-    vtag_builtin_frames f;
-    memset(&f, 0, sizeof f);
-    vtag_data_labels one;
-    memset(&one, 0, sizeof one);
-    /* A one-entry labels set so the frame loader can be reused. */
-    vtag_data_entry entry = {0};
-    entry.video = path, entry.path = path, entry.split = VTAG_DATA_SPLIT_TRAIN;
-    one.entries = &entry, one.count = 1, one.path = (char *)"(command line)";
-    float *probs = NULL;
-    scored *s = malloc((size_t)V * sizeof *s);
-    json_t *root = NULL;
-    int rc = s ? vtag_builtin_load_frames(&f, &one, VTAG_DATA_SPLIT_ALL, smp, S, 1, NULL, NULL, err)
-               : vtag_fail(err, VTAG_ERR_NOMEM, "out of memory");
-    if (rc) {
-        /* the loader's message ends with " ((command line):0)" */
-        char *p = strstr(err->msg, " ((command line)");
-        if (p) *p = 0;
-        goto done;
-    }
-    probs = malloc((size_t)(f.n * V) * sizeof *probs);
-    if (!probs) {
-        rc = vtag_fail(err, VTAG_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    if ((rc = vtag_builtin_predict_frames(ctx, inf, &f, 16, probs, err))) goto done;
-    json_t *frames = json_array();
-    int bad = !frames;
-    for (int64_t i = 0; !bad && i < f.n; i++) {
-        for (int64_t k = 0; k < V; k++) s[k] = (scored){k, probs[i * V + k]};
-        bad = json_array_append_new(frames, json_pack("{s:f, s:o}", "pts_seconds", round(f.pts[i] * 1e6) / 1e6,
-                                                      "labels", label_list(m, s, V, top))) != 0;
-    }
-    if (bad) { /* then root is NULL: "cannot format the result" */
-        json_decref(frames);
-        frames = NULL;
-    }
-    for (int64_t k = 0; k < V; k++) {
-        double sum = 0;
-        for (int64_t i = 0; i < f.n; i++) sum += probs[i * V + k];
-        s[k] = (scored){k, sum / (double)f.n};
-    }
-    root = json_pack("{s:s, s:o, s:o}", "video", path, "labels", label_list(m, s, V, V), "frames", frames);
-    char *line = root ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) : NULL;
-    if (!line) {
-        rc = vtag_fail(err, VTAG_ERR_NOMEM, "%s: cannot format the result", path);
-        goto done;
-    }
-    if (strlen(line) > VTAG_TAG_LINE_MAX) { /* eval --baseline would refuse it */
-        rc = vtag_fail(err, VTAG_ERR_ARG, "%s: the prediction line would be %zu bytes, past the %zu MiB eval --baseline "
-                       "reads (%lld frames: sample fewer)", path, strlen(line), VTAG_TAG_LINE_MAX >> 20, (long long)f.n);
-        free(line);
-        goto done;
-    }
-    if (cli_put_line(CMD, line) || cli_flush_stdout(CMD)) rc = -1;
-    free(line);
-done:
-    json_decref(root);
-    free(probs);
-    free(s);
-    vtag_builtin_free_frames(&f);
-    return rc;
 }
 
 static int cmd_predict_backbone(int argc, char **argv)
@@ -462,79 +206,34 @@ static int cmd_predict_backbone(int argc, char **argv)
     static const struct option opts[] = {
         {"backbone", required_argument, 0, OPT_BACKBONE}, {"sample", required_argument, 0, OPT_SAMPLE},
         {"top", required_argument, 0, OPT_TOP},           {"threads", required_argument, 0, OPT_THREADS},
-        {"help", no_argument, 0, OPT_HELP},               {0, 0, 0, 0},
-    };
-    const char *bpath = NULL;
-    vtag_video_sampler smp;
-    vtag_video_sampler_default(&smp);
-    long top = 5, threads = 0;
-    int c;
-    vtag_error err = {0};
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_BACKBONE: bpath = optarg; break;
-        case OPT_SAMPLE:
-            if (vtag_video_sampler_parse(&smp, optarg, &err)) {
-                cli_error(CMD, "--sample: %s", err.msg);
-                return CLI_EXIT_USAGE;
-            }
-            break;
-        case OPT_TOP:
-            if (cli_parse_int(CMD, "--top", optarg, 1, 1000000, &top)) return CLI_EXIT_USAGE;
-            break;
-        case OPT_THREADS:
-            if (cli_parse_int(CMD, "--threads", optarg, 1, 1024, &threads)) return CLI_EXIT_USAGE;
-            break;
-        case OPT_HELP: help(stdout); return CLI_EXIT_OK;
-        default: return CLI_EXIT_USAGE;
-        }
-    }
-    if (!bpath || optind >= argc) {
-        cli_error(CMD, "predict: --backbone B.safetensors and at least one VIDEO are required");
-        return CLI_EXIT_USAGE;
-    }
+        {"help", no_argument, 0, OPT_HELP},               {0, 0, 0, 0}};
+    args a = {.top = 5};
+    vtag_video_sampler_default(&a.o.sample);
+    int rc = parse(argc, argv, opts, &a);
+    if (!rc && (!a.backbone || optind >= argc))
+        rc = -1, cli_error(CMD, "predict: --backbone B.safetensors and at least one VIDEO are required");
+    if (rc) return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     /* vtag backbone predict ... >> B appends to an input */
-    const cli_file ins[] = {{"--backbone", bpath}};
-    int clash = cli_check_outputs(CMD, NULL, 0, ins, 1, 1);
+    int clash = cli_check_outputs(CMD, NULL, 0, &(cli_file){"--backbone", a.backbone}, 1, 1);
     if (!clash) clash = cli_check_outputs_paths(CMD, NULL, 0, "video", (const char *const *)argv + optind, argc - optind, 1);
     if (clash) return clash;
-    av_log_set_level(AV_LOG_QUIET);
-    vtag_builtin m;
-    vtag_builtin_infer inf;
-    vtag_ctx ctx;
-    if (vtag_builtin_load(&m, bpath, &err)) {
+    vtag_video_set_log(VTAG_VIDEO_LOG_QUIET);
+    vtag_builtin_predictor pr;
+    vtag_error err = {0};
+    if (vtag_builtin_predictor_open(&pr, a.backbone, a.threads, &err)) {
         cli_error(CMD, "%s", err.msg);
         return CLI_EXIT_FAIL;
     }
-    if (vtag_ctx_init(&ctx, (int)threads, 1, &err) || vtag_builtin_infer_build(&inf, &m, &err)) {
-        cli_error(CMD, "%s", err.msg);
-        vtag_builtin_free(&m);
-        return CLI_EXIT_FAIL;
+    int failed = 0, out_failed = 0; /* a failed write to stdout is reported: no use going on */
+    for (int i = optind; i < argc && !out_failed; i++) {
+        char *line = NULL; /* the video's prediction, or its error line */
+        rc = vtag_builtin_predict_line(&pr, argv[i], &a.o.sample, a.top, &line, &err);
+        out_failed = line && (cli_put_line(CMD, line) || cli_flush_stdout(CMD));
+        if (rc) failed = 1, cli_error(CMD, "%s", err.msg);
+        free(line);
     }
-    int failed = 0;
-    for (int i = optind; i < argc; i++) {
-        vtag_error e = {0};
-        int rc = predict_video(&ctx, &m, &inf, argv[i], &smp, top, &e);
-        if (rc < 0) {
-            failed = 1;
-            break;
-        }
-        if (rc) {
-            failed = 1;
-            json_t *o = json_pack("{s:s, s:s}", "video", argv[i], "error", e.msg);
-            char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-            int out_failed = line && (cli_put_line(CMD, line) || cli_flush_stdout(CMD));
-            free(line);
-            json_decref(o);
-            cli_error(CMD, "%s", e.msg);
-            if (out_failed) break;
-        }
-    }
-    vtag_builtin_infer_free(&inf);
-    vtag_builtin_free(&m);
-    vtag_ctx_free(&ctx);
-    return failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+    vtag_builtin_predictor_close(&pr);
+    return failed || out_failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
 int cmd_backbone(int argc, char **argv)

@@ -179,6 +179,10 @@ typedef void (*vtag_builtin_progress)(void *user, int64_t done, int64_t total);
 int vtag_builtin_load_frames(vtag_builtin_frames *f, const vtag_data_labels *l, vtag_data_split split,
                              const vtag_video_sampler *s, int64_t size, int threads,
                              vtag_builtin_progress progress, void *user, vtag_error *err);
+/* The frames s picks from one video (one decoder thread; entry 0 for every
+ * frame); an error names the video. */
+int vtag_builtin_load_video(vtag_builtin_frames *f, const char *path, const vtag_video_sampler *s, int64_t size,
+                            vtag_error *err);
 void vtag_builtin_free_frames(vtag_builtin_frames *f);
 
 /* The label vocabulary: labels of the training split, in labels->names order.

@@ -55,6 +55,28 @@ static int decode_video(video_frames *out, const char *path, const vtag_video_sa
     return rc;
 }
 
+int vtag_builtin_load_video(vtag_builtin_frames *f, const char *path, const vtag_video_sampler *s, int64_t size,
+                            vtag_error *err)
+{
+    memset(f, 0, sizeof *f);
+    f->size = size;
+    video_frames vf;
+    memset(&vf, 0, sizeof vf);
+    int rc = decode_video(&vf, path, s, size, 1);
+    if (!rc && !(f->entry = calloc((size_t)vf.n, sizeof *f->entry)))
+        rc = vtag_fail(&vf.err, VTAG_ERR_NOMEM, "%s: out of memory", path);
+    if (rc) {
+        free(vf.rgb);
+        free(vf.pts);
+        return vtag_fail(err, rc, "%s", vf.err.msg);
+    }
+    f->rgb = vf.rgb;
+    f->pts = vf.pts;
+    f->n = vf.n;
+    f->n_videos = 1;
+    return VTAG_OK;
+}
+
 int vtag_builtin_load_frames(vtag_builtin_frames *f, const vtag_data_labels *l, vtag_data_split split,
                              const vtag_video_sampler *s, int64_t size, int threads, vtag_builtin_progress progress,
                              void *user, vtag_error *err)
