@@ -92,8 +92,8 @@ typedef struct vtag_trainer vtag_trainer;
  * features and their training and validation sets, the SCST references and
  * document frequencies; creates the model (drawn from the seed, or the init
  * checkpoint's) and, with resume, restores the state file when there is one
- * (a state past o->epochs is refused). The file names in o must outlive the
- * trainer. On failure *t is NULL. */
+ * (a state past o->epochs is refused). labels, feats and out are required;
+ * the file names in o must outlive the trainer. On failure *t is NULL. */
 int vtag_trainer_open(vtag_trainer **t, const vtag_trainer_opts *o, vtag_error *err);
 /* Trains the epochs from the state's up to o->epochs. After each: validation
  * (greedy captions of the validation rows, CIDEr-D with the training

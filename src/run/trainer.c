@@ -200,6 +200,8 @@ static int load_state(vtag_trainer *t, vtag_error *err)
 int vtag_trainer_open(vtag_trainer **out, const vtag_trainer_opts *o, vtag_error *err)
 {
     *out = NULL;
+    if (!o->labels || !o->feats || !o->out)
+        return vtag_fail(err, VTAG_ERR_ARG, "trainer: the labels, features and output files are required");
     vtag_trainer *t = calloc(1, sizeof *t);
     if (!t) return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", o->out);
     t->o = *o;
