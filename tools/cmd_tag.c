@@ -50,29 +50,15 @@ static void help(FILE *out)
 static int tag_one(vtag_tagger_t *t, vtag_ctx *ctx, const char *path, const vtag_tag_opts *topt, int timing)
 {
     vtag_error err = {0};
-    vtag_tagger_result r = {0};
+    vtag_tagger_stats st;
     vtag_tag_result out = {0};
-    double t0 = cli_seconds();
-    int failed = 0, rc = vtag_tagger_run(t, ctx, path, &r, &err);
-    if (!rc) {
-        const int64_t L = r.max_length;
-        vtag_tag_frame_ids *fr = malloc((size_t)(r.n_frames ? r.n_frames : 1) * sizeof *fr);
-        if (!fr) {
-            rc = vtag_fail(&err, VTAG_ERR_NOMEM, "out of memory");
-        } else {
-            for (int64_t i = 0; i < r.n_frames; i++)
-                fr[i] = (vtag_tag_frame_ids){r.pts_seconds[i], r.seq + i * L, r.len[i]};
-            rc = vtag_tag_aggregate_ids(&out, path, fr, r.n_frames, vtag_tagger_tokens(t),
-                                        vtag_tagger_vocab_size(t), topt, &err);
-            free(fr);
-        }
-    }
-    if (rc) {
+    double t0 = vtag_seconds();
+    int failed = 0;
+    if (vtag_tagger_tag(t, ctx, path, topt, &out, &st, &err)) {
         failed = 1;
         vtag_error e2 = {0};
         if (vtag_tag_fail_result(&out, path, err.msg, &e2)) {
             cli_error(CMD, "%s", e2.msg);
-            vtag_tagger_result_free(&r);
             return -1;
         }
     }
@@ -84,9 +70,9 @@ static int tag_one(vtag_tagger_t *t, vtag_ctx *ctx, const char *path, const vtag
     }
     if (timing && !failed)
         cli_note(CMD, "%s: %lld frames, decode %.3f s, backbone %.3f s, caption %.3f s, total %.3f s", path,
-                 (long long)r.n_frames, r.seconds_decode, r.seconds_backbone, r.seconds_caption, cli_seconds() - t0);
+                 (long long)st.n_frames, st.seconds_decode, st.seconds_backbone, st.seconds_caption,
+                 vtag_seconds() - t0);
     vtag_tag_result_free(&out);
-    vtag_tagger_result_free(&r);
     return wrc ? -1 : failed;
 }
 

@@ -1,6 +1,6 @@
 /* The tagger: one video in, one caption per sampled frame out — frames
  * (video.h) through the image backbone (backbone.h) and a caption model
- * (caption.h). Turning the frame captions into video tags is tag.h's job.
+ * (captioner.h) — and, with vtag_tagger_tag, the video's tags (tag.h).
  *
  * A tagger is opened once (backbone, model, vocabulary loaded) and then run on
  * any number of videos, one at a time; it is not shared between threads. */
@@ -11,6 +11,7 @@
 
 #include "vtag/caption.h"
 #include "vtag/core.h"
+#include "vtag/tag.h"
 #include "vtag/video.h"
 
 #ifdef __cplusplus
@@ -21,9 +22,11 @@ typedef struct vtag_tagger vtag_tagger_t;
 
 typedef struct vtag_tagger_options {
     /* Either a pipeline folder (vtag pipeline --out DIR): its pipeline.json
-     * names the backbone, sampler and frame size, and `model` picks
-     * DIR/<model>.safetensors (the SCST checkpoint; <model>-xe when SCST was
-     * skipped). model NULL: the model with the best validation CIDEr-D. */
+     * names the backbone, sampler and frame size, and the checkpoint is the
+     * run's best on validation (vtag_run_best, run.h): of `model`'s two
+     * checkpoints, <model>.safetensors (after SCST) or <model>-xe.safetensors,
+     * whichever had the better validation CIDEr-D; model NULL: the best model
+     * of the run. */
     const char *dir;
     const char *model;
     /* Or a checkpoint and a backbone file (built-in .safetensors or .onnx). */
@@ -56,10 +59,27 @@ int vtag_tagger_open(vtag_tagger_t **out, vtag_ctx *ctx, const vtag_tagger_optio
 int vtag_tagger_run(vtag_tagger_t *t, vtag_ctx *ctx, const char *path, vtag_tagger_result *r,
                     vtag_error *err);
 void vtag_tagger_result_free(vtag_tagger_result *r);
+
+/* What one vtag_tagger_tag call did (vtag tag --timing prints it). */
+typedef struct vtag_tagger_stats {
+    int64_t n_frames;        /* frames sampled and captioned */
+    int64_t damaged_packets; /* from the video reader (> 0: a damaged stream) */
+    double seconds_decode, seconds_backbone, seconds_caption; /* wall time per stage */
+} vtag_tagger_stats;
+
+/* Tags one video: vtag_tagger_run, then the frame captions counted into the
+ * video's tags by vtag_tag_aggregate_seq under opts (NULL: defaults).
+ * result->video is path. On failure result is zeroed and err says why (vtag
+ * tag writes it as the video's error line, vtag_tag_fail_result). stats may
+ * be NULL; it is filled on failure too, as far as the work went. Free the
+ * result with vtag_tag_result_free. */
+int vtag_tagger_tag(vtag_tagger_t *t, vtag_ctx *ctx, const char *path, const vtag_tag_opts *opts,
+                    vtag_tag_result *result, vtag_tagger_stats *stats, vtag_error *err);
 /* tokens[id] for id 1..V (the label strings); tokens[0] is NULL. */
 const char *const *vtag_tagger_tokens(const vtag_tagger_t *t);
 int64_t vtag_tagger_vocab_size(const vtag_tagger_t *t);
 const vtag_model *vtag_tagger_model(const vtag_tagger_t *t);
+/* The checkpoint and the backbone file the tagger loaded. */
 const char *vtag_tagger_model_path(const vtag_tagger_t *t);
 const char *vtag_tagger_backbone_path(const vtag_tagger_t *t);
 void vtag_tagger_close(vtag_tagger_t **t);

@@ -1,21 +1,18 @@
 /* The tagger: frames of one video → backbone features → one caption per frame. */
 #include "vtag/tagger.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 
 #include "vtag/backbone.h"
-#include "vtag/data.h"
+#include "vtag/captioner.h"
+#include "vtag/run.h"
 
 struct vtag_tagger {
     vtag_backbone_t *backbone;
     vtag_backbone_info info;
-    vtag_model model;
-    vtag_data_vocab vocab;
+    vtag_captioner cap; /* the model and its vocabulary */
     vtag_video_sampler sampler;
     vtag_video_options vopt;
     int beam;
@@ -28,90 +25,34 @@ void vtag_tagger_options_default(vtag_tagger_options *o)
     memset(o, 0, sizeof *o);
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int is_file(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-static char *join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p) snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
-/* Fills t->model_path, t->backbone_path and the sampler from DIR/pipeline.json. */
+/* Fills t->model_path, t->backbone_path, the sampler and the frame size from
+ * the run folder o->dir: its settings, and its best checkpoint on validation
+ * (the XE one when it beat SCST). */
 static int from_dir(vtag_tagger_t *t, const vtag_tagger_options *o, vtag_error *err)
 {
-    char *mpath = join(o->dir, "pipeline.json");
-    if (!mpath) return vtag_fail(err, VTAG_ERR_NOMEM, "tagger: out of memory");
-    json_error_t je;
-    /* is_file first: jansson's open would block on a FIFO */
-    json_t *m = is_file(mpath) ? json_load_file(mpath, 0, &je) : NULL;
-    if (!m) {
-        int rc = is_file(mpath)
-                     ? vtag_fail(err, VTAG_ERR_FORMAT, "%s:%d: %s", mpath, je.line, je.text)
-                     : vtag_fail(err, VTAG_ERR_IO, "%s: no pipeline here (run vtag pipeline --out %s first)",
-                                 mpath, o->dir);
-        free(mpath);
-        return rc;
-    }
-    int rc = 0;
-    const char *bb = json_string_value(json_object_get(m, "backbone"));
-    const char *sample = json_string_value(json_object_get(m, "sample"));
-    if (!bb || !sample) {
-        rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: backbone or sample missing", mpath);
-        goto out;
-    }
-    t->backbone_path = strcmp(bb, "built-in") == 0 ? join(o->dir, "backbone.safetensors") : strdup(bb);
-    if (!o->sampler && (rc = vtag_video_sampler_parse(&t->sampler, sample, err))) goto out;
-    json_int_t size = json_integer_value(json_object_get(m, "size"));
-    if (!o->size && size > 0) t->vopt.size = size;
+    vtag_run *run = NULL;
+    vtag_run_choice best = {0};
+    int rc = vtag_run_open(&run, o->dir, err);
+    if (!rc && !(t->backbone_path = strdup(vtag_run_backbone(run))))
+        rc = vtag_fail(err, VTAG_ERR_NOMEM, "tagger: out of memory");
+    if (!rc && !o->sampler) rc = vtag_video_sampler_parse(&t->sampler, vtag_run_sample(run), err);
+    if (!rc && !o->size && vtag_run_size(run) > 0) t->vopt.size = vtag_run_size(run);
+    if (!rc) rc = vtag_run_best(run, o->model, &best, err);
+    if (!rc) t->model_path = best.checkpoint, best.checkpoint = NULL;
+    vtag_run_choice_free(&best);
+    vtag_run_close(&run);
+    return rc;
+}
 
-    /* The model: the one asked for, else the best by validation CIDEr-D. */
-    const char *names[] = {"topdown", "att2in", "fc"};
-    const char *pick = o->model;
-    if (!pick) {
-        double best = -2;
-        json_t *summary = json_object_get(m, "summary");
-        for (int i = 0; i < 3; i++) {
-            json_t *s = json_object_get(summary, names[i]);
-            if (!s) continue;
-            double v = json_number_value(json_object_get(s, "val_cider_d_scst"));
-            double x = json_number_value(json_object_get(s, "val_cider_d_xe"));
-            if (x > v) v = x;
-            if (v > best) best = v, pick = names[i];
-        }
-    }
-    for (int i = 0; i < 3 && !t->model_path; i++) {
-        const char *name = pick ? pick : names[i];
-        char file[64];
-        snprintf(file, sizeof file, "%s.safetensors", name);
-        char *p = join(o->dir, file);
-        if (p && !is_file(p)) {
-            free(p);
-            snprintf(file, sizeof file, "%s-xe.safetensors", name);
-            p = join(o->dir, file);
-            if (p && !is_file(p)) free(p), p = NULL;
-        }
-        t->model_path = p;
-        if (pick) break;
-    }
-    if (!t->model_path)
-        rc = vtag_fail(err, VTAG_ERR_NOTFOUND, "%s: no trained %s model (vtag pipeline has not finished it)",
-                       o->dir, pick ? pick : "caption");
-out:
-    json_decref(m);
-    free(mpath);
+/* "the backbone PATH", the features' source in a size mismatch. */
+static int check_features(const vtag_tagger_t *t, vtag_error *err)
+{
+    size_t n = strlen(t->backbone_path) + 16;
+    char *what = malloc(n);
+    if (!what) return vtag_fail(err, VTAG_ERR_NOMEM, "tagger: out of memory");
+    snprintf(what, n, "the backbone %s", t->backbone_path);
+    int rc = vtag_captioner_check_features(&t->cap, t->info.d_fc, t->info.d_att, what, err);
+    free(what);
     return rc;
 }
 
@@ -139,13 +80,7 @@ int vtag_tagger_open(vtag_tagger_t **out, vtag_ctx *ctx, const vtag_tagger_optio
     }
     if (o->size) t->vopt.size = o->size;
 
-    char *vocab_json = NULL;
-    if (!rc) rc = vtag_checkpoint_load(&t->model, &vocab_json, t->model_path, err);
-    if (!rc) rc = vtag_data_decode_vocab(&t->vocab, vocab_json, t->model_path, err);
-    free(vocab_json);
-    if (!rc && t->vocab.size != t->model.cfg.vocab_size)
-        rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: vtag.vocab has %lld labels, the model %lld", t->model_path,
-                       (long long)t->vocab.size, (long long)t->model.cfg.vocab_size);
+    if (!rc) rc = vtag_captioner_load(&t->cap, t->model_path, err);
     if (!rc) {
         vtag_backbone_options bo;
         vtag_backbone_options_default(&bo);
@@ -155,13 +90,7 @@ int vtag_tagger_open(vtag_tagger_t **out, vtag_ctx *ctx, const vtag_tagger_optio
     if (!rc) {
         t->info = *vtag_backbone_get_info(t->backbone);
         t->vopt.size = t->info.size;
-        const vtag_model_config *c = &t->model.cfg;
-        if (c->type != VTAG_MODEL_ATT2IN && c->fc_feat_size != t->info.d_fc)
-            rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: the model expects fc of %lld features, the backbone %s gives %lld",
-                           t->model_path, (long long)c->fc_feat_size, t->backbone_path, (long long)t->info.d_fc);
-        else if (c->type != VTAG_MODEL_FC && c->att_feat_size != t->info.d_att)
-            rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: the model expects att of %lld features, the backbone %s gives %lld",
-                           t->model_path, (long long)c->att_feat_size, t->backbone_path, (long long)t->info.d_att);
+        rc = check_features(t, err);
     }
     if (!rc) {
         int64_t s = t->info.size;
@@ -208,13 +137,13 @@ int vtag_tagger_run(vtag_tagger_t *t, vtag_ctx *ctx, const char *path, vtag_tagg
 {
     vtag_tagger_result_free(r);
     const int64_t s = t->info.size, dfc = t->info.d_fc, datt = t->info.k_att * t->info.d_att;
-    const int64_t L = t->model.cfg.max_length, batch = t->info.max_batch;
-    const int need_att = t->model.cfg.type != VTAG_MODEL_FC;
+    const int64_t L = t->cap.model.cfg.max_length, batch = t->info.max_batch;
+    const int need_att = t->cap.model.cfg.type != VTAG_MODEL_FC;
     vtag_video_t *v = NULL;
     float *fc = NULL, *att = NULL;
     double *pts = NULL;
     int64_t cap = 0, n = 0, pending = 0;
-    double t_decode = 0, t_backbone = 0, t0 = now_seconds();
+    double t_decode = 0, t_backbone = 0, t0 = vtag_seconds();
     int rc = vtag_video_open(&v, path, &t->sampler, &t->vopt, err);
     while (!rc) {
         vtag_video_frame fr;
@@ -231,18 +160,18 @@ int vtag_tagger_run(vtag_tagger_t *t, vtag_ctx *ctx, const char *path, vtag_tagg
             pending++;
         }
         if (pending == batch || (!got && pending > 0)) {
-            double tb = now_seconds();
+            double tb = vtag_seconds();
             t_decode += tb - t0;
             rc = vtag_backbone_run(t->backbone, ctx, t->images, pending, fc + n * dfc,
                                    need_att ? att + n * datt : NULL, err);
             n += pending;
             pending = 0;
-            t0 = now_seconds();
+            t0 = vtag_seconds();
             t_backbone += t0 - tb;
         }
         if (!got) break;
     }
-    if (!rc) t_decode += now_seconds() - t0;
+    if (!rc) t_decode += vtag_seconds() - t0;
     if (v) {
         vtag_video_stats st;
         vtag_video_get_stats(v, &st);
@@ -256,13 +185,13 @@ int vtag_tagger_run(vtag_tagger_t *t, vtag_ctx *ctx, const char *path, vtag_tagg
         if (!r->seq || !r->len) rc = vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
     }
     if (!rc) {
-        double tc = now_seconds();
-        vtag_rows rows = {n, t->info.k_att, t->model.cfg.type == VTAG_MODEL_ATT2IN ? NULL : fc,
+        double tc = vtag_seconds();
+        vtag_rows rows = {n, t->info.k_att, t->cap.model.cfg.type == VTAG_MODEL_ATT2IN ? NULL : fc,
                           need_att ? att : NULL, NULL};
         vtag_decode_opts d = {t->beam > 1 ? VTAG_DECODE_BEAM : VTAG_DECODE_GREEDY, t->beam > 1 ? t->beam : 1,
                               1.0f, 0};
-        rc = vtag_caption_rows(ctx, &t->model, &rows, &d, 50, r->seq, NULL, r->len, err);
-        r->seconds_caption = now_seconds() - tc;
+        rc = vtag_caption_rows(ctx, &t->cap.model, &rows, &d, 50, r->seq, NULL, r->len, err);
+        r->seconds_caption = vtag_seconds() - tc;
     }
     free(fc);
     free(att);
@@ -281,9 +210,25 @@ int vtag_tagger_run(vtag_tagger_t *t, vtag_ctx *ctx, const char *path, vtag_tagg
     return 0;
 }
 
-const char *const *vtag_tagger_tokens(const vtag_tagger_t *t) { return t->vocab.tokens; }
-int64_t vtag_tagger_vocab_size(const vtag_tagger_t *t) { return t->vocab.size; }
-const vtag_model *vtag_tagger_model(const vtag_tagger_t *t) { return &t->model; }
+int vtag_tagger_tag(vtag_tagger_t *t, vtag_ctx *ctx, const char *path, const vtag_tag_opts *opts,
+                    vtag_tag_result *result, vtag_tagger_stats *stats, vtag_error *err)
+{
+    memset(result, 0, sizeof *result);
+    vtag_tagger_result r = {0};
+    int rc = vtag_tagger_run(t, ctx, path, &r, err);
+    if (!rc)
+        rc = vtag_tag_aggregate_seq(result, path, r.pts_seconds, r.seq, r.len, NULL, r.n_frames, r.max_length,
+                                    vtag_tagger_tokens(t), vtag_tagger_vocab_size(t), opts, err);
+    if (stats)
+        *stats = (vtag_tagger_stats){r.n_frames, r.damaged_packets, r.seconds_decode, r.seconds_backbone,
+                                     r.seconds_caption};
+    vtag_tagger_result_free(&r);
+    return rc;
+}
+
+const char *const *vtag_tagger_tokens(const vtag_tagger_t *t) { return t->cap.vocab.tokens; }
+int64_t vtag_tagger_vocab_size(const vtag_tagger_t *t) { return t->cap.vocab.size; }
+const vtag_model *vtag_tagger_model(const vtag_tagger_t *t) { return &t->cap.model; }
 const char *vtag_tagger_model_path(const vtag_tagger_t *t) { return t->model_path; }
 const char *vtag_tagger_backbone_path(const vtag_tagger_t *t) { return t->backbone_path; }
 
@@ -292,8 +237,7 @@ void vtag_tagger_close(vtag_tagger_t **tp)
     if (!tp || !*tp) return;
     vtag_tagger_t *t = *tp;
     vtag_backbone_close(&t->backbone);
-    vtag_model_free(&t->model);
-    vtag_data_free_vocab(&t->vocab);
+    vtag_captioner_free(&t->cap);
     free(t->model_path);
     free(t->backbone_path);
     free(t->images);
