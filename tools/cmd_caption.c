@@ -2,13 +2,14 @@
  * greedy decoding, beam search or sampling. */
 #include <errno.h>
 #include <getopt.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "vtag/caption.h"
+#include "vtag/caption_out.h"
+#include "vtag/captioner.h"
 #include "vtag/data.h"
 
 static void help(FILE *out)
@@ -93,29 +94,18 @@ int cmd_caption(int argc, char **argv)
 
     vtag_error err = {0};
     vtag_ctx ctx;
-    vtag_model m;
-    vtag_data_vocab vocab;
+    vtag_captioner cap = {0};
+    vtag_model *m = &cap.model;
+    const vtag_data_vocab *vocab = &cap.vocab;
     vtag_data_features f;
-    memset(&m, 0, sizeof m);
-    memset(&vocab, 0, sizeof vocab);
     memset(&f, 0, sizeof f);
-    char *vocab_json = NULL;
     int32_t *seq = NULL, *len = NULL;
     float *lp = NULL;
     int status = CLI_EXIT_FAIL, rc = vtag_ctx_init(&ctx, (int)threads, (uint64_t)seed, &err);
-    if (!rc) rc = vtag_checkpoint_load(&m, &vocab_json, model_path, &err);
-    if (!rc) rc = vtag_data_decode_vocab(&vocab, vocab_json, model_path, &err);
-    if (!rc && vocab.size != m.cfg.vocab_size)
-        rc = vtag_fail(&err, VTAG_ERR_FORMAT, "%s: vtag.vocab has %lld labels, the model %lld", model_path,
-                       (long long)vocab.size, (long long)m.cfg.vocab_size);
+    if (!rc) rc = vtag_captioner_load(&cap, model_path, &err);
     if (!rc) rc = vtag_data_read_features(&f, feats_path, &err);
-    if (!rc && m.cfg.type != VTAG_MODEL_ATT2IN && f.fc_dim != m.cfg.fc_feat_size)
-        rc = vtag_fail(&err, VTAG_ERR_FORMAT, "%s: fc has %lld features per row, the model %s expects %lld", feats_path,
-                       (long long)f.fc_dim, model_path, (long long)m.cfg.fc_feat_size);
-    if (!rc && m.cfg.type != VTAG_MODEL_FC && f.att_dim != m.cfg.att_feat_size)
-        rc = vtag_fail(&err, VTAG_ERR_FORMAT, "%s: att has %lld features per position, the model %s expects %lld",
-                       feats_path, (long long)f.att_dim, model_path, (long long)m.cfg.att_feat_size);
-    const int64_t L = m.cfg.max_length;
+    if (!rc) rc = vtag_caption_out_check(&cap, &f, &err);
+    const int64_t L = m->cfg.max_length;
     if (!rc) {
         seq = malloc((size_t)(f.n * L) * sizeof(int32_t));
         len = malloc((size_t)f.n * sizeof(int32_t));
@@ -123,9 +113,9 @@ int cmd_caption(int argc, char **argv)
         if (!seq || !len || !lp) rc = vtag_fail(&err, VTAG_ERR_NOMEM, "caption: out of memory");
     }
     if (!rc) {
-        vtag_rows rows = {f.n, f.att_k, m.cfg.type == VTAG_MODEL_ATT2IN ? NULL : f.fc,
-                          m.cfg.type == VTAG_MODEL_FC ? NULL : f.att, NULL};
-        rc = vtag_caption_rows(&ctx, &m, &rows, &dopt, (int)batch, seq, lp, len, &err);
+        vtag_rows rows = {f.n, f.att_k, m->cfg.type == VTAG_MODEL_ATT2IN ? NULL : f.fc,
+                          m->cfg.type == VTAG_MODEL_FC ? NULL : f.att, NULL};
+        rc = vtag_caption_rows(&ctx, m, &rows, &dopt, (int)batch, seq, lp, len, &err);
     }
     if (!rc) {
         /* every write checked: the first that fails stops the output, with its errno */
@@ -133,36 +123,23 @@ int cmd_caption(int argc, char **argv)
         for (int64_t i = 0; i < f.n && !out_failed && !rc; i++) {
             const int32_t *s = seq + i * L;
             if (json) {
-                json_t *toks = json_array(), *lps = json_array();
-                int bad = !toks || !lps; /* a token json_string refuses fails the line, never drops out */
-                for (int32_t t = 0; !bad && t < len[i]; t++)
-                    bad = json_array_append_new(toks, json_string(vocab.tokens[s[t]])) != 0;
-                if (bad) json_decref(toks), toks = NULL;
-                for (int32_t t = 0; t <= len[i] && t <= L; t++)
-                    json_array_append_new(lps, json_real(lp[i * (L + 1) + t]));
-                json_t *o = json_pack("{s:s, s:I, s:o, s:o}", "item", f.items[i], "row", (json_int_t)i, "tokens", toks,
-                                      "logprobs", lps);
-                char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9)) : NULL;
-                if (!line)
-                    rc = vtag_fail(&err, VTAG_ERR_FORMAT, "%s: row %lld: cannot encode its line (invalid UTF-8 or out of memory)",
-                                   feats_path, (long long)i);
-                else out_failed = cli_put_line("caption", line);
+                char *line = NULL;
+                rc = vtag_caption_out_json(&line, &cap, f.items[i], i, s, len[i], lp + i * (L + 1), feats_path, &err);
+                if (!rc) out_failed = cli_put_line("caption", line);
                 free(line);
-                json_decref(o);
             } else {
                 errno = 0;
                 int bad = printf("%s\t%lld\t", f.items[i], (long long)i) < 0;
-                for (int32_t t = 0; t < len[i] && !bad; t++) bad = printf("%s%s", t ? " " : "", vocab.tokens[s[t]]) < 0;
+                for (int32_t t = 0; t < len[i] && !bad; t++) bad = printf("%s%s", t ? " " : "", vocab->tokens[s[t]]) < 0;
                 if (bad || putchar('\n') == EOF) out_failed = cli_stdout_error("caption", errno);
             }
         }
         if (!rc) status = out_failed || cli_flush_stdout("caption") ? CLI_EXIT_FAIL : CLI_EXIT_OK;
     }
     if (rc) cli_error("caption", "%s", err.msg);
-    free(seq), free(len), free(lp), free(vocab_json);
+    free(seq), free(len), free(lp);
     vtag_data_free_features(&f);
-    vtag_data_free_vocab(&vocab);
-    vtag_model_free(&m);
+    vtag_captioner_free(&cap);
     vtag_ctx_free(&ctx);
     return status;
 }
