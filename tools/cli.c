@@ -116,38 +116,6 @@ int cli_wants_help(int argc, char **argv)
     return 0;
 }
 
-double cli_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-char *cli_state_path(const char *out)
-{
-    size_t n = strlen(out);
-    const char *ext = ".safetensors";
-    size_t e = strlen(ext);
-    size_t stem = n > e && strcmp(out + n - e, ext) == 0 ? n - e : n;
-    char *p = malloc(stem + 32);
-    if (p) snprintf(p, stem + 32, "%.*s.state.safetensors", (int)stem, out);
-    return p;
-}
-
-char *cli_path(const char *dir, const char *name, const char *suffix)
-{
-    size_t n = strlen(dir) + strlen(name) + strlen(suffix) + 2;
-    char *p = malloc(n);
-    if (p) snprintf(p, n, "%s/%s%s", dir, name, suffix);
-    return p;
-}
-
-int cli_is_file(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 /* "--out X", or "stdout" when path is NULL. */
 static void name_file(char *buf, size_t cap, const char *opt, const char *path)
 {
@@ -283,7 +251,7 @@ void cli_diverged(vtag_error *err, const char *phase, int epoch, const char *out
 {
     char msg[sizeof err->msg];
     snprintf(msg, sizeof msg, "%s", err->msg);
-    if (cli_is_file(out))
+    if (vtag_is_file(out))
         vtag_fail(err, VTAG_ERR_DIVERGED, "%s %d %s; kept the last good checkpoint %s", phase, epoch + 1, msg, out);
     else vtag_fail(err, VTAG_ERR_DIVERGED, "%s %d %s; no checkpoint was written", phase, epoch + 1, msg);
 }

@@ -90,15 +90,6 @@ int cli_close_file(FILE *f, const char *path, vtag_error *err);
 void cli_diverged(vtag_error *err, const char *phase, int epoch, const char *out);
 /* True when argv holds --help or -h. */
 int cli_wants_help(int argc, char **argv);
-/* Monotonic wall clock in seconds (stage timings, throughput). */
-double cli_seconds(void);
-/* "DIR/NAME" + suffix (malloc'd; NULL when out of memory). */
-char *cli_path(const char *dir, const char *name, const char *suffix);
-/* The training state beside a checkpoint, as train and backbone train name it:
- * "M.safetensors" -> "M.state.safetensors" (malloc'd; NULL when out of memory). */
-char *cli_state_path(const char *out);
-/* True when path is an existing regular file. */
-int cli_is_file(const char *path);
 
 int cmd_inspect(int argc, char **argv);
 int cmd_onnx_info(int argc, char **argv);
