@@ -1,0 +1,4 @@
+# The CLI's shape (issue 15): tools/ includes only public headers, and every
+# command file is under 250 lines.
+add_test(NAME run/tools_shape COMMAND ${VTAG_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/tools_shape.py ${PROJECT_SOURCE_DIR}
+         WORKING_DIRECTORY ${VTAG_FIXTURES})
