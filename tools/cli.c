@@ -229,29 +229,3 @@ int cli_close_stdout(const char *cmd, int status)
     stdout_failed(cmd, e);
     return status == CLI_EXIT_USAGE ? status : CLI_EXIT_FAIL;
 }
-
-int cli_write_line(FILE *f, const char *path, const char *line, vtag_error *err)
-{
-    errno = 0;
-    if (fputs(line, f) >= 0 && fputc('\n', f) != EOF && fflush(f) == 0) return VTAG_OK;
-    return vtag_fail(err, VTAG_ERR_IO, "%s: cannot write: %s", path, errno ? strerror(errno) : "write error");
-}
-
-int cli_close_file(FILE *f, const char *path, vtag_error *err)
-{
-    if (!f) return VTAG_OK;
-    errno = 0;
-    int bad = ferror(f) != 0;
-    if (fclose(f) != 0 || bad)
-        return vtag_fail(err, VTAG_ERR_IO, "%s: cannot write: %s", path, errno ? strerror(errno) : "write error");
-    return VTAG_OK;
-}
-
-void cli_diverged(vtag_error *err, const char *phase, int epoch, const char *out)
-{
-    char msg[sizeof err->msg];
-    snprintf(msg, sizeof msg, "%s", err->msg);
-    if (vtag_is_file(out))
-        vtag_fail(err, VTAG_ERR_DIVERGED, "%s %d %s; kept the last good checkpoint %s", phase, epoch + 1, msg, out);
-    else vtag_fail(err, VTAG_ERR_DIVERGED, "%s %d %s; no checkpoint was written", phase, epoch + 1, msg);
-}

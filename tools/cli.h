@@ -77,17 +77,6 @@ int cli_close_stdout(const char *cmd, int status); /* status, or CLI_EXIT_FAIL a
 int cli_put_line(const char *cmd, const char *line);
 /* Reports a failed write to stdout (errno_at: its errno, 0 if unknown); returns -1. */
 int cli_stdout_error(const char *cmd, int errno_at);
-/* line + '\n' appended to the open file f named path, flushed: a log line
- * that cannot be written is an error ("PATH: cannot write: REASON"). */
-int cli_write_line(FILE *f, const char *path, const char *line, vtag_error *err);
-/* fclose(f) (NULL: nothing), with the same check. */
-int cli_close_file(FILE *f, const char *path, vtag_error *err);
-
-/* A trainer's "step N: loss is nan (diverged)" (VTAG_ERR_DIVERGED) made into
- * the line a user acts on: "PHASE E step N: loss is nan (diverged); kept the
- * last good checkpoint OUT" (E = epoch + 1; "no checkpoint was written" when
- * OUT does not exist). */
-void cli_diverged(vtag_error *err, const char *phase, int epoch, const char *out);
 /* True when argv holds --help or -h. */
 int cli_wants_help(int argc, char **argv);
 

@@ -62,7 +62,6 @@ static void help(FILE *out)
 
 typedef struct train_args {
     vtag_trainer_opts o;
-    const char *log;
     int scst, have_model, lr_given, scst_lr_given;
 } train_args;
 
@@ -133,7 +132,7 @@ static int parse(int argc, char **argv, train_args *a)
         {"lr-decay-every", 'i', -1, M, 0, &o->xe.lr_decay_every, 0},
         {"lr-decay-start", 'i', -1, M, 0, &o->xe.lr_decay_start, 0},
         {"grad-clip", 'r', 0, F, CLI_AS_FLOAT, &o->xe.grad_clip, 0}, {"seed", 'u', 0, 0x7fffffffL, 0, &o->seed, 0},
-        {"threads", 'i', 1, 1024, 0, &o->threads, 0}, {"log", 's', .dst = &a->log}, {"resume", 'b', .dst = &o->resume},
+        {"threads", 'i', 1, 1024, 0, &o->threads, 0}, {"log", 's', .dst = &o->log}, {"resume", 'b', .dst = &o->resume},
         {"scst-after", 'i', 0, M, 0, &o->scst_after, 0}, {"init", 's', .dst = &o->init}, {"scst", 'b', .dst = &a->scst},
         {"sample-n", 'i', 1, 1000, 0, &o->scst.sample_n, 0}, {"baseline", 'B', .dst = &o->scst.baseline},
         {"cider-weight", 'r', 0, F, CLI_CLOSED, &o->scst.cider_weight, 0},
@@ -178,9 +177,7 @@ int cmd_train_check(int argc, char **argv)
 
 /* What the callbacks print to: the terminal's progress line, the log. */
 typedef struct shown {
-    int tty, epochs, log_failed;
-    FILE *log;
-    const char *log_path;
+    int tty, epochs;
 } shown;
 
 static void show_progress(void *user, int epoch, int64_t done, int64_t total, double loss)
@@ -193,16 +190,15 @@ static void show_progress(void *user, int epoch, int64_t done, int64_t total, do
     fflush(stderr);
 }
 
-/* An epoch's record: one line to stderr and to --log. */
+/* An epoch's record: one line to stderr (the trainer appends it to --log). */
 static int show_record(void *user, const vtag_trainer_record *r, vtag_error *err)
 {
-    shown *p = user;
+    (void)err;
+    const shown *p = user;
     char line[VTAG_TRAINER_LINE_MAX];
     if (p->tty) fputs("\r\033[K", stderr);
     fprintf(stderr, "%s\n", vtag_trainer_format_record(r, line));
-    int rc = p->log ? cli_write_line(p->log, p->log_path, line, err) : 0;
-    p->log_failed = rc != 0;
-    return rc;
+    return 0;
 }
 
 int cmd_train(int argc, char **argv)
@@ -214,34 +210,25 @@ int cmd_train(int argc, char **argv)
     char *spath = vtag_train_state_path(a.o.out);
     const cli_file ins[] = {{"--labels", a.o.labels}, {"--feats", a.o.feats}, {"--val-feats", a.o.val_feats},
                             {"--init", a.o.init}};
-    const cli_file outs[] = {{"--out", a.o.out}, {"the state file", spath}, {"--log", a.log}};
+    const cli_file outs[] = {{"--out", a.o.out}, {"the state file", spath}, {"--log", a.o.log}};
     int status = cli_check_outputs("train", outs, 3, ins, 4, 0);
     free(spath);
     if (status) return status;
-    status = CLI_EXIT_FAIL;
     vtag_error err = {0};
     vtag_trainer *t = NULL;
-    shown p = {isatty(2), a.o.epochs, 0, NULL, a.log};
+    shown p = {isatty(2), a.o.epochs};
     int rc = vtag_trainer_open(&t, &a.o, &err);
-    if (rc) goto fail;
-    if (vtag_trainer_resumed(t))
-        cli_note("train", "resuming from %s after epoch %d", vtag_trainer_state_file(t), vtag_trainer_state(t)->epoch);
-    else if (a.o.resume) cli_note("train", "%s not found, starting from scratch", vtag_trainer_state_file(t));
-    rc = a.log && !(p.log = fopen(a.log, "a")) ? vtag_fail(&err, VTAG_ERR_IO, "%s: cannot open the log", a.log) : 0;
-    if (rc) goto fail;
-    const vtag_trainer_callbacks cb = {show_progress, NULL, show_record, &p};
-    rc = vtag_trainer_run(t, &cb, &err);
-    if (rc && p.tty && !p.log_failed) fputs("\r\033[K", stderr);
-    /* a diverged epoch is neither saved nor logged: the checkpoint and the state are the last good ones */
-    const int epoch = vtag_trainer_state(t)->epoch;
-    if (rc == VTAG_ERR_DIVERGED)
-        cli_diverged(&err, vtag_trainer_is_scst(&a.o, epoch) ? "SCST epoch" : "XE epoch", epoch, a.o.out);
-    status = rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
-fail:
-    /* the log's last lines may only reach the disk at fclose */
-    if (cli_close_file(p.log, a.log, status == CLI_EXIT_OK ? &err : NULL) && status == CLI_EXIT_OK)
-        status = CLI_EXIT_FAIL;
-    if (status != CLI_EXIT_OK) cli_error("train", "%s", err.msg);
+    if (!rc) {
+        if (vtag_trainer_resumed(t))
+            cli_note("train", "resuming from %s after epoch %d", vtag_trainer_state_file(t),
+                     vtag_trainer_state(t)->epoch);
+        else if (a.o.resume)
+            cli_note("train", "%s not found, starting from scratch", vtag_trainer_state_file(t));
+        const vtag_trainer_callbacks cb = {show_progress, NULL, show_record, &p};
+        rc = vtag_trainer_run(t, &cb, &err);
+        if (rc && p.tty) fputs("\r\033[K", stderr);
+    }
+    if (rc) cli_error("train", "%s", err.msg);
     vtag_trainer_free(&t);
-    return status;
+    return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }

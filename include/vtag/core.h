@@ -286,6 +286,26 @@ void vtag_atomic_abort(vtag_atomic *a);
 /* The whole buffer as the file path, atomically. */
 int vtag_atomic_write(const char *path, const void *data, size_t n, vtag_error *err);
 
+/* An append-only log of lines (the training logs, one JSON line per epoch):
+ * opened for appending ("PATH: cannot open the log"), each line written and
+ * flushed at once ("PATH: cannot write: REASON"); its last lines may only
+ * reach the disk at close, which is checked too. A log opened with path NULL
+ * is no log: every call is a no-op. path is borrowed until close. */
+typedef struct vtag_log {
+    FILE *f;
+    const char *path;
+} vtag_log;
+int vtag_log_open(vtag_log *l, const char *path, vtag_error *err);
+int vtag_log_line(vtag_log *l, const char *line, vtag_error *err);
+/* Closes the log; a failure is reported when err is non-NULL. */
+int vtag_log_close(vtag_log *l, vtag_error *err);
+
+/* A training step's "step N: loss is nan (diverged)" in err made into the
+ * line a user acts on: "PHASE E step N: loss is nan (diverged); kept the
+ * last good checkpoint OUT" (E = epoch + 1), or "...; no checkpoint was
+ * written" when OUT does not exist. The code stays VTAG_ERR_DIVERGED. */
+void vtag_diverged_at(vtag_error *err, const char *phase, int epoch, const char *out);
+
 /* "DIR/NAME" (malloc'd; NULL when out of memory). */
 char *vtag_path_join(const char *dir, const char *name);
 /* True when path is an existing regular file (symlinks followed). */

@@ -26,6 +26,7 @@ typedef struct vtag_trainer_opts {
     const char *out;       /* the checkpoint: the best by validation CIDEr-D, else the last;
                               the state beside it (vtag_train_state_path) */
     const char *init;      /* SCST from this checkpoint (its sizes and vocabulary rule), or NULL */
+    const char *log;       /* append each epoch's record here as a log line (vtag_log), or NULL */
     vtag_model_config cfg; /* sizes; vocabulary and feature sizes come from the data (or init) */
     vtag_data_caption_opts cap; /* captions: max_length (= cfg.max_length), tag order */
     vtag_xe_opts xe;       /* XE epochs; xe.batch_size also batches validation */
@@ -79,8 +80,10 @@ typedef struct vtag_trainer_callbacks {
     /* Between the gradient and the update of every step (see
      * vtag_grad_hook_fn in caption.h): an all-reduce goes here. */
     vtag_grad_hook_fn grad_hook;
-    /* After each epoch's checkpoint and state were saved; non-zero stops the
-     * run with that status (the callback sets err). */
+    /* After each epoch's checkpoint and state were saved, before its line is
+     * appended to opts.log; non-zero stops the run with that status (the
+     * callback sets err). A diverged epoch ends the run with
+     * VTAG_ERR_DIVERGED and err as vtag_diverged_at makes it. */
     int (*record)(void *user, const vtag_trainer_record *r, vtag_error *err);
     void *user;
 } vtag_trainer_callbacks;

@@ -181,3 +181,42 @@ int vtag_atomic_write(const char *path, const void *data, size_t n, vtag_error *
     }
     return vtag_atomic_commit(&a, err);
 }
+
+int vtag_log_open(vtag_log *l, const char *path, vtag_error *err)
+{
+    l->f = NULL;
+    l->path = path;
+    if (path && !(l->f = fopen(path, "a"))) return vtag_fail(err, VTAG_ERR_IO, "%s: cannot open the log", path);
+    return VTAG_OK;
+}
+
+int vtag_log_line(vtag_log *l, const char *line, vtag_error *err)
+{
+    if (!l->f) return VTAG_OK;
+    errno = 0;
+    if (fputs(line, l->f) >= 0 && fputc('\n', l->f) != EOF && fflush(l->f) == 0) return VTAG_OK;
+    return vtag_fail(err, VTAG_ERR_IO, "%s: cannot write: %s", l->path, errno ? strerror(errno) : "write error");
+}
+
+int vtag_log_close(vtag_log *l, vtag_error *err)
+{
+    if (!l->f) return VTAG_OK;
+    errno = 0;
+    int bad = ferror(l->f) != 0;
+    int closed = fclose(l->f);
+    l->f = NULL;
+    if (closed != 0 || bad)
+        return vtag_fail(err, VTAG_ERR_IO, "%s: cannot write: %s", l->path, errno ? strerror(errno) : "write error");
+    return VTAG_OK;
+}
+
+void vtag_diverged_at(vtag_error *err, const char *phase, int epoch, const char *out)
+{
+    if (!err) return;
+    char msg[sizeof err->msg];
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    if (vtag_is_file(out))
+        vtag_fail(err, VTAG_ERR_DIVERGED, "%s %d %s; kept the last good checkpoint %s", phase, epoch + 1, msg, out);
+    else
+        vtag_fail(err, VTAG_ERR_DIVERGED, "%s %d %s; no checkpoint was written", phase, epoch + 1, msg);
+}

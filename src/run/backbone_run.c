@@ -51,35 +51,6 @@ int vtag_builtin_run_epoch_format(const vtag_builtin_run_epoch *r, char *buf, si
                     r->best ? "true" : "false");
 }
 
-/* The step's "step N: loss is nan (diverged)" made into the line a user acts on. */
-static void diverged(vtag_error *err, int epoch, const char *out)
-{
-    char msg[sizeof err->msg];
-    snprintf(msg, sizeof msg, "%s", err->msg);
-    if (vtag_is_file(out))
-        vtag_fail(err, VTAG_ERR_DIVERGED, "epoch %d %s; kept the last good checkpoint %s", epoch + 1, msg, out);
-    else vtag_fail(err, VTAG_ERR_DIVERGED, "epoch %d %s; no checkpoint was written", epoch + 1, msg);
-}
-
-static int log_line(FILE *f, const char *path, const char *line, vtag_error *err)
-{
-    errno = 0;
-    if (fputs(line, f) >= 0 && fputc('\n', f) != EOF && fflush(f) == 0) return VTAG_OK;
-    return vtag_fail(err, VTAG_ERR_IO, "%s: cannot write: %s", path, errno ? strerror(errno) : "write error");
-}
-
-/* The log's last lines may only reach the disk at fclose: a failure there is
- * reported when err is non-NULL. */
-static int log_close(FILE *f, const char *path, vtag_error *err)
-{
-    if (!f) return VTAG_OK;
-    errno = 0;
-    int bad = ferror(f) != 0;
-    if (fclose(f) != 0 || bad)
-        return vtag_fail(err, VTAG_ERR_IO, "%s: cannot write: %s", path, errno ? strerror(errno) : "write error");
-    return VTAG_OK;
-}
-
 /* A note for the caller, formatted as printf; long lines are cut at 2047 bytes. */
 static void note(const vtag_builtin_run_hooks *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note(const vtag_builtin_run_hooks *h, const char *fmt, ...)
@@ -113,7 +84,7 @@ typedef struct run_state {
     int64_t *index; /* (labels->n_names) labels name → output, -1 outside the vocabulary */
     float *probs;   /* [val.n, V] */
     char *spath;
-    FILE *log;
+    vtag_log log;
 } run_state;
 
 static int load_frames(vtag_ctx *ctx, const vtag_data_labels *labels, const vtag_builtin_run_opts *o,
@@ -165,7 +136,7 @@ static int epoch_run(vtag_ctx *ctx, const vtag_data_labels *labels, const vtag_b
     int rc = vtag_builtin_train_epoch(ctx, &s->m, adam, &s->train, labels, s->index, &o->train, epoch, &st, err);
     if (rc) {
         /* nothing of this epoch is saved or logged: the checkpoint and the state are the last good ones */
-        if (rc == VTAG_ERR_DIVERGED) diverged(err, epoch, o->out);
+        if (rc == VTAG_ERR_DIVERGED) vtag_diverged_at(err, "epoch", epoch, o->out);
         return rc;
     }
     double map = NAN;
@@ -186,7 +157,7 @@ static int epoch_run(vtag_ctx *ctx, const vtag_data_labels *labels, const vtag_b
     char line[512];
     vtag_builtin_run_epoch_format(&r, line, sizeof line);
     if (h && h->epoch) h->epoch(h->user, &r, line);
-    return s->log ? log_line(s->log, o->log, line, err) : VTAG_OK;
+    return vtag_log_line(&s->log, line, err);
 }
 
 int vtag_builtin_run(vtag_ctx *ctx, const vtag_data_labels *labels, const vtag_builtin_run_opts *o,
@@ -215,14 +186,12 @@ int vtag_builtin_run(vtag_ctx *ctx, const vtag_data_labels *labels, const vtag_b
         }
         note(h, "resuming from %s after epoch %d", s.spath, start);
     }
-    if (o->log && !(s.log = fopen(o->log, "a"))) {
-        rc = vtag_fail(err, VTAG_ERR_IO, "%s: cannot open the log", o->log);
-        goto done;
-    }
+    if ((rc = vtag_log_open(&s.log, o->log, err))) goto done;
     for (int epoch = start; epoch < epochs && !rc; epoch++)
         rc = epoch_run(ctx, labels, o, h, &s, &adam, epoch, n_val, &best, err);
 done:
-    if (log_close(s.log, o->log, rc ? NULL : err) && !rc) rc = VTAG_ERR_IO;
+    /* the log's last lines may only reach the disk at close */
+    if (vtag_log_close(&s.log, rc ? NULL : err) && !rc) rc = VTAG_ERR_IO;
     free(s.spath);
     free(s.probs);
     free(s.index);

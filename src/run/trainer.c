@@ -308,13 +308,16 @@ static int train_epoch(vtag_trainer *t, const vtag_trainer_callbacks *cb, int ep
     return rc;
 }
 
-int vtag_trainer_run(vtag_trainer *t, const vtag_trainer_callbacks *cb, vtag_error *err)
+/* The epochs; the caller's run() closes the log. */
+static int run_epochs(vtag_trainer *t, const vtag_trainer_callbacks *cb, vtag_log *log, vtag_error *err)
 {
     vtag_train_state *st = &t->st;
     for (int epoch = st->epoch; epoch < t->o.epochs; epoch++) {
         vtag_trainer_record r;
-        /* A failed epoch saves nothing: the checkpoint and the state are the last good ones. */
+        /* A failed epoch saves nothing and logs nothing: the checkpoint and the state are the last good ones. */
         int rc = train_epoch(t, cb, epoch, &r, err);
+        if (rc == VTAG_ERR_DIVERGED)
+            vtag_diverged_at(err, vtag_trainer_is_scst(&t->o, epoch) ? "SCST epoch" : "XE epoch", epoch, t->o.out);
         if (rc) return rc;
         int best = 1;
         if (t->have_val) {
@@ -334,8 +337,20 @@ int vtag_trainer_run(vtag_trainer *t, const vtag_trainer_callbacks *cb, vtag_err
         if ((rc = vtag_train_state_save(t->m, st, t->vocab_json, t->state_path, err))) return rc;
         r.best = best;
         if (cb && cb->record && (rc = cb->record(cb->user, &r, err))) return rc;
+        char line[VTAG_TRAINER_LINE_MAX];
+        if ((rc = vtag_log_line(log, vtag_trainer_format_record(&r, line), err))) return rc;
     }
     return VTAG_OK;
+}
+
+int vtag_trainer_run(vtag_trainer *t, const vtag_trainer_callbacks *cb, vtag_error *err)
+{
+    vtag_log log;
+    int rc = vtag_log_open(&log, t->o.log, err);
+    if (!rc) rc = run_epochs(t, cb, &log, err);
+    /* the log's last lines may only reach the disk at close */
+    int closed = vtag_log_close(&log, rc ? NULL : err);
+    return rc ? rc : closed;
 }
 
 void vtag_trainer_free(vtag_trainer **tp)
