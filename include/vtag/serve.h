@@ -46,6 +46,8 @@ typedef struct vtag_serve_fns {
     /* The body of GET /v1/models (a JSON object); borrowed for the server's lifetime; NULL
      * answers {}. */
     const char *models_json;
+    /* The body of GET / (text/html: the upload page); borrowed; NULL answers 404. */
+    const char *index_html;
     /* An access line per answered request ("POST /v1/tag 200 0.123s"), from MHD's threads,
      * one at a time; may be NULL. The library prints nothing itself. */
     void (*log)(void *user, const char *line);

@@ -195,6 +195,11 @@ static enum MHD_Result first_call(vtag_server *s, struct MHD_Connection *c, req 
     if (!strcmp(url, "/healthz") && is_get) return answer_json(s, c, r, 200, "{\"status\":\"ok\"}");
     if (!strcmp(url, "/v1/models") && is_get)
         return answer_json(s, c, r, 200, s->fns.models_json ? s->fns.models_json : "{}");
+    if (!strcmp(url, "/") && is_get && s->fns.index_html) {
+        char *page = strdup(s->fns.index_html);
+        if (!page) return MHD_NO;
+        return answer(s, c, r, 200, "text/html; charset=utf-8", page, 0);
+    }
     if (!strcmp(url, "/metrics") && is_get) {
         char *text = vtag_serve_metrics_text(s);
         if (!text) return MHD_NO;

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -257,7 +258,7 @@ static void test_endpoints(const char *tmp)
 
     fake f = {0};
     vtag_serve_fns fns = {.user = &f, .make_worker = make_worker, .free_worker = free_worker, .tag = fake_tag,
-                          .models_json = "{\"model\":\"fake\"}", .log = fake_log};
+                          .models_json = "{\"model\":\"fake\"}", .index_html = "<p>upload</p>", .log = fake_log};
     vtag_server_opts o;
     vtag_server_defaults(&o);
     CHECK(!strcmp(o.host, "127.0.0.1") && o.port == 0, "defaults bind loopback, any port");
@@ -285,6 +286,10 @@ static void test_endpoints(const char *tmp)
     free(r.body);
     r = get(port, "/v1/models");
     CHECK(r.status == 200 && has(&r, "\"model\":\"fake\""), "models: %d %s", r.status, r.body);
+    free(r.body);
+    r = get(port, "/");
+    CHECK(r.status == 200 && !strcmp(r.body, "<p>upload</p>") && strstr(r.head, "Content-Type: text/html"),
+          "index page: %d %s", r.status, r.head);
     free(r.body);
     r = get(port, "/nope");
     CHECK(r.status == 404, "unknown path: %d", r.status);
@@ -472,6 +477,9 @@ static void test_timeout_and_stop(const char *tmp)
     r = get(port, "/v1/models");
     CHECK(r.status == 200 && !strcmp(r.body, "{}\n"), "no models json: %s", r.body);
     free(r.body);
+    r = get(port, "/");
+    CHECK(r.status == 404, "no index page: %d", r.status);
+    free(r.body);
     for (int i = 0; i < 300 && dir_entries(vtag_server_tmpdir(srv)) != 0; i++) usleep(10000);
     CHECK(dir_entries(vtag_server_tmpdir(srv)) == 0, "timed-out upload removed after the worker");
 
@@ -505,6 +513,64 @@ static void test_timeout_and_stop(const char *tmp)
     CHECK(dir_entries(up) == 0, "upload folder removed");
 }
 
+/* The server a SIGUSR1 stops, as the CLI's SIGTERM handler will. */
+static vtag_server *signal_target;
+static void on_signal(int sig)
+{
+    (void)sig;
+    vtag_server_stop(signal_target);
+}
+
+/* A slow client is cut off after client_timeout_s and the service goes on; a job that runs
+ * longer than client_timeout_s (but within timeout_s) is still answered. */
+static void test_slow(const char *tmp)
+{
+    char up[512];
+    snprintf(up, sizeof up, "%s/up3", tmp);
+    mkdir(up, 0755);
+    fake f = {0};
+    vtag_serve_fns fns = {.user = &f, .make_worker = make_worker, .free_worker = free_worker, .tag = fake_tag};
+    vtag_server_opts o;
+    vtag_server_defaults(&o);
+    o.timeout_s = 10;
+    o.client_timeout_s = 1;
+    o.tmp_parent = up;
+    vtag_server *srv = NULL;
+    vtag_error err = {0};
+    int rc = vtag_server_start(&srv, &o, &fns, &err);
+    CHECK(rc == 0, "start: %s", err.msg);
+    if (rc) return;
+    int port = vtag_server_port(srv);
+    runner run = {.srv = srv};
+    pthread_create(&run.t, NULL, run_main, &run);
+
+    int fd = connect_to(port);
+    const char *part = "POST /v1/tag HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc";
+    CHECK(send(fd, part, strlen(part), MSG_NOSIGNAL) == (ssize_t)strlen(part), "slow client sends a part");
+    double t0 = vtag_seconds();
+    char buf[256];
+    ssize_t k;
+    while ((k = recv(fd, buf, sizeof buf, 0)) > 0) {}
+    double waited = vtag_seconds() - t0;
+    CHECK(k == 0 && waited < 10, "slow client cut off after %.1f s", waited);
+    close(fd);
+
+    atomic_store(&f.sleep_ms, 2000);
+    reply r = post(port, "/v1/tag", "application/octet-stream", "long job", 8);
+    CHECK(r.status == 200 && has(&r, hash_of("long job", 8)), "job longer than the client timeout: %d %s",
+          r.status, r.body);
+    free(r.body);
+    signal_target = srv;
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    pthread_kill(run.t, SIGUSR1);
+    pthread_join(run.t, NULL);
+    CHECK(run.rc == 0, "run returns 0 after the signal");
+    CHECK(dir_entries(vtag_server_tmpdir(srv)) == 0, "slow client's upload removed");
+    vtag_server_free(&srv);
+}
+
 static void test_bad_opts(void)
 {
     fake f = {0};
@@ -534,6 +600,7 @@ int main(void)
     test_bad_opts();
     test_endpoints(tmp);
     test_timeout_and_stop(tmp);
+    test_slow(tmp);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     if (system(cmd) != 0) return 1;
