@@ -54,7 +54,7 @@ int vtag_onnx_tensor_read(vtag_onnx_tensor *t, const char *path, vtag_error *err
 void vtag_onnx_tensor_free(vtag_onnx_tensor *t);
 
 /* A model caches its execution plans and their buffers: use it from one
- * thread at a time (open one per thread to run in parallel). */
+ * thread at a time, or run it from several through sessions (below). */
 typedef struct vtag_onnx_model vtag_onnx_model_t;
 
 /* The supported operators' names, i = 0, 1, …; NULL past the last. */
@@ -104,6 +104,20 @@ int vtag_onnx_run(vtag_onnx_model_t *m, vtag_ctx *ctx, int n_in, const char *con
 int vtag_onnx_run_view(vtag_onnx_model_t *m, vtag_ctx *ctx, int n_in, const char *const *in_names,
                        const vtag_onnx_tensor *in, int n_out, const char *const *out_names,
                        vtag_onnx_tensor *out, vtag_error *err);
+
+/* A session runs a model that other sessions run at the same time: it keeps
+ * its own plans and activation buffers, and only reads the model (graph,
+ * initializers), which must outlive it and not be run through the calls above
+ * meanwhile. One session per thread; it is not timed by the profile. */
+typedef struct vtag_onnx_session vtag_onnx_session;
+int vtag_onnx_session_open(vtag_onnx_session **out, const vtag_onnx_model_t *m, vtag_error *err);
+/* As vtag_onnx_run_view; out[i].data points into the session's buffers. */
+int vtag_onnx_session_run_view(vtag_onnx_session *s, vtag_ctx *ctx, int n_in, const char *const *in_names,
+                               const vtag_onnx_tensor *in, int n_out, const char *const *out_names,
+                               vtag_onnx_tensor *out, vtag_error *err);
+/* Bytes of the activation buffers and workspaces its runs have allocated. */
+size_t vtag_onnx_session_bytes(const vtag_onnx_session *s);
+void vtag_onnx_session_close(vtag_onnx_session **s);
 
 /* What the plan for these inputs and outputs does (built if needed). */
 typedef struct vtag_onnx_plan_stats {

@@ -9,7 +9,7 @@ void vtag_onnx_close(vtag_onnx_model_t **mp)
 {
     if (!mp || !*mp) return;
     vtag_onnx_model_t *m = *mp;
-    for (int i = 0; i < m->n_plans; i++) onnx_plan_free(m->plans[i]);
+    onnx_plans_free(&m->cache);
     for (int v = 0; v < m->n_values; v++) {
         if (m->values[v].owned) free(m->values[v].t.data);
         free(m->values[v].own_name);
@@ -90,24 +90,63 @@ int vtag_onnx_infer(vtag_onnx_model_t *m, vtag_ctx *ctx, int n_in, const char *c
 {
     onnx_request rq = {n_in, in_names, in, n_out, out_names};
     onnx_plan *p;
-    int rc = onnx_plan_get(m, ctx, &rq, &p, err);
+    int rc = onnx_plan_get(m, &m->cache, ctx, &rq, &p, err);
     if (rc) return rc;
     onnx_plan_shapes(p, shapes);
     return VTAG_OK;
 }
 
-int vtag_onnx_run_view(vtag_onnx_model_t *m, vtag_ctx *ctx, int n_in, const char *const *in_names,
-                       const vtag_onnx_tensor *in, int n_out, const char *const *out_names,
-                       vtag_onnx_tensor *out, vtag_error *err)
+/* A run of m with the plans (and their buffers) of c; m is only read. */
+static int run_view(const vtag_onnx_model_t *m, onnx_plans *c, vtag_ctx *ctx, int n_in, const char *const *in_names,
+                    const vtag_onnx_tensor *in, int n_out, const char *const *out_names, vtag_onnx_tensor *out,
+                    double *prof_sec, int *prof_calls, vtag_error *err)
 {
     for (int k = 0; k < n_in; k++)
         if (!in[k].data && vtag_onnx_tensor_numel(&in[k]))
             return vtag_fail(err, VTAG_ERR_ARG, "%s: input '%s' has no data", m->path, in_names[k]);
     onnx_request rq = {n_in, in_names, in, n_out, out_names};
     onnx_plan *p;
-    int rc = onnx_plan_get(m, ctx, &rq, &p, err);
+    int rc = onnx_plan_get(m, c, ctx, &rq, &p, err);
     if (rc) return rc;
-    return onnx_plan_run(m, p, ctx, in, out, err);
+    return onnx_plan_run(m, p, ctx, in, out, prof_sec, prof_calls, err);
+}
+
+int vtag_onnx_run_view(vtag_onnx_model_t *m, vtag_ctx *ctx, int n_in, const char *const *in_names,
+                       const vtag_onnx_tensor *in, int n_out, const char *const *out_names,
+                       vtag_onnx_tensor *out, vtag_error *err)
+{
+    return run_view(m, &m->cache, ctx, n_in, in_names, in, n_out, out_names, out, m->profile ? m->prof_sec : NULL,
+                    m->prof_calls, err);
+}
+
+struct vtag_onnx_session {
+    const vtag_onnx_model_t *m;
+    onnx_plans cache;
+};
+
+int vtag_onnx_session_open(vtag_onnx_session **out, const vtag_onnx_model_t *m, vtag_error *err)
+{
+    *out = calloc(1, sizeof **out);
+    if (!*out) return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", m->path);
+    (*out)->m = m;
+    return VTAG_OK;
+}
+
+int vtag_onnx_session_run_view(vtag_onnx_session *s, vtag_ctx *ctx, int n_in, const char *const *in_names,
+                               const vtag_onnx_tensor *in, int n_out, const char *const *out_names,
+                               vtag_onnx_tensor *out, vtag_error *err)
+{
+    return run_view(s->m, &s->cache, ctx, n_in, in_names, in, n_out, out_names, out, NULL, NULL, err);
+}
+
+size_t vtag_onnx_session_bytes(const vtag_onnx_session *s) { return onnx_plans_bytes(&s->cache); }
+
+void vtag_onnx_session_close(vtag_onnx_session **s)
+{
+    if (!s || !*s) return;
+    onnx_plans_free(&(*s)->cache);
+    free(*s);
+    *s = NULL;
 }
 
 int vtag_onnx_run(vtag_onnx_model_t *m, vtag_ctx *ctx, int n_in, const char *const *in_names,
@@ -136,7 +175,7 @@ int vtag_onnx_plan_stats_get(vtag_onnx_model_t *m, vtag_ctx *ctx, int n_in, cons
 {
     onnx_request rq = {n_in, in_names, in, n_out, out_names};
     onnx_plan *p;
-    int rc = onnx_plan_get(m, ctx, &rq, &p, err);
+    int rc = onnx_plan_get(m, &m->cache, ctx, &rq, &p, err);
     if (rc) return rc;
     onnx_plan_stats(m, p, st);
     return VTAG_OK;

@@ -95,6 +95,15 @@ const onnx_opdef *onnx_op_find(const char *op_type);
 typedef struct onnx_plan onnx_plan;
 #define ONNX_MAX_PLANS 4
 
+/* The plans of one runner (the model's own, or a vtag_onnx_session): each
+ * plan holds its shapes, folded constants and activation buffers, so a cache
+ * is the whole run-time state; the model it runs is only read. */
+typedef struct onnx_plans {
+    onnx_plan *plans[ONNX_MAX_PLANS];
+    int n;
+    uint64_t clock;
+} onnx_plans;
+
 struct vtag_onnx_model {
     char *path;
     Onnx__ModelProto *proto;
@@ -108,9 +117,7 @@ struct vtag_onnx_model {
     int profile;                 /* time every step (vtag_onnx_profile_enable) */
     double prof_sec[32];         /* per op of the op table */
     int prof_calls[32];
-    onnx_plan *plans[ONNX_MAX_PLANS];
-    int n_plans;
-    uint64_t plan_clock;
+    onnx_plans cache; /* vtag_onnx_run & co.; sessions keep their own */
 };
 
 /* "PATH: node 'NAME' (OP): ..." errors. */
@@ -151,15 +158,20 @@ typedef struct onnx_request {
     int n_out;
     const char *const *out_names;
 } onnx_request;
-/* Finds or builds the plan for these input shapes, outputs and threads. */
-int onnx_plan_get(vtag_onnx_model_t *m, const vtag_ctx *ctx, const onnx_request *rq, onnx_plan **out,
-                  vtag_error *err);
+/* Finds in c, or builds into it, the plan for these input shapes, outputs
+ * and threads; m is only read. */
+int onnx_plan_get(const vtag_onnx_model_t *m, onnx_plans *c, const vtag_ctx *ctx, const onnx_request *rq,
+                  onnx_plan **out, vtag_error *err);
+void onnx_plans_free(onnx_plans *c);
+/* Bytes of the activation buffers and workspaces the cached plans hold. */
+size_t onnx_plans_bytes(const onnx_plans *c);
 /* Shapes (dtype, ndim, shape; data NULL) of the requested outputs. */
 void onnx_plan_shapes(const onnx_plan *p, vtag_onnx_tensor *shapes);
 /* Runs it (in[] in the request's order); out[i] point into the plan's buffers,
- * which the first run allocates (the only way it can fail). */
-int onnx_plan_run(vtag_onnx_model_t *m, onnx_plan *p, const vtag_ctx *ctx, const vtag_onnx_tensor *in,
-                  vtag_onnx_tensor *out, vtag_error *err);
+ * which the first run allocates (the only way it can fail). prof_sec and
+ * prof_calls (per op of the op table) are added to, or NULL: not timed. */
+int onnx_plan_run(const vtag_onnx_model_t *m, onnx_plan *p, const vtag_ctx *ctx, const vtag_onnx_tensor *in,
+                  vtag_onnx_tensor *out, double *prof_sec, int *prof_calls, vtag_error *err);
 void onnx_plan_stats(const vtag_onnx_model_t *m, const onnx_plan *p, vtag_onnx_plan_stats *st);
 /* Index of an op in the op table (for profiles), and the op at an index. */
 int onnx_op_index(const onnx_opdef *op);

@@ -244,7 +244,7 @@ static int slot_take(slots *s, size_t bytes)
     return best;
 }
 
-static int plan_build(vtag_onnx_model_t *m, const vtag_ctx *ctx, const onnx_request *rq, onnx_plan **out,
+static int plan_build(const vtag_onnx_model_t *m, const vtag_ctx *ctx, const onnx_request *rq, onnx_plan **out,
                       vtag_error *err)
 {
     int nv = m->n_values, rc = VTAG_OK;
@@ -473,31 +473,49 @@ done:
     return VTAG_OK;
 }
 
-int onnx_plan_get(vtag_onnx_model_t *m, const vtag_ctx *ctx, const onnx_request *rq, onnx_plan **out,
-                  vtag_error *err)
+int onnx_plan_get(const vtag_onnx_model_t *m, onnx_plans *c, const vtag_ctx *ctx, const onnx_request *rq,
+                  onnx_plan **out, vtag_error *err)
 {
-    m->plan_clock++;
-    for (int i = 0; i < m->n_plans; i++)
-        if (plan_matches(m->plans[i], m, ctx, rq)) {
-            m->plans[i]->last_used = m->plan_clock;
-            *out = m->plans[i];
+    c->clock++;
+    for (int i = 0; i < c->n; i++)
+        if (plan_matches(c->plans[i], m, ctx, rq)) {
+            c->plans[i]->last_used = c->clock;
+            *out = c->plans[i];
             return VTAG_OK;
         }
     onnx_plan *p;
     int rc = plan_build(m, ctx, rq, &p, err);
     if (rc) return rc;
-    p->last_used = m->plan_clock;
-    if (m->n_plans < ONNX_MAX_PLANS) {
-        m->plans[m->n_plans++] = p;
+    p->last_used = c->clock;
+    if (c->n < ONNX_MAX_PLANS) {
+        c->plans[c->n++] = p;
     } else {
         int old = 0;
-        for (int i = 1; i < m->n_plans; i++)
-            if (m->plans[i]->last_used < m->plans[old]->last_used) old = i;
-        onnx_plan_free(m->plans[old]);
-        m->plans[old] = p;
+        for (int i = 1; i < c->n; i++)
+            if (c->plans[i]->last_used < c->plans[old]->last_used) old = i;
+        onnx_plan_free(c->plans[old]);
+        c->plans[old] = p;
     }
     *out = p;
     return VTAG_OK;
+}
+
+void onnx_plans_free(onnx_plans *c)
+{
+    for (int i = 0; i < c->n; i++) onnx_plan_free(c->plans[i]);
+    memset(c, 0, sizeof *c);
+}
+
+size_t onnx_plans_bytes(const onnx_plans *c)
+{
+    size_t b = 0;
+    for (int i = 0; i < c->n; i++) {
+        const onnx_plan *p = c->plans[i];
+        for (int s = 0; s < p->n_slots; s++)
+            if (p->slot_mem[s]) b += p->slot_cap[s];
+        if (p->ws) b += ((size_t)p->ws_floats * sizeof(float) + 63) / 64 * 64;
+    }
+    return b;
 }
 
 void onnx_plan_shapes(const onnx_plan *p, vtag_onnx_tensor *shapes)
@@ -522,8 +540,8 @@ static int plan_alloc(const vtag_onnx_model_t *m, onnx_plan *p, vtag_error *err)
     return VTAG_OK;
 }
 
-int onnx_plan_run(vtag_onnx_model_t *m, onnx_plan *p, const vtag_ctx *ctx, const vtag_onnx_tensor *in,
-                  vtag_onnx_tensor *out, vtag_error *err)
+int onnx_plan_run(const vtag_onnx_model_t *m, onnx_plan *p, const vtag_ctx *ctx, const vtag_onnx_tensor *in,
+                  vtag_onnx_tensor *out, double *prof_sec, int *prof_calls, vtag_error *err)
 {
     int rc = plan_alloc(m, p, err);
     if (rc) return rc;
@@ -542,12 +560,12 @@ int onnx_plan_run(vtag_onnx_model_t *m, onnx_plan *p, const vtag_ctx *ctx, const
         vtag_onnx_tensor o[ONNX_MAX_OUTS];
         o[0] = p->vt[st->out0];
         for (int k = 1; k < nd->n_out; k++) o[k] = p->vt[nd->out[k]];
-        double t0 = m->profile ? omp_get_wtime() : 0.0;
+        double t0 = prof_sec ? omp_get_wtime() : 0.0;
         nd->op->run(ctx, nd, st->act, x, o, p->ws);
-        if (m->profile) {
+        if (prof_sec) {
             int i = onnx_op_index(nd->op);
-            m->prof_sec[i] += omp_get_wtime() - t0;
-            m->prof_calls[i]++;
+            prof_sec[i] += omp_get_wtime() - t0;
+            prof_calls[i]++;
         }
     }
     for (int k = 0; k < p->n_req; k++) out[k] = p->vt[p->req[k]];
