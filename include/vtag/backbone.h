@@ -50,11 +50,27 @@ int vtag_backbone_open(vtag_backbone_t **out, const char *path, const vtag_backb
                        vtag_error *err);
 const vtag_backbone_info *vtag_backbone_get_info(const vtag_backbone_t *b);
 /* images [N, 3, S, S] normalised (vtag_video_normalize), N <= max_batch;
- * fc [N, d_fc] and att [N, k_att, d_att] are written (att may be NULL). */
+ * fc [N, d_fc] and att [N, k_att, d_att] are written (att may be NULL).
+ * Runs through the backbone's own worker (below): one thread at a time. */
 int vtag_backbone_run(vtag_backbone_t *b, vtag_ctx *ctx, const float *images, int64_t n, float *fc,
                       float *att, vtag_error *err);
 /* Frees everything and sets *b to NULL; NULL and *b == NULL are fine. */
 void vtag_backbone_close(vtag_backbone_t **b);
+
+/* A worker runs a backbone that other workers run at the same time: the
+ * backbone's weights (built-in convs with BatchNorm folded, ONNX
+ * initializers) are loaded once and only read; each worker holds the scratch
+ * a run writes (activation buffers, the ONNX plans, a fixed batch's padding),
+ * allocated at its first run and reused. One worker per thread; close the
+ * workers before the backbone. */
+typedef struct vtag_backbone_worker vtag_backbone_worker;
+int vtag_backbone_worker_open(vtag_backbone_worker **out, const vtag_backbone_t *b, vtag_error *err);
+/* As vtag_backbone_run. */
+int vtag_backbone_worker_run(vtag_backbone_worker *w, vtag_ctx *ctx, const float *images, int64_t n, float *fc,
+                             float *att, vtag_error *err);
+/* Bytes of scratch the worker holds now (it grows to its peak at the first run). */
+size_t vtag_backbone_worker_bytes(const vtag_backbone_worker *w);
+void vtag_backbone_worker_close(vtag_backbone_worker **w);
 
 #ifdef __cplusplus
 }

@@ -61,17 +61,65 @@ int vtag_backbone_open(vtag_backbone_t **out, const char *path, const vtag_backb
     return vtag_onnx_backbone_open(out, path, o, err);
 }
 
-const vtag_backbone_info *vtag_backbone_get_info(const vtag_backbone_t *b) { return b->ops->info(b); }
+const vtag_backbone_info *vtag_backbone_get_info(const vtag_backbone_t *b) { return &b->info; }
+
+struct vtag_backbone_worker {
+    const vtag_backbone_t *b;
+    void *scratch;
+};
+
+int vtag_backbone_worker_open(vtag_backbone_worker **out, const vtag_backbone_t *b, vtag_error *err)
+{
+    *out = NULL;
+    vtag_backbone_worker *w = calloc(1, sizeof *w);
+    if (!w) return vtag_fail(err, VTAG_ERR_NOMEM, "backbone: out of memory");
+    w->b = b;
+    int rc = b->ops->scratch_open(b, &w->scratch, err);
+    if (rc) {
+        free(w);
+        return rc;
+    }
+    *out = w;
+    return VTAG_OK;
+}
+
+int vtag_backbone_worker_run(vtag_backbone_worker *w, vtag_ctx *ctx, const float *images, int64_t n, float *fc,
+                             float *att, vtag_error *err)
+{
+    const vtag_backbone_t *b = w->b;
+    if (n < 1 || n > b->info.max_batch)
+        return vtag_fail(err, VTAG_ERR_ARG, "backbone: batch of %lld frames (1..%lld)", (long long)n,
+                         (long long)b->info.max_batch);
+    return b->ops->run(b, w->scratch, ctx, images, n, fc, att, err);
+}
+
+size_t vtag_backbone_worker_bytes(const vtag_backbone_worker *w)
+{
+    return sizeof *w + w->b->ops->scratch_bytes(w->scratch);
+}
+
+void vtag_backbone_worker_close(vtag_backbone_worker **w)
+{
+    if (!w || !*w) return;
+    (*w)->b->ops->scratch_close((*w)->scratch);
+    free(*w);
+    *w = NULL;
+}
 
 int vtag_backbone_run(vtag_backbone_t *b, vtag_ctx *ctx, const float *images, int64_t n, float *fc, float *att,
                       vtag_error *err)
 {
-    return b->ops->run(b, ctx, images, n, fc, att, err);
+    if (!b->own) {
+        int rc = vtag_backbone_worker_open(&b->own, b, err);
+        if (rc) return rc;
+    }
+    return vtag_backbone_worker_run(b->own, ctx, images, n, fc, att, err);
 }
 
 void vtag_backbone_close(vtag_backbone_t **b)
 {
     if (!b || !*b) return;
+    vtag_backbone_worker_close(&(*b)->own);
     (*b)->ops->close(*b);
     free(*b);
     *b = NULL;

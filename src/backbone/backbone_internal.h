@@ -5,19 +5,25 @@
 
 #include "vtag/backbone.h"
 
+/* The weights live in impl, read-only once opened; everything a run writes
+ * lives in a worker's scratch, so workers over one backbone run in parallel. */
 typedef struct vtag_backbone_ops {
+    /* a new scratch (activation buffers) for runs of b */
+    int (*scratch_open)(const struct vtag_backbone *b, void **scratch, vtag_error *err);
     /* images [n, 3, S, S] normalised, 1 <= n <= info.max_batch; fc [n, d_fc], att [n, k_att, d_att] or NULL */
-    int (*run)(struct vtag_backbone *b, vtag_ctx *ctx, const float *images, int64_t n, float *fc, float *att,
-               vtag_error *err);
+    int (*run)(const struct vtag_backbone *b, void *scratch, vtag_ctx *ctx, const float *images, int64_t n,
+               float *fc, float *att, vtag_error *err);
+    size_t (*scratch_bytes)(const void *scratch);
+    void (*scratch_close)(void *scratch);
     /* frees impl (not b itself) */
     void (*close)(struct vtag_backbone *b);
-    const vtag_backbone_info *(*info)(const struct vtag_backbone *b);
 } vtag_backbone_ops;
 
 struct vtag_backbone {
     const vtag_backbone_ops *ops;
     vtag_backbone_info info; /* filled by the opener */
     void *impl;
+    vtag_backbone_worker *own; /* vtag_backbone_run's, made at its first call */
 };
 
 /* The built-in CNN (src/backbone/builtin_backbone.c): a .safetensors file

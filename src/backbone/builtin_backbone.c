@@ -8,25 +8,52 @@
 #include "backbone/backbone_internal.h"
 #include "vtag/builtin.h"
 
+/* The weights: the folded inference model only (the file's unfolded
+ * parameters are dropped once it is built). Read-only after open. */
 typedef struct builtin_impl {
-    vtag_builtin model;
     vtag_builtin_infer inf;
-    vtag_arena arena; /* activations: the caller's arena (ctx) is left alone */
 } builtin_impl;
 
-static int builtin_run(vtag_backbone_t *b, vtag_ctx *ctx, const float *images, int64_t n, float *fc, float *att,
-                       vtag_error *err)
+/* A worker's scratch: the activations' arena (the caller's, in ctx, is left alone). */
+static int builtin_scratch_open(const vtag_backbone_t *b, void **scratch, vtag_error *err)
 {
-    builtin_impl *im = b->impl;
-    if (n < 1 || n > b->info.max_batch)
-        return vtag_fail(err, VTAG_ERR_ARG, "backbone: batch of %lld frames (1..%lld)", (long long)n,
-                         (long long)b->info.max_batch);
-    vtag_ctx local = *ctx; /* threads and backend of the caller, our own arena */
-    local.arena = im->arena;
+    (void)b;
+    vtag_arena *a = calloc(1, sizeof *a);
+    if (!a) return vtag_fail(err, VTAG_ERR_NOMEM, "backbone: out of memory");
+    int rc = vtag_arena_init(a, (size_t)1 << 20, err);
+    if (rc) {
+        free(a);
+        return rc;
+    }
+    *scratch = a;
+    return VTAG_OK;
+}
+
+static int builtin_run(const vtag_backbone_t *b, void *scratch, vtag_ctx *ctx, const float *images, int64_t n,
+                       float *fc, float *att, vtag_error *err)
+{
+    const builtin_impl *im = b->impl;
+    vtag_arena *a = scratch;
+    vtag_ctx local = *ctx; /* threads and backend of the caller, the worker's arena */
+    local.arena = *a;
     int rc = vtag_builtin_infer_run(&local, &im->inf, images, n, fc, att, NULL, err);
     vtag_arena_reset(&local.arena);
-    im->arena = local.arena;
+    *a = local.arena;
     return rc;
+}
+
+static size_t builtin_scratch_bytes(const void *scratch)
+{
+    const vtag_arena *a = scratch;
+    return sizeof *a + a->high_water;
+}
+
+static void builtin_scratch_close(void *scratch)
+{
+    vtag_arena *a = scratch;
+    if (!a) return;
+    vtag_arena_free(a);
+    free(a);
 }
 
 static void builtin_close(vtag_backbone_t *b)
@@ -34,15 +61,12 @@ static void builtin_close(vtag_backbone_t *b)
     builtin_impl *im = b->impl;
     if (!im) return;
     vtag_builtin_infer_free(&im->inf);
-    vtag_builtin_free(&im->model);
-    vtag_arena_free(&im->arena);
     free(im);
     b->impl = NULL;
 }
 
-static const vtag_backbone_info *builtin_info(const vtag_backbone_t *b) { return &b->info; }
-
-static const vtag_backbone_ops builtin_ops = {builtin_run, builtin_close, builtin_info};
+static const vtag_backbone_ops builtin_ops = {builtin_scratch_open, builtin_run, builtin_scratch_bytes,
+                                              builtin_scratch_close, builtin_close};
 
 int vtag_builtin_backbone_open(vtag_backbone_t **out, const char *path, const vtag_backbone_options *o,
                                vtag_error *err)
@@ -56,10 +80,12 @@ int vtag_builtin_backbone_open(vtag_backbone_t **out, const char *path, const vt
     }
     b->ops = &builtin_ops;
     b->impl = im;
-    int rc = vtag_arena_init(&im->arena, (size_t)1 << 20, err);
-    if (!rc) rc = vtag_builtin_load(&im->model, path, err);
-    if (!rc) rc = vtag_builtin_infer_build(&im->inf, &im->model, err);
-    const vtag_builtin_config *c = &im->model.cfg;
+    vtag_builtin model;
+    memset(&model, 0, sizeof model);
+    int rc = vtag_builtin_load(&model, path, err);
+    if (!rc) rc = vtag_builtin_infer_build(&im->inf, &model, err);
+    vtag_builtin_free(&model);
+    const vtag_builtin_config *c = &im->inf.cfg;
     if (!rc && o && o->size && o->size != c->size)
         rc = vtag_fail(err, VTAG_ERR_ARG, "%s: the built-in backbone was trained at %lld px, not %lld (leave --size out)",
                        path, (long long)c->size, (long long)o->size);

@@ -11,6 +11,7 @@
 #include "backbone/onnx_backbone.h"
 #include "vtag/onnx.h"
 
+/* The model (graph, initializers) and the taps: read-only after open. */
 typedef struct onnx_impl {
     vtag_onnx_model_t *m;
     const char *input;         /* the image input's name */
@@ -18,28 +19,65 @@ typedef struct onnx_impl {
     char *own[2];
     int att_map;               /* att is [N, C, H, W] (transposed on the way out) */
     int64_t fixed_batch;       /* > 0: the model's input has this batch size */
-    float *pad;                /* [fixed_batch, 3, S, S] for smaller batches */
 } onnx_impl;
 
-static int onnx_bb_run(vtag_backbone_t *b, vtag_ctx *ctx, const float *images, int64_t n, float *fc, float *att,
-                       vtag_error *err)
+/* A worker's scratch: its session (plans, activation buffers) and the padding of a fixed batch. */
+typedef struct onnx_scratch {
+    vtag_onnx_session *s;
+    float *pad; /* [fixed_batch, 3, S, S] for smaller batches */
+    size_t pad_bytes;
+} onnx_scratch;
+
+static void onnx_scratch_close(void *scratch)
 {
-    onnx_impl *im = b->impl;
+    onnx_scratch *w = scratch;
+    if (!w) return;
+    vtag_onnx_session_close(&w->s);
+    free(w->pad);
+    free(w);
+}
+
+static int onnx_scratch_open(const vtag_backbone_t *b, void **scratch, vtag_error *err)
+{
+    const onnx_impl *im = b->impl;
+    onnx_scratch *w = calloc(1, sizeof *w);
+    if (!w) return vtag_fail(err, VTAG_ERR_NOMEM, "backbone: out of memory");
+    int rc = vtag_onnx_session_open(&w->s, im->m, err);
+    if (!rc && im->fixed_batch) { /* bounded at open by planning [fixed_batch, 3, S, S] */
+        w->pad_bytes = (size_t)(im->fixed_batch * 3 * b->info.size * b->info.size) * sizeof(float);
+        if (!(w->pad = malloc(w->pad_bytes))) rc = vtag_fail(err, VTAG_ERR_NOMEM, "backbone: out of memory");
+    }
+    if (rc) {
+        onnx_scratch_close(w);
+        return rc;
+    }
+    *scratch = w;
+    return VTAG_OK;
+}
+
+static size_t onnx_scratch_bytes(const void *scratch)
+{
+    const onnx_scratch *w = scratch;
+    return sizeof *w + w->pad_bytes + vtag_onnx_session_bytes(w->s);
+}
+
+static int onnx_bb_run(const vtag_backbone_t *b, void *scratch, vtag_ctx *ctx, const float *images, int64_t n,
+                       float *fc, float *att, vtag_error *err)
+{
+    const onnx_impl *im = b->impl;
+    onnx_scratch *w = scratch;
     const vtag_backbone_info *info = &b->info;
-    if (n < 1 || n > info->max_batch)
-        return vtag_fail(err, VTAG_ERR_ARG, "backbone: batch of %lld frames (1..%lld)", (long long)n,
-                         (long long)info->max_batch);
     int64_t s = info->size, per = 3 * s * s, nb = n;
     const float *x = images;
     if (im->fixed_batch && n != im->fixed_batch) {
-        memcpy(im->pad, images, (size_t)(n * per) * sizeof(float));
-        memset(im->pad + n * per, 0, (size_t)((im->fixed_batch - n) * per) * sizeof(float));
-        x = im->pad;
+        memcpy(w->pad, images, (size_t)(n * per) * sizeof(float));
+        memset(w->pad + n * per, 0, (size_t)((im->fixed_batch - n) * per) * sizeof(float));
+        x = w->pad;
         nb = im->fixed_batch;
     }
     vtag_onnx_tensor in = {VTAG_ONNX_FLOAT, 4, {nb, 3, s, s}, (void *)x};
     vtag_onnx_tensor out[2];
-    int rc = vtag_onnx_run_view(im->m, ctx, 1, &im->input, &in, att ? 2 : 1, im->names, out, err);
+    int rc = vtag_onnx_session_run_view(w->s, ctx, 1, &im->input, &in, att ? 2 : 1, im->names, out, err);
     if (rc) return rc;
     memcpy(fc, out[0].data, (size_t)(n * info->d_fc) * sizeof(float));
     if (!att) return VTAG_OK;
@@ -65,16 +103,14 @@ static void onnx_bb_close(vtag_backbone_t *b)
     onnx_impl *im = b->impl;
     if (!im) return;
     vtag_onnx_close(&im->m);
-    free(im->pad);
     free(im->own[0]);
     free(im->own[1]);
     free(im);
     b->impl = NULL;
 }
 
-static const vtag_backbone_info *onnx_bb_info(const vtag_backbone_t *b) { return &b->info; }
-
-static const vtag_backbone_ops onnx_bb_ops = {onnx_bb_run, onnx_bb_close, onnx_bb_info};
+static const vtag_backbone_ops onnx_bb_ops = {onnx_scratch_open, onnx_bb_run, onnx_scratch_bytes, onnx_scratch_close,
+                                              onnx_bb_close};
 
 /* Shapes of the taps for a batch of nb; fills the info's sizes. */
 static int taps_check(vtag_backbone_t *b, onnx_impl *im, const char *path, int64_t nb, vtag_error *err)
@@ -172,13 +208,6 @@ int vtag_onnx_backbone_open(vtag_backbone_t **out, const char *path, const vtag_
     im->names[0] = im->own[0];
     im->names[1] = im->own[1];
     if ((rc = taps_check(b, im, path, im->fixed_batch ? im->fixed_batch : info->max_batch, err))) goto fail;
-    if (im->fixed_batch) { /* after planning, which bounds [fixed_batch, 3, S, S] */
-        im->pad = malloc((size_t)(im->fixed_batch * 3 * info->size * info->size) * sizeof(float));
-        if (!im->pad) {
-            rc = vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
-            goto fail;
-        }
-    }
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     json_t *d = json_pack("{s:s, s:s%, s:I, s:s, s:s}", "kind", "onnx", "file", base,
                           strlen(base) < 100 ? strlen(base) : (size_t)100, "size", (json_int_t)info->size, "fc",
