@@ -3,7 +3,8 @@
  * (captioner.h) — and, with vtag_tagger_tag, the video's tags (tag.h).
  *
  * A tagger is opened once (backbone, model, vocabulary loaded) and then run on
- * any number of videos, one at a time; it is not shared between threads. */
+ * any number of videos: one at a time through vtag_tagger_run / _tag, or
+ * from several threads at once, each through its own worker (below). */
 #ifndef VTAG_TAGGER_H
 #define VTAG_TAGGER_H
 
@@ -75,6 +76,24 @@ typedef struct vtag_tagger_stats {
  * result with vtag_tag_result_free. */
 int vtag_tagger_tag(vtag_tagger_t *t, vtag_ctx *ctx, const char *path, const vtag_tag_opts *opts,
                     vtag_tag_result *result, vtag_tagger_stats *stats, vtag_error *err);
+/* A worker tags videos with a tagger that other workers use at the same
+ * time: the tagger's models (backbone weights, caption model, vocabulary) are
+ * loaded once and only read; the worker holds the scratch a run writes (the
+ * frame batch, the backbone's activations and plans), and the caller's ctx
+ * (one per thread) the decoding arena. One worker per thread; close the
+ * workers before the tagger. vtag_tagger_run and vtag_tagger_tag use the
+ * tagger's own worker, so they are not called while workers run. */
+typedef struct vtag_tagger_worker vtag_tagger_worker;
+int vtag_tagger_worker_open(vtag_tagger_worker **out, const vtag_tagger_t *t, vtag_error *err);
+/* As vtag_tagger_run and vtag_tagger_tag, with the worker's scratch. */
+int vtag_tagger_worker_run(vtag_tagger_worker *w, vtag_ctx *ctx, const char *path, vtag_tagger_result *r,
+                           vtag_error *err);
+int vtag_tagger_worker_tag(vtag_tagger_worker *w, vtag_ctx *ctx, const char *path, const vtag_tag_opts *opts,
+                           vtag_tag_result *result, vtag_tagger_stats *stats, vtag_error *err);
+/* Bytes the worker holds now (its backbone scratch reaches its peak at the first run). */
+size_t vtag_tagger_worker_bytes(const vtag_tagger_worker *w);
+void vtag_tagger_worker_close(vtag_tagger_worker **w);
+
 /* tokens[id] for id 1..V (the label strings); tokens[0] is NULL. */
 const char *const *vtag_tagger_tokens(const vtag_tagger_t *t);
 int64_t vtag_tagger_vocab_size(const vtag_tagger_t *t);

@@ -1,4 +1,7 @@
-/* The tagger: frames of one video → backbone features → one caption per frame. */
+/* The tagger: frames of one video → backbone features → one caption per frame.
+ * The tagger holds what is loaded once (backbone weights, caption model,
+ * vocabulary, settings) and is only read while tagging; a worker holds what
+ * a run writes (the frame batch, the backbone's activations). */
 #include "vtag/tagger.h"
 
 #include <stdio.h>
@@ -17,7 +20,14 @@ struct vtag_tagger {
     vtag_video_options vopt;
     int beam;
     char *model_path, *backbone_path;
+    vtag_tagger_worker *own; /* vtag_tagger_run's and vtag_tagger_tag's */
+};
+
+struct vtag_tagger_worker {
+    const vtag_tagger_t *t;
+    vtag_backbone_worker *bb;
     float *images; /* [max_batch, 3, S, S] */
+    size_t images_bytes;
 };
 
 void vtag_tagger_options_default(vtag_tagger_options *o)
@@ -92,11 +102,7 @@ int vtag_tagger_open(vtag_tagger_t **out, vtag_ctx *ctx, const vtag_tagger_optio
         t->vopt.size = t->info.size;
         rc = check_features(t, err);
     }
-    if (!rc) {
-        int64_t s = t->info.size;
-        t->images = malloc((size_t)(t->info.max_batch * 3 * s * s) * sizeof(float));
-        if (!t->images) rc = vtag_fail(err, VTAG_ERR_NOMEM, "tagger: out of memory");
-    }
+    if (!rc) rc = vtag_tagger_worker_open(&t->own, t, err);
     if (rc) {
         vtag_tagger_close(&t);
         return rc;
@@ -133,8 +139,45 @@ static int grow(float **fc, float **att, double **pts, int64_t *cap, int64_t nee
     return 0;
 }
 
-int vtag_tagger_run(vtag_tagger_t *t, vtag_ctx *ctx, const char *path, vtag_tagger_result *r, vtag_error *err)
+int vtag_tagger_worker_open(vtag_tagger_worker **out, const vtag_tagger_t *t, vtag_error *err)
 {
+    *out = NULL;
+    vtag_tagger_worker *w = calloc(1, sizeof *w);
+    if (!w) return vtag_fail(err, VTAG_ERR_NOMEM, "tagger: out of memory");
+    w->t = t;
+    int rc = vtag_backbone_worker_open(&w->bb, t->backbone, err);
+    size_t n = 0; /* S and the batch are bounded at the backbone's open; checked all the same */
+    if (!rc && (vtag_mul_size((size_t)t->info.max_batch * 3, (size_t)(t->info.size * t->info.size), &n) ||
+                vtag_mul_size(n, sizeof(float), &w->images_bytes)))
+        rc = vtag_fail(err, VTAG_ERR_ARG, "tagger: a batch of %lld frames of %lld px is too large",
+                       (long long)t->info.max_batch, (long long)t->info.size);
+    if (!rc && !(w->images = malloc(w->images_bytes))) rc = vtag_fail(err, VTAG_ERR_NOMEM, "tagger: out of memory");
+    if (rc) {
+        vtag_tagger_worker_close(&w);
+        return rc;
+    }
+    *out = w;
+    return VTAG_OK;
+}
+
+size_t vtag_tagger_worker_bytes(const vtag_tagger_worker *w)
+{
+    return sizeof *w + w->images_bytes + vtag_backbone_worker_bytes(w->bb);
+}
+
+void vtag_tagger_worker_close(vtag_tagger_worker **wp)
+{
+    if (!wp || !*wp) return;
+    vtag_backbone_worker_close(&(*wp)->bb);
+    free((*wp)->images);
+    free(*wp);
+    *wp = NULL;
+}
+
+int vtag_tagger_worker_run(vtag_tagger_worker *w, vtag_ctx *ctx, const char *path, vtag_tagger_result *r,
+                           vtag_error *err)
+{
+    const vtag_tagger_t *t = w->t;
     vtag_tagger_result_free(r);
     const int64_t s = t->info.size, dfc = t->info.d_fc, datt = t->info.k_att * t->info.d_att;
     const int64_t L = t->cap.model.cfg.max_length, batch = t->info.max_batch;
@@ -155,15 +198,15 @@ int vtag_tagger_run(vtag_tagger_t *t, vtag_ctx *ctx, const char *path, vtag_tagg
                 rc = vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
                 break;
             }
-            vtag_video_normalize(fr.rgb, s, t->info.mean, t->info.std, t->images + pending * 3 * s * s);
+            vtag_video_normalize(fr.rgb, s, t->info.mean, t->info.std, w->images + pending * 3 * s * s);
             pts[n + pending] = fr.pts_seconds;
             pending++;
         }
         if (pending == batch || (!got && pending > 0)) {
             double tb = vtag_seconds();
             t_decode += tb - t0;
-            rc = vtag_backbone_run(t->backbone, ctx, t->images, pending, fc + n * dfc,
-                                   need_att ? att + n * datt : NULL, err);
+            rc = vtag_backbone_worker_run(w->bb, ctx, w->images, pending, fc + n * dfc,
+                                          need_att ? att + n * datt : NULL, err);
             n += pending;
             pending = 0;
             t0 = vtag_seconds();
@@ -190,7 +233,9 @@ int vtag_tagger_run(vtag_tagger_t *t, vtag_ctx *ctx, const char *path, vtag_tagg
                           need_att ? att : NULL, NULL};
         vtag_decode_opts d = {t->beam > 1 ? VTAG_DECODE_BEAM : VTAG_DECODE_GREEDY, t->beam > 1 ? t->beam : 1,
                               1.0f, 0};
-        rc = vtag_caption_rows(ctx, &t->cap.model, &rows, &d, 50, r->seq, NULL, r->len, err);
+        /* decoding only reads the model (its passes take it const); the
+         * non-const parameter is the trainers' */
+        rc = vtag_caption_rows(ctx, (vtag_model *)&t->cap.model, &rows, &d, 50, r->seq, NULL, r->len, err);
         r->seconds_caption = vtag_seconds() - tc;
     }
     free(fc);
@@ -210,12 +255,18 @@ int vtag_tagger_run(vtag_tagger_t *t, vtag_ctx *ctx, const char *path, vtag_tagg
     return 0;
 }
 
-int vtag_tagger_tag(vtag_tagger_t *t, vtag_ctx *ctx, const char *path, const vtag_tag_opts *opts,
-                    vtag_tag_result *result, vtag_tagger_stats *stats, vtag_error *err)
+int vtag_tagger_run(vtag_tagger_t *t, vtag_ctx *ctx, const char *path, vtag_tagger_result *r, vtag_error *err)
 {
+    return vtag_tagger_worker_run(t->own, ctx, path, r, err);
+}
+
+int vtag_tagger_worker_tag(vtag_tagger_worker *w, vtag_ctx *ctx, const char *path, const vtag_tag_opts *opts,
+                           vtag_tag_result *result, vtag_tagger_stats *stats, vtag_error *err)
+{
+    const vtag_tagger_t *t = w->t;
     memset(result, 0, sizeof *result);
     vtag_tagger_result r = {0};
-    int rc = vtag_tagger_run(t, ctx, path, &r, err);
+    int rc = vtag_tagger_worker_run(w, ctx, path, &r, err);
     if (!rc)
         rc = vtag_tag_aggregate_seq(result, path, r.pts_seconds, r.seq, r.len, NULL, r.n_frames, r.max_length,
                                     vtag_tagger_tokens(t), vtag_tagger_vocab_size(t), opts, err);
@@ -224,6 +275,12 @@ int vtag_tagger_tag(vtag_tagger_t *t, vtag_ctx *ctx, const char *path, const vta
                                      r.seconds_caption};
     vtag_tagger_result_free(&r);
     return rc;
+}
+
+int vtag_tagger_tag(vtag_tagger_t *t, vtag_ctx *ctx, const char *path, const vtag_tag_opts *opts,
+                    vtag_tag_result *result, vtag_tagger_stats *stats, vtag_error *err)
+{
+    return vtag_tagger_worker_tag(t->own, ctx, path, opts, result, stats, err);
 }
 
 const char *const *vtag_tagger_tokens(const vtag_tagger_t *t) { return t->cap.vocab.tokens; }
@@ -236,11 +293,11 @@ void vtag_tagger_close(vtag_tagger_t **tp)
 {
     if (!tp || !*tp) return;
     vtag_tagger_t *t = *tp;
+    vtag_tagger_worker_close(&t->own);
     vtag_backbone_close(&t->backbone);
     vtag_captioner_free(&t->cap);
     free(t->model_path);
     free(t->backbone_path);
-    free(t->images);
     free(t);
     *tp = NULL;
 }

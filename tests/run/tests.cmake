@@ -2,3 +2,5 @@
 # command file is under 250 lines.
 add_test(NAME run/tools_shape COMMAND ${VTAG_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/tools_shape.py ${PROJECT_SOURCE_DIR}
          WORKING_DIRECTORY ${VTAG_FIXTURES})
+# Workers over one tagger: the test writes its tiny ONNX backbone with the generated protobuf code.
+target_include_directories(run_test_tagger_workers PRIVATE ${VTAG_ONNX_GEN_DIR})
