@@ -57,7 +57,7 @@ typedef struct vtag_server_opts {
     const char *host;       /* numeric IPv4 or IPv6 address to bind ("127.0.0.1") */
     int port;               /* 0: any free port, see vtag_server_port (0) */
     int workers;            /* worker threads, each with its own state (1) */
-    int queue;              /* accepted requests waiting for a worker; beyond: 503 (8) */
+    int queue;              /* accepted requests waiting for a worker (>= 1); beyond: 503 (8) */
     int64_t max_body;       /* request body limit in bytes; beyond: 413 (1 GiB) */
     double timeout_s;       /* from the request's arrival to its answer; beyond: 504 (300) */
     double client_timeout_s; /* an idle or slow client's connection is closed after (30) */

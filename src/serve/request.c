@@ -236,6 +236,9 @@ static enum MHD_Result first_call(vtag_server *s, struct MHD_Connection *c, req 
     return MHD_YES;
 }
 
+/* A body that outgrows max_body (chunked, or longer than announced) is read to its end and
+ * dropped, then answered 413: MHD 0.9.75 cannot queue an answer while a body is arriving
+ * (MHD_queue_response refuses it), and closing at once would leave the client no answer. */
 static void body_chunk(vtag_server *s, req *r, const char *data, size_t n)
 {
     if (r->status) return; /* discard the rest */

@@ -158,8 +158,8 @@ static int check_opts(const vtag_server_opts *o, vtag_error *err)
     if (o->port < 0 || o->port > 65535) return vtag_fail(err, VTAG_ERR_ARG, "serve: port %d is not 0-65535", o->port);
     if (o->workers < 1 || o->workers > 1024)
         return vtag_fail(err, VTAG_ERR_ARG, "serve: workers %d is not 1-1024", o->workers);
-    if (o->queue < 0 || o->queue > 1000000)
-        return vtag_fail(err, VTAG_ERR_ARG, "serve: queue %d is not 0-1000000", o->queue);
+    if (o->queue < 1 || o->queue > 1000000) /* a job waits a moment even for a free worker */
+        return vtag_fail(err, VTAG_ERR_ARG, "serve: queue %d is not 1-1000000", o->queue);
     if (o->max_body < 1) return vtag_fail(err, VTAG_ERR_ARG, "serve: max body %lld is not positive", (long long)o->max_body);
     if (!(o->timeout_s > 0 && o->timeout_s <= 1e6))
         return vtag_fail(err, VTAG_ERR_ARG, "serve: timeout %g s is not in (0, 1e6]", o->timeout_s);

@@ -373,6 +373,19 @@ static void test_endpoints(const char *tmp)
     CHECK(r.status == 413, "huge Content-Length: %d %s", r.status, r.body);
     free(r.body);
 
+    /* Chunked, no length announced: the limit holds as the body arrives. */
+    size_t cn = 250000;
+    char *chunked = malloc(cn + 64);
+    size_t cl = (size_t)sprintf(chunked, "%zx\r\n", cn);
+    memset(chunked + cl, 'v', cn);
+    cl += cn;
+    cl += (size_t)sprintf(chunked + cl, "\r\n0\r\n\r\n");
+    r = http(port, "POST /v1/tag HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n",
+             chunked, cl);
+    CHECK(r.status == 413, "chunked body over max: %d %s", r.status, r.body);
+    free(r.body);
+    free(chunked);
+
     /* A video the callback cannot read: 422 with its error, and the service goes on. */
     r = post(port, "/v1/tag", "application/octet-stream", "BAD video", 9);
     CHECK(r.status == 422 && has(&r, "no video stream"), "bad video: %d %s", r.status, r.body);
@@ -404,7 +417,7 @@ static void test_endpoints(const char *tmp)
     r = get(port, "/metrics");
     CHECK(r.status == 200 && strstr(r.head, "text/plain") != NULL, "metrics: %d", r.status);
     CHECK(has(&r, "vtag_requests_total{code=\"200\"} "), "200s counted");
-    CHECK(has(&r, "vtag_requests_total{code=\"413\"} 2\n"), "413s counted: %s", r.body);
+    CHECK(has(&r, "vtag_requests_total{code=\"413\"} 3\n"), "413s counted: %s", r.body);
     CHECK(has(&r, "vtag_requests_total{code=\"503\"} 1\n"), "503 counted");
     CHECK(has(&r, "vtag_requests_total{code=\"422\"} 1\n"), "422 counted");
     CHECK(metric(r.body, "vtag_videos_total") == 7, "videos: %lld", metric(r.body, "vtag_videos_total"));
@@ -585,6 +598,12 @@ static void test_bad_opts(void)
     vtag_server_defaults(&o);
     o.workers = 0;
     CHECK(vtag_server_start(&srv, &o, &fns, &err) == VTAG_ERR_ARG, "0 workers refused");
+    vtag_server_defaults(&o);
+    o.queue = 0;
+    CHECK(vtag_server_start(&srv, &o, &fns, &err) == VTAG_ERR_ARG, "queue 0 refused");
+    vtag_server_defaults(&o);
+    o.port = 70000;
+    CHECK(vtag_server_start(&srv, &o, &fns, &err) == VTAG_ERR_ARG, "port 70000 refused");
     vtag_server_defaults(&o);
     o.root = "/nonexistent/vtag/root";
     CHECK(vtag_server_start(&srv, &o, &fns, &err) == VTAG_ERR_IO && strstr(err.msg, "root"), "missing root: %s",
