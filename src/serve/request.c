@@ -171,7 +171,7 @@ static enum MHD_Result form_part(void *cls, enum MHD_ValueKind kind, const char 
     }
     if (off == 0 && size < 64) {
         char v[64];
-        memcpy(v, data, size);
+        if (size) memcpy(v, data, size);
         v[size] = 0;
         if (set_option(&r->q, key, v) > 0) {
             char m[96];
