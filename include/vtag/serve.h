@@ -48,8 +48,9 @@ typedef struct vtag_serve_fns {
     const char *models_json;
     /* The body of GET / (text/html: the upload page); borrowed; NULL answers 404. */
     const char *index_html;
-    /* An access line per answered request ("POST /v1/tag 200 0.123s"), from MHD's threads,
-     * one at a time; may be NULL. The library prints nothing itself. */
+    /* An access line per answered request ("POST /v1/tag 200 0.123s", the URL escaped), called
+     * from the connection threads, several possibly at once (one fprintf per line is safe);
+     * may be NULL. The library prints nothing itself. */
     void (*log)(void *user, const char *line);
 } vtag_serve_fns;
 
