@@ -93,6 +93,7 @@ int cmd_features(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_pipeline(int argc, char **argv);
 int cmd_tag(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 /* The option checks of the commands vtag pipeline runs as its stages: each
  * parses argv (argv[0] the command name) as the command does, without running

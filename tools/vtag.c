@@ -18,6 +18,7 @@ static const cli_command commands[] = {
     {"features", "fc/att features of the sampled frames of labelled videos (built-in or ONNX backbone)", cmd_features},
     {"eval", "score video tags against a labels file, by class; the HTML report", cmd_eval},
     {"tag", "tag videos: frames, backbone, a caption per frame, labels counted over the frames", cmd_tag},
+    {"serve", "an HTTP tagging service: the models loaded once, POST /v1/tag a video", cmd_serve},
     {"pipeline", "train backbone, features and caption models from labelled videos, resumably", cmd_pipeline},
     {"info", "the kernel path, BLAS, threads, FFmpeg and build in use (for bug reports)", cmd_info},
 };

@@ -12,6 +12,9 @@
 extern "C" {
 #endif
 
+/* The longest video name a request may give (?name=, a form's file name, a path or URL). */
+#define VTAG_SERVE_NAME_MAX 4096
+
 /* Options of one POST /v1/tag request, from the query string (?top_n=3&min_frames=2) or the
  * JSON body ({"path": …, "top_n": 3}); has_X says whether X was given. */
 typedef struct vtag_serve_query {
@@ -21,6 +24,9 @@ typedef struct vtag_serve_query {
     int64_t min_frames; /* >= 1 */
     int has_min_score;
     double min_score; /* finite */
+    /* The video's name for the answer's "video": the ?name= of a raw body (else "upload"), the
+     * file name of a multipart upload, the "path" or "url" of a JSON body as given. */
+    char name[VTAG_SERVE_NAME_MAX];
 } vtag_serve_query;
 
 /* What the tag callback returns. */
@@ -40,7 +46,8 @@ typedef struct vtag_serve_fns {
     /* Tags the video file video_path (a private upload, a file under root, or a fetched URL),
      * readable until tag returns. On VTAG_SERVE_OK sets *json_line to one JSON object without
      * a newline (malloc'd: the server frees it) and *frames to the frames it decoded (for
-     * /metrics, 0 when unknown); otherwise fills err. */
+     * /metrics, 0 when unknown); otherwise fills err, and may set *json_line to the JSON
+     * object to answer with (422 or 500) instead of {"error": err's message}. */
     int (*tag)(void *worker, const char *video_path, const vtag_serve_query *q, char **json_line,
                int64_t *frames, vtag_error *err);
     /* The body of GET /v1/models (a JSON object); borrowed for the server's lifetime; NULL
@@ -65,6 +72,11 @@ typedef struct vtag_server_opts {
     const char *root;       /* {"path": …} requests resolve inside this folder; NULL: refused */
     int allow_urls;         /* {"url": "http(s)://…"} requests are fetched (0: 403) */
     const char *tmp_parent; /* uploads go to a private folder made here; NULL: $TMPDIR or /tmp */
+    /* SIGTERM and SIGINT stop vtag_server_run gracefully (0: the caller stops it): start blocks
+     * them in the calling thread before any thread starts, so every thread of the process that
+     * start makes inherits the mask, and run takes them from a signalfd (a program that calls
+     * this owns those two signals while the server lives). */
+    int stop_on_signals;
 } vtag_server_opts;
 
 void vtag_server_defaults(vtag_server_opts *o);
@@ -89,6 +101,14 @@ void vtag_server_stop(vtag_server *srv);
 /* Stops (when run did not), frees the workers (free_worker), removes the upload folder,
  * frees *srv and sets it to NULL. */
 void vtag_server_free(vtag_server **srv);
+
+/* The body of GET /v1/models for a tagger's files: {"model", "backbone", "vocab_size",
+ * "kernel_path"} (the SIMD path in use, vtag info's), malloc'd into *json. */
+int vtag_serve_models_json(char **json, const char *model, const char *backbone, int64_t vocab_size,
+                           vtag_error *err);
+/* The upload page of GET / (self-contained HTML: a file input, the answer's tags, the frame
+ * strip with each frame's caption); a static string. */
+const char *vtag_serve_page_html(void);
 
 #ifdef __cplusplus
 }

@@ -125,9 +125,23 @@ static int set_option(vtag_serve_query *q, const char *key, const char *v)
     return -1;
 }
 
+/* The answer's name for the video; 1 when it is too long. */
+static int set_name(vtag_serve_query *q, const char *name)
+{
+    size_t n = strlen(name);
+    if (n >= sizeof q->name) return 1;
+    memcpy(q->name, name, n + 1);
+    return 0;
+}
+
 static int query_options(struct MHD_Connection *c, req *r)
 {
     static const char *const names[] = {"top_n", "min_frames", "min_score"};
+    const char *name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name");
+    if (set_name(&r->q, name ? name : "upload")) {
+        snprintf(r->msg, sizeof r->msg, "name: longer than %d bytes", VTAG_SERVE_NAME_MAX - 1);
+        return 1;
+    }
     for (int i = 0; i < 3; i++) {
         const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, names[i]);
         if (v && set_option(&r->q, names[i], v)) {
@@ -163,6 +177,7 @@ static enum MHD_Result form_part(void *cls, enum MHD_ValueKind kind, const char 
         if (!r->file_key) {
             r->file_key = strdup(key);
             if (!r->file_key) return fail_req(r, 500, "out of memory"), MHD_NO;
+            if (set_name(&r->q, filename)) return fail_req(r, 400, "the file name is too long"), MHD_NO;
         } else if (strcmp(r->file_key, key)) {
             return fail_req(r, 400, "one video per request"), MHD_NO;
         }
@@ -294,6 +309,9 @@ static int json_source(vtag_server *s, req *r, char **path, int *unlink_it)
     if ((jp != NULL) == (ju != NULL) || (jp && !json_is_string(jp)) || (ju && !json_is_string(ju))) {
         snprintf(r->msg, sizeof r->msg, "the body needs one string \"path\" or \"url\"");
         st = 400;
+    } else if (set_name(&r->q, json_string_value(jp ? jp : ju))) {
+        snprintf(r->msg, sizeof r->msg, "%s: longer than %d bytes", jp ? "path" : "url", VTAG_SERVE_NAME_MAX - 1);
+        st = 400;
     } else if (jp) {
         *unlink_it = 0;
         st = vtag_serve_resolve_path(s, json_string_value(jp), path, r->msg, sizeof r->msg);
@@ -348,6 +366,8 @@ static enum MHD_Result last_call(vtag_server *s, struct MHD_Connection *c, req *
         ret = answer_error(s, c, r, 504, "the request took longer than the timeout", 0);
     else if (job->status == VTAG_SERVE_OK)
         ret = answer_json(s, c, r, 200, job->json);
+    else if (job->json) /* the callback's own error object (vtag tag's error line) */
+        ret = answer_json(s, c, r, job->status == VTAG_SERVE_BAD_VIDEO ? 422 : 500, job->json);
     else
         ret = answer_error(s, c, r, job->status == VTAG_SERVE_BAD_VIDEO ? 422 : 500, job->err.msg, 0);
     vtag_serve_job_release(s, job);

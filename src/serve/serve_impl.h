@@ -64,6 +64,7 @@ struct vtag_server {
 
     atomic_int stop_flag;
     int pipe_rd, pipe_wr;
+    int signal_fd; /* SIGTERM, SIGINT with opts.stop_on_signals; -1 without */
     int ran;
 };
 

@@ -4,9 +4,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -114,7 +116,7 @@ static void *worker_main(void *p)
             pthread_mutex_lock(&s->mu);
             s->running--;
             j->status = st;
-            j->json = st == VTAG_SERVE_OK ? json : (free(json), NULL);
+            j->json = json; /* a failure may come with its own JSON answer */
             j->frames = frames;
             j->err = err;
             if (st == VTAG_SERVE_OK) {
@@ -179,8 +181,20 @@ int vtag_server_start(vtag_server **out, const vtag_server_opts *opts, const vta
     if (!s) return vtag_fail(err, VTAG_ERR_NOMEM, "serve: out of memory");
     s->opts = *opts;
     s->fns = *fns;
-    s->pipe_rd = s->pipe_wr = -1;
+    s->pipe_rd = s->pipe_wr = s->signal_fd = -1;
     atomic_init(&s->stop_flag, 0);
+    if (opts->stop_on_signals) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        /* before any thread: the workers and MHD's threads inherit the mask */
+        if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0 || (s->signal_fd = signalfd(-1, &set, SFD_CLOEXEC)) < 0) {
+            rc = vtag_fail(err, VTAG_ERR_IO, "serve: cannot take SIGTERM and SIGINT: %s", strerror(errno));
+            free(s);
+            return rc;
+        }
+    }
     s->opts.host = s->host = strdup(opts->host);
     s->opts.root = s->opts.tmp_parent = NULL;
     if (!s->host) {
@@ -304,12 +318,15 @@ int vtag_server_run(vtag_server *srv, vtag_error *err)
     (void)err;
     srv->ran = 1;
     while (!atomic_load(&srv->stop_flag)) {
-        struct pollfd pfd = {.fd = srv->pipe_rd, .events = POLLIN};
-        int r = poll(&pfd, 1, 1000);
-        if (r > 0) {
+        struct pollfd pfd[2] = {{.fd = srv->pipe_rd, .events = POLLIN}, {.fd = srv->signal_fd, .events = POLLIN}};
+        int r = poll(pfd, srv->signal_fd >= 0 ? 2 : 1, 1000);
+        if (r > 0 && pfd[0].revents) {
             char buf[64];
             while (read(srv->pipe_rd, buf, sizeof buf) > 0) {}
         }
+        struct signalfd_siginfo si;
+        if (r > 0 && srv->signal_fd >= 0 && pfd[1].revents && read(srv->signal_fd, &si, sizeof si) == sizeof si)
+            atomic_store(&srv->stop_flag, 1);
     }
     shutdown_all(srv);
     return 0;
@@ -326,6 +343,7 @@ void vtag_server_free(vtag_server **srvp)
     if (s->tmpdir) rmdir(s->tmpdir);
     if (s->pipe_rd >= 0) close(s->pipe_rd);
     if (s->pipe_wr >= 0) close(s->pipe_wr);
+    if (s->signal_fd >= 0) close(s->signal_fd);
     if (s->cv_ok) {
         pthread_cond_destroy(&s->work_cv);
         pthread_cond_destroy(&s->done_cv);

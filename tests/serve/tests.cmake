@@ -1,0 +1,13 @@
+# vtag serve answers what vtag tag writes, through http.client and curl (raw
+# body, multipart upload, {"path"} under --root), on a run folder made by
+# vtag pipeline on the pipeline tests' 4 clips plus a file that is not a video;
+# /healthz, /v1/models, /metrics; SIGTERM exits 0. About 5 s (20 s under ASan);
+# the timeout catches hangs only. tests/e2e/tests.cmake runs the same script on
+# every video of the e2e corpus.
+find_program(VTAG_FFMPEG ffmpeg REQUIRED)
+find_program(VTAG_CURL curl REQUIRED)
+add_test(NAME serve/same_tags
+         COMMAND ${VTAG_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/same_tags.py $<TARGET_FILE:vtag> ${VTAG_CURL}
+                 ${VTAG_FIXTURES}/serve/same_tags make ${VTAG_FFMPEG}
+         WORKING_DIRECTORY ${VTAG_FIXTURES})
+set_tests_properties(serve/same_tags PROPERTIES TIMEOUT 600)
