@@ -3,7 +3,9 @@
 #   1. a 24-video demo corpus (vtag synth) and a small pipeline run (fc, uniform:4 at 32 px),
 #      made once and kept in $build/bench/serve;
 #   2. baseline: `vtag tag --from RUN` over the videos, $VTAG_BENCH_TAG_PASSES times over
-#      (default 4), in one process, models loaded once: videos/s of the whole process;
+#      (default 4), in one process, models loaded once: videos/s of the whole process (tag
+#      takes the videos one after another, its threads working within each; serve's two
+#      workers tag two videos at once);
 #   3. load: `vtag serve --workers 2 --queue 64`, 300 raw-body POSTs cycling over the videos
 #      from 8 concurrent clients (bench/serve_load.py, http.client threads): failures (any
 #      non-200, or a 200 whose line differs from vtag tag's), videos/s, p50/p95/p99 latency;
@@ -67,7 +69,7 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 cat <<EOF
 vtag serve, $(date -u '+%F %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), load $load_before before
   videos: $n_videos synth videos (128x224, ~5 s, H.264), run: fc, uniform:4 at 32 px, hidden 64
-  vtag tag, one process ($passes passes, $tag_n videos, models loaded once, $(nproc) threads):
+  vtag tag, one process ($passes passes, $tag_n videos one after another, $(nproc) threads each, models loaded once):
                      $tag_vps videos/s ($tag_s s)
   load: --workers 2 --queue 64, ${r[load_n]} requests, ${r[load_clients]} clients:
                      ${r[load_videos_per_s]} videos/s (${r[load_wall_s]} s), failures ${load_fail} (non-200 ${r[load_non200]}, wrong line ${r[load_wrong]})
