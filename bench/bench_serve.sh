@@ -27,6 +27,7 @@ export OMP_WAIT_POLICY=passive
 mkdir -p "$dir"
 cd "$dir"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+commit=$(git -C "$here" describe --always --dirty 2>/dev/null || echo "not a git checkout")
 
 # 1. corpus and run folder (the pipeline skips its finished stages when rerun)
 if [ ! -f corpus/labels.jsonl ]; then
@@ -68,6 +69,7 @@ awk -v x="${r[mem_ratio]}" 'BEGIN { exit !(x <= 1.10) }' || fail+=("memory: VmRS
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 cat <<EOF
 vtag serve, $(date -u '+%F %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), load $load_before before
+  source: $commit, $("$vtag" info | sed -n 's/^kernel path: *\([a-z0-9]*\).*/kernel path \1/p')
   videos: $n_videos synth videos (128x224, ~5 s, H.264), run: fc, uniform:4 at 32 px, hidden 64
   vtag tag, one process ($passes passes, $tag_n videos one after another, $(nproc) threads each, models loaded once):
                      $tag_vps videos/s ($tag_s s)
