@@ -21,6 +21,7 @@ Counts come from the environment: VTAG_BENCH_LOAD_N (300), VTAG_BENCH_LOAD_C
 VTAG_BENCH_MEM_FIRST (100). Prints the figures as key=value lines on stdout
 (progress on stderr); exits 0 (the checks are bench_serve.sh's).
 """
+import atexit
 import http.client
 import json
 import math
@@ -62,6 +63,21 @@ def note(msg):
     print("serve_load: " + msg, file=sys.stderr, flush=True)
 
 
+started = []
+
+
+@atexit.register
+def kill_leftovers():
+    """A run that stops early (an exception, ^C) leaves no server behind."""
+    for p in started:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that kill_leftovers runs
+
+
 class Server:
     """vtag serve on a free port, its stderr in LOGDIR/serve-TAG.log."""
 
@@ -70,6 +86,7 @@ class Server:
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen([VTAG, "serve", "--from", RUN, "--port", "0", "--workers", str(workers),
                                       "--queue", str(queue)], env=ENV, stdout=subprocess.DEVNULL, stderr=self.log)
+        started.append(self.proc)
         self.port = None
         deadline = time.time() + 120
         while self.port is None and time.time() < deadline and self.proc.poll() is None:
@@ -158,7 +175,7 @@ def drive(port, first, n, clients):
                 out.append((name,) + res)
 
     t0 = time.perf_counter()
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
