@@ -25,6 +25,8 @@ const char *vtag_serve_page_html(void)
 {
     return "<!doctype html>\n"
            "<html lang=\"en\"><head><meta charset=\"utf-8\"><title>vtag</title>\n"
+           /* no icon to ask for: a browser's GET /favicon.ico would be a 404 in its console */
+           "<link rel=\"icon\" href=\"data:,\">\n"
            "<style>body{font-family:sans-serif;margin:2em;max-width:60em}"
            "#tags span{display:inline-block;margin:.2em;padding:.2em .6em;border-radius:1em;background:#dde}"
            "#frames{display:flex;flex-wrap:wrap;gap:.5em}"

@@ -11,3 +11,12 @@ add_test(NAME serve/same_tags
                  ${VTAG_FIXTURES}/serve/same_tags make ${VTAG_FFMPEG}
          WORKING_DIRECTORY ${VTAG_FIXTURES})
 set_tests_properties(serve/same_tags PROPERTIES TIMEOUT 600)
+# The upload page in headless Chromium over the DevTools protocol: upload a clip
+# through the file input, the tags and frame strip shown equal vtag tag's line,
+# a screenshot (page.png in the work folder), no console error or exception.
+# About 5 s (15 s under ASan); the timeout catches hangs only.
+add_test(NAME serve/page_browser
+         COMMAND ${VTAG_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/page_browser.py $<TARGET_FILE:vtag>
+                 ${VTAG_FIXTURES}/serve/page_browser ${VTAG_FFMPEG}
+         WORKING_DIRECTORY ${VTAG_FIXTURES})
+set_tests_properties(serve/page_browser PROPERTIES TIMEOUT 300)
