@@ -6,9 +6,10 @@ Chromium opens http://127.0.0.1:PORT/, a clip is put into the page's file input
 says it is done (body[data-tagged]) the tags shown must be the `tags` of vtag
 tag's line for that clip (label and frame count, in order), the frame strip one
 entry per frame with its time and caption, class1/class2 the line's; a second
-upload with top n 1 must show vtag tag --top-n 1's single tag. A screenshot is
-taken (a non-blank PNG in the work folder), and no console error, no failed
-resource and no uncaught exception may occur; a planted exception and
+upload with top n 1 must show vtag tag --top-n 1's single tag, and a file that is
+not a video vtag tag's error message (422). A screenshot is taken (a non-blank
+PNG in the work folder), and no console error, no failed resource and no
+uncaught exception may occur (but the 422's); a planted exception and
 console.error must be seen, so the watch itself is checked.
 
 usage: page_browser.py VTAG WORKDIR FFMPEG      (CHROMIUM overrides /usr/bin/chromium)
@@ -206,6 +207,12 @@ for n in (5, 1):
     if p.returncode != 0:
         raise SystemExit("vtag tag exited %d:\n%s" % (p.returncode, p.stderr))
     want[n] = json.loads(p.stdout)
+broken = os.path.abspath("broken.mp4")  # not a video: the page shows the error line's message
+with open(broken, "wb") as f:
+    f.write(b"this is not a video\n" * 50)
+# named as the form names it (its file name), as the service names the video
+p = subprocess.run([VTAG, "tag", "--from", "run", "broken.mp4"], env=env, capture_output=True, text=True, timeout=300)
+want_error = json.loads(p.stdout)["error"]
 
 srv = subprocess.Popen([VTAG, "serve", "--from", "run", "--port", "0", "--workers", "1"], env=env,
                        stderr=subprocess.PIPE, text=True)
@@ -249,10 +256,10 @@ try:
         time.sleep(0.05)
     check(dt.js("document.title") == "vtag" and dt.js("!!document.getElementById('go')"), "GET / is the upload page")
 
-    def upload(top_n):
+    def upload(top_n, path=clip):
         dt.js("delete document.body.dataset.tagged; document.getElementById('top_n').value = '%d'; 1" % top_n)
         node = dt.call("Runtime.evaluate", expression="document.getElementById('video')")["result"]["objectId"]
-        dt.call("DOM.setFileInputFiles", files=[clip], objectId=node)
+        dt.call("DOM.setFileInputFiles", files=[path], objectId=node)
         dt.js("document.getElementById('go').click(); 1")
         deadline = time.time() + 60
         while True:
@@ -297,6 +304,17 @@ try:
     dt.js("1")  # collect the events that came in meanwhile
     seen = problems(dt.events)
     check(seen == [], "no console error, failed resource or exception: %s" % seen[:3])
+
+    # an undecodable upload: the answer's error shown, 422; the browser logs the failed status, nothing else
+    before = len(dt.events)
+    state = upload(5, broken)
+    shown = dt.js("[document.querySelectorAll('#tags .tag, #frames .frame').length, "
+                  "document.getElementById('status').textContent]")
+    check(state == want_error and shown[0] == 0 and shown[1].startswith("422 in "),
+          "not a video: error %r == vtag tag's %r, nothing tagged, status %r" % (state, want_error, shown[1]))
+    dt.js("1")
+    seen = problems(dt.events[before:])
+    check(len(seen) == 1 and "status of 422" in seen[0], "not a video: only the 422 is logged: %s" % seen[:3])
 
     # the watch itself: a planted uncaught exception and console.error are seen
     before = len(dt.events)
