@@ -20,3 +20,13 @@ add_test(NAME serve/page_browser
                  ${VTAG_FIXTURES}/serve/page_browser ${VTAG_FFMPEG}
          WORKING_DIRECTORY ${VTAG_FIXTURES})
 set_tests_properties(serve/page_browser PROPERTIES TIMEOUT 300)
+
+# vtag serve under hostile input (random bytes, half an MP4, a huge Content-Length, a stalled
+# client, paths out of --root, URLs when off, unknown routes, bad top_n) while 4 threads keep
+# checking good answers, then SIGTERM with 10 requests in flight: all answered, exit code 0.
+# About 5 s (30 s under ASan); the timeout catches hangs only.
+add_test(NAME serve/hostile
+         COMMAND ${VTAG_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/hostile.py $<TARGET_FILE:vtag>
+                 ${VTAG_FIXTURES}/serve/hostile ${VTAG_FFMPEG}
+         WORKING_DIRECTORY ${VTAG_FIXTURES})
+set_tests_properties(serve/hostile PROPERTIES TIMEOUT 600)
