@@ -288,6 +288,9 @@ void vtag_server_stop(vtag_server *srv)
     errno = saved;
 }
 
+/* Seconds a connection still sending its body when the stop begins may take to finish. */
+enum { STOP_GRACE_S = 5 };
+
 /* Stops accepting, answers what was accepted, joins the workers. Idempotent. */
 static void shutdown_all(vtag_server *s)
 {
@@ -297,7 +300,16 @@ static void shutdown_all(vtag_server *s)
         if (ls != MHD_INVALID_SOCKET) close(ls);
         pthread_mutex_lock(&s->mu);
         s->stopping = 1;
-        while (s->active > 0) pthread_cond_wait(&s->done_cv, &s->mu);
+        /* Every accepted request (queued or running) gets its answer, however long it takes
+         * (each has its own timeout); then connections still sending a body, which were never
+         * accepted, get STOP_GRACE_S to finish before they are closed, so a stalled upload
+         * cannot hold the stop for the whole client timeout. */
+        while (s->waiting + s->running > 0) pthread_cond_wait(&s->done_cv, &s->mu);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += STOP_GRACE_S;
+        while (s->active > 0)
+            if (pthread_cond_timedwait(&s->done_cv, &s->mu, &until) == ETIMEDOUT) break;
         pthread_mutex_unlock(&s->mu);
         MHD_stop_daemon(s->daemon);
         s->daemon = NULL;
