@@ -306,6 +306,10 @@ int vtag_log_close(vtag_log *l, vtag_error *err);
  * written" when OUT does not exist. The code stays VTAG_ERR_DIVERGED. */
 void vtag_diverged_at(vtag_error *err, const char *phase, int epoch, const char *out);
 
+/* fsync of a folder, so that renames and new names in it reach the disk
+ * (best effort: a folder that cannot be opened is left as it is). */
+void vtag_fsync_dir(const char *dir);
+
 /* "DIR/NAME" (malloc'd; NULL when out of memory). */
 char *vtag_path_join(const char *dir, const char *name);
 /* True when path is an existing regular file (symlinks followed). */

@@ -24,6 +24,14 @@ char *vtag_path_join(const char *dir, const char *name)
     return p;
 }
 
+void vtag_fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;
+    (void)fsync(fd);
+    close(fd);
+}
+
 int vtag_is_file(const char *path)
 {
     struct stat st;
@@ -159,11 +167,7 @@ int vtag_atomic_commit(vtag_atomic *a, vtag_error *err)
     }
     /* the rename itself reaches the disk with the folder */
     char *dir = dir_of(a->path);
-    int dfd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-    if (dfd >= 0) {
-        (void)fsync(dfd);
-        close(dfd);
-    }
+    if (dir) vtag_fsync_dir(dir);
     free(dir);
     atomic_clear(a);
     return VTAG_OK;

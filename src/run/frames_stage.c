@@ -138,14 +138,6 @@ static json_t *indexed_files(const char *path)
 }
 
 /* The folder's entries reach the disk (best effort: the files are in place either way). */
-static void sync_dir(const char *dir)
-{
-    const int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return;
-    (void)fsync(fd);
-    close(fd);
-}
-
 /* At every moment DIR holds either an index and exactly the PNGs it was
  * written with, or no index. */
 int frames_stage_commit(const char *out_dir, const char *stage, vtag_error *err)
@@ -180,7 +172,7 @@ int frames_stage_commit(const char *out_dir, const char *stage, vtag_error *err)
         if (target) unlink(target);
         free(target);
     }
-    if (!rc) sync_dir(out_dir);
+    if (!rc) vtag_fsync_dir(out_dir);
     json_decref(old);
     free(index);
     free(staged_index);
