@@ -8,7 +8,7 @@
 
 #include "cli.h"
 #include "vtag/backbone_run.h"
-#include "vtag/run.h"
+#include "vtag/caption.h"
 
 #define CMD "backbone"
 
@@ -179,7 +179,7 @@ static int cmd_train_backbone(int argc, char **argv)
     int pr = parse_train(argc, argv, &a);
     if (pr) return pr > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     vtag_video_set_log(VTAG_VIDEO_LOG_QUIET);
-    char *spath = vtag_run_state_path(a.o.out);
+    char *spath = vtag_train_state_path(a.o.out);
     /* an output (the backbone, its state, the log) on an input would destroy it */
     const cli_file ins[] = {{"--labels", a.labels}};
     const cli_file outs[] = {{"--out", a.o.out}, {"the state file", spath}, {"--log", a.o.log}};

@@ -58,7 +58,7 @@ typedef struct vtag_builtin_run_hooks {
  * vocabulary is the train split's labels; with a val split, the video-level
  * mAP after every epoch picks the model saved to o->out (the best epoch;
  * otherwise the last). After every epoch the training state is written
- * beside out (vtag_run_state_path: B.safetensors -> B.state.safetensors)
+ * beside out (vtag_train_state_path: B.safetensors -> B.state.safetensors)
  * and the epoch line appended to the log. With o->resume and a state there,
  * the run continues after the state's epoch, bit-identical to one that was
  * not stopped. ctx->rng draws the initial weights and the batches (a resumed

@@ -40,10 +40,8 @@ typedef enum vtag_run_file {
 /* "DIR/<the file's name>", malloc'd; NULL when out of memory or when the
  * file needs a name and got none. */
 char *vtag_run_path(const char *dir, vtag_run_file what, const char *name);
-/* The training state saved beside a checkpoint (vtag train --resume):
- * "<checkpoint minus .safetensors>.state.safetensors", malloc'd: the same as
- * vtag_train_state_path (caption.h), which it calls. */
-char *vtag_run_state_path(const char *checkpoint);
+/* A checkpoint's training state (vtag train --resume) is beside it:
+ * vtag_train_state_path (caption.h). */
 
 /* ---- trained checkpoints ------------------------------------------------------ */
 

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "vtag/backbone_run.h"
-#include "vtag/run.h"
+#include "vtag/caption.h"
 
 void vtag_builtin_run_defaults(vtag_builtin_run_opts *o)
 {
@@ -168,7 +168,7 @@ int vtag_builtin_run(vtag_ctx *ctx, const vtag_data_labels *labels, const vtag_b
     const int epochs = o->train.epochs;
     int64_t n_val = 0;
     int rc;
-    if (!(s.spath = vtag_run_state_path(o->out))) {
+    if (!(s.spath = vtag_train_state_path(o->out))) {
         rc = vtag_fail(err, VTAG_ERR_NOMEM, "out of memory");
         goto done;
     }

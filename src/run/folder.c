@@ -53,11 +53,6 @@ char *vtag_run_path(const char *dir, vtag_run_file what, const char *name)
     return p;
 }
 
-char *vtag_run_state_path(const char *checkpoint)
-{
-    return vtag_train_state_path(checkpoint); /* the trainer's rule, written once */
-}
-
 /* ---- trained checkpoints ------------------------------------------------------ */
 
 void vtag_run_trained_free(vtag_run_trained **list, int n)

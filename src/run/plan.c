@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "vtag/caption.h"
 #include "vtag/run.h"
 
 enum { MAX_STAGES = VTAG_RUN_MAX_STAGES, MAX_OWNED = 3 + 3 + 4 * VTAG_RUN_N_MODELS };
@@ -141,7 +142,7 @@ int vtag_run_plan_forget(const vtag_run_plan *p, vtag_error *err)
     for (int i = 0; i < p->n; i++) {
         const vtag_run_stage *s = &p->stage[i];
         if (s->kind != VTAG_RUN_STAGE_XE && s->kind != VTAG_RUN_STAGE_SCST) continue;
-        char *state = vtag_run_state_path(s->out);
+        char *state = vtag_train_state_path(s->out);
         if (!state) return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", s->out);
         const char *gone[3] = {s->out, state, s->log};
         for (int g = 0; g < 3; g++)

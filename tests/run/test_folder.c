@@ -84,7 +84,7 @@ static void test_names(void)
         free(p);
     }
     CHECK(vtag_run_path("D", VTAG_RUN_FILE_XE, NULL) == NULL, "a model file needs a model");
-    char *s = vtag_run_state_path("D/fc-xe.safetensors"), *s2 = vtag_run_state_path("D/x.bin");
+    char *s = vtag_train_state_path("D/fc-xe.safetensors"), *s2 = vtag_train_state_path("D/x.bin");
     CHECK(s && strcmp(s, "D/fc-xe.state.safetensors") == 0, "state path %s", s ? s : "NULL");
     CHECK(s2 && strcmp(s2, "D/x.bin.state.safetensors") == 0, "state path %s", s2 ? s2 : "NULL");
     free(s);
