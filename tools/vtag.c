@@ -1,8 +1,10 @@
 /* vtag: the command-line entry point; dispatches to one function per command. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "vtag/cluster.h"
 #include "vtag/core.h"
 
 static const cli_command commands[] = {
@@ -57,6 +59,18 @@ int main(int argc, char **argv)
     vtag_error err = {0};
     if (vtag_isa_select(&isa, &err)) {
         cli_error(NULL, "%s", err.msg);
+        return CLI_EXIT_USAGE;
+    }
+    /* Under mpirun/srun with several ranks only the commands that share their
+     * work out over the ranks may run: the others would each do the whole job
+     * and write the same files. */
+    static const char *const sharded[] = {"train", "features", "tag"};
+    int is_sharded = 0;
+    for (size_t i = 0; i < sizeof sharded / sizeof sharded[0]; i++) is_sharded |= strcmp(argv[1], sharded[i]) == 0;
+    const char *ranks = getenv("OMPI_COMM_WORLD_SIZE");
+    if (!is_sharded && vtag_cluster_launched() && !(ranks && strcmp(ranks, "1") == 0)) {
+        cli_error(argv[1], "runs as one process: start it without mpirun/srun (train, features and tag share "
+                           "their work out over MPI ranks)");
         return CLI_EXIT_USAGE;
     }
     for (int i = 0; i < n_commands; i++)
