@@ -41,6 +41,11 @@ void vtag_cluster_abort(vtag_cluster *c, int status);
 
 int vtag_cluster_rank(const vtag_cluster *c); /* 0 .. size-1 */
 int vtag_cluster_size(const vtag_cluster *c); /* ranks; 1 without a launcher */
+/* Ranks of this job on this machine (1 without a launcher). */
+int vtag_cluster_local_size(const vtag_cluster *c);
+/* The threads a rank uses when the user gave none (threads <= 0): this
+ * machine's cores shared out over its ranks, at least 1; `threads` when > 0. */
+int vtag_cluster_threads(const vtag_cluster *c, int threads);
 /* The rank that owns item i of a list shared out round-robin: i mod size. */
 int vtag_cluster_owner(const vtag_cluster *c, int64_t i);
 

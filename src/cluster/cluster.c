@@ -5,10 +5,12 @@
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct vtag_cluster {
     int mpi;  /* MPI_Init was called */
     int rank, size;
+    int local_size; /* ranks on this machine */
 };
 
 /* One message's tag: every message of this module has it, so that the order
@@ -36,7 +38,7 @@ int vtag_cluster_open(vtag_cluster **out, vtag_error *err)
     *out = NULL;
     vtag_cluster *c = calloc(1, sizeof *c);
     if (!c) return vtag_fail(err, VTAG_ERR_NOMEM, "MPI: out of memory");
-    c->size = 1;
+    c->size = c->local_size = 1;
     if (vtag_cluster_launched()) {
         int initialized = 0;
         MPI_Initialized(&initialized);
@@ -55,6 +57,11 @@ int vtag_cluster_open(vtag_cluster **out, vtag_error *err)
         MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
         MPI_Comm_rank(MPI_COMM_WORLD, &c->rank);
         MPI_Comm_size(MPI_COMM_WORLD, &c->size);
+        MPI_Comm node;
+        if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+            MPI_Comm_size(node, &c->local_size);
+            MPI_Comm_free(&node);
+        }
     }
     *out = c;
     return VTAG_OK;
@@ -76,6 +83,16 @@ void vtag_cluster_abort(vtag_cluster *c, int status)
 
 int vtag_cluster_rank(const vtag_cluster *c) { return c ? c->rank : 0; }
 int vtag_cluster_size(const vtag_cluster *c) { return c ? c->size : 1; }
+int vtag_cluster_local_size(const vtag_cluster *c) { return c && c->local_size > 0 ? c->local_size : 1; }
+
+int vtag_cluster_threads(const vtag_cluster *c, int threads)
+{
+    if (threads > 0) return threads;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long t = (cores > 0 ? cores : 1) / vtag_cluster_local_size(c);
+    return t > 0 ? (int)t : 1;
+}
+
 int vtag_cluster_owner(const vtag_cluster *c, int64_t i) { return (int)(i % vtag_cluster_size(c)); }
 
 int vtag_cluster_agree(vtag_cluster *c, int status, vtag_error *err, int *all)
