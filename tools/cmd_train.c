@@ -36,10 +36,14 @@ static void help(FILE *out)
             "  --lr X                 (5e-4)     --lr-decay X     factor (0.8)\n"
             "  --lr-decay-every N     epochs (3) --lr-decay-start N  first decayed epoch (0; -1 off)\n"
             "  --grad-clip X          clip gradient elements to +-X (0.1; 0 off)\n"
-            "  --seed S               (42)       --threads T      (number of cores)\n"
+            "  --seed S               (42)       --threads T      (cores; under mpirun: shared out)\n"
+            "  --micro-batches M      sum each step's gradient over M micro-batches in a fixed order\n"
+            "                         (a power of two; default 1, or the ranks under mpirun): the\n"
+            "                         same M gives the same weights under mpirun -np 1, 2, 4 ...\n"
             "output:\n"
             "  --out FILE             checkpoint to write (required)\n"
             "  --log FILE             append the per-epoch JSON lines here too\n"
+            "  --step-log FILE        append one JSON line per step (epoch, phase, step, loss)\n"
             "  --resume               continue from FILE's .state.safetensors if present\n"
             "self-critical sequence training (SCST, reward CIDEr-D):\n"
             "  --scst-after E         E epochs of XE, then SCST up to --epochs\n"
@@ -57,7 +61,9 @@ static void help(FILE *out)
             "greedy_cider_d (the mean over the training batches). A loss or gradient that turns\n"
             "nan or inf stops training (\"diverged\"): the epoch is not saved or logged, M and its\n"
             "state stay those of the last good epoch. An output that is one of the inputs is\n"
-            "refused. Exit codes: 0 done, 1 bad input, I/O error or divergence, 2 usage.\n");
+            "refused. Under mpirun -np N each rank takes M/N micro-batches of every step and the\n"
+            "gradients are summed over the ranks; rank 0 validates and writes (docs/ARCHITECTURE.md,\n"
+            "\"Scale\"). Exit codes: 0 done, 1 bad input, I/O error or divergence, 2 usage.\n");
 }
 
 typedef struct train_args {
@@ -139,6 +145,7 @@ static int parse(int argc, char **argv, train_args *a)
         {"bleu-weight", 'r', 0, F, CLI_CLOSED, &o->scst.bleu_weight, 0},
         {"scst-lr", 'r', 0, F, CLI_OPEN_LO | CLI_AS_FLOAT, &o->scst.lr, .given = &a->scst_lr_given},
         {"scst-batch", 'i', 1, B, 0, &o->scst.batch_size, 0}, {"help", 'h', .dst = NULL},
+        {"micro-batches", 'i', 1, 1024, 0, &o->micro_batches, 0}, {"step-log", 's', .dst = &o->step_log},
     };
     const int n = (int)(sizeof s / sizeof s[0]);
     struct option opts[sizeof s / sizeof s[0] + 1];
@@ -210,25 +217,33 @@ int cmd_train(int argc, char **argv)
     char *spath = vtag_train_state_path(a.o.out);
     const cli_file ins[] = {{"--labels", a.o.labels}, {"--feats", a.o.feats}, {"--val-feats", a.o.val_feats},
                             {"--init", a.o.init}};
-    const cli_file outs[] = {{"--out", a.o.out}, {"the state file", spath}, {"--log", a.o.log}};
-    int status = cli_check_outputs("train", outs, 3, ins, 4, 0);
+    const cli_file outs[] = {{"--out", a.o.out}, {"the state file", spath}, {"--log", a.o.log},
+                             {"--step-log", a.o.step_log}};
+    int status = cli_check_outputs("train", outs, 4, ins, 4, 0);
     free(spath);
     if (status) return status;
     vtag_error err = {0};
     vtag_trainer *t = NULL;
-    shown p = {isatty(2), a.o.epochs};
-    int rc = vtag_trainer_open(&t, &a.o, &err);
+    /* Under mpirun every rank runs this; rank 0 alone prints and writes. */
+    int rc = vtag_cluster_open(&a.o.cluster, &err);
+    const int rank0 = vtag_cluster_rank(a.o.cluster) == 0;
+    shown p = {rank0 && isatty(2), a.o.epochs};
+    if (!rc) rc = vtag_trainer_open(&t, &a.o, &err);
     if (!rc) {
-        if (vtag_trainer_resumed(t))
+        if (rank0 && vtag_trainer_resumed(t))
             cli_note("train", "resuming from %s after epoch %d", vtag_trainer_state_file(t),
                      vtag_trainer_state(t)->epoch);
-        else if (a.o.resume)
+        else if (rank0 && a.o.resume)
             cli_note("train", "%s not found, starting from scratch", vtag_trainer_state_file(t));
         const vtag_trainer_callbacks cb = {show_progress, NULL, show_record, &p};
         rc = vtag_trainer_run(t, &cb, &err);
         if (rc && p.tty) fputs("\r\033[K", stderr);
     }
-    if (rc) cli_error("train", "%s", err.msg);
+    /* A failure all ranks agreed on is rank 0's to report; one rank's own ends the job. */
+    const int together = vtag_cluster_failed_together(a.o.cluster);
+    if (rc && (rank0 || !together)) cli_error("train", "%s", err.msg);
+    if (rc && !together) vtag_cluster_abort(a.o.cluster, CLI_EXIT_FAIL);
     vtag_trainer_free(&t);
+    vtag_cluster_close(&a.o.cluster);
     return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }

@@ -159,11 +159,45 @@ typedef void (*vtag_progress_fn)(void *user, int64_t done, int64_t total, double
  * before the update with that status; the hook sets err. */
 typedef int (*vtag_grad_hook_fn)(void *user, float *grad, int64_t n, int64_t step, vtag_error *err);
 
+/* Sums the step's gradient grad[n] and its sums[n_sums] (sums[0] target
+ * tokens, sums[1] loss times tokens, then the SCST reward, advantage and
+ * greedy-score sums and the images) over several processes, in place: the
+ * first thing a step's update does (vtag_cluster_grad_reduce). */
+typedef int (*vtag_grad_reduce_fn)(void *user, float *grad, int64_t n, double *sums, int n_sums, vtag_error *err);
+
+/* ---- data-parallel steps (SPEC §10) ----
+ * With micro > 1 each step's batch is cut into `micro` micro-batches (as even
+ * as possible, the first ones one row longer; a short last batch may leave
+ * some empty). Micro-batch j draws its dropout masks and samples from its own
+ * stream, seeded from one draw of ctx->rng per step and j; its gradient,
+ * times its target tokens c_j, is a leaf of a perfect binary tree summed left
+ * + right at every node; the step's gradient is the root over sum(c_j) (and
+ * its loss likewise). A process of rank r among `ranks` computes only the
+ * micro-batches [r·micro/ranks, (r+1)·micro/ranks), a subtree; the gradient
+ * hook combines the ranks' subtrees in the same tree (vtag_cluster_tree_sum).
+ * So the gradient is the same float sum, in the same order, for every
+ * number of ranks that divides micro: 1, 2 or 4 processes give bit-identical
+ * weights (with the same threads per process). micro 0 or 1: the whole batch
+ * in one pass, from ctx->rng itself (one process only). */
+typedef struct vtag_train_shard {
+    int micro;       /* micro-batches per step: 0 or 1, or a power of two (at most 1024) */
+    int rank, ranks; /* this process of how many (ranks 0 = 1); ranks divides micro */
+} vtag_train_shard;
+
+/* "--micro-batches M with N ranks: ..." unless the shard is one of the above. */
+int vtag_train_shard_check(const vtag_train_shard *s, vtag_error *err);
+
 /* What an epoch calls besides its own work (every member optional). */
 typedef struct vtag_train_hooks {
     vtag_progress_fn progress; /* after every step */
     vtag_grad_hook_fn grad;    /* between the gradient and the update */
     void *user;                /* given to both */
+    vtag_train_shard shard;    /* {0}: the whole batch in one pass */
+    vtag_grad_reduce_fn reduce; /* first in the update, before grad (ranks > 1 need one) */
+    void *reduce_user;
+    /* after every step's update: its number and loss (the mean over the whole
+     * batch, every rank the same) */
+    void (*step)(void *user, int64_t step, double loss);
 } vtag_train_hooks;
 
 /* perm[0..n) = a permutation of 0..n-1: Fisher-Yates from the end, n-1 draws

@@ -54,6 +54,11 @@ int vtag_cluster_owner(const vtag_cluster *c, int64_t i);
  * that rank ("rank R: ..."). Collective. */
 int vtag_cluster_agree(vtag_cluster *c, int status, vtag_error *err, int *all);
 
+/* 1 when the last vtag_cluster_agree found a failure: every rank knows it,
+ * so each can end normally (rank 0 reporting it); 0 when a rank failed on its
+ * own, where the others may be waiting on it (vtag_cluster_abort). */
+int vtag_cluster_failed_together(const vtag_cluster *c);
+
 /* Point to point, for results gathered on one rank. Messages between two
  * ranks arrive in the order they were sent. send copies len bytes (at most
  * INT_MAX); recv waits for the next message from `from` and returns it
@@ -75,6 +80,11 @@ int vtag_cluster_tree_sum(vtag_cluster *c, float *x, int64_t n, double *sums, in
 /* The same tree over leaves held in one process: x[i] += y[i] and sums
  * likewise, the left subtree's sum in x. */
 void vtag_tree_add(float *x, const float *y, int64_t n, double *sums, const double *ysums, int n_sums);
+
+/* 1 in *ready when a message from rank `from` is waiting, so that
+ * vtag_cluster_recv would return it without waiting; 0 otherwise. A sharded
+ * run's ranks look for rank 0's stop this way between their items. */
+int vtag_cluster_poll(vtag_cluster *c, int from, int *ready, vtag_error *err);
 
 #ifdef __cplusplus
 }

@@ -31,6 +31,7 @@ typedef struct vtag_scst_stats {
     double greedy;    /* mean CIDEr-D of the greedy captions (NaN with the mean baseline: no greedy pass) */
     double loss;
     int64_t steps;
+    int64_t tokens;   /* vtag_scst_grad: the step's target tokens (labels and EOS of every sample) */
 } vtag_scst_stats;
 
 void vtag_scst_opts_defaults(vtag_scst_opts *o);

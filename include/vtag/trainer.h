@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "vtag/caption.h"
+#include "vtag/cluster.h"
 #include "vtag/core.h"
 #include "vtag/data.h"
 #include "vtag/scst.h"
@@ -36,6 +37,18 @@ typedef struct vtag_trainer_opts {
     int resume;            /* continue from the state file when it exists */
     int threads;           /* <= 0: number of cores */
     uint64_t seed;         /* 42 */
+    /* Data-parallel training over the ranks of an MPI job (NULL: one
+     * process). Every rank opens the trainer with the same options and reads
+     * the same inputs (a shared file system, or copies at the same paths);
+     * rank 0 alone validates and writes the checkpoint, the state, the logs
+     * and calls record; a resumed state is read by rank 0 and sent to all. */
+    vtag_cluster *cluster;
+    /* Micro-batches per step (vtag_train_shard): 0 = 1 in one process, the
+     * ranks under several; a power of two the ranks divide. The same value
+     * gives the same weights for every rank count (same threads per rank). */
+    int micro_batches;
+    /* Append {"epoch", "phase", "step", "loss"} per step here (vtag_log), or NULL. */
+    const char *step_log;
 } vtag_trainer_opts;
 
 /* The defaults of `vtag train` (no files, type fc, XE only). */

@@ -4,6 +4,7 @@
 
 #include "vtag/caption.h"
 #include "vtag/nn.h"
+#include "vtag/scst.h"
 
 /* Checks cfg and declares the model's parameters (names and shapes) without
  * allocating them: the checkpoint reader compares a file against this before
@@ -128,5 +129,38 @@ int caption_loss_backward(vtag_ctx *ctx, vtag_model *m, const vtag_batch *bt, co
 int32_t caption_pick(const float *row, float *p, int64_t v, int sample, float temperature, vtag_rng *rng);
 /* The error of that -1: VTAG_ERR_DIVERGED, "the sampling probabilities are nan (diverged)". */
 int caption_nan_probs(vtag_error *err);
+
+/* ---- sharded steps (train.c; vtag_train_shard in caption.h) ---- */
+
+/* The sums a step carries to its update (vtag_grad_reduce_fn). */
+enum { STEP_TOKENS, STEP_LOSS, STEP_REWARD, STEP_ADV, STEP_GREEDY, STEP_IMAGES, STEP_SUMS };
+
+/* One leaf of a step: the gradient of rows [lo, hi) of the step's batch
+ * (lo < hi), normalised by its own tokens, in m->params.grad (zeroed first);
+ * *loss its mean loss; sums[STEP_SUMS] its sums (tokens, loss times tokens,
+ * SCST sums). */
+typedef int (*caption_leaf_fn)(void *user, int64_t lo, int64_t hi, double *loss, double *sums, vtag_error *err);
+
+/* Per-epoch buffers of the step tree (none with micro <= 1). */
+typedef struct caption_steps caption_steps;
+int caption_steps_new(caption_steps **w, const vtag_model *m, const vtag_train_hooks *hooks, vtag_error *err);
+void caption_steps_free(caption_steps **w);
+
+/* The gradient half of a step on b rows: with micro <= 1 one leaf over every
+ * row, from ctx->rng (*loss the leaf's); else this rank's micro-batches, each
+ * from its own stream, their gradients times their tokens summed in the tree
+ * into m->params.grad (*loss not known yet: the update finds it). sums gets
+ * the step's (this rank's) sums. */
+int caption_step_grad(vtag_ctx *ctx, vtag_model *m, caption_steps *w, int64_t b, caption_leaf_fn leaf, void *user,
+                      double *loss, double *sums, vtag_error *err);
+/* The update half: hooks->reduce over the ranks, then (micro > 1) the
+ * gradient divided by the tokens and *loss = loss sum / tokens, then as
+ * vtag_train_update; hooks->step after it. */
+int caption_step_update(vtag_ctx *ctx, vtag_model *m, const caption_steps *w, vtag_adam *adam, double *sums,
+                        double *loss, float lr, float grad_clip, int64_t step, const vtag_train_hooks *hooks,
+                        vtag_error *err);
+
+/* Target tokens of a sampling tape (its mask's ones): an SCST leaf's count. */
+int64_t caption_tape_tokens(const vtag_scst_tape *tape);
 
 #endif

@@ -298,6 +298,13 @@ int vtag_scst_sample(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *image
     return VTAG_OK;
 }
 
+int64_t caption_tape_tokens(const vtag_scst_tape *tape)
+{
+    int64_t n = 0;
+    for (int64_t i = 0; i < tape->sq.T * tape->sq.B; i++) n += tape->sq.mask[i] != 0.0f;
+    return n;
+}
+
 int vtag_scst_backward(vtag_ctx *ctx, vtag_model *m, const vtag_scst_tape *tape, const float *adv, double *loss,
                        vtag_error *err)
 {

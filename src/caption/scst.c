@@ -229,7 +229,7 @@ int vtag_scst_grad(vtag_ctx *ctx, vtag_model *m, vtag_scst_work *w, const vtag_b
         }
         gs += c;
     }
-    *means = (vtag_scst_stats){rs / (double)BN, as / (double)BN, gs / (double)B, *loss, 1};
+    *means = (vtag_scst_stats){rs / (double)BN, as / (double)BN, gs / (double)B, *loss, 1, caption_tape_tokens(tape)};
     return VTAG_OK;
 }
 
@@ -261,6 +261,39 @@ int vtag_scst_step(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_bat
     return rc;
 }
 
+/* An SCST leaf: images [lo, hi) of the step's gathered batch. */
+typedef struct scst_leaf {
+    vtag_ctx *ctx;
+    vtag_model *m;
+    vtag_scst_work *w;
+    int64_t k, step;
+    const float *fc, *att;
+    const vtag_metrics_seq *const *refs;
+    const int64_t *nrefs;
+    const vtag_metrics_df *df;
+    const vtag_scst_opts *o;
+    vtag_scst_stats means; /* the last leaf's */
+} scst_leaf;
+
+static int scst_leaf_grad(void *user, int64_t lo, int64_t hi, double *loss, double *sums, vtag_error *err)
+{
+    scst_leaf *x = user;
+    const vtag_model *m = x->m;
+    const int64_t dfc = m->cfg.fc_feat_size, datt = x->k * m->cfg.att_feat_size, b = hi - lo;
+    vtag_batch bt = {b, x->k, x->fc ? x->fc + lo * dfc : NULL, x->att ? x->att + lo * datt : NULL, NULL};
+    int rc = vtag_scst_grad(x->ctx, x->m, x->w, &bt, x->refs + lo, x->nrefs + lo, x->df, x->o, x->step, loss,
+                            &x->means, err);
+    if (rc) return rc;
+    const double samples = (double)(b * x->o->sample_n), tokens = (double)x->means.tokens;
+    sums[STEP_TOKENS] = tokens;
+    sums[STEP_LOSS] = *loss * tokens;
+    sums[STEP_REWARD] = x->means.reward * samples;
+    sums[STEP_ADV] = x->means.advantage * samples;
+    sums[STEP_GREEDY] = x->o->baseline == VTAG_SCST_BASELINE_GREEDY ? x->means.greedy * (double)b : 0.0;
+    sums[STEP_IMAGES] = (double)b;
+    return VTAG_OK;
+}
+
 int vtag_train_scst_epoch_hooks(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vtag_rows *rows,
                                 const vtag_metrics_seq *const *row_refs, const int64_t *row_n_refs,
                                 const vtag_metrics_df *df, const vtag_scst_opts *o, const vtag_train_hooks *hooks,
@@ -276,13 +309,17 @@ int vtag_train_scst_epoch_hooks(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, c
     const vtag_metrics_seq **refs = malloc((size_t)bs * sizeof *refs);
     int64_t *nrefs = malloc((size_t)bs * sizeof *nrefs);
     vtag_scst_work *w = NULL;
+    caption_steps *steps = NULL;
     memset(stats, 0, sizeof *stats);
     if (!perm || (rows->fc && !fc) || (rows->att && !att) || !refs || !nrefs) {
         rc = oom(err);
         goto done;
     }
     if ((rc = vtag_scst_work_new(&w, bs, m->cfg.max_length, o->sample_n, err))) goto done;
+    if ((rc = caption_steps_new(&steps, m, hooks, err))) goto done;
+    const int sharded = hooks && hooks->shard.micro > 1;
     vtag_train_shuffle(&ctx->rng, perm, n);
+    scst_leaf leaf = {.ctx = ctx, .m = m, .w = w, .k = rows->k, .fc = fc, .att = att, .refs = refs, .nrefs = nrefs, .df = df, .o = o};
     for (int64_t start = 0; start < n && !rc; start += bs) {
         const int64_t b = n - start < bs ? n - start : bs;
         for (int64_t i = 0; i < b; i++) {
@@ -292,13 +329,18 @@ int vtag_train_scst_epoch_hooks(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, c
             refs[i] = row_refs[r];
             nrefs[i] = row_n_refs[r];
         }
-        vtag_batch bt = {b, rows->k, fc, att, NULL};
         const int64_t step = stats->steps + 1;
-        vtag_scst_stats means;
-        double loss = 0;
-        rc = vtag_scst_grad(ctx, m, w, &bt, refs, nrefs, df, o, step, &loss, &means, err);
-        if (!rc) rc = vtag_train_update(ctx, m, adam, loss, o->lr, o->grad_clip, step, hooks, err);
+        double loss = 0, sums[STEP_SUMS];
+        leaf.step = step;
+        rc = caption_step_grad(ctx, m, steps, b, scst_leaf_grad, &leaf, &loss, sums, err);
+        if (!rc) rc = caption_step_update(ctx, m, steps, adam, sums, &loss, o->lr, o->grad_clip, step, hooks, err);
         if (rc) break;
+        vtag_scst_stats means = leaf.means; /* one pass over the whole batch: its own means */
+        if (sharded) {
+            const double images = sums[STEP_IMAGES], samples = images * o->sample_n;
+            means = (vtag_scst_stats){sums[STEP_REWARD] / samples, sums[STEP_ADV] / samples,
+                                      sums[STEP_GREEDY] / images, loss, 1, (int64_t)sums[STEP_TOKENS]};
+        }
         add_means(stats, &means);
         if (hooks && hooks->progress) hooks->progress(hooks->user, start + b, n, stats->reward / (double)stats->steps);
     }
@@ -309,6 +351,7 @@ int vtag_train_scst_epoch_hooks(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, c
         stats->loss /= (double)stats->steps;
     }
 done:
+    caption_steps_free(&steps);
     vtag_scst_work_free(&w);
     free(perm), free(fc), free(att), free(refs), free(nrefs);
     return rc;
@@ -319,6 +362,6 @@ int vtag_train_scst_epoch(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const v
                           const vtag_scst_opts *o, vtag_scst_stats *stats, vtag_progress_fn progress, void *user,
                           vtag_error *err)
 {
-    const vtag_train_hooks hooks = {progress, NULL, user};
+    const vtag_train_hooks hooks = {.progress = progress, .user = user};
     return vtag_train_scst_epoch_hooks(ctx, m, adam, rows, row_refs, row_n_refs, df, o, &hooks, stats, err);
 }

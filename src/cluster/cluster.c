@@ -11,6 +11,7 @@ struct vtag_cluster {
     int mpi;  /* MPI_Init was called */
     int rank, size;
     int local_size; /* ranks on this machine */
+    int together;   /* the last agreement found a failure */
 };
 
 /* One message's tag: every message of this module has it, so that the order
@@ -104,6 +105,7 @@ int vtag_cluster_agree(vtag_cluster *c, int status, vtag_error *err, int *all)
     int rc = MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     if (rc != MPI_SUCCESS) return mpi_fail(err, rc, "agreeing on the status");
     if (first == c->size) return *all = 0, VTAG_OK;
+    c->together = 1;
     struct {
         int code;
         char msg[sizeof err->msg];
@@ -116,6 +118,8 @@ int vtag_cluster_agree(vtag_cluster *c, int status, vtag_error *err, int *all)
     if (c->rank != first) vtag_fail(err, m.code, "rank %d: %s", first, m.msg);
     return VTAG_OK;
 }
+
+int vtag_cluster_failed_together(const vtag_cluster *c) { return c && c->together; }
 
 int vtag_cluster_send(vtag_cluster *c, int to, const void *buf, size_t len, vtag_error *err)
 {
@@ -208,4 +212,15 @@ int vtag_cluster_tree_sum(vtag_cluster *c, float *x, int64_t n, double *sums, in
     }
     if (rc == MPI_SUCCESS) rc = MPI_Bcast(sums, n_sums, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     return rc == MPI_SUCCESS ? VTAG_OK : mpi_fail(err, rc, "sharing the gradient sum");
+}
+
+int vtag_cluster_poll(vtag_cluster *c, int from, int *ready, vtag_error *err)
+{
+    *ready = 0;
+    if (!c || !c->mpi) return vtag_fail(err, VTAG_ERR_ARG, "MPI: a message in a job of one process");
+    int flag = 0;
+    int rc = MPI_Iprobe(from, TAG_ITEM, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS) return mpi_fail(err, rc, "looking for a message");
+    *ready = flag != 0;
+    return VTAG_OK;
 }

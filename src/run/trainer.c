@@ -36,6 +36,7 @@ struct vtag_trainer {
     vtag_metrics_df val_df;   /* validation CIDEr-D: df of the training references */
     vtag_train_state st;
     int resumed;
+    vtag_train_shard shard;   /* micro-batches, this rank of how many */
 };
 
 void vtag_trainer_opts_defaults(vtag_trainer_opts *o)
@@ -186,7 +187,7 @@ static int load_state(vtag_trainer *t, vtag_error *err)
     vtag_adam_init(&st->adam);
     st->best_score = -1;
     st->best_epoch = -1;
-    if (!t->o.resume || access(t->state_path, F_OK) != 0) return VTAG_OK;
+    if (t->shard.rank != 0 || !t->o.resume || access(t->state_path, F_OK) != 0) return VTAG_OK;
     int rc = vtag_train_state_load(t->m, st, t->state_path, err);
     if (rc) return rc;
     if (st->epoch > t->o.epochs)
@@ -197,6 +198,28 @@ static int load_state(vtag_trainer *t, vtag_error *err)
     return VTAG_OK;
 }
 
+/* Every rank starts from rank 0's weights, moments and state (its resumed
+ * state file, or the same draw from the same seed). Collective. */
+static int share_state(vtag_trainer *t, vtag_error *err)
+{
+    vtag_cluster *c = t->o.cluster;
+    if (vtag_cluster_size(c) == 1) return VTAG_OK;
+    vtag_params *p = &t->m->params;
+    const size_t bytes = (size_t)p->total * sizeof(float);
+    int rc = vtag_cluster_bcast(c, &t->resumed, sizeof t->resumed, 0, err);
+    if (!rc) rc = vtag_cluster_bcast(c, &t->st, sizeof t->st, 0, err);
+    if (!rc) rc = vtag_cluster_bcast(c, p->value, bytes, 0, err);
+    if (!rc) rc = vtag_cluster_bcast(c, p->adam_m, bytes, 0, err);
+    if (!rc) rc = vtag_cluster_bcast(c, p->adam_v, bytes, 0, err);
+    if (!rc && t->resumed) t->ctx.rng.state = t->st.rng_state;
+    return rc;
+}
+
+static int reduce_grad(void *user, float *grad, int64_t n, double *sums, int n_sums, vtag_error *err)
+{
+    return vtag_cluster_tree_sum(user, grad, n, sums, n_sums, err);
+}
+
 int vtag_trainer_open(vtag_trainer **out, const vtag_trainer_opts *o, vtag_error *err)
 {
     *out = NULL;
@@ -205,11 +228,14 @@ int vtag_trainer_open(vtag_trainer **out, const vtag_trainer_opts *o, vtag_error
     vtag_trainer *t = calloc(1, sizeof *t);
     if (!t) return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", o->out);
     t->o = *o;
+    const int ranks = vtag_cluster_size(o->cluster);
+    t->shard = (vtag_train_shard){o->micro_batches > 0 ? o->micro_batches : ranks, vtag_cluster_rank(o->cluster), ranks};
     t->m = &t->own;
     t->vocab = &t->own_vocab;
     int rc = (t->state_path = vtag_train_state_path(o->out)) ? VTAG_OK
                                                               : vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", o->out);
-    if (!rc && !(rc = vtag_ctx_init(&t->ctx, o->threads, o->seed, err))) t->have_ctx = 1;
+    if (!rc) rc = vtag_train_shard_check(&t->shard, err);
+    if (!rc && !(rc = vtag_ctx_init(&t->ctx, vtag_cluster_threads(o->cluster, o->threads), o->seed, err))) t->have_ctx = 1;
     if (!rc && o->init && !(rc = vtag_captioner_load(&t->init, o->init, err))) {
         /* SCST from an XE checkpoint: its sizes and vocabulary rule. */
         t->m = &t->init.model;
@@ -220,6 +246,10 @@ int vtag_trainer_open(vtag_trainer **out, const vtag_trainer_opts *o, vtag_error
     if (!rc) rc = load_data(t, err);
     if (!rc) rc = make_model(t, err);
     if (!rc) rc = load_state(t, err);
+    /* every rank goes on or none: a rank that failed to load would leave the others waiting */
+    int all = rc;
+    if (vtag_cluster_size(o->cluster) > 1 && !vtag_cluster_agree(o->cluster, rc, err, &all) && all) rc = all;
+    if (!rc) rc = share_state(t, err);
     if (rc) vtag_trainer_free(&t);
     *out = t;
     return rc;
@@ -261,12 +291,26 @@ done:
 typedef struct epoch_user {
     const vtag_trainer_callbacks *cb;
     int epoch;
+    int scst;
+    vtag_log *steps; /* per-step lines (rank 0 with opts.step_log) */
+    int failed;      /* a step line could not be written: *err holds why */
+    vtag_error err;
 } epoch_user;
 
 static void epoch_progress(void *user, int64_t done, int64_t total, double loss)
 {
     const epoch_user *u = user;
     u->cb->progress(u->cb->user, u->epoch, done, total, loss);
+}
+
+static void epoch_step(void *user, int64_t step, double loss)
+{
+    epoch_user *u = user;
+    if (u->failed) return;
+    char line[256];
+    snprintf(line, sizeof line, "{\"epoch\": %d, \"phase\": \"%s\", \"step\": %lld, \"loss\": %.17g}", u->epoch + 1,
+             u->scst ? "scst" : "xe", (long long)step, loss);
+    u->failed = vtag_log_line(u->steps, line, &u->err);
 }
 
 static int epoch_grad(void *user, float *grad, int64_t n, int64_t step, vtag_error *err)
@@ -276,14 +320,19 @@ static int epoch_grad(void *user, float *grad, int64_t n, int64_t step, vtag_err
 }
 
 /* One epoch's training; *r gets its phase, loss, SCST means and throughput. */
-static int train_epoch(vtag_trainer *t, const vtag_trainer_callbacks *cb, int epoch, vtag_trainer_record *r,
-                       vtag_error *err)
+static int train_epoch(vtag_trainer *t, const vtag_trainer_callbacks *cb, vtag_log *steps, int epoch,
+                       vtag_trainer_record *r, vtag_error *err)
 {
     const vtag_trainer_opts *o = &t->o;
-    epoch_user u = {cb, epoch};
-    const vtag_train_hooks hooks = {cb && cb->progress ? epoch_progress : NULL, cb && cb->grad_hook ? epoch_grad : NULL,
-                                    &u};
     const int scst = vtag_trainer_is_scst(o, epoch);
+    epoch_user u = {cb, epoch, scst, steps, 0, {0}};
+    const vtag_train_hooks hooks = {.progress = cb && cb->progress ? epoch_progress : NULL,
+                                    .grad = cb && cb->grad_hook ? epoch_grad : NULL,
+                                    .user = &u,
+                                    .shard = t->shard,
+                                    .reduce = t->shard.ranks > 1 ? reduce_grad : NULL,
+                                    .reduce_user = o->cluster,
+                                    .step = steps ? epoch_step : NULL};
     *r = (vtag_trainer_record){epoch + 1, scst, 0, 0, NAN, 0, 0, 0, NAN, NAN, NAN};
     const double t0 = vtag_seconds();
     int64_t done;
@@ -305,52 +354,73 @@ static int train_epoch(vtag_trainer *t, const vtag_trainer_callbacks *cb, int ep
     }
     r->seconds = vtag_seconds() - t0;
     r->per_s = r->seconds > 0 ? (double)done / r->seconds : 0.0;
+    if (!rc && u.failed) {
+        *err = u.err;
+        rc = u.failed;
+    }
     return rc;
 }
 
-/* The epochs; the caller's run() closes the log. */
-static int run_epochs(vtag_trainer *t, const vtag_trainer_callbacks *cb, vtag_log *log, vtag_error *err)
+/* The epochs; the caller's run() closes the logs. Rank 0 alone validates,
+ * saves and reports; every rank agrees on each epoch's status, so that none
+ * is left waiting for a rank that stopped. */
+static int run_epochs(vtag_trainer *t, const vtag_trainer_callbacks *cb, vtag_log *log, vtag_log *steps,
+                      vtag_error *err)
 {
     vtag_train_state *st = &t->st;
+    const int writer = t->shard.rank == 0, ranks = t->shard.ranks;
     for (int epoch = st->epoch; epoch < t->o.epochs; epoch++) {
         vtag_trainer_record r;
         /* A failed epoch saves nothing and logs nothing: the checkpoint and the state are the last good ones. */
-        int rc = train_epoch(t, cb, epoch, &r, err);
+        int rc = train_epoch(t, cb, writer ? steps : NULL, epoch, &r, err);
         if (rc == VTAG_ERR_DIVERGED)
             vtag_diverged_at(err, vtag_trainer_is_scst(&t->o, epoch) ? "SCST epoch" : "XE epoch", epoch, t->o.out);
-        if (rc) return rc;
         int best = 1;
-        if (t->have_val) {
+        if (!rc && writer && t->have_val) {
             /* Validation must not disturb the training RNG stream. */
             vtag_rng saved = t->ctx.rng;
-            if ((rc = validate(t, &r.val_cider_d, err))) return rc;
+            rc = validate(t, &r.val_cider_d, err);
             t->ctx.rng = saved;
             best = r.val_cider_d > st->best_score;
         }
-        st->epoch = epoch + 1;
-        if (best) {
-            st->best_score = t->have_val ? r.val_cider_d : st->best_score;
-            st->best_epoch = epoch;
-            if ((rc = vtag_checkpoint_save(t->m, t->vocab_json, t->o.out, err))) return rc;
+        if (!rc) {
+            st->epoch = epoch + 1;
+            st->rng_state = t->ctx.rng.state;
         }
-        st->rng_state = t->ctx.rng.state;
-        if ((rc = vtag_train_state_save(t->m, st, t->vocab_json, t->state_path, err))) return rc;
-        r.best = best;
-        if (cb && cb->record && (rc = cb->record(cb->user, &r, err))) return rc;
-        char line[VTAG_TRAINER_LINE_MAX];
-        if ((rc = vtag_log_line(log, vtag_trainer_format_record(&r, line), err))) return rc;
+        if (!rc && writer) {
+            if (best) {
+                st->best_score = t->have_val ? r.val_cider_d : st->best_score;
+                st->best_epoch = epoch;
+                rc = vtag_checkpoint_save(t->m, t->vocab_json, t->o.out, err);
+            }
+            if (!rc) rc = vtag_train_state_save(t->m, st, t->vocab_json, t->state_path, err);
+            r.best = best;
+            if (!rc && cb && cb->record) rc = cb->record(cb->user, &r, err);
+            char line[VTAG_TRAINER_LINE_MAX];
+            if (!rc) rc = vtag_log_line(log, vtag_trainer_format_record(&r, line), err);
+        }
+        int all = rc;
+        if (ranks > 1 && vtag_cluster_agree(t->o.cluster, rc, err, &all) == VTAG_OK) rc = all;
+        if (rc) return rc;
     }
     return VTAG_OK;
 }
 
 int vtag_trainer_run(vtag_trainer *t, const vtag_trainer_callbacks *cb, vtag_error *err)
 {
-    vtag_log log;
-    int rc = vtag_log_open(&log, t->o.log, err);
-    if (!rc) rc = run_epochs(t, cb, &log, err);
-    /* the log's last lines may only reach the disk at close */
-    int closed = vtag_log_close(&log, rc ? NULL : err);
-    return rc ? rc : closed;
+    const int writer = t->shard.rank == 0;
+    vtag_log log, steps;
+    int rc = vtag_log_open(&log, writer ? t->o.log : NULL, err);
+    if (rc) return rc;
+    if ((rc = vtag_log_open(&steps, writer ? t->o.step_log : NULL, err))) {
+        vtag_log_close(&log, NULL);
+        return rc;
+    }
+    rc = run_epochs(t, cb, &log, t->o.step_log && writer ? &steps : NULL, err);
+    /* the logs' last lines may only reach the disk at close */
+    int closed = vtag_log_close(&steps, rc ? NULL : err);
+    int closed_log = vtag_log_close(&log, rc || closed ? NULL : err);
+    return rc ? rc : closed ? closed : closed_log;
 }
 
 void vtag_trainer_free(vtag_trainer **tp)

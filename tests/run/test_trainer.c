@@ -207,7 +207,7 @@ static void test_hook_per_step(void)
     vtag_adam adam;
     vtag_adam_init(&adam);
     counts low = {NULL, m->params.grad, m->params.total, 0, 0, 0, 0, 0};
-    vtag_train_hooks hooks = {NULL, hook, &low};
+    vtag_train_hooks hooks = {.grad = hook, .user = &low};
     vtag_epoch_stats es;
     CHECK(vtag_train_xe_epoch_hooks(&ctx, m, &adam, &rows, &o.xe, 0, &hooks, &es, &err) == 0, "XE epoch: %s", err.msg);
     CHECK(low.hooks == es.steps && es.steps == 4 && low.bad == 0, "XE: %lld hooks (%lld wrong) for %lld steps",
