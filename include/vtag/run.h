@@ -137,6 +137,22 @@ int vtag_run_stage_finish(vtag_run *r, const char *stage, double seconds, vtag_e
 /* The settings the manifest records (NULL, or 0, for one it does not). */
 void vtag_run_recorded(const vtag_run *r, vtag_run_settings *s);
 
+/* How a pipeline runs its training across MPI ranks (vtag pipeline
+ * --launcher, --micro-batches); apart from vtag_run_settings, whose
+ * initializers name every field. */
+typedef struct vtag_run_launch {
+    const char *launcher;  /* the launcher as given ("mpirun -np 4"); NULL: none */
+    int64_t micro_batches; /* vtag train --micro-batches of the training stages; 0: not given */
+} vtag_run_launch;
+
+/* After vtag_run_open_pipeline: records this run's launcher as "launcher"
+ * (null: none) -- a rerun may use another launcher or none, as results do not
+ * depend on it -- and checks micro_batches like the settings: the training
+ * stages record it when given ("micro_batches"), and a rerun must then give
+ * the same value, or none when they were made without ("DIR/pipeline.json:
+ * was made with another micro_batches; use --restart (or another --out)"). */
+int vtag_run_set_launch(vtag_run *r, const vtag_run_launch *l, vtag_error *err);
+
 /* A stage of the pipeline, run as the vtag command of its kind. */
 typedef enum vtag_run_stage_kind {
     VTAG_RUN_STAGE_BACKBONE = 0, /* vtag backbone train: the built-in CNN */
@@ -151,6 +167,8 @@ typedef struct vtag_run_stage {
     char what[128];     /* its banner: "fc: cross-entropy, 25 epochs" */
     const char *model;  /* XE, SCST: the model */
     const char *split;  /* FEATURES: "train", "val" or "test" */
+    int sharded;        /* 1: runs under the pipeline's launcher when it has one (features, XE, SCST:
+                         * the commands that share their work out over MPI ranks); 0: one process */
     /* Its files (owned by the plan; NULL where the kind has none). */
     const char *labels;    /* every kind */
     const char *backbone;  /* FEATURES: the backbone */
@@ -197,12 +215,24 @@ void vtag_run_plan_free(vtag_run_plan *p);
  * and its log ("--restart: cannot remove PATH: REASON"). */
 int vtag_run_plan_forget(const vtag_run_plan *p, vtag_error *err);
 
+/* A launcher's command line ("mpirun -np 4 --hostfile hosts") split into
+ * words without a shell: blanks (space, tab, newline) separate them, '...'
+ * and "..." quote (the other quote, blanks and backslashes are plain inside;
+ * quoted and plain parts side by side make one word; '' is an empty word);
+ * nothing is expanded. *words: a NULL-terminated array in one allocation
+ * (free(*words)). VTAG_ERR_ARG: "'TEXT': unbalanced Q quote", "'TEXT': no
+ * command" (empty or blank), "'TEXT': not UTF-8". */
+int vtag_run_launcher_split(const char *text, char ***words, vtag_error *err);
+
 /* Runs this executable with argv (argv[0] is ignored) in a child process that
  * dies with the caller however it dies (PR_SET_PDEATHSIG: SIGTERM), and waits
- * for it: its exit status in *status. Fails when it cannot start, or was
- * killed ("'vtag ARGV[1]' was killed by signal N"). Flushes stdout and stderr
- * first. */
-int vtag_run_exec(char *const *argv, int *status, vtag_error *err);
+ * for it: its exit status in *status. With a launcher (words, NULL-terminated;
+ * NULL: none) the child runs LAUNCHER... /abs/path/of/vtag ARGV[1]... instead
+ * (execvp: found on PATH), and the SIGTERM goes to the launcher, which passes
+ * it on to its job. Fails when it cannot start ("cannot start the launcher
+ * 'L': REASON"), or was killed ("'vtag ARGV[1]' was killed by signal N").
+ * Flushes stdout and stderr first. */
+int vtag_run_exec(char *const *launcher, char *const *argv, int *status, vtag_error *err);
 
 /* The validation CIDEr-D of a model after XE and after SCST: the largest
  * val_cider_d in each training log; -1 without one (or without SCST). */

@@ -261,16 +261,33 @@ int vtag_run_best(const vtag_run *r, const char *model, vtag_run_choice *c, vtag
 /* ---- the pipeline's side ------------------------------------------------------ */
 
 /* The settings, and which of them each stage's output depends on (through its
- * inputs too: features are made by the backbone). */
-enum { KEY_LABELS = 1, KEY_BACKBONE = 2, KEY_SIZE = 4, KEY_SAMPLE = 8, KEY_HIDDEN = 16, KEY_ALL = 31 };
-static const char *const KEY_NAMES[] = {"labels", "backbone", "size", "sample", "hidden"};
-enum { N_KEYS = 5 };
+ * inputs too: features are made by the backbone). micro_batches is absent from
+ * r->want when not given, and is checked by vtag_run_set_launch. */
+enum { KEY_LABELS = 1, KEY_BACKBONE = 2, KEY_SIZE = 4, KEY_SAMPLE = 8, KEY_HIDDEN = 16, KEY_MICRO = 32, KEY_ALL = 63 };
+static const char *const KEY_NAMES[] = {"labels", "backbone", "size", "sample", "hidden", "micro_batches"};
+enum { N_KEYS = 6, I_MICRO = 5 };
 
 static unsigned stage_keys(const char *stage)
 {
     if (strcmp(stage, "backbone") == 0) return KEY_LABELS | KEY_BACKBONE | KEY_SIZE;
     if (strncmp(stage, "features-", 9) == 0) return KEY_LABELS | KEY_BACKBONE | KEY_SIZE | KEY_SAMPLE;
     return KEY_ALL; /* <model>-xe, <model>, and any other name a manifest may hold */
+}
+
+/* The settings the finished stages used. */
+static unsigned used_keys(const vtag_run *r)
+{
+    unsigned used = 0;
+    const char *stage;
+    json_t *v;
+    json_object_foreach(json_object_get(r->root, "stages"), stage, v) used |= stage_keys(stage);
+    return used;
+}
+
+static int mismatch(const vtag_run *r, int key, vtag_error *err)
+{
+    return vtag_fail(err, VTAG_ERR_ARG, "%s: was made with another %s; use --restart (or another --out)", r->path,
+                     KEY_NAMES[key]);
 }
 
 /* Loads the manifest, or starts an empty one when there is none (or with
@@ -291,16 +308,11 @@ static int manifest_load(vtag_run *r, int restart, vtag_error *err)
     if (!r->root || !json_is_object(stages))
         return vtag_fail(err, VTAG_ERR_FORMAT, "%s:%d: not a pipeline manifest (%s); use --restart to start again",
                          r->path, je.line, r->root ? "no \"stages\" object" : je.text);
-    unsigned used = 0;
-    const char *stage;
-    json_t *v;
-    json_object_foreach(stages, stage, v) used |= stage_keys(stage);
+    unsigned used = used_keys(r);
     for (int i = 0; i < N_KEYS; i++) {
-        if (!(used & (1u << i)))
-            json_object_del(r->root, KEY_NAMES[i]);
-        else if (!json_equal(json_object_get(r->root, KEY_NAMES[i]), json_object_get(r->want, KEY_NAMES[i])))
-            return vtag_fail(err, VTAG_ERR_ARG, "%s: was made with another %s; use --restart (or another --out)",
-                             r->path, KEY_NAMES[i]);
+        const json_t *had = json_object_get(r->root, KEY_NAMES[i]), *want = json_object_get(r->want, KEY_NAMES[i]);
+        if (!(used & (1u << i))) json_object_del(r->root, KEY_NAMES[i]);
+        else if (i != I_MICRO && !json_equal(had, want)) return mismatch(r, i, err);
     }
     return VTAG_OK;
 }
@@ -360,8 +372,13 @@ int vtag_run_stage_done(const vtag_run *r, const char *stage, double *seconds)
 int vtag_run_stage_finish(vtag_run *r, const char *stage, double seconds, vtag_error *err)
 {
     unsigned keys = stage_keys(stage);
-    for (int i = 0; i < N_KEYS; i++)
-        if (keys & (1u << i)) json_object_set(r->root, KEY_NAMES[i], json_object_get(r->want, KEY_NAMES[i]));
+    for (int i = 0; i < N_KEYS; i++) {
+        json_t *v = json_object_get(r->want, KEY_NAMES[i]);
+        if (!(keys & (1u << i))) continue;
+        if (!v) json_object_del(r->root, KEY_NAMES[i]); /* micro_batches not given */
+        else if (json_object_set(r->root, KEY_NAMES[i], v))
+            return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", r->path);
+    }
     if (json_object_set_new(json_object_get(r->root, "stages"), stage, json_real(seconds)))
         return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", r->path);
     return vtag_run_save(r, err);
@@ -374,6 +391,22 @@ void vtag_run_recorded(const vtag_run *r, vtag_run_settings *s)
     s->sample = json_string_value(json_object_get(r->root, "sample"));
     s->size = (int64_t)json_integer_value(json_object_get(r->root, "size"));
     s->hidden = (int64_t)json_integer_value(json_object_get(r->root, "hidden"));
+}
+
+int vtag_run_set_launch(vtag_run *r, const vtag_run_launch *l, vtag_error *err)
+{
+    if (l->launcher && vtag_utf8_valid_prefix(l->launcher, strlen(l->launcher)) != strlen(l->launcher))
+        return vtag_fail(err, VTAG_ERR_ARG, "%s: the launcher is not UTF-8", r->path);
+    /* set_new takes a NULL value (out of memory) as a failure */
+    json_object_del(r->want, KEY_NAMES[I_MICRO]);
+    if (json_object_set_new(r->root, "launcher", l->launcher ? json_string(l->launcher) : json_null()) ||
+        (l->micro_batches > 0 &&
+         json_object_set_new(r->want, KEY_NAMES[I_MICRO], json_integer((json_int_t)l->micro_batches))))
+        return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", r->path);
+    /* absent on both sides: made without micro-batches, run without */
+    json_t *had = json_object_get(r->root, KEY_NAMES[I_MICRO]), *want = json_object_get(r->want, KEY_NAMES[I_MICRO]);
+    if ((used_keys(r) & KEY_MICRO) && (had || want) && !json_equal(had, want)) return mismatch(r, I_MICRO, err);
+    return VTAG_OK;
 }
 
 /* Largest val_cider_d in a training log; -1 when none or the log cannot be

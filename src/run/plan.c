@@ -1,8 +1,11 @@
 /* The pipeline's plan: every stage with its files, built before any runs,
- * what --restart removes, and the child process that runs a stage. */
+ * what --restart removes, and the child process that runs a stage (under a
+ * launcher such as mpirun for the stages that share work out over ranks). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +111,7 @@ int vtag_run_plan_build(vtag_run_plan *p, const vtag_run_plan_opts *o, vtag_erro
         vtag_run_stage *s = add(p, VTAG_RUN_STAGE_FEATURES, "features-%s", split);
         snprintf(s->what, sizeof s->what, "features: %lld %s videos", (long long)p->videos[i], split);
         s->split = split;
+        s->sharded = 1;
         s->backbone = bb;
         s->out = feats[i];
     }
@@ -123,6 +127,7 @@ int vtag_run_plan_build(vtag_run_plan *p, const vtag_run_plan_opts *o, vtag_erro
             if (scst) snprintf(s->what, sizeof s->what, "%s: SCST, %lld epochs", m, (long long)o->scst_epochs);
             else snprintf(s->what, sizeof s->what, "%s: cross-entropy, %lld epochs", m, (long long)o->xe_epochs);
             s->model = m;
+            s->sharded = 1;
             s->feats = feats[0];
             s->val_feats = p->videos[VTAG_DATA_SPLIT_VAL] ? feats[1] : NULL;
             s->init = scst ? xe : NULL;
@@ -156,36 +161,118 @@ int vtag_run_plan_forget(const vtag_run_plan *p, vtag_error *err)
     return VTAG_OK;
 }
 
-int vtag_run_exec(char *const *argv, int *status, vtag_error *err)
+int vtag_run_launcher_split(const char *text, char ***words, vtag_error *err)
+{
+    *words = NULL;
+    /* A word takes at least one byte and a blank after it ('' two bytes): at
+     * most len/2 + 1 words, their bytes and terminators within len + 1. */
+    const size_t len = strlen(text);
+    size_t n_ptr = len / 2 + 2, bytes;
+    if (vtag_mul_size(n_ptr, sizeof(char *), &bytes) || bytes > SIZE_MAX - len - 1)
+        return vtag_fail(err, VTAG_ERR_ARG, "'%.40s...': too long", text);
+    char **w = malloc(bytes + len + 1);
+    if (!w) return vtag_fail(err, VTAG_ERR_NOMEM, "'%.40s': out of memory", text);
+    char *out = (char *)(w + n_ptr);
+    int n = 0, in_word = 0;
+    char quote = 0;
+    for (const char *c = text; *c; c++) {
+        if (quote && *c == quote) {
+            quote = 0;
+        } else if (quote) {
+            *out++ = *c;
+        } else if (*c == ' ' || *c == '\t' || *c == '\n') {
+            if (in_word) *out++ = 0;
+            in_word = 0;
+        } else {
+            if (!in_word) w[n++] = out;
+            in_word = 1;
+            if (*c == '\'' || *c == '"') quote = *c;
+            else *out++ = *c;
+        }
+    }
+    if (in_word) *out = 0;
+    w[n] = NULL;
+    int rc = VTAG_OK;
+    if (quote) rc = vtag_fail(err, VTAG_ERR_ARG, "'%s': unbalanced %c quote", text, quote);
+    else if (n == 0) rc = vtag_fail(err, VTAG_ERR_ARG, "'%s': no command", text);
+    else if (vtag_utf8_valid_prefix(text, len) != len) rc = vtag_fail(err, VTAG_ERR_ARG, "'%s': not UTF-8", text);
+    if (rc) free(w);
+    else *words = w;
+    return rc;
+}
+
+/* Child side of vtag_run_exec (the pipeline has one thread: no lock can be
+ * held across the fork). full: the launcher's command line, NULL without one.
+ * An exec that fails writes its errno to fd (closed by a successful exec). */
+static void exec_child(char *const *full, char *const *argv, const char *self, pid_t parent, int fd)
+{
+    /* The stage dies with the pipeline however the pipeline dies (a SIGKILL to its PID
+     * alone included): the kernel sends it SIGTERM then, with SIGTERM's default action.
+     * A launcher passes it on to its job (mpirun: SIGTERM to every rank). A pipeline
+     * that died before prctl took effect is no longer the parent. */
+    sigset_t none;
+    sigemptyset(&none);
+    signal(SIGTERM, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) _exit(127);
+    if (full) execvp(full[0], full);
+    else execv(self, argv);
+    int e = errno;
+    if (write(fd, &e, sizeof e) < 0) _exit(127);
+    _exit(127);
+}
+
+int vtag_run_exec(char *const *launcher, char *const *argv, int *status, vtag_error *err)
 {
     *status = -1;
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n <= 0) return vtag_fail(err, VTAG_ERR_IO, "cannot find the vtag executable (/proc/self/exe)");
     self[n] = 0;
+    /* The launcher's command line: its words, this executable's absolute path, the stage's arguments. */
+    size_t n_l = 0, n_a = 0;
+    while (launcher && launcher[n_l]) n_l++;
+    while (argv[n_a]) n_a++;
+    char **full = NULL;
+    if (launcher && !(full = calloc(n_l + n_a + 1, sizeof *full)))
+        return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", launcher[0]);
+    for (size_t i = 0; full && i < n_l + n_a; i++)
+        full[i] = i < n_l ? launcher[i] : i == n_l ? self : argv[i - n_l];
+    const char *what = launcher ? launcher[0] : self;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        free(full);
+        return vtag_fail(err, VTAG_ERR_IO, "cannot start %s: %s", what, strerror(errno));
+    }
     fflush(stdout);
     fflush(stderr);
-    sigset_t none;
-    sigemptyset(&none);
     const pid_t parent = getpid();
     pid_t pid = fork();
-    if (pid < 0) return vtag_fail(err, VTAG_ERR_IO, "cannot start %s: %s", self, strerror(errno));
     if (pid == 0) {
-        /* The stage dies with the pipeline however the pipeline dies (a SIGKILL to its PID
-         * alone included): the kernel sends it SIGTERM then, with SIGTERM's default action.
-         * A pipeline that died before prctl took effect is no longer the parent. Only
-         * async-signal-safe calls between fork and exec. */
-        signal(SIGTERM, SIG_DFL);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) _exit(127);
-        execv(self, argv);
-        _exit(127);
+        close(fds[0]);
+        exec_child(full, argv, self, parent, fds[1]);
     }
+    int fork_errno = errno;
+    close(fds[1]);
+    free(full);
+    if (pid < 0) {
+        close(fds[0]);
+        return vtag_fail(err, VTAG_ERR_IO, "cannot start %s: %s", what, strerror(fork_errno));
+    }
+    int exec_errno = 0;
+    ssize_t got;
+    while ((got = read(fds[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {}
+    close(fds[0]);
     int st;
     while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR) return vtag_fail(err, VTAG_ERR_IO, "cannot wait for %s: %s", self, strerror(errno));
+        if (errno != EINTR) return vtag_fail(err, VTAG_ERR_IO, "cannot wait for %s: %s", what, strerror(errno));
+    if (got == (ssize_t)sizeof exec_errno && launcher)
+        return vtag_fail(err, VTAG_ERR_IO, "cannot start the launcher '%s': %s", what, strerror(exec_errno));
+    if (got == (ssize_t)sizeof exec_errno)
+        return vtag_fail(err, VTAG_ERR_IO, "cannot start %s: %s", what, strerror(exec_errno));
     if (WIFSIGNALED(st))
-        return vtag_fail(err, VTAG_ERR_IO, "'vtag %s' was killed by signal %d", argv[1], WTERMSIG(st));
+        return vtag_fail(err, VTAG_ERR_IO, "'%s%svtag %s' was killed by signal %d", launcher ? what : "",
+                         launcher ? " ... " : "", argv[1], WTERMSIG(st));
     *status = WEXITSTATUS(st);
     return VTAG_OK;
 }
