@@ -1,11 +1,15 @@
 /* Helpers shared by the vtag commands. */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "vtag/core.h"
@@ -228,4 +232,58 @@ int cli_close_stdout(const char *cmd, int status)
     if (!bad) return status;
     stdout_failed(cmd, e);
     return status == CLI_EXIT_USAGE ? status : CLI_EXIT_FAIL;
+}
+
+void cli_where_set(cli_where *w, int epoch, int scst, long long done, long long total)
+{
+    atomic_store(&w->epoch, epoch);
+    atomic_store(&w->scst, scst);
+    atomic_store(&w->done, done);
+    atomic_store(&w->total, total);
+}
+
+typedef struct stop_watch {
+    const char *cmd;
+    const cli_where *w;
+    sigset_t set;
+} stop_watch;
+
+static void *watch_stop(void *arg)
+{
+    const stop_watch *s = arg;
+    int sig = 0;
+    if (sigwait(&s->set, &sig) != 0) return NULL;
+    const cli_where *w = s->w;
+    char rank[64] = "";
+    if (w->ranks > 1) snprintf(rank, sizeof rank, "rank %d of %d: ", w->rank, w->ranks);
+    const int epoch = atomic_load(&w->epoch);
+    if (epoch > 0)
+        fprintf(stderr, "vtag %s: %sstopped by signal %d (%s) in epoch %d/%d (%s), row %lld of %lld; the state of the "
+                        "last finished epoch is saved: rerun with --resume to continue\n", s->cmd, rank, sig,
+                strsignal(sig), epoch, atomic_load(&w->epochs), atomic_load(&w->scst) ? "SCST" : "XE",
+                (long long)atomic_load(&w->done), (long long)atomic_load(&w->total));
+    else
+        fprintf(stderr, "vtag %s: %sstopped by signal %d (%s) before the first epoch\n", s->cmd, rank, sig,
+                strsignal(sig));
+    _exit(128 + sig);
+}
+
+int cli_stop_message(const char *cmd, const cli_where *w)
+{
+    stop_watch *s = malloc(sizeof *s); /* the watcher's for the process's lifetime */
+    if (!s) return cli_error(cmd, "out of memory"), -1;
+    s->cmd = cmd;
+    s->w = w;
+    sigemptyset(&s->set);
+    sigaddset(&s->set, SIGTERM);
+    sigaddset(&s->set, SIGINT);
+    sigaddset(&s->set, SIGHUP);
+    pthread_t th;
+    if (pthread_sigmask(SIG_BLOCK, &s->set, NULL) != 0 || pthread_create(&th, NULL, watch_stop, s) != 0) {
+        free(s);
+        cli_error(cmd, "cannot watch for signals");
+        return -1;
+    }
+    pthread_detach(th);
+    return 0;
 }

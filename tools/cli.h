@@ -80,6 +80,24 @@ int cli_stdout_error(const char *cmd, int errno_at);
 /* True when argv holds --help or -h. */
 int cli_wants_help(int argc, char **argv);
 
+/* Where a long command is, for the message of a stop by a signal: the
+ * command updates it as it goes (any thread), cli_stop_message reads it. */
+typedef struct cli_where {
+    _Atomic int epoch, epochs; /* 1-based; 0: before the first */
+    _Atomic int scst;          /* the epoch is SCST, else XE */
+    _Atomic long long done, total; /* rows of the epoch */
+    int rank, ranks;           /* this process of how many (MPI) */
+} cli_where;
+void cli_where_set(cli_where *w, int epoch, int scst, long long done, long long total);
+/* From now on SIGTERM, SIGINT and SIGHUP (mpirun sends SIGTERM to the other
+ * ranks when one dies) end the process through a thread that prints
+ * "vtag CMD: rank R of N: stopped by signal S (NAME) in epoch E/EE (XE), row
+ * D of T; the state of the last finished epoch is saved: rerun with
+ * --resume" and exits 128 + S. Call it before any other thread starts: the
+ * signals are blocked in every thread started after it. 0, or -1 after the
+ * message. */
+int cli_stop_message(const char *cmd, const cli_where *w);
+
 int cmd_inspect(int argc, char **argv);
 int cmd_onnx_info(int argc, char **argv);
 int cmd_probe(int argc, char **argv);

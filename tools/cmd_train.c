@@ -37,13 +37,11 @@ static void help(FILE *out)
             "  --lr-decay-every N     epochs (3) --lr-decay-start N  first decayed epoch (0; -1 off)\n"
             "  --grad-clip X          clip gradient elements to +-X (0.1; 0 off)\n"
             "  --seed S               (42)       --threads T      (cores; under mpirun: shared out)\n"
-            "  --micro-batches M      sum each step's gradient over M micro-batches in a fixed order\n"
-            "                         (a power of two; default 1, or the ranks under mpirun): the\n"
-            "                         same M gives the same weights under mpirun -np 1, 2, 4 ...\n"
+            "  --micro-batches M      sum each step over M micro-batches in a fixed order (a power of\n"
+            "                         two; 1, or the ranks under mpirun): the same weights for any -np\n"
             "output:\n"
             "  --out FILE             checkpoint to write (required)\n"
-            "  --log FILE             append the per-epoch JSON lines here too\n"
-            "  --step-log FILE        append one JSON line per step (epoch, phase, step, loss)\n"
+            "  --log FILE             append the per-epoch JSON lines here too (--step-log FILE: per step)\n"
             "  --resume               continue from FILE's .state.safetensors if present\n"
             "self-critical sequence training (SCST, reward CIDEr-D):\n"
             "  --scst-after E         E epochs of XE, then SCST up to --epochs\n"
@@ -61,9 +59,8 @@ static void help(FILE *out)
             "greedy_cider_d (the mean over the training batches). A loss or gradient that turns\n"
             "nan or inf stops training (\"diverged\"): the epoch is not saved or logged, M and its\n"
             "state stay those of the last good epoch. An output that is one of the inputs is\n"
-            "refused. Under mpirun -np N each rank takes M/N micro-batches of every step and the\n"
-            "gradients are summed over the ranks; rank 0 validates and writes (docs/ARCHITECTURE.md,\n"
-            "\"Scale\"). Exit codes: 0 done, 1 bad input, I/O error or divergence, 2 usage.\n");
+            "refused. Under mpirun -np N each rank takes M/N micro-batches of every step; rank 0\n"
+            "validates and writes. Exit codes: 0 done, 1 bad input, I/O error or divergence, 2 usage.\n");
 }
 
 typedef struct train_args {
@@ -122,9 +119,8 @@ static int parse(int argc, char **argv, train_args *a)
     vtag_trainer_opts_defaults(&a->o);
     vtag_trainer_opts *o = &a->o;
     const double F = CLI_FLOAT_MAX, M = 1000000, S = 1 << 16, B = 1 << 20;
-    /* In the original table's order (getopt lists ambiguous prefixes in it). lr > 0 with no upper bound: a
-     * run that diverges is stopped (and says so), and a learning rate of 0 trains nothing; the decay factor
-     * is in (0, 1]; clip >= 0 (0: off). */
+    /* In the original table's order (getopt lists ambiguous prefixes in it). lr > 0, unbounded: a run that
+     * diverges is stopped (and says so), lr 0 trains nothing; the decay factor is in (0, 1]; clip >= 0 (0: off). */
     const spec s[] = {
         {"labels", 's', .dst = &o->labels}, {"feats", 's', .dst = &o->feats}, {"val-feats", 's', .dst = &o->val_feats},
         {"model", 'm', .dst = &o->cfg.type, .given = &a->have_model}, {"out", 's', .dst = &o->out},
@@ -182,14 +178,17 @@ int cmd_train_check(int argc, char **argv)
     return parse(argc, argv, &a) == 0 ? 0 : -1;
 }
 
-/* What the callbacks print to: the terminal's progress line, the log. */
+/* What the callbacks print to: the terminal's progress line; where the run is. */
 typedef struct shown {
     int tty, epochs;
+    const vtag_trainer_opts *o;
+    cli_where where;
 } shown;
 
 static void show_progress(void *user, int epoch, int64_t done, int64_t total, double loss)
 {
-    const shown *p = user;
+    shown *p = user;
+    cli_where_set(&p->where, epoch + 1, vtag_trainer_is_scst(p->o, epoch), done, total);
     if (!p->tty) return;
     int width = 30, fill = (int)(width * done / (total ? total : 1));
     fprintf(stderr, "\repoch %d/%d [%.*s%*s] %lld/%lld rows  loss %.4f ", epoch + 1, p->epochs, fill,
@@ -224,10 +223,11 @@ int cmd_train(int argc, char **argv)
     if (status) return status;
     vtag_error err = {0};
     vtag_trainer *t = NULL;
-    /* Under mpirun every rank runs this; rank 0 alone prints and writes. */
+    shown p = {.epochs = a.o.epochs, .o = &a.o, .where.epochs = a.o.epochs};
+    if (cli_stop_message("train", &p.where)) return CLI_EXIT_FAIL;
     int rc = vtag_cluster_open(&a.o.cluster, &err);
-    const int rank0 = vtag_cluster_rank(a.o.cluster) == 0;
-    shown p = {rank0 && isatty(2), a.o.epochs};
+    const int rank0 = (p.where.rank = vtag_cluster_rank(a.o.cluster)) == 0;
+    p.tty = rank0 && isatty(2), p.where.ranks = vtag_cluster_size(a.o.cluster);
     if (!rc) rc = vtag_trainer_open(&t, &a.o, &err);
     if (!rc) {
         if (rank0 && vtag_trainer_resumed(t))
@@ -239,7 +239,7 @@ int cmd_train(int argc, char **argv)
         rc = vtag_trainer_run(t, &cb, &err);
         if (rc && p.tty) fputs("\r\033[K", stderr);
     }
-    /* A failure all ranks agreed on is rank 0's to report; one rank's own ends the job. */
+    /* Under mpirun rank 0 prints; a failure all ranks agreed on is its to report, one rank's own ends the job. */
     const int together = vtag_cluster_failed_together(a.o.cluster);
     if (rc && (rank0 || !together)) cli_error("train", "%s", err.msg);
     if (rc && !together) vtag_cluster_abort(a.o.cluster, CLI_EXIT_FAIL);

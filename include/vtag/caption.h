@@ -169,7 +169,8 @@ typedef int (*vtag_grad_reduce_fn)(void *user, float *grad, int64_t n, double *s
  * With micro > 1 each step's batch is cut into `micro` micro-batches (as even
  * as possible, the first ones one row longer; a short last batch may leave
  * some empty). Micro-batch j draws its dropout masks and samples from its own
- * stream, seeded from one draw of ctx->rng per step and j; its gradient,
+ * stream, seeded from ctx->rng's state (which steps then leave as it is),
+ * the step and j; its gradient,
  * times its target tokens c_j, is a leaf of a perfect binary tree summed left
  * + right at every node; the step's gradient is the root over sum(c_j) (and
  * its loss likewise). A process of rank r among `ranks` computes only the

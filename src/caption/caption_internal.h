@@ -148,11 +148,11 @@ void caption_steps_free(caption_steps **w);
 
 /* The gradient half of a step on b rows: with micro <= 1 one leaf over every
  * row, from ctx->rng (*loss the leaf's); else this rank's micro-batches, each
- * from its own stream, their gradients times their tokens summed in the tree
+ * from its own stream (of the epoch's stream, step and j; ctx->rng unmoved), their gradients times their tokens summed in the tree
  * into m->params.grad (*loss not known yet: the update finds it). sums gets
  * the step's (this rank's) sums. */
-int caption_step_grad(vtag_ctx *ctx, vtag_model *m, caption_steps *w, int64_t b, caption_leaf_fn leaf, void *user,
-                      double *loss, double *sums, vtag_error *err);
+int caption_step_grad(vtag_ctx *ctx, vtag_model *m, caption_steps *w, int64_t b, int64_t step, caption_leaf_fn leaf,
+                      void *user, double *loss, double *sums, vtag_error *err);
 /* The update half: hooks->reduce over the ranks, then (micro > 1) the
  * gradient divided by the tokens and *loss = loss sum / tokens, then as
  * vtag_train_update; hooks->step after it. */

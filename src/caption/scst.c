@@ -332,7 +332,7 @@ int vtag_train_scst_epoch_hooks(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, c
         const int64_t step = stats->steps + 1;
         double loss = 0, sums[STEP_SUMS];
         leaf.step = step;
-        rc = caption_step_grad(ctx, m, steps, b, scst_leaf_grad, &leaf, &loss, sums, err);
+        rc = caption_step_grad(ctx, m, steps, b, step, scst_leaf_grad, &leaf, &loss, sums, err);
         if (!rc) rc = caption_step_update(ctx, m, steps, adam, sums, &loss, o->lr, o->grad_clip, step, hooks, err);
         if (rc) break;
         vtag_scst_stats means = leaf.means; /* one pass over the whole batch: its own means */

@@ -141,16 +141,19 @@ void caption_steps_free(caption_steps **wp)
     *wp = NULL;
 }
 
-int caption_step_grad(vtag_ctx *ctx, vtag_model *m, caption_steps *w, int64_t b, caption_leaf_fn leaf, void *user,
-                      double *loss, double *sums, vtag_error *err)
+int caption_step_grad(vtag_ctx *ctx, vtag_model *m, caption_steps *w, int64_t b, int64_t step, caption_leaf_fn leaf,
+                      void *user, double *loss, double *sums, vtag_error *err)
 {
     memset(sums, 0, STEP_SUMS * sizeof *sums);
     if (w->s.micro == 1) return leaf(user, 0, b, loss, sums, err);
     *loss = 0;
     const int64_t M = w->s.micro, per = M / w->s.ranks, first = w->s.rank * per;
     const int64_t base = b / M, extra = b % M;
-    /* One draw of the step's stream seeds every micro-batch's; every rank draws it. */
-    const uint64_t seed = vtag_rng_next(&ctx->rng);
+    /* Micro-batch j's stream: a function of the epoch's stream (where its
+     * shuffle left it, which no step moves), the step and j -- the same on
+     * every rank, and the epoch's next shuffle is the one a whole-batch
+     * step without dropout would see. */
+    const uint64_t seed = vtag_rng_at(ctx->rng.state, (uint64_t)step);
     const vtag_rng step_rng = ctx->rng;
     float *g = m->params.grad;
     int top = 0, rc = VTAG_OK;
@@ -273,7 +276,8 @@ int vtag_train_xe_epoch_hooks(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, con
         const int64_t b = n - start < bs ? n - start : bs;
         gather(m, rows, perm + start, b, fc, att, labels);
         double loss = 0, sums[STEP_SUMS];
-        if ((rc = caption_step_grad(ctx, m, steps, b, xe_leaf_grad, &leaf, &loss, sums, err))) goto done;
+        if ((rc = caption_step_grad(ctx, m, steps, b, stats->steps + 1, xe_leaf_grad, &leaf, &loss, sums, err)))
+            goto done;
         if ((rc = caption_step_update(ctx, m, steps, adam, sums, &loss, lr, o->grad_clip, stats->steps + 1, hooks,
                                       err)))
             goto done;
