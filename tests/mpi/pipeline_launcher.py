@@ -4,7 +4,8 @@ shell wrapper recording its arguments before it execs mpirun -np 2, asserts:
   - the wrapper ran once for each features and training stage (features-train,
     features-val, fc-xe, fc), each time as `-np 2 /abs/path/of/vtag COMMAND ...`,
     and never for the backbone's training;
-  - pipeline.json records the launcher as given and micro_batches 2;
+  - pipeline.json records the launcher as given and micro_batches 2; a rerun
+    may change the launcher (recorded again), not the micro-batches;
   - the features files and the checkpoints (--micro-batches 2 in both runs)
     are byte-identical to a pipeline run without a launcher;
   - a launcher that does not exist: exit 1 and one error line, naming it;
@@ -94,6 +95,17 @@ check(json.loads(read(os.path.join(plain, "pipeline.json")) or b"{}").get("launc
 for name in ["features-train.safetensors", "features-val.safetensors", "fc-xe.safetensors", "fc.safetensors"]:
     a, b = read(os.path.join(plain, name)), read(os.path.join(launched, name))
     check(a is not None and a == b, "%s: byte-identical with and without the launcher" % name)
+
+# A rerun may change the launcher (results do not depend on it), not the micro-batches.
+p = pipeline(plain, "--launcher", launcher)
+check(p.returncode == 0 and p.stderr.count("done before, skipped") == 5,
+      "a rerun of the plain run under the launcher: every stage done before, exit %d" % p.returncode)
+check(json.loads(read(os.path.join(plain, "pipeline.json")) or b"{}").get("launcher") == launcher,
+      "and pipeline.json records this run's launcher")
+p = subprocess.run([VTAG] + common.pipeline_args(labels, plain, **{"--micro-batches": "4"}), env=env,
+                   capture_output=True, text=True, timeout=60)
+check(p.returncode == 1 and "was made with another micro_batches" in p.stderr,
+      "a rerun with other micro-batches is refused (exit %d: %s)" % (p.returncode, p.stderr.strip()))
 
 # A launcher that does not exist: the first launched stage fails in one line naming it.
 p = subprocess.run([VTAG] + common.pipeline_args(labels, os.path.join(WORK, "missing")) +
