@@ -1,8 +1,5 @@
 /* Helpers shared by the vtag commands. */
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -236,32 +233,29 @@ int cli_close_stdout(const char *cmd, int status)
 
 void cli_where_set(cli_where *w, int epoch, int scst, long long done, long long total)
 {
-    atomic_store(&w->epoch, epoch);
-    atomic_store(&w->scst, scst);
-    atomic_store(&w->done, done);
-    atomic_store(&w->total, total);
+    w->epoch = epoch; /* stores to _Atomic members: atomic */
+    w->scst = scst;
+    w->done = done;
+    w->total = total;
 }
 
 typedef struct stop_watch {
     const char *cmd;
     const cli_where *w;
-    sigset_t set;
 } stop_watch;
 
-static void *watch_stop(void *arg)
+static void report_stop(void *user, int sig)
 {
-    const stop_watch *s = arg;
-    int sig = 0;
-    if (sigwait(&s->set, &sig) != 0) return NULL;
+    const stop_watch *s = user;
     const cli_where *w = s->w;
     char rank[64] = "";
     if (w->ranks > 1) snprintf(rank, sizeof rank, "rank %d of %d: ", w->rank, w->ranks);
-    const int epoch = atomic_load(&w->epoch);
+    const int epoch = w->epoch;
     if (epoch > 0)
         fprintf(stderr, "vtag %s: %sstopped by signal %d (%s) in epoch %d/%d (%s), row %lld of %lld; the state of the "
                         "last finished epoch is saved: rerun with --resume to continue\n", s->cmd, rank, sig,
-                strsignal(sig), epoch, atomic_load(&w->epochs), atomic_load(&w->scst) ? "SCST" : "XE",
-                (long long)atomic_load(&w->done), (long long)atomic_load(&w->total));
+                strsignal(sig), epoch, (int)w->epochs, w->scst ? "SCST" : "XE", (long long)w->done,
+                (long long)w->total);
     else
         fprintf(stderr, "vtag %s: %sstopped by signal %d (%s) before the first epoch\n", s->cmd, rank, sig,
                 strsignal(sig));
@@ -270,20 +264,14 @@ static void *watch_stop(void *arg)
 
 int cli_stop_message(const char *cmd, const cli_where *w)
 {
-    stop_watch *s = malloc(sizeof *s); /* the watcher's for the process's lifetime */
+    stop_watch *s = malloc(sizeof *s); /* the watcher's for the rest of the process */
     if (!s) return cli_error(cmd, "out of memory"), -1;
-    s->cmd = cmd;
-    s->w = w;
-    sigemptyset(&s->set);
-    sigaddset(&s->set, SIGTERM);
-    sigaddset(&s->set, SIGINT);
-    sigaddset(&s->set, SIGHUP);
-    pthread_t th;
-    if (pthread_sigmask(SIG_BLOCK, &s->set, NULL) != 0 || pthread_create(&th, NULL, watch_stop, s) != 0) {
+    *s = (stop_watch){cmd, w};
+    vtag_error err = {0};
+    if (vtag_on_stop_signal(report_stop, s, &err)) {
         free(s);
-        cli_error(cmd, "cannot watch for signals");
+        cli_error(cmd, "%s", err.msg);
         return -1;
     }
-    pthread_detach(th);
     return 0;
 }

@@ -310,6 +310,12 @@ void vtag_diverged_at(vtag_error *err, const char *phase, int epoch, const char 
  * (best effort: a folder that cannot be opened is left as it is). */
 void vtag_fsync_dir(const char *dir);
 
+/* SIGTERM, SIGINT and SIGHUP from now on call fn(user, signal) on a thread
+ * of their own (the caller's fn prints and exits, say) instead of ending the
+ * process on the spot. Blocks them in the calling thread and so in every
+ * thread it starts later: call it before any other thread starts. */
+int vtag_on_stop_signal(void (*fn)(void *user, int sig), void *user, vtag_error *err);
+
 /* "DIR/NAME" (malloc'd; NULL when out of memory). */
 char *vtag_path_join(const char *dir, const char *name);
 /* True when path is an existing regular file (symlinks followed). */
