@@ -1,17 +1,22 @@
-/* vtag extract: the two workflows that turn videos into files (src/run/extract_*.c).
- * Frames: videos sampled into a folder of PNGs and its index, frames.jsonl
- * (`vtag frames`). Features: every video of a labels file through a backbone
- * into a features file (`vtag features`), one thread decoding the next videos
- * while the backbone runs on the current one. Nothing here prints: each video
- * done reaches the caller through a hook, totals through a result struct. */
+/* vtag extract: the workflows that turn a list of videos into files or lines
+ * (src/run/extract_*.c). Frames: videos sampled into a folder of PNGs and its
+ * index, frames.jsonl (`vtag frames`). Features: every video of a labels file
+ * through a backbone into a features file (`vtag features`), one thread
+ * decoding the next videos while the backbone runs on the current one. Tags:
+ * a JSON line of tags per video (`vtag tag`). Features and tags share their
+ * videos out over the ranks of a cluster (cluster.h). Nothing here prints:
+ * each video done reaches the caller through a hook, totals through a result
+ * struct. */
 #ifndef VTAG_EXTRACT_H
 #define VTAG_EXTRACT_H
 
 #include <stdint.h>
 
 #include "vtag/backbone.h"
+#include "vtag/cluster.h"
 #include "vtag/core.h"
 #include "vtag/data.h"
+#include "vtag/tagger.h"
 #include "vtag/video.h"
 
 #ifdef __cplusplus
@@ -80,9 +85,20 @@ int vtag_frames_extract(const char *const *videos, int64_t n_videos, const char 
 
 /* ---- features: the videos of a labels file → a features file -------------------------
  * Frames of every video of the split (labels order) → the backbone in batches
- * of its max_batch → fc [N, D_fc] and att [N, K, D_att] (one row per frame),
- * items (each row's labels "video"), vtag.backbone: written atomically with
- * vtag_data_write_features, only when every video succeeded (or skip_bad). */
+ * of its max_batch, never spanning two videos → fc [N, D_fc] and att [N, K,
+ * D_att] (one row per frame), items (each row's labels "video"),
+ * vtag.backbone: written atomically with vtag_data_write_features, only when
+ * every video succeeded (or skip_bad).
+ *
+ * In a cluster of N ranks (opts.cluster, cluster.h; every rank calls with the
+ * same labels), video i of the split is decoded and embedded by rank i mod N
+ * alone, which sends its rows to rank 0; rank 0 takes them in labels order and
+ * alone reports progress and writes the file: the same bytes, the same errors
+ * and the same progress as one process. Every rank returns the same status
+ * (rank 0's error, or "rank R: ..." for another rank's) and rank 0 alone fills
+ * res, except when a message between the ranks fails: then they no longer
+ * meet (vtag_cluster_failed_together is 0) and the caller ends the job
+ * (vtag_cluster_abort). */
 
 typedef struct vtag_features_progress {
     int64_t done, total;       /* videos */
@@ -98,10 +114,12 @@ typedef struct vtag_features_opts {
     vtag_data_split split;          /* VTAG_DATA_SPLIT_ALL (default) or one split */
     vtag_video_sampler sampler;     /* frames per video; default uniform:16 */
     vtag_backbone_options backbone; /* size, normalisation, taps, max_batch (frames per call) */
-    int threads;     /* backbone threads; 0 (default): cores - 1, the decoder thread has the other */
+    int threads;     /* backbone threads; 0 (default): cores - 1, the decoder thread has the other
+                        (in a cluster: this rank's share of the machine's cores, vtag_cluster_threads, - 1) */
     int no_att;      /* write fc only */
     int skip_bad;    /* a video that cannot be decoded is left out (else: an error, nothing written) */
-    /* Called after each video, from the calling thread; may be NULL. */
+    vtag_cluster *cluster; /* NULL (default): this process alone */
+    /* Called after each video, from the calling thread (rank 0's only); may be NULL. */
     void (*progress)(void *user, const vtag_features_progress *p);
     void *user;
 } vtag_features_opts;
@@ -122,6 +140,59 @@ typedef struct vtag_features_result {
  * video could be decoded", the backbone's and the writer's own. res may be NULL. */
 int vtag_features_extract(const char *backbone_path, const vtag_data_labels *labels, const char *out,
                           const vtag_features_opts *o, vtag_features_result *res, vtag_error *err);
+
+/* ---- tags: videos → one JSON line of tags each, in list order (vtag tag) --------------
+ * The videos are paths[0..n_paths), then the lines of list (one path a line,
+ * blank lines skipped). Each is tagged with vtag_tagger_tag and handed to
+ * video_done in list order with its line: its tags, or {"video", "error"}
+ * when it could not be tagged, and the others go on. One process reads the
+ * list as it tags, so videos piped in are tagged as they come.
+ *
+ * In a cluster of N ranks (opts.cluster, cluster.h; every rank has opened its
+ * tagger), rank 0 reads the whole list first and shares it out: video i is
+ * tagged by rank i mod N alone, which sends its line to rank 0; video_done
+ * runs on rank 0 only, in list order, with the lines one process gives (the
+ * other ranks' paths and list are not read). Every rank returns the same
+ * status and res, except when a message between the ranks fails: then they no
+ * longer meet (vtag_cluster_failed_together is 0) and the caller ends the job
+ * (vtag_cluster_abort). */
+
+typedef struct vtag_tags_video {
+    const char *video;       /* the path as listed */
+    int64_t index;           /* its position in the list */
+    int failed;              /* 1: it could not be tagged (err); line is its error line */
+    vtag_error err;
+    const char *line;        /* the JSON line without newline (vtag_tag_to_json); NULL when
+                                it cannot be made (err says why: invalid UTF-8, too long) */
+    vtag_tagger_stats stats; /* as vtag_tagger_tag filled it */
+    double seconds;          /* the whole video */
+} vtag_tags_video;
+
+typedef struct vtag_tags_opts {
+    vtag_tag_opts tag;         /* the tag rule; default vtag_tag_opts_default's */
+    const char *const *paths;  /* (n_paths) the first videos */
+    int64_t n_paths;
+    FILE *list;                /* then one path a line; NULL (default): none */
+    const char *list_name;     /* the list in messages ("stdin") */
+    vtag_cluster *cluster;     /* NULL (default): this process alone */
+    /* Each video in list order, on rank 0 only: 0 goes on; any other value
+     * stops the run, and vtag_tags_extract returns it (the caller said why). */
+    int (*video_done)(void *user, const vtag_tags_video *v);
+    void *user;
+} vtag_tags_opts;
+
+void vtag_tags_opts_defaults(vtag_tags_opts *o);
+
+typedef struct vtag_tags_result {
+    int64_t videos; /* handed to video_done */
+    int64_t failed; /* of them, not tagged */
+} vtag_tags_result;
+
+/* Errors: the list's ("stdin: line N is longer than 1 MiB", a read error),
+ * after every video before it; video_done's status; VTAG_ERR_NOMEM. res may
+ * be NULL. */
+int vtag_tags_extract(vtag_tagger_t *t, vtag_ctx *ctx, const vtag_tags_opts *o, vtag_tags_result *res,
+                      vtag_error *err);
 
 #ifdef __cplusplus
 }
