@@ -1,6 +1,7 @@
 /* vtag features: frames of every video of a labels file → a backbone (built-in
  * or ONNX) → the features file of SPEC §8 (fc, att, vtag.items), through
- * vtag_features_extract; this file parses the options and shows progress. */
+ * vtag_features_extract; this file parses the options and shows progress.
+ * Under mpirun the ranks share the videos out and rank 0 prints everything. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "vtag/cluster.h"
 #include "vtag/data.h"
 #include "vtag/extract.h"
 #include "vtag/video.h"
@@ -44,6 +46,8 @@ static void help(FILE *out)
             "  --quiet            no progress on stderr\n"
             "  --out FILE         features file to write\n"
             "\n"
+            "Under mpirun -np N, video i is done by rank i mod N and rank 0 writes F and prints:\n"
+            "the same file, messages and exit code as one process; threads per rank: its cores - 1.\n"
             "Progress on stderr: a bar when stderr is a terminal, else a line every 10 s.\n"
             "exit codes: 0 written, 1 bad input / a video failed / I/O error (nothing written), 2 usage.\n");
 }
@@ -178,38 +182,61 @@ int cmd_features_check(int argc, char **argv)
     return parse(argc, argv, &a) == 0 ? 0 : -1;
 }
 
+/* Every rank's status (its message in e, or NULL when this rank printed it)
+ * → the first failure in rank order, printed once, by rank 0. */
+static int agreed(vtag_cluster *c, int status, const vtag_error *e)
+{
+    vtag_error m = {0};
+    if (e) m = *e;
+    int all = status;
+    if (vtag_cluster_agree(c, status, &m, &all)) {
+        cli_error(CMD, "rank %d: %s", vtag_cluster_rank(c), m.msg);
+        vtag_cluster_abort(c, CLI_EXIT_FAIL);
+        return CLI_EXIT_FAIL;
+    }
+    if (all && vtag_cluster_rank(c) == 0 && (e || !status)) cli_error(CMD, "%s", m.msg);
+    return all;
+}
+
 int cmd_features(int argc, char **argv)
 {
     feat_args a;
     int pr = parse(argc, argv, &a);
     if (pr) return pr > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-    /* --out on an input would destroy it: the options now, the videos once the labels are read */
-    const cli_file ins[] = {{"--backbone", a.backbone}, {"--labels", a.labels}}, outs[] = {{"--out", a.out}};
-    int status = cli_check_outputs(CMD, outs, 1, ins, 2, 0);
-    if (status) return status;
-    vtag_video_set_log(VTAG_VIDEO_LOG_QUIET);
     vtag_error err = {0};
-    vtag_data_labels labels;
-    if (vtag_data_read_labels(&labels, a.labels, NULL, &err)) {
+    vtag_cluster *c = NULL;
+    if (vtag_cluster_open(&c, &err)) {
         cli_error(CMD, "%s", err.msg);
         return CLI_EXIT_FAIL;
     }
-    if ((status = cli_check_outputs_videos(CMD, outs, 1, &labels, 0))) { /* reported */
-        vtag_data_free_labels(&labels);
-        return status;
-    }
+    const int rank = vtag_cluster_rank(c);
+    /* --out on an input would destroy it: the options now, the videos once the labels are read */
+    const cli_file ins[] = {{"--backbone", a.backbone}, {"--labels", a.labels}}, outs[] = {{"--out", a.out}};
+    int status = agreed(c, rank == 0 ? cli_check_outputs(CMD, outs, 1, ins, 2, 0) : 0, NULL);
+    vtag_video_set_log(VTAG_VIDEO_LOG_QUIET);
+    vtag_data_labels labels = {0};
+    if (!status) status = agreed(c, vtag_data_read_labels(&labels, a.labels, NULL, &err) ? CLI_EXIT_FAIL : 0, &err);
+    if (!status) status = agreed(c, rank == 0 ? cli_check_outputs_videos(CMD, outs, 1, &labels, 0) : 0, NULL);
     progress pg = {isatty(2), a.quiet, 0.0, a.labels};
     a.o.progress = show;
     a.o.user = &pg;
+    a.o.cluster = c;
     vtag_features_result res;
-    if (vtag_features_extract(a.backbone, &labels, a.out, &a.o, &res, &err)) {
-        cli_error(CMD, "%s", err.msg);
+    if (status) {
+        /* reported */
+    } else if (vtag_features_extract(a.backbone, &labels, a.out, &a.o, &res, &err)) {
+        /* Ranks that failed together: rank 0 says why. Out of step: each, and the job ends. */
+        const int together = vtag_cluster_size(c) == 1 || vtag_cluster_failed_together(c);
+        if (!together && rank > 0) cli_error(CMD, "rank %d: %s", rank, err.msg);
+        else if (rank == 0) cli_error(CMD, "%s", err.msg);
+        if (!together) vtag_cluster_abort(c, CLI_EXIT_FAIL);
         status = CLI_EXIT_FAIL;
-    } else if (!a.quiet) {
+    } else if (!a.quiet && rank == 0) {
         cli_note("features", "%lld rows of %lld videos%s (%lld skipped) -> %s in %.1f s (%.1f frames/s)",
                  (long long)res.rows, (long long)res.videos, "", (long long)res.skipped, a.out, res.seconds,
                  res.seconds > 0 ? (double)res.rows / res.seconds : 0.0);
     }
     vtag_data_free_labels(&labels);
+    vtag_cluster_close(&c);
     return status;
 }

@@ -1,11 +1,16 @@
 /* vtag tag: videos in, one JSON line of tags per video out, streamed as each
- * video finishes; a video that fails gets an error line and the rest go on. */
+ * video finishes; a video that fails gets an error line and the rest go on.
+ * The list is tagged by vtag_tags_extract; under mpirun the ranks share the
+ * videos out and rank 0 prints everything. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "vtag/cluster.h"
+#include "vtag/extract.h"
 #include "vtag/tag.h"
 #include "vtag/tagger.h"
 
@@ -23,7 +28,8 @@ static void help(FILE *out)
             "   \"labels\": [every label with its frame count, ranked], \"frames\": [{\"pts_seconds\", \"tokens\"}...]}\n"
             "class1 is the most frequent first label over the frames, class2 the most frequent\n"
             "second label among the frames that start with class1. A video that cannot be read\n"
-            "gets {\"video\", \"error\"} and the others go on.\n"
+            "gets {\"video\", \"error\"} and the others go on. Under mpirun -np N, video i is tagged by\n"
+            "rank i mod N and rank 0 prints every line in order: the same output as one process.\n"
             "\n"
             "model:\n"
             "  --from DIR           a folder made by vtag pipeline (its backbone, sampler and size)\n"
@@ -39,41 +45,51 @@ static void help(FILE *out)
             "  --min-frames C       every label seen in more than C frames\n"
             "other:\n"
             "  --list FILE          read video paths from FILE too (one per line; - for stdin)\n"
-            "  --threads T          (number of cores)\n"
+            "  --threads T          (number of cores; under mpirun, this rank's share of them)\n"
             "  --timing             per video, the seconds of each stage on stderr\n"
             "\n"
             "Exit codes: 0 every video tagged, 1 some failed (their lines say why), 2 usage.\n");
 }
 
-/* Tags one video and writes its line; returns 0 if tagged, 1 if it failed,
- * -1 if the output could not be written. */
-static int tag_one(vtag_tagger_t *t, vtag_ctx *ctx, const char *path, const vtag_tag_opts *topt, int timing)
+typedef struct printer {
+    int timing;
+    int stopped; /* the output failed, said */
+} printer;
+
+/* Rank 0: a video's line on stdout (and its timing on stderr); -1 stops the
+ * run when the line cannot be made or written. */
+static int print_video(void *user, const vtag_tags_video *v)
 {
-    vtag_error err = {0};
-    vtag_tagger_stats st;
-    vtag_tag_result out = {0};
-    double t0 = vtag_seconds();
-    int failed = 0;
-    if (vtag_tagger_tag(t, ctx, path, topt, &out, &st, &err)) {
-        failed = 1;
-        vtag_error e2 = {0};
-        if (vtag_tag_fail_result(&out, path, err.msg, &e2)) {
-            cli_error(CMD, "%s", e2.msg);
-            return -1;
-        }
-    }
-    vtag_error werr = {0};
-    int wrc = vtag_tag_write(stdout, &out, &werr);
-    if (wrc) {
-        cli_error(CMD, "stdout: %s", werr.msg);
+    printer *pr = user;
+    errno = 0;
+    if (!v->line || fputs(v->line, stdout) < 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
+        if (v->line) cli_error(CMD, "stdout: %s: cannot write the tag line: %s", v->video, strerror(errno));
+        else cli_error(CMD, "stdout: %s", v->err.msg);
         clearerr(stdout); /* reported (with its reason): the check at exit must not repeat it */
+        pr->stopped = 1;
+        return -1;
     }
-    if (timing && !failed)
-        cli_note(CMD, "%s: %lld frames, decode %.3f s, backbone %.3f s, caption %.3f s, total %.3f s", path,
-                 (long long)st.n_frames, st.seconds_decode, st.seconds_backbone, st.seconds_caption,
-                 vtag_seconds() - t0);
-    vtag_tag_result_free(&out);
-    return wrc ? -1 : failed;
+    if (pr->timing && !v->failed)
+        cli_note(CMD, "%s: %lld frames, decode %.3f s, backbone %.3f s, caption %.3f s, total %.3f s", v->video,
+                 (long long)v->stats.n_frames, v->stats.seconds_decode, v->stats.seconds_backbone,
+                 v->stats.seconds_caption, v->seconds);
+    return 0;
+}
+
+/* Every rank's status (its message in e, or NULL when this rank printed it)
+ * → the first failure in rank order, printed once, by rank 0. */
+static int agreed(vtag_cluster *c, int status, const vtag_error *e)
+{
+    vtag_error m = {0};
+    if (e) m = *e;
+    int all = status;
+    if (vtag_cluster_agree(c, status, &m, &all)) {
+        cli_error(CMD, "rank %d: %s", vtag_cluster_rank(c), m.msg);
+        vtag_cluster_abort(c, CLI_EXIT_FAIL);
+        return CLI_EXIT_FAIL;
+    }
+    if (all && vtag_cluster_rank(c) == 0 && (e || !status)) cli_error(CMD, "%s", m.msg);
+    return all;
 }
 
 int cmd_tag(int argc, char **argv)
@@ -149,67 +165,62 @@ int cmd_tag(int argc, char **argv)
         cli_error(CMD, "no videos given (vtag tag --help)");
         return CLI_EXIT_USAGE;
     }
+    vtag_error err = {0};
+    vtag_cluster *cl = NULL;
+    if (vtag_cluster_open(&cl, &err)) {
+        cli_error(CMD, "%s", err.msg);
+        return CLI_EXIT_FAIL;
+    }
+    const int rank = vtag_cluster_rank(cl);
+    /* FFmpeg's own diagnostics stay off, as in every vtag command: a video's error line says
+     * why (and under mpirun, several ranks' lines would mix on stderr in no set order). */
+    vtag_video_set_log(VTAG_VIDEO_LOG_QUIET);
+    if (vtag_cluster_launched()) /* this rank's share of the machine's cores */
+        o.decode_threads = (int)(threads = vtag_cluster_threads(cl, (int)threads));
     /* vtag tag ... >> F appends to F: refused for the files named here (--from's are the pipeline's) */
     const cli_file ins[] = {{"--checkpoint", o.checkpoint}, {"--backbone", o.backbone},
                             {"--list", list && strcmp(list, "-") ? list : NULL}};
-    int clash = cli_check_outputs(CMD, NULL, 0, ins, 3, 1);
-    if (!clash) clash = cli_check_outputs_paths(CMD, NULL, 0, "video", (const char *const *)argv + optind, argc - optind, 1);
-    if (clash) return clash;
-    FILE *lf = NULL;
-    vtag_error err = {0};
-    if (list && strcmp(list, "-") == 0) lf = stdin;
-    else if (list && vtag_file_open(&lf, list, &err)) {
-        cli_error(CMD, "%s", err.msg);
-        return CLI_EXIT_FAIL;
-    }
-
+    const char *const *videos = (const char *const *)argv + optind;
+    int status = rank > 0 ? 0 : cli_check_outputs(CMD, NULL, 0, ins, 3, 1);
+    if (!status && rank == 0) status = cli_check_outputs_paths(CMD, NULL, 0, "video", videos, argc - optind, 1);
+    status = agreed(cl, status, NULL);
+    FILE *lf = NULL; /* rank 0's: vtag_tags_extract shares the list out */
+    if (!status && rank == 0 && list && strcmp(list, "-") == 0) lf = stdin;
+    else if (!status && rank == 0 && list && vtag_file_open(&lf, list, &err)) status = CLI_EXIT_FAIL;
+    if (!status) status = agreed(cl, status, &err);
     vtag_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
     vtag_tagger_t *t = NULL;
-    if (vtag_ctx_init(&ctx, (int)threads, 42, &err)) {
-        cli_error(CMD, "%s", err.msg);
-        if (lf && lf != stdin) fclose(lf);
-        return CLI_EXIT_FAIL;
+    if (!status) {
+        int rc = vtag_ctx_init(&ctx, (int)threads, 42, &err);
+        if (!rc) rc = vtag_tagger_open(&t, &ctx, &o, &err);
+        status = agreed(cl, rc ? CLI_EXIT_FAIL : 0, &err);
     }
-    int status = CLI_EXIT_OK;
-    int64_t n_done = 0, n_failed = 0;
-    if (vtag_tagger_open(&t, &ctx, &o, &err)) {
-        cli_error(CMD, "%s", err.msg);
+    printer pr = {timing, 0};
+    vtag_tags_opts to;
+    vtag_tags_opts_defaults(&to);
+    to.tag = topt, to.paths = videos, to.n_paths = argc - optind;
+    to.list = lf, to.list_name = lf == stdin ? "stdin" : list, to.cluster = cl;
+    to.video_done = print_video, to.user = &pr;
+    vtag_tags_result res = {0, 0};
+    if (status) {
+        /* reported */
+    } else if (vtag_tags_extract(t, &ctx, &to, &res, &err)) {
+        /* Ranks that failed together: rank 0 says why. Out of step: each, and the job ends. */
+        const int together = vtag_cluster_size(cl) == 1 || vtag_cluster_failed_together(cl);
+        if (!together && rank > 0) cli_error(CMD, "rank %d: %s", rank, err.msg);
+        else if (rank == 0 && !pr.stopped) cli_error(CMD, "%s", err.msg);
+        if (!together) vtag_cluster_abort(cl, CLI_EXIT_FAIL);
         status = CLI_EXIT_FAIL;
-        goto out;
-    }
-    for (int i = optind; i < argc; i++) {
-        int r = tag_one(t, &ctx, argv[i], &topt, timing);
-        if (r < 0) {
-            status = CLI_EXIT_FAIL;
-            goto out;
-        }
-        n_done++, n_failed += r;
-    }
-    if (lf) {
-        const char *lname = lf == stdin ? "stdin" : list;
-        vtag_line ln = {0};
-        int rc, r = 0;
-        while (!(rc = vtag_line_read(&ln, lf, lname, VTAG_LINE_MAX, &err)) && ln.len > 0) {
-            size_t n = strcspn(ln.data, "\r\n");
-            ln.data[n] = 0;
-            if (n == 0) continue;
-            if ((r = tag_one(t, &ctx, ln.data, &topt, timing)) < 0) break; /* the output failed */
-            n_done++, n_failed += r;
-        }
-        vtag_line_free(&ln);
-        if (rc) cli_error(CMD, "%s", err.msg);
-        if (rc || r < 0) {
-            status = CLI_EXIT_FAIL;
-            goto out;
-        }
-    }
-    if (n_failed) {
-        cli_error(CMD, "%lld of %lld videos failed (see their error lines)", (long long)n_failed, (long long)n_done);
+    } else if (res.failed) {
+        if (rank == 0)
+            cli_error(CMD, "%lld of %lld videos failed (see their error lines)", (long long)res.failed,
+                      (long long)res.videos);
         status = CLI_EXIT_FAIL;
     }
-out:
     if (lf && lf != stdin) fclose(lf);
     vtag_tagger_close(&t);
     vtag_ctx_free(&ctx);
+    vtag_cluster_close(&cl);
     return status;
 }
