@@ -150,7 +150,9 @@ typedef struct vtag_run_launch {
  * depend on it -- and checks micro_batches like the settings: the training
  * stages record it when given ("micro_batches"), and a rerun must then give
  * the same value, or none when they were made without ("DIR/pipeline.json:
- * was made with another micro_batches; use --restart (or another --out)"). */
+ * was made with another micro_batches; use --restart (or another --out)"). A
+ * launcher that is not UTF-8 is refused ("DIR/pipeline.json: the launcher is
+ * not UTF-8"). vtag_run_save writes the manifest. */
 int vtag_run_set_launch(vtag_run *r, const vtag_run_launch *l, vtag_error *err);
 
 /* A stage of the pipeline, run as the vtag command of its kind. */
@@ -230,7 +232,8 @@ int vtag_run_launcher_split(const char *text, char ***words, vtag_error *err);
  * NULL: none) the child runs LAUNCHER... /abs/path/of/vtag ARGV[1]... instead
  * (execvp: found on PATH), and the SIGTERM goes to the launcher, which passes
  * it on to its job. Fails when it cannot start ("cannot start the launcher
- * 'L': REASON"), or was killed ("'vtag ARGV[1]' was killed by signal N").
+ * 'L': REASON"), or was killed ("'vtag ARGV[1]' was killed by signal N";
+ * "'L ... vtag ARGV[1]'" under a launcher).
  * Flushes stdout and stderr first. */
 int vtag_run_exec(char *const *launcher, char *const *argv, int *status, vtag_error *err);
 

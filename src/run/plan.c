@@ -201,9 +201,10 @@ int vtag_run_launcher_split(const char *text, char ***words, vtag_error *err)
     return rc;
 }
 
-/* Child side of vtag_run_exec (the pipeline has one thread: no lock can be
- * held across the fork). full: the launcher's command line, NULL without one.
- * An exec that fails writes its errno to fd (closed by a successful exec). */
+/* Child side of vtag_run_exec: async-signal-safe calls only, and glibc's
+ * execvp, which takes no lock (its path buffer is on the stack). full: the
+ * launcher's command line, NULL without one. An exec that fails writes its
+ * errno to fd (closed by a successful exec) for the parent's message. */
 static void exec_child(char *const *full, char *const *argv, const char *self, pid_t parent, int fd)
 {
     /* The stage dies with the pipeline however the pipeline dies (a SIGKILL to its PID
