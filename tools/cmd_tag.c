@@ -185,9 +185,12 @@ int cmd_tag(int argc, char **argv)
     if (!status && rank == 0) status = cli_check_outputs_paths(CMD, NULL, 0, "video", videos, argc - optind, 1);
     status = agreed(cl, status, NULL);
     FILE *lf = NULL; /* rank 0's: vtag_tags_extract shares the list out */
-    if (!status && rank == 0 && list && strcmp(list, "-") == 0) lf = stdin;
-    else if (!status && rank == 0 && list && vtag_file_open(&lf, list, &err)) status = CLI_EXIT_FAIL;
-    if (!status) status = agreed(cl, status, &err);
+    if (!status) {
+        int rc = 0;
+        if (rank == 0 && list && strcmp(list, "-") == 0) lf = stdin;
+        else if (rank == 0 && list) rc = vtag_file_open(&lf, list, &err);
+        status = agreed(cl, rc ? CLI_EXIT_FAIL : 0, &err);
+    }
     vtag_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     vtag_tagger_t *t = NULL;

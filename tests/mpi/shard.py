@@ -9,7 +9,10 @@ truncated MP4 and a text file named .mp4) among the good videos:
      lines in the same order and the same summary (its timing aside);
   3. tag on videos given on the command line and in a --list file (a blank
      line in it): the same stdout byte for byte, the same stderr, the same
-     exit code (1: two videos failed), with -np 2 and -np 3.
+     exit code (1: two videos failed), with -np 2 and -np 3;
+  4. a --list that cannot be opened (rank 0 reads it) and a features file
+     that cannot be written (rank 0 writes it, after every video): every rank
+     ends, with the exit code and the one error line of one process.
 
 usage: shard.py VTAG E2E_DIR WORK MPIRUN [MPIRUN_ARGS...]   (stdlib only; /usr/bin/python3)
 E2E_DIR is tests/e2e/e2e.py's work folder: corpus/labels.jsonl, corpus/videos,
@@ -124,6 +127,17 @@ for np in (2, 3):
     check(got[0] == one[0], "-np %d tag: exit %d, one process %d" % (np, got[0], one[0]))
     check(got[1] == one[1], "-np %d tag: stdout byte-identical to one process's" % np)
     check(got[2] == one[2], "-np %d tag: stderr\n%s\none process:\n%s" % (np, got[2], one[2]))
+
+# 4. failures every rank must see, without a hang: a list that cannot be opened (rank 0 alone
+# reads it) and a features file that cannot be written (rank 0 alone writes it, at the end)
+for args in (["tag", "--from", run_dir, "--list", os.path.join(WORK, "missing.txt")],
+             base[:6] + [os.path.join(WORK, "missing", "f.safetensors"), "--sample", "uniform:8", "--skip-bad"]):
+    one = run(0, args)
+    got = run(2, args)
+    what = "-np 2 %s (%s)" % (args[0], one[2].splitlines()[-1:])
+    check(one[0] == 1 and "missing" in one[2], "one process: %s: exit %d:\n%s" % (args[0], one[0], one[2]))
+    check(got[0] == one[0] and features_lines(got[2]) == features_lines(one[2]) and got[1] == one[1],
+          "%s: exit %d, stderr\n%s" % (what, got[0], got[2]))
 
 print("%d checks, %d failed" % (checks, failures))
 sys.exit(1 if failures else 0)
