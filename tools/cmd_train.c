@@ -159,15 +159,14 @@ static int parse(int argc, char **argv, train_args *a)
     else if (a->scst && !o->init) why = "--scst needs --init M.safetensors (an XE checkpoint); or use --scst-after E";
     else if (a->scst && o->scst_after >= 0) why = "--scst and --scst-after exclude each other";
     if (why) return cli_error("train", "%s", why), -1;
-    if (a->scst) {
-        o->scst_after = 0;
-        if (a->lr_given && !a->scst_lr_given) o->scst.lr = o->xe.lr;
-    }
+    if (a->scst) o->scst_after = 0;
+    if (a->scst && a->lr_given && !a->scst_lr_given) o->scst.lr = o->xe.lr;
     o->scst.grad_clip = o->xe.grad_clip;
     if (!o->labels || !o->feats || !o->out || (!a->have_model && !o->init))
         why = "--labels, --feats, --model (or --init) and --out are required (vtag train --help)";
     vtag_error e = {0};
     if (!why && o->scst_after >= 0 && vtag_scst_check_opts(&o->scst, &e)) why = e.msg;
+    if (!why && vtag_train_shard_check(&(vtag_train_shard){o->micro_batches, 0, 1}, &e)) why = e.msg;
     return why ? cli_error("train", "%s", why), -1 : 0;
 }
 
