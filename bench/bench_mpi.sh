@@ -54,4 +54,10 @@ cp out.jsonl one.jsonl
 run "ranks=1 threads=2" "$vtag" "${tag[@]}" --threads 2
 run "ranks=2 threads=1" "${mpi[@]}" -np 2 "$vtag" "${tag[@]}" --threads 1
 cmp -s one.jsonl out.jsonl && echo "mpi tag: -np 2 output = one process output (bytes)" || echo "mpi tag: OUTPUTS DIFFER"
+# CPU-seconds per video by stage (one thread, the 60 s clip of bench_tag.sh), and the bytes of
+# features per video (fc + att float32 rows of 16 frames), for the plan in docs/ARCHITECTURE.md
+"$vtag" tag --checkpoint ../topdown.safetensors --backbone ../resnet18.onnx --threads 1 --timing \
+  ../clip60.mp4 > /dev/null 2> timing.txt
+sed -nE 's/.*decode ([0-9.]+) s.*backbone ([0-9.]+) s.*caption ([0-9.]+) s.*/mpi cpu_seconds_per_video decode=\1 backbone=\2 caption=\3 (60 s 720p, uniform:16, resnet18 + topdown 512, 1 thread)/p' timing.txt
+echo "mpi feature_bytes_per_video resnet18=$(( (512 + 49 * 512) * 4 * 16 )) resnet50=$(( (2048 + 49 * 2048) * 4 * 16 )) (16 frames, fc + 7x7 att, float32)"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
