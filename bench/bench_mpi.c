@@ -68,7 +68,7 @@ static double median(double *v, int n)
 
 /* Medians over steps 2.. (step 1 warms up). */
 static void report(const timing *t, vtag_cluster *c, const char *what, const char *model, int threads, int micro,
-                   double per_step, const char *unit)
+                   double per_step, const char *unit, double grad_mb)
 {
     double s[MAX_STEPS], w[MAX_STEPS], u[MAX_STEPS];
     int n = t->n - 1;
@@ -78,8 +78,8 @@ static void report(const timing *t, vtag_cluster *c, const char *what, const cha
     double ms = median(s, n) * 1e3, wait = median(w, n) * 1e3, sum = median(u, n) * 1e3;
     if (vtag_cluster_rank(c) == 0)
         printf("mpi %s model=%s ranks=%d threads=%d micro=%d ms=%.1f %s=%.0f wait_ms=%.2f sum_ms=%.2f "
-               "sum_share=%.3f\n", what, model, vtag_cluster_size(c), threads, micro, ms, unit, per_step / ms * 1e3,
-               wait, sum, sum / ms);
+               "sum_share=%.3f grad_mb=%.1f\n", what, model, vtag_cluster_size(c), threads, micro, ms, unit,
+               per_step / ms * 1e3, wait, sum, sum / ms, grad_mb);
     fflush(stdout);
 }
 
@@ -152,7 +152,8 @@ int main(int argc, char **argv)
     vtag_epoch_stats es;
     t.last = now();
     if (vtag_train_xe_epoch_hooks(&ctx, &m, &adam, &rows, &xo, 0, &hooks, &es, &err)) goto fail;
-    report(&t, c, "xe_step", argv[1], threads, micro, (double)(B * (L + 1)), "tokens_per_s");
+    const double grad_mb = (double)m.params.total * sizeof(float) / 1e6;
+    report(&t, c, "xe_step", argv[1], threads, micro, (double)(B * (L + 1)), "tokens_per_s", grad_mb);
     vtag_scst_opts so;
     vtag_scst_opts_defaults(&so);
     const vtag_rows srows = {SB * scst_steps, K, fc, att, labels};
@@ -160,7 +161,7 @@ int main(int argc, char **argv)
     t.n = 0;
     t.last = now();
     if (vtag_train_scst_epoch_hooks(&ctx, &m, &adam, &srows, row_refs, nrefs, &df, &so, &hooks, &ss, &err)) goto fail;
-    report(&t, c, "scst_step", argv[1], threads, micro, (double)(SB * so.sample_n), "captions_per_s");
+    report(&t, c, "scst_step", argv[1], threads, micro, (double)(SB * so.sample_n), "captions_per_s", grad_mb);
     vtag_model_free(&m);
     vtag_ctx_free(&ctx);
     vtag_metrics_df_free(&df);
