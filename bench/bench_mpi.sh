@@ -14,7 +14,8 @@ set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 vtag=$build/vtag
-mpi=(mpirun --allow-run-as-root --oversubscribe --bind-to none --mca btl self,tcp --mca btl_tcp_if_include lo)
+mpi=(mpirun --allow-run-as-root --oversubscribe --bind-to none --mca btl self,tcp --mca btl_tcp_if_include lo
+     --mca mpi_yield_when_idle 1)
 export OMP_WAIT_POLICY=passive
 xe=${VTAG_BENCH_XE_STEPS:-6}
 scst=${VTAG_BENCH_SCST_STEPS:-6}

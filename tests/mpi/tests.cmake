@@ -5,7 +5,10 @@
 # reported as leaks by LeakSanitizer, and the library code they run is covered
 # by the module tests under ASan+UBSan.
 find_program(VTAG_MPIRUN mpirun REQUIRED)
-set(VTAG_MPIRUN_ARGS --allow-run-as-root --oversubscribe --bind-to none --mca btl self,tcp --mca btl_tcp_if_include lo)
+# mpi_yield_when_idle: a rank waiting in MPI gives its core away (ranks here share 2 cores with
+# their decoder threads)
+set(VTAG_MPIRUN_ARGS --allow-run-as-root --oversubscribe --bind-to none --mca btl self,tcp --mca btl_tcp_if_include lo
+    --mca mpi_yield_when_idle 1)
 foreach(part train shard pipeline)
   if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${part}.cmake)
     include(${CMAKE_CURRENT_LIST_DIR}/${part}.cmake)
