@@ -231,6 +231,20 @@ int cli_close_stdout(const char *cmd, int status)
     return status == CLI_EXIT_USAGE ? status : CLI_EXIT_FAIL;
 }
 
+int cli_agreed(const char *cmd, vtag_cluster *c, int status, const vtag_error *e)
+{
+    vtag_error m = {0};
+    if (e) m = *e;
+    int all = status;
+    if (vtag_cluster_agree(c, status, &m, &all)) {
+        cli_error(cmd, "rank %d: %s", vtag_cluster_rank(c), m.msg);
+        vtag_cluster_abort(c, CLI_EXIT_FAIL);
+        return CLI_EXIT_FAIL;
+    }
+    if (all && vtag_cluster_rank(c) == 0 && (e || !status)) cli_error(cmd, "%s", m.msg);
+    return all;
+}
+
 void cli_where_set(cli_where *w, int epoch, int scst, long long done, long long total)
 {
     w->epoch = epoch; /* stores to _Atomic members: atomic */

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "vtag/cluster.h"
 #include "vtag/core.h"
 #include "vtag/data.h"
 
@@ -88,6 +89,10 @@ typedef struct cli_where {
     _Atomic long long done, total; /* rows of the epoch */
     int rank, ranks;           /* this process of how many (MPI) */
 } cli_where;
+/* Every rank's status (its message in e, or NULL when this rank printed it)
+ * → the first failure in rank order, printed once, by rank 0; a rank that can
+ * no longer meet the others ends the job (vtag_cluster_abort). */
+int cli_agreed(const char *cmd, vtag_cluster *c, int status, const vtag_error *e);
 void cli_where_set(cli_where *w, int epoch, int scst, long long done, long long total);
 /* From now on SIGTERM, SIGINT and SIGHUP (mpirun sends SIGTERM to the other
  * ranks when one dies) end the process through a thread that prints

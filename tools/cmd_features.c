@@ -182,22 +182,6 @@ int cmd_features_check(int argc, char **argv)
     return parse(argc, argv, &a) == 0 ? 0 : -1;
 }
 
-/* Every rank's status (its message in e, or NULL when this rank printed it)
- * → the first failure in rank order, printed once, by rank 0. */
-static int agreed(vtag_cluster *c, int status, const vtag_error *e)
-{
-    vtag_error m = {0};
-    if (e) m = *e;
-    int all = status;
-    if (vtag_cluster_agree(c, status, &m, &all)) {
-        cli_error(CMD, "rank %d: %s", vtag_cluster_rank(c), m.msg);
-        vtag_cluster_abort(c, CLI_EXIT_FAIL);
-        return CLI_EXIT_FAIL;
-    }
-    if (all && vtag_cluster_rank(c) == 0 && (e || !status)) cli_error(CMD, "%s", m.msg);
-    return all;
-}
-
 int cmd_features(int argc, char **argv)
 {
     feat_args a;
@@ -212,11 +196,12 @@ int cmd_features(int argc, char **argv)
     const int rank = vtag_cluster_rank(c);
     /* --out on an input would destroy it: the options now, the videos once the labels are read */
     const cli_file ins[] = {{"--backbone", a.backbone}, {"--labels", a.labels}}, outs[] = {{"--out", a.out}};
-    int status = agreed(c, rank == 0 ? cli_check_outputs(CMD, outs, 1, ins, 2, 0) : 0, NULL);
+    int status = cli_agreed(CMD, c, rank == 0 ? cli_check_outputs(CMD, outs, 1, ins, 2, 0) : 0, NULL);
     vtag_video_set_log(VTAG_VIDEO_LOG_QUIET);
     vtag_data_labels labels = {0};
-    if (!status) status = agreed(c, vtag_data_read_labels(&labels, a.labels, NULL, &err) ? CLI_EXIT_FAIL : 0, &err);
-    if (!status) status = agreed(c, rank == 0 ? cli_check_outputs_videos(CMD, outs, 1, &labels, 0) : 0, NULL);
+    if (!status)
+        status = cli_agreed(CMD, c, vtag_data_read_labels(&labels, a.labels, NULL, &err) ? CLI_EXIT_FAIL : 0, &err);
+    if (!status) status = cli_agreed(CMD, c, rank == 0 ? cli_check_outputs_videos(CMD, outs, 1, &labels, 0) : 0, NULL);
     progress pg = {isatty(2), a.quiet, 0.0, a.labels};
     a.o.progress = show;
     a.o.user = &pg;

@@ -76,22 +76,6 @@ static int print_video(void *user, const vtag_tags_video *v)
     return 0;
 }
 
-/* Every rank's status (its message in e, or NULL when this rank printed it)
- * → the first failure in rank order, printed once, by rank 0. */
-static int agreed(vtag_cluster *c, int status, const vtag_error *e)
-{
-    vtag_error m = {0};
-    if (e) m = *e;
-    int all = status;
-    if (vtag_cluster_agree(c, status, &m, &all)) {
-        cli_error(CMD, "rank %d: %s", vtag_cluster_rank(c), m.msg);
-        vtag_cluster_abort(c, CLI_EXIT_FAIL);
-        return CLI_EXIT_FAIL;
-    }
-    if (all && vtag_cluster_rank(c) == 0 && (e || !status)) cli_error(CMD, "%s", m.msg);
-    return all;
-}
-
 int cmd_tag(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -183,13 +167,13 @@ int cmd_tag(int argc, char **argv)
     const char *const *videos = (const char *const *)argv + optind;
     int status = rank > 0 ? 0 : cli_check_outputs(CMD, NULL, 0, ins, 3, 1);
     if (!status && rank == 0) status = cli_check_outputs_paths(CMD, NULL, 0, "video", videos, argc - optind, 1);
-    status = agreed(cl, status, NULL);
+    status = cli_agreed(CMD, cl, status, NULL);
     FILE *lf = NULL; /* rank 0's: vtag_tags_extract shares the list out */
     if (!status) {
         int rc = 0;
         if (rank == 0 && list && strcmp(list, "-") == 0) lf = stdin;
         else if (rank == 0 && list) rc = vtag_file_open(&lf, list, &err);
-        status = agreed(cl, rc ? CLI_EXIT_FAIL : 0, &err);
+        status = cli_agreed(CMD, cl, rc ? CLI_EXIT_FAIL : 0, &err);
     }
     vtag_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
@@ -197,7 +181,7 @@ int cmd_tag(int argc, char **argv)
     if (!status) {
         int rc = vtag_ctx_init(&ctx, (int)threads, 42, &err);
         if (!rc) rc = vtag_tagger_open(&t, &ctx, &o, &err);
-        status = agreed(cl, rc ? CLI_EXIT_FAIL : 0, &err);
+        status = cli_agreed(CMD, cl, rc ? CLI_EXIT_FAIL : 0, &err);
     }
     printer pr = {timing, 0};
     vtag_tags_opts to;
