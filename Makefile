@@ -12,7 +12,7 @@ JOBS       ?= $(shell nproc)
 VTAG_NATIVE ?= OFF
 CTEST_ARGS ?= --output-on-failure -j $(JOBS)
 
-.PHONY: all deps build build-asan build-fuzz test fuzz demo bench clean
+.PHONY: all deps build build-asan build-fuzz test fuzz demo bench install clean
 
 all: build
 
@@ -61,6 +61,13 @@ demo: deps build
 
 bench: deps build
 	@bench/run.sh $(BUILD)
+
+# The release build under PREFIX: lib/libvtag.so* (versioned soname), include/vtag/*.h,
+# lib/pkgconfig/vtag.pc, bin/vtag and share/man/man1/vtag.1 (DESTDIR=... stages a package).
+# The Python package is separate: pip install ./python (python/README.md).
+PREFIX ?= /usr/local
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
