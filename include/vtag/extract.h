@@ -178,6 +178,10 @@ typedef struct vtag_tags_opts {
     /* Each video in list order, on rank 0 only: 0 goes on; any other value
      * stops the run, and vtag_tags_extract returns it (the caller said why). */
     int (*video_done)(void *user, const vtag_tags_video *v);
+    /* NULL, or on rank 0 for each listed video before it is shared out: 1
+     * leaves it out (not tagged, not handed to video_done, not counted; the
+     * videos of an output resumed, vtag_output_skip). */
+    int (*skip)(void *user, const char *video);
     void *user;
 } vtag_tags_opts;
 

@@ -20,6 +20,7 @@ typedef struct source {
     vtag_line ln;
     int end;        /* the list file is read to its end or to its error */
     int rc;         /* the list file's error (err), after the videos before it */
+    int64_t next_path; /* o->paths[next_path] is listed next */
     vtag_error err;
     /* In a cluster: the whole list, rank 0's, on every rank. */
     char *blob;       /* the paths, each NUL-terminated */
@@ -28,11 +29,10 @@ typedef struct source {
     size_t blob_len;
 } source;
 
-/* The path of video i, i one more than the last call's; NULL at the end. */
-static const char *source_next(source *s, int64_t i)
+/* The path of the next listed video, before the caller's skip. */
+static const char *source_listed(source *s)
 {
-    if (s->all) return i < s->n_all ? s->all[i] : NULL;
-    if (i < s->o->n_paths) return s->o->paths[i];
+    if (s->next_path < s->o->n_paths) return s->o->paths[s->next_path++];
     if (!s->o->list || s->end) return NULL;
     const char *name = s->o->list_name ? s->o->list_name : "list";
     for (;;) {
@@ -45,6 +45,17 @@ static const char *source_next(source *s, int64_t i)
         s->ln.data[n] = 0;
         if (n) return s->ln.data;
     }
+}
+
+/* The path of video i, i one more than the last call's; NULL at the end.
+ * Videos the caller skips (o->skip, rank 0) are not in the list. */
+static const char *source_next(source *s, int64_t i)
+{
+    if (s->all) return i < s->n_all ? s->all[i] : NULL;
+    const char *path;
+    while ((path = source_listed(s)) && s->o->skip && s->o->skip(s->o->user, path)) {
+    }
+    return path;
 }
 
 /* s->all over blob's n paths. */
