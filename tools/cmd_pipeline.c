@@ -4,7 +4,6 @@
  * where the last one stopped. The run folder and its stages are vtag/run.h's. */
 #include <getopt.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "vtag/caption.h"
 #include "vtag/core.h"
 #include "vtag/run.h"
+#include "vtag/video.h"
 
 static const char *CMD = "pipeline";
 
@@ -58,6 +58,10 @@ static int help(FILE *out)
             "  --launcher CMD       run the features and training stages under CMD (\"mpirun -np 4 -H a,b\")\n"
             "  --micro-batches M    vtag train's: a step's gradient from M micro-batches (same M, same results)\n"
             "  --restart            forget what DIR holds and start again\n"
+            "  --dry-run            print each stage's time on this machine (timed on a few videos, one epoch\n"
+            "                       each, in a temporary folder) and the total; writes nothing in DIR\n"
+            "  --skip-bad           leave out the labelled videos that cannot be opened (checked before\n"
+            "                       the first stage; without it they are named and nothing runs)\n"
             "\n"
             "Example: vtag pipeline --labels l.jsonl --out run --launcher \"mpirun -np 2\" --micro-batches 2\n"
             "Exit codes: 0 done, 1 a stage failed (rerun to resume), 2 usage.\n");
@@ -67,11 +71,11 @@ static int help(FILE *out)
 typedef struct pipe_args {
     const char *labels, *out, *model, *backbone, *sample, *baseline, *launcher;
     long size, backbone_epochs, xe_epochs, scst_epochs, hidden, batch, threads, seed, sample_n, micro_batches;
-    int restart;
+    int restart, dry_run, skip_bad;
     char **words; /* the launcher's; NULL: none */
 } pipe_args;
 
-enum { OPT_STR = 100, OPT_NUM = 200, OPT_RESTART = 300, OPT_HELP };
+enum { OPT_STR = 100, OPT_NUM = 200, OPT_RESTART = 300, OPT_HELP, OPT_DRY };
 
 static int parse(int argc, char **argv, pipe_args *a)
 {
@@ -85,6 +89,7 @@ static int parse(int argc, char **argv, pipe_args *a)
         {"threads", required_argument, 0, OPT_NUM + 6}, {"seed", required_argument, 0, OPT_NUM + 7},
         {"baseline", required_argument, 0, OPT_STR + 5}, {"sample-n", required_argument, 0, OPT_NUM + 8},
         {"launcher", required_argument, 0, OPT_STR + 6}, {"restart", no_argument, 0, OPT_RESTART},
+        {"dry-run", no_argument, 0, OPT_DRY}, {"skip-bad", no_argument, 0, OPT_DRY + 1},
         {"help", no_argument, 0, OPT_HELP}, {0, 0, 0, 0},
     };
     *a = (pipe_args){.model = "all", .sample = "uniform:16", .xe_epochs = 25, .scst_epochs = 10, .baseline = "mean",
@@ -104,6 +109,7 @@ static int parse(int argc, char **argv, pipe_args *a)
         else if (k >= 0 && k <= 9 && cli_parse_int(CMD, num[k].opt, optarg, num[k].lo, num[k].hi, num[k].v))
             return -1;
         else if (c == OPT_RESTART) a->restart = 1;
+        else if (c == OPT_DRY || c == OPT_DRY + 1) *(c == OPT_DRY ? &a->dry_run : &a->skip_bad) = 1;
         else if (c == OPT_HELP) return help(stdout) + 1;
         else if (k < 0 || k > 9) return -1;
     }
@@ -121,57 +127,6 @@ static int parse(int argc, char **argv, pipe_args *a)
         cli_error(CMD, "--launcher %s", err.msg);
     else return 0;
     return -1;
-}
-
-/* ---- each stage as the command line that runs it ------------------------------ */
-
-typedef struct argl { char *v[64]; char own[64][40]; int n; } argl;
-
-static void args(argl *a, ...) /* the strings up to a NULL */
-{
-    va_list ap;
-    va_start(ap, a);
-    for (const char *s; (s = va_arg(ap, const char *));) a->v[a->n++] = (char *)s;
-    va_end(ap);
-    a->v[a->n] = NULL;
-}
-
-static void argn(argl *a, const char *opt, long value)
-{
-    snprintf(a->own[a->n + 1], sizeof a->own[0], "%ld", value);
-    args(a, opt, a->own[a->n + 1], NULL);
-}
-
-/* "vtag", the command, its options. */
-static void stage_argv(argl *c, const vtag_run_stage *s, const pipe_args *a)
-{
-    const int train = s->kind == VTAG_RUN_STAGE_XE || s->kind == VTAG_RUN_STAGE_SCST;
-    if (s->kind == VTAG_RUN_STAGE_BACKBONE)
-        args(c, "vtag", "backbone", "train", "--labels", s->labels, "--out", s->out, NULL);
-    if (s->kind == VTAG_RUN_STAGE_FEATURES)
-        args(c, "vtag", "features", "--backbone", s->backbone, "--labels", s->labels, "--split", s->split,
-             "--sample", a->sample, NULL);
-    if (!train && a->size) argn(c, "--size", a->size);
-    if (s->kind == VTAG_RUN_STAGE_BACKBONE && a->backbone_epochs > 0) argn(c, "--epochs", a->backbone_epochs);
-    if (train) args(c, "vtag", "train", "--labels", s->labels, "--feats", s->feats, NULL);
-    if (train && s->val_feats) args(c, "--val-feats", s->val_feats, NULL);
-    if (s->kind == VTAG_RUN_STAGE_XE) {
-        args(c, "--model", s->model, NULL);
-        argn(c, "--epochs", a->xe_epochs);
-        argn(c, "--input-encoding-size", a->hidden);
-        argn(c, "--rnn-size", a->hidden);
-        argn(c, "--att-hid-size", a->hidden);
-        argn(c, "--batch", a->batch);
-    } else if (s->kind == VTAG_RUN_STAGE_SCST) {
-        args(c, "--init", s->init, "--scst", "--baseline", a->baseline, NULL);
-        argn(c, "--sample-n", a->sample_n);
-        argn(c, "--epochs", a->scst_epochs);
-    }
-    if (a->threads) argn(c, "--threads", a->threads);
-    if (s->kind != VTAG_RUN_STAGE_FEATURES) argn(c, "--seed", a->seed);
-    if (s->kind != VTAG_RUN_STAGE_BACKBONE) args(c, "--out", s->out, NULL);
-    if (train && a->micro_batches) argn(c, "--micro-batches", a->micro_batches);
-    if (train) args(c, "--log", s->log, "--resume", NULL);
 }
 
 /* Prints the stage's banner, runs it unless finished, records it. 0, or -1 after the message. */
@@ -193,6 +148,31 @@ static int run_stage(vtag_run *r, const vtag_run_stage *s, char **argv, char **l
     return -1;
 }
 
+static void bad_video(void *user, const char *line) { (void)user, cli_error(CMD, "%s", line); }
+static void timing(void *user, const vtag_run_stage *s) { (void)user, cli_note(CMD, "--dry-run: timing %s ...", s->name); }
+
+/* --dry-run: every stage with its estimate; the finished ones (a rerun skips them) are not counted. */
+static int dry_run(const vtag_run_plan *p, const vtag_run_stage_opts *so, const pipe_args *a, vtag_error *err)
+{
+    vtag_run *r = NULL;
+    double est[VTAG_RUN_MAX_STAGES], total = 0;
+    vtag_run_estimate_opts eo;
+    vtag_run_estimate_opts_defaults(&eo);
+    eo.note = timing;
+    if (vtag_run_estimate(p, so, &eo, est, err)) return -1;
+    if (!a->restart && vtag_run_open(&r, a->out, &(vtag_error){0})) r = NULL; /* nothing finished */
+    printf("%-14s %-42s %12s\n", "stage", "what", "estimate");
+    for (int i = 0; i < p->n; i++) {
+        const int done = r && vtag_run_stage_done(r, p->stage[i].name, NULL);
+        if (done) printf("%-14s %-42s %12s\n", p->stage[i].name, p->stage[i].what, "done before");
+        else printf("%-14s %-42s %10.1f s\n", p->stage[i].name, p->stage[i].what, est[i]);
+        total += done ? 0 : est[i];
+    }
+    printf("%-14s %-42s %10.1f s (%.1f min)\n", "total", "", total, total / 60);
+    vtag_run_close(&r);
+    return 0;
+}
+
 int cmd_pipeline(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) return help(stdout);
@@ -204,14 +184,15 @@ int cmd_pipeline(int argc, char **argv)
     vtag_run_plan p;
     vtag_run_plan_opts po = {a.out, a.labels, a.backbone, a.model, a.sample, a.size, a.hidden, a.xe_epochs,
                              a.scst_epochs};
-    argl cmd[VTAG_RUN_MAX_STAGES];
-    memset(cmd, 0, sizeof cmd);
+    const vtag_run_stage_opts so = {a.sample, a.baseline, a.size, a.backbone_epochs, a.xe_epochs, a.scst_epochs,
+                                    a.hidden, a.batch, a.threads, a.seed, a.sample_n, a.micro_batches};
+    vtag_run_argv cmd[VTAG_RUN_MAX_STAGES];
     rc = vtag_run_plan_build(&p, &po, &err) ? CLI_EXIT_FAIL : CLI_EXIT_USAGE; /* usage: a stage refuses */
     if (rc == CLI_EXIT_FAIL) goto fail;
     /* Every stage's options through the parser of the command that runs it: a value only a stage
      * refuses fails now, not after the stages before it; nothing is written before all are good. */
     for (int i = 0; i < p.n; i++) {
-        stage_argv(&cmd[i], &p.stage[i], &a);
+        vtag_run_stage_argv(&cmd[i], &p.stage[i], &so);
         const vtag_run_stage_kind k = p.stage[i].kind;
         if ((k == VTAG_RUN_STAGE_BACKBONE   ? cmd_backbone_check
              : k == VTAG_RUN_STAGE_FEATURES ? cmd_features_check
@@ -220,14 +201,31 @@ int cmd_pipeline(int argc, char **argv)
             goto done;
         }
     }
+    /* Every labelled video opens, before any stage: each bad one named, or left out with --skip-bad. */
     rc = CLI_EXIT_FAIL;
+    int64_t n_bad;
+    vtag_video_set_log(VTAG_VIDEO_LOG_QUIET); /* each bad video's line is ours, not FFmpeg's */
+    if (vtag_run_plan_check_videos(&p, bad_video, NULL, &n_bad, &err)) goto fail;
+    if (n_bad && !a.skip_bad) {
+        cli_error(CMD, "%lld of %lld labelled videos cannot be read; nothing was run (--skip-bad leaves them out)",
+                  (long long)n_bad, (long long)p.n_entries);
+        goto done;
+    }
+    if (n_bad) cli_note(CMD, "--skip-bad: skipping %lld bad videos of %lld", (long long)n_bad, (long long)p.n_entries);
+    if (a.dry_run) {
+        rc = dry_run(&p, &so, &a, &err) ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+        if (rc) goto fail;
+        goto done;
+    }
     const vtag_run_launch launch = {a.launcher, a.micro_batches};
     if (vtag_run_open_pipeline(&r, a.out, &p.settings, a.restart, &err) || vtag_run_set_launch(r, &launch, &err) ||
-        (a.restart && vtag_run_plan_forget(&p, &err)) || vtag_run_save(r, &err))
+        (a.restart && vtag_run_plan_forget(&p, &err)) || vtag_run_plan_skip_bad(&p, &err) || vtag_run_save(r, &err))
         goto fail;
     double t0 = vtag_seconds();
-    for (int i = 0; i < p.n; i++)
+    for (int i = 0; i < p.n; i++) {
+        vtag_run_stage_argv(&cmd[i], &p.stage[i], &so); /* --skip-bad changes some */
         if (run_stage(r, &p.stage[i], cmd[i].v, a.words, i + 1, p.n, t0)) goto done;
+    }
     /* Summary: validation CIDEr-D of each model after XE and after SCST. */
     vtag_run_figures f[VTAG_RUN_N_MODELS];
     int n;

@@ -179,6 +179,7 @@ typedef struct vtag_run_stage {
     const char *init;      /* SCST: the XE checkpoint */
     const char *out;       /* the backbone, features or checkpoint it writes */
     const char *log;       /* XE, SCST: the training log */
+    int skip_bad;          /* FEATURES: leaves out the videos vtag_run_plan_check_videos found bad (--skip-bad) */
 } vtag_run_stage;
 
 typedef struct vtag_run_plan_opts {
@@ -203,6 +204,9 @@ typedef struct vtag_run_plan {
     int n;
     char **owned; /* the strings the stages and settings point to */
     int n_owned;
+    const char *dir;     /* the run folder (owned) */
+    unsigned char *bad;  /* (n_entries) 1: the labels' entry i failed vtag_run_plan_check_videos; NULL before */
+    int64_t n_entries, n_bad;
 } vtag_run_plan;
 
 /* Reads the labels (their messages; "LABELS: no training videos (split
@@ -216,6 +220,78 @@ void vtag_run_plan_free(vtag_run_plan *p);
  * the summary. Removes each training stage's checkpoint, its training state
  * and its log ("--restart: cannot remove PATH: REASON"). */
 int vtag_run_plan_forget(const vtag_run_plan *p, vtag_error *err);
+
+/* ---- before the first stage: the videos, the stages' command lines, the dry run -------- */
+
+/* Opens every labelled video as the stages will (vtag_video_probe: the file
+ * opens, is a container with a video stream and a decoder, its index reads)
+ * and marks those that fail in p->bad. bad (may be NULL) gets each failure's
+ * line, "VIDEO: REASON (LABELS:LINE)", in labels order. *n_bad = p->n_bad.
+ * Errors: VTAG_ERR_NOMEM, and the labels' own when they cannot be read again. */
+int vtag_run_plan_check_videos(vtag_run_plan *p, void (*bad)(void *user, const char *line), void *user,
+                               int64_t *n_bad, vtag_error *err);
+
+/* --skip-bad, after vtag_run_plan_check_videos with bad videos and once the
+ * folder is open: writes DIR/labels-used.jsonl (the labels without the bad
+ * videos, each video as an absolute path; vtag_atomic_write) and points the
+ * backbone stage at it, and has the features stages leave the bad videos out
+ * (vtag features --skip-bad on the labels as given, so that the features
+ * files name each video as the labels do and vtag eval --from DIR --labels
+ * L still reads them); the training stages take the labels as given (a video
+ * without features rows is not trained on). The per-split counts in p->videos
+ * and the banners count the good videos only. "DIR/labels-used.jsonl: ..." */
+int vtag_run_plan_skip_bad(vtag_run_plan *p, vtag_error *err);
+
+/* The pipeline's options for its stages' command lines (vtag pipeline's
+ * defaults: uniform:16, 25 XE and 10 SCST epochs, hidden 512, batch 50,
+ * baseline mean, 5 samples, seed 42). 0 (-1 for backbone_epochs) leaves a
+ * command's own default: size, backbone_epochs, threads, micro_batches. */
+typedef struct vtag_run_stage_opts {
+    const char *sample, *baseline;
+    int64_t size, backbone_epochs, xe_epochs, scst_epochs, hidden, batch, threads, seed, sample_n, micro_batches;
+} vtag_run_stage_opts;
+
+void vtag_run_stage_opts_defaults(vtag_run_stage_opts *o);
+
+/* A stage's command line: "vtag", the command, its options; v[n] is NULL.
+ * The numbers are written into own[]. */
+typedef struct vtag_run_argv {
+    char *v[64];
+    char own[64][40];
+    int n;
+} vtag_run_argv;
+
+void vtag_run_stage_argv(vtag_run_argv *c, const vtag_run_stage *s, const vtag_run_stage_opts *o);
+
+/* vtag pipeline --dry-run: how long each stage of p would take on this
+ * machine, measured by running the plan's own stage commands (one process,
+ * no launcher) on a calibration corpus of `videos` of the labelled videos
+ * (bad ones left out; each split in proportion, at least one of each split
+ * that has videos, two for train) with one epoch each, in a temporary folder
+ * under tmp_dir that is removed after, and scaled: a features stage by its
+ * split's videos; the backbone's decoding and validation by the videos and
+ * its epoch (the epoch line's seconds) by the training videos and the
+ * epochs; XE and SCST likewise, their training by the training videos and
+ * validation by the validation videos, times the epochs. */
+typedef struct vtag_run_estimate_opts {
+    int64_t videos;      /* calibration videos (24) */
+    const char *tmp_dir; /* NULL: $TMPDIR, else /tmp */
+    /* Called as each calibration command starts (may be NULL). */
+    void (*note)(void *user, const vtag_run_stage *s);
+    void *user;
+} vtag_run_estimate_opts;
+
+void vtag_run_estimate_opts_defaults(vtag_run_estimate_opts *o);
+
+/* seconds[i]: stage i's estimate (p->stage[i]); every stage is estimated,
+ * finished or not. A calibration command that fails: "calibration: 'vtag
+ * CMD' failed (exit N): ITS LAST LINE". */
+int vtag_run_estimate(const vtag_run_plan *p, const vtag_run_stage_opts *so, const vtag_run_estimate_opts *o,
+                      double seconds[VTAG_RUN_MAX_STAGES], vtag_error *err);
+
+/* As vtag_run_exec, with the child's stdout and stderr into the file at
+ * log (created or truncated; NULL: inherited, as vtag_run_exec). */
+int vtag_run_exec_log(char *const *launcher, char *const *argv, const char *log, int *status, vtag_error *err);
 
 /* A launcher's command line ("mpirun -np 4 --hostfile hosts") split into
  * words without a shell: blanks (space, tab, newline) separate them, '...'

@@ -3,7 +3,7 @@
 # takes about 1 s in the release build, 4 s under ASan), each test under 30 s. The
 # docstring of each script says what it asserts. The timeouts catch hangs only.
 find_program(VTAG_FFMPEG ffmpeg REQUIRED)
-foreach(t kill_parent lock validate frames_rerun restart)
+foreach(t kill_parent lock validate frames_rerun restart dry_run bad_videos)
   add_test(NAME pipeline/${t}
            COMMAND ${VTAG_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/${t}.py $<TARGET_FILE:vtag> ${VTAG_FFMPEG}
                    ${VTAG_FIXTURES}/pipeline/${t}
