@@ -41,7 +41,8 @@ typedef struct vtag_api_tagger_opts {
 void vtag_api_tagger_opts_defaults(vtag_api_tagger_opts *o);
 
 /* Loads the backbone, caption model and vocabulary once. The option
- * combinations vtag tag refuses are VTAG_ERR_ARG with its message. */
+ * combinations vtag tag refuses are VTAG_ERR_ARG with its message. A tagger
+ * serves one thread at a time (open one per thread to tag in parallel). */
 int vtag_api_tagger_open(vtag_api_tagger **out, const vtag_api_tagger_opts *o, vtag_error *err);
 /* Tags one video: *line is the JSON line (no newline) that vtag tag with the
  * same options prints for it. A video that cannot be tagged returns its error
