@@ -43,7 +43,7 @@ typedef struct vtag_output_column {
 } vtag_output_column;
 
 typedef struct vtag_output_opts {
-    const char *path;                  /* NULL: the records go to stream */
+    const char *path;                  /* NULL or "-": the records go to stream */
     FILE *stream;                      /* with path NULL (stdout); borrowed */
     vtag_output_format format;         /* default JSONL */
     const vtag_output_column *columns; /* (n_columns) CSV's; columns[0] names the record (key) */

@@ -353,8 +353,10 @@ int vtag_output_open(vtag_output_t **outp, const vtag_output_opts *o, vtag_error
     vtag_output_t *out = calloc(1, sizeof *out);
     if (!out) return vtag_fail(err, VTAG_ERR_NOMEM, "out of memory");
     out->o = *o, out->fd = -1;
-    int rc = VTAG_OK;
-    if (o->format == VTAG_OUTPUT_CSV) {
+    if (o->path && strcmp(o->path, "-") == 0) out->o.path = NULL; /* --output -: the stream */
+    o = &out->o;
+    int rc = o->path || o->stream ? VTAG_OK : vtag_fail(err, VTAG_ERR_ARG, "an output needs a path or a stream");
+    if (!rc && o->format == VTAG_OUTPUT_CSV) {
         const char **names = malloc((size_t)(o->n_columns ? o->n_columns : 1) * sizeof *names);
         for (int i = 0; names && i < o->n_columns; i++) names[i] = o->columns[i].name;
         char *row = NULL;
