@@ -69,6 +69,9 @@ typedef struct vtag_tag_result {
     int64_t n_tags;
     vtag_tag_frame *frames;     /* (n_frames) the captions, frame order */
     int64_t n_frames;
+    int64_t damaged_packets;    /* packets of the video that could not be read (video.h's
+                                   stats); -1 (what the builders set): not known, and the
+                                   line leaves it out */
     void *storage;              /* private */
 } vtag_tag_result;
 
@@ -114,7 +117,8 @@ void vtag_tag_result_free(vtag_tag_result *r);
 #define VTAG_TAG_LINE_MAX ((size_t)4 << 20)
 
 /* The JSON line (no newline) of a result, malloc'd: {"video", "class1",
- * "class2", "tags", "labels", "frames"} or {"video", "error"}; a line longer
+ * "class2", "tags", "labels", "frames", "damaged_packets" (when known)} or
+ * {"video", "error"}; a line longer
  * than VTAG_TAG_LINE_MAX is VTAG_ERR_ARG. */
 int vtag_tag_to_json(const vtag_tag_result *r, char **line, vtag_error *err);
 /* Writes the line and a newline to f, and flushes (lines are streamed). */

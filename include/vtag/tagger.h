@@ -39,6 +39,8 @@ typedef struct vtag_tagger_options {
     int64_t size;
     int beam;           /* 0 or 1: greedy; K > 1: beam search of width K */
     int decode_threads; /* FFmpeg decoder threads (0: FFmpeg's choice) */
+    const char *protocols; /* what a video may be read through (vtag_video_options.protocols;
+                              NULL: VTAG_VIDEO_PROTOCOLS_DEFAULT); kept, not copied */
 } vtag_tagger_options;
 
 void vtag_tagger_options_default(vtag_tagger_options *o);

@@ -69,9 +69,37 @@ typedef struct vtag_video_options {
     int64_t size;                 /* S, output frames are S×S RGB; default 224 */
     int threads;                  /* decoder threads; 0: FFmpeg picks (one per core) */
     vtag_video_strategy strategy; /* default AUTO */
+    const char *protocols;        /* the protocols a video may be read through (below); NULL
+                                     (default): VTAG_VIDEO_PROTOCOLS_DEFAULT. Not copied. */
 } vtag_video_options;
 
 void vtag_video_options_default(vtag_video_options *o);
+
+/* ---- inputs ----------------------------------------------------------------
+ * A video is named by a local path, by "-" (the standard input: FFmpeg's
+ * pipe:0, read once), by "pipe:N" or "file:PATH", or by a URL
+ * "scheme://…" of an FFmpeg protocol; any other ':' belongs to a file name
+ * ("http:clip.mp4" is a local file). The
+ * protocols allowed are a comma-separated list of FFmpeg protocol names
+ * ("file" is every local path); each brings the transports FFmpeg builds it
+ * on (https: tls, tcp), and everything FFmpeg opens for the input (a
+ * redirect, a playlist's segments) is held to them (protocol_whitelist). A
+ * local file or a pipe is read alone: a playlist in it opens nothing else.
+ * A name whose protocol is not allowed fails with VTAG_ERR_ARG, "NAME:
+ * protocol 'rtmp' is not allowed (--allow-protocols)". An input that cannot
+ * seek (a pipe) is decoded through, never seeked; one of unknown duration
+ * read from a pipe can only be sampled by keyframes or scene. Network reads
+ * give up after 60 s without data. */
+#define VTAG_VIDEO_PROTOCOLS_DEFAULT "file,pipe,http,https"
+#define VTAG_VIDEO_PROTOCOLS_MAX 256 /* bytes of a list, with its NUL */
+/* The protocol a name reads through (into proto, cap bytes): "pipe" for "-"
+ * and "pipe:N", the scheme of "scheme://…" lower-cased, else "file". */
+void vtag_video_input_protocol(const char *name, char *proto, size_t cap);
+/* A list of protocol names: non-empty, [a-z0-9+.-] names separated by
+ * commas, shorter than VTAG_VIDEO_PROTOCOLS_MAX; VTAG_ERR_ARG otherwise. */
+int vtag_video_protocols_check(const char *list, vtag_error *err);
+/* Whether the list holds proto. */
+int vtag_video_protocol_allowed(const char *list, const char *proto);
 
 /* ---- probing --------------------------------------------------------------- */
 /* The largest picture vtag decodes: 8K (8192×4320, 7680×4320), up to 8192
@@ -102,6 +130,8 @@ typedef struct vtag_video_info {
  * decoding). Errors: VTAG_ERR_IO (cannot open), VTAG_ERR_FORMAT (not a media
  * file, or no video stream), VTAG_ERR_UNSUPPORTED (no decoder). */
 int vtag_video_probe(const char *path, vtag_video_info *info, vtag_error *err);
+/* The same with o's protocols (o NULL: the defaults; the rest of o is unused). */
+int vtag_video_probe_with(const char *path, const vtag_video_options *o, vtag_video_info *info, vtag_error *err);
 
 /* The probe line of a video (docs/FORMATS.md, "probe output"; no newline):
  *   {"video", "container", "codec", "duration_seconds", "frame_rate", "width",

@@ -78,7 +78,8 @@ int vtag_tag_to_json(const vtag_tag_result *r, char **line, vtag_error *err)
               json_object_set_new(o, "class2", str_or_null(r->class2)) ||
               json_object_set_new(o, "tags", label_list(r->tags, r->n_tags)) ||
               json_object_set_new(o, "labels", label_list(r->labels, r->n_labels)) ||
-              json_object_set_new(o, "frames", frame_list(r->frames, r->n_frames));
+              json_object_set_new(o, "frames", frame_list(r->frames, r->n_frames)) ||
+              (r->damaged_packets >= 0 && json_object_set_new(o, "damaged_packets", json_integer(r->damaged_packets)));
     }
     if (!bad) *line = json_dumps(o, TAG_JSON_FLAGS);
     json_decref(o);

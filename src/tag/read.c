@@ -136,7 +136,7 @@ static int class_field(const reader *rd, json_t *obj, const char *key, const cha
 
 static int parse_line(const reader *rd, json_t *obj, vtag_tag_result *r)
 {
-    static const char *const known_ok[] = {"video", "class1", "class2", "tags", "labels", "frames", NULL};
+    static const char *const known_ok[] = {"video", "class1", "class2", "tags", "labels", "frames", "damaged_packets", NULL};
     static const char *const known_err[] = {"video", "error", NULL};
     json_t *video = json_object_get(obj, "video"), *error = json_object_get(obj, "error");
     if (!video) return rd_fail(rd, VTAG_ERR_FORMAT, "missing field \"video\"");
@@ -161,9 +161,13 @@ static int parse_line(const reader *rd, json_t *obj, vtag_tag_result *r)
     if (!rc) rc = read_labels(rd, json_object_get(obj, "tags"), "tags", &tags, &n_tags);
     if (!rc && json_object_get(obj, "labels")) rc = read_labels(rd, json_object_get(obj, "labels"), "labels", &labels, &n_labels);
     if (!rc && json_object_get(obj, "frames")) rc = read_frames(rd, json_object_get(obj, "frames"), &frames, &tok, &n_frames);
+    json_t *dmg = json_object_get(obj, "damaged_packets");
+    if (!rc && dmg && !(json_is_integer(dmg) && json_integer_value(dmg) >= 0))
+        rc = rd_fail(rd, VTAG_ERR_FORMAT, "field \"damaged_packets\" must be an integer >= 0");
     if (!rc && vtag_tag_result_make(r, json_string_value(video), c1, c2, labels ? labels : tags, labels ? n_labels : n_tags,
                                     tags, n_tags, frames, n_frames, &e2))
         rc = rd_fail(rd, e2.code, "%s", e2.msg);
+    if (!rc && dmg) r->damaged_packets = (int64_t)json_integer_value(dmg);
     free(tags);
     free(labels);
     free(frames);

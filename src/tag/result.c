@@ -33,6 +33,7 @@ static int result_alloc(vtag_tag_result *r, const char *video, const char *error
                         int64_t n_frames, vtag_error *err)
 {
     memset(r, 0, sizeof *r);
+    r->damaged_packets = -1;
     if (!video || !video[0]) return vtag_fail(err, VTAG_ERR_ARG, "tag result: empty video name");
     int rc = check_labels(labels, n_labels, "labels", err);
     if (!rc) rc = check_labels(tags, n_tags, "tags", err);

@@ -79,6 +79,7 @@ int vtag_tagger_open(vtag_tagger_t **out, vtag_ctx *ctx, const vtag_tagger_optio
     vtag_video_options_default(&t->vopt);
     t->vopt.size = 0;
     t->vopt.threads = o->decode_threads;
+    t->vopt.protocols = o->protocols;
     t->beam = o->beam;
     int rc = 0;
     if (o->dir) {
@@ -270,6 +271,7 @@ int vtag_tagger_worker_tag(vtag_tagger_worker *w, vtag_ctx *ctx, const char *pat
     if (!rc)
         rc = vtag_tag_aggregate_seq(result, path, r.pts_seconds, r.seq, r.len, NULL, r.n_frames, r.max_length,
                                     vtag_tagger_tokens(t), vtag_tagger_vocab_size(t), opts, err);
+    if (!rc) result->damaged_packets = r.damaged_packets; /* into the tag line */
     if (stats)
         *stats = (vtag_tagger_stats){r.n_frames, r.damaged_packets, r.seconds_decode, r.seconds_backbone,
                                      r.seconds_caption};

@@ -71,20 +71,15 @@ static int no_video_error(const vv_input *in, const char *path, vtag_error *err)
                      other);
 }
 
-/* What may be opened as a video: a regular file (FFmpeg's open would block
- * on a FIFO without a writer, and read a device without end) whose name is
- * valid UTF-8 (outputs write it into JSON). Reading URLs or "-" would be
- * admitted here, by name. */
-static int check_path(const char *path, vtag_error *err)
+/* What may be opened as a local video: a regular file (FFmpeg's open would
+ * block on a FIFO without a writer, and read a device without end). */
+static int check_file(const char *name, const char *path, vtag_error *err)
 {
-    size_t n = strlen(path);
-    if (vtag_utf8_valid_prefix(path, n) != n)
-        return vtag_fail(err, VTAG_ERR_ARG, "%s: the file name is not valid UTF-8", path);
     int rc = vtag_file_check_regular(path, err);
     if (rc) return rc;
     struct stat sb;
-    if (stat(path, &sb) != 0) return vtag_fail(err, VTAG_ERR_IO, "%s: %s", path, strerror(errno));
-    if (sb.st_size == 0) return vtag_fail(err, VTAG_ERR_FORMAT, "%s: empty file (0 bytes)", path);
+    if (stat(path, &sb) != 0) return vtag_fail(err, VTAG_ERR_IO, "%s: %s", name, strerror(errno));
+    if (sb.st_size == 0) return vtag_fail(err, VTAG_ERR_FORMAT, "%s: empty file (0 bytes)", name);
     return VTAG_OK;
 }
 
@@ -104,30 +99,138 @@ static int find_stream_info(AVFormatContext *fmt)
     return ret;
 }
 
-/* FFmpeg reads only the file it was given. A "video" may be a playlist (HLS,
+/* ---- what a name opens ------------------------------------------------------ */
+
+#define SCHEME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-."
+
+/* The scheme of name ("http" of "http://…") into buf, or 0 when name has no
+ * "scheme:" prefix. */
+static size_t scheme_of(const char *name, char *buf, size_t cap)
+{
+    size_t n = strspn(name, SCHEME_CHARS);
+    if (n == 0 || name[n] != ':' || n >= cap) return 0;
+    memcpy(buf, name, n);
+    buf[n] = 0;
+    for (size_t i = 0; i < n; i++)
+        if (buf[i] >= 'A' && buf[i] <= 'Z') buf[i] = (char)(buf[i] - 'A' + 'a');
+    return n;
+}
+
+/* A ':' in a file name is no protocol ("http:clip.mp4" is a file): only
+ * "scheme://", and FFmpeg's "pipe:N" and "file:PATH", name one. */
+void vtag_video_input_protocol(const char *name, char *proto, size_t cap)
+{
+    char s[32];
+    const char *p = "file";
+    if (strcmp(name, "-") == 0 || strncmp(name, "pipe:", 5) == 0) p = "pipe";
+    else if (scheme_of(name, s, sizeof s) && strncmp(name + strlen(s), "://", 3) == 0) p = s;
+    if (cap) snprintf(proto, cap, "%s", p);
+}
+
+/* Whether the comma-separated list holds name. */
+static int list_has(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        size_t k = strcspn(p, ",");
+        if (k == n && strncmp(p, name, n) == 0) return 1;
+        p += k + (p[k] == ',');
+    }
+    return 0;
+}
+
+int vtag_video_protocol_allowed(const char *list, const char *proto)
+{
+    return list && proto && list_has(list, proto);
+}
+
+int vtag_video_protocols_check(const char *list, vtag_error *err)
+{
+    if (!list || !*list) return vtag_fail(err, VTAG_ERR_ARG, "protocols: the list is empty");
+    if (strlen(list) >= VTAG_VIDEO_PROTOCOLS_MAX)
+        return vtag_fail(err, VTAG_ERR_ARG, "protocols: the list is longer than %d bytes", VTAG_VIDEO_PROTOCOLS_MAX - 1);
+    for (const char *p = list; *p;) {
+        size_t k = strcspn(p, ",");
+        if (k == 0 || strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789+-.") < k)
+            return vtag_fail(err, VTAG_ERR_ARG,
+                             "protocols: '%.*s' is not a protocol name (lower-case names separated by commas)",
+                             (int)(k > 64 ? 64 : k), p);
+        p += k + (p[k] == ',');
+        if (p[-1] == ',' && !*p) return vtag_fail(err, VTAG_ERR_ARG, "protocols: the list ends with a comma");
+    }
+    return VTAG_OK;
+}
+
+/* The protocols FFmpeg builds a listed one on: they join protocol_whitelist
+ * (the list names what the user reaches, not its transport). */
+static const char *transport_of(const char *proto)
+{
+    static const char *const table[][2] = {
+        {"http", "tcp"},  {"https", "tls,tcp"}, {"rtmp", "tcp"}, {"rtmps", "tls,tcp"},
+        {"rtsp", "tcp,udp,rtp"}, {"ftp", "tcp"},  {"tls", "tcp"},  {"hls", "http,https,tls,tcp"},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (strcmp(table[i][0], proto) == 0) return table[i][1];
+    return NULL;
+}
+
+/* FFmpeg's protocol_whitelist for the allowed list: each name, then its transports. */
+static void whitelist_of(const char *list, char *out, size_t cap)
+{
+    size_t len = 0;
+    out[0] = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (const char *p = list; *p;) {
+            size_t k = strcspn(p, ",");
+            char name[64];
+            snprintf(name, sizeof name, "%.*s", (int)(k < sizeof name ? k : sizeof name - 1), p);
+            p += k + (p[k] == ',');
+            const char *add = pass == 0 ? name : transport_of(name);
+            for (const char *q = add; q && *q;) {
+                size_t m = strcspn(q, ",");
+                char one[64];
+                snprintf(one, sizeof one, "%.*s", (int)(m < sizeof one ? m : sizeof one - 1), q);
+                q += m + (q[m] == ',');
+                if (list_has(out, one) || len + m + 2 > cap) continue;
+                len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? "," : "", one);
+            }
+        }
+}
+
+/* FFmpeg reads only what it was given. A "video" may be a playlist (HLS,
  * DASH) or another demuxer's list of files, which makes FFmpeg open further
  * files or URLs named inside it: a way for a hostile input to read other
  * local files, or reach the network, from a tagging service. Every open goes
- * through gate_open, which allows the input's own "file:" URL and nothing
- * else; protocol_whitelist=file backs it up. */
+ * through gate_open. A local file (and pipe:) allows its own URL and nothing
+ * else, backed by protocol_whitelist; a network URL allows what the allowed
+ * protocols reach (a playlist's segments on the same protocols), and
+ * protocol_whitelist holds FFmpeg's own nested opens (a redirect) to them. */
 typedef struct vv_gate {
     int (*open_default)(AVFormatContext *s, AVIOContext **pb, const char *url, int flags, AVDictionary **opts);
-    char url[]; /* "file:" + the path: a ':' in a name is never a protocol */
+    int network;                              /* further URLs on the whitelist's protocols may open */
+    char whitelist[VTAG_VIDEO_PROTOCOLS_MAX * 2]; /* protocol_whitelist */
+    char url[];                               /* what was opened: "file:" + a path (a ':' in a
+                                                 name is never a protocol), "pipe:N", the URL */
 } vv_gate;
 
 static int gate_open(AVFormatContext *s, AVIOContext **pb, const char *url, int flags, AVDictionary **opts)
 {
     const vv_gate *g = s->opaque;
-    if (!g || !url || strcmp(url, g->url) != 0 || (flags & AVIO_FLAG_WRITE)) return AVERROR(EPERM);
+    if (!g || !url || (flags & AVIO_FLAG_WRITE)) return AVERROR(EPERM);
+    if (strcmp(url, g->url) != 0) {
+        const char *proto = g->network ? avio_find_protocol_name(url) : NULL;
+        if (!proto || strcmp(proto, "file") == 0 || strcmp(proto, "pipe") == 0 || !list_has(g->whitelist, proto))
+            return AVERROR(EPERM);
+    }
     return g->open_default(s, pb, url, flags, opts);
 }
 
-/* avformat_open_input of path alone (see vv_gate); in->gate is freed by
- * vv_input_close. */
-static int open_gated(vv_input *in, const char *path)
+/* avformat_open_input of url alone (see vv_gate); in->gate is freed by
+ * vv_input_close. Network reads give up after 60 s without a byte. */
+static int open_gated(vv_input *in, const char *url, const char *whitelist, int network)
 {
-    size_t len = strlen(path);
-    vv_gate *g = malloc(sizeof *g + len + sizeof "file:");
+    size_t len = strlen(url);
+    vv_gate *g = malloc(sizeof *g + len + 1);
     in->fmt = avformat_alloc_context();
     if (!g || !in->fmt) {
         free(g);
@@ -135,37 +238,76 @@ static int open_gated(vv_input *in, const char *path)
         in->fmt = NULL;
         return AVERROR(ENOMEM);
     }
-    memcpy(g->url, "file:", 5);
-    memcpy(g->url + 5, path, len + 1);
+    memcpy(g->url, url, len + 1);
+    snprintf(g->whitelist, sizeof g->whitelist, "%s", whitelist);
+    g->network = network;
     g->open_default = in->fmt->io_open;
     in->fmt->opaque = g;
     in->fmt->io_open = gate_open;
     in->gate = g;
     AVDictionary *opts = NULL;
-    int ret = av_dict_set(&opts, "protocol_whitelist", "file", 0);
+    int ret = av_dict_set(&opts, "protocol_whitelist", whitelist, 0);
+    if (ret >= 0 && network) ret = av_dict_set(&opts, "rw_timeout", "60000000", 0);
     if (ret >= 0) ret = avformat_open_input(&in->fmt, g->url, NULL, &opts);
     else avformat_free_context(in->fmt), in->fmt = NULL;
     av_dict_free(&opts);
     return ret;
 }
 
-int vv_input_open(vv_input *in, const char *path, vtag_video_info *info, vtag_error *err)
+/* Opens name as its protocol says (vtag_video_input_protocol), once it is allowed. */
+static int open_input(vv_input *in, const char *name, const char *protocols, vtag_error *err)
+{
+    size_t n = strlen(name);
+    /* outputs write the name into JSON */
+    if (vtag_utf8_valid_prefix(name, n) != n)
+        return vtag_fail(err, VTAG_ERR_ARG, "%s: the file name is not valid UTF-8", name);
+    const char *allowed = protocols ? protocols : VTAG_VIDEO_PROTOCOLS_DEFAULT;
+    int rc = vtag_video_protocols_check(allowed, err);
+    if (rc) return rc;
+    char proto[32];
+    vtag_video_input_protocol(name, proto, sizeof proto);
+    if (!list_has(allowed, proto))
+        return vtag_fail(err, VTAG_ERR_ARG, "%s: protocol '%s' is not allowed (--allow-protocols)", name, proto);
+    char *url = NULL;
+    int local = strcmp(proto, "file") == 0, pipe = strcmp(proto, "pipe") == 0;
+    if (local) {
+        const char *path = strncmp(name, "file:", 5) == 0 ? name + 5 : name;
+        if ((rc = check_file(name, path, err))) return rc;
+        if ((url = malloc(strlen(path) + sizeof "file:"))) strcat(strcpy(url, "file:"), path);
+    } else {
+        url = strdup(strcmp(name, "-") == 0 ? "pipe:0" : name);
+    }
+    if (!url) return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", name);
+    char whitelist[VTAG_VIDEO_PROTOCOLS_MAX * 2];
+    if (local || pipe) snprintf(whitelist, sizeof whitelist, "%s", proto);
+    else whitelist_of(allowed, whitelist, sizeof whitelist);
+    int ret = open_gated(in, url, whitelist, !local && !pipe);
+    free(url);
+    in->reopen = !pipe;
+    if (ret < 0) {
+        vv_input_close(in);
+        int code = (ret == AVERROR(ENOENT) || ret == AVERROR(EACCES) || ret == AVERROR(EIO) ||
+                    ret == AVERROR(ETIMEDOUT) || ret == AVERROR(ECONNREFUSED) || ret == AVERROR_HTTP_NOT_FOUND ||
+                    ret == AVERROR_HTTP_FORBIDDEN || ret == AVERROR_HTTP_SERVER_ERROR)
+                       ? VTAG_ERR_IO
+                       : VTAG_ERR_FORMAT;
+        if (local) return vtag_fail(err, code, "%s: not a media file FFmpeg can read (%s)", name, av_err2str(ret));
+        return vtag_fail(err, code, "%s: cannot read it as a video (%s)", name, av_err2str(ret));
+    }
+    in->seekable = in->fmt->pb && (in->fmt->pb->seekable & AVIO_SEEKABLE_NORMAL);
+    return VTAG_OK;
+}
+
+int vv_input_open(vv_input *in, const char *path, const char *protocols, vtag_video_info *info, vtag_error *err)
 {
     memset(in, 0, sizeof *in);
     memset(info, 0, sizeof *info);
     in->stream = -1;
     info->keyframes = -1;
 
-    int rc = check_path(path, err);
+    int rc = open_input(in, path, protocols, err);
     if (rc) return rc;
-    int ret = open_gated(in, path);
-    if (ret < 0) {
-        vv_input_close(in);
-        int code = (ret == AVERROR(ENOENT) || ret == AVERROR(EACCES) || ret == AVERROR(EIO)) ? VTAG_ERR_IO
-                                                                                                : VTAG_ERR_FORMAT;
-        return vtag_fail(err, code, "%s: not a media file FFmpeg can read (%s)", path, av_err2str(ret));
-    }
-    ret = find_stream_info(in->fmt);
+    int ret = find_stream_info(in->fmt);
     if (ret < 0) {
         vtag_fail(err, VTAG_ERR_FORMAT, "%s: cannot read the stream parameters (%s)", path, av_err2str(ret));
         vv_input_close(in);

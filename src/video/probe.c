@@ -7,8 +7,13 @@
 
 int vtag_video_probe(const char *path, vtag_video_info *info, vtag_error *err)
 {
+    return vtag_video_probe_with(path, NULL, info, err);
+}
+
+int vtag_video_probe_with(const char *path, const vtag_video_options *o, vtag_video_info *info, vtag_error *err)
+{
     vv_input in;
-    int rc = vv_input_open(&in, path, info, err);
+    int rc = vv_input_open(&in, path, o ? o->protocols : NULL, info, err);
     if (rc) return rc;
     vv_index ix;
     if ((rc = vv_index_build(&ix, &in, info, err))) goto done;

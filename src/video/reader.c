@@ -516,7 +516,7 @@ static int scan_for_duration(vtag_video_t *v, const char *path, vtag_error *err)
 {
     vv_input scan;
     vtag_video_info tmp;
-    int rc = vv_input_open(&scan, path, &tmp, err);
+    int rc = vv_input_open(&scan, path, v->opt.protocols, &tmp, err);
     if (rc) return rc;
     double end = 0.0;
     int64_t packets = 0, keys = 0;
@@ -563,9 +563,16 @@ int vtag_video_open(vtag_video_t **out, const char *path, const vtag_video_sampl
         goto fail;
     }
 
-    if ((rc = vv_input_open(&v->in, path, &v->info, err))) goto fail;
-    if (v->info.duration <= 0 && (rc = scan_for_duration(v, path, err))) goto fail;
+    if ((rc = vv_input_open(&v->in, path, v->opt.protocols, &v->info, err))) goto fail;
+    const int by_frames = v->smp.kind == VTAG_VIDEO_SAMPLE_KEYFRAMES || v->smp.kind == VTAG_VIDEO_SAMPLE_SCENE;
+    if (v->info.duration <= 0 && !v->in.reopen && !by_frames) { /* a pipe is read once */
+        rc = vtag_fail(err, VTAG_ERR_UNSUPPORTED, "%s: the stream states no duration and a pipe cannot be read twice "
+                       "to find it: sample by keyframes or scene:T, or give a file", path);
+        goto fail;
+    }
+    if (v->info.duration <= 0 && v->in.reopen && (rc = scan_for_duration(v, path, err))) goto fail;
     if ((rc = vv_index_build(&v->index, &v->in, &v->info, err))) goto fail;
+    if (!v->in.seekable) vv_index_free(&v->index); /* a pipe: decoded through, a seek back would fail */
     if ((rc = open_decoder(v, path, err))) goto fail;
     v->seek_penalty = SEEK_PENALTY + (v->dec->thread_count > 1 ? v->dec->thread_count - 1 : 0) +
                       (v->in.st->codecpar->video_delay > 0 ? v->in.st->codecpar->video_delay : 0);

@@ -18,11 +18,16 @@ typedef struct vv_input {
     double t0;        /* container start time, seconds: timeline origin */
     double first_pts; /* the stream's first presentation time on that timeline */
     void *gate;       /* private: what fmt may open (input.c) */
+    int seekable;     /* the input seeks (a file, HTTP with ranges); else the demuxer
+                         reads forward only (a pipe): no index, no seeks */
+    int reopen;       /* the input may be opened again (not a pipe: stdin is read once) */
 } vv_input;
 
-/* Opens path, finds the best video stream and fills the fields of info that
- * come from the header (everything but keyframes when the index is partial). */
-int vv_input_open(vv_input *in, const char *path, vtag_video_info *info, vtag_error *err);
+/* Opens path (a file, "-" or a URL of an allowed protocol: protocols NULL is
+ * VTAG_VIDEO_PROTOCOLS_DEFAULT), finds the best video stream and fills the
+ * fields of info that come from the header (everything but keyframes when
+ * the index is partial). */
+int vv_input_open(vv_input *in, const char *path, const char *protocols, vtag_video_info *info, vtag_error *err);
 void vv_input_close(vv_input *in);
 /* Seconds on the timeline for a timestamp in the stream's time base. */
 double vv_seconds(const vv_input *in, int64_t ts);
