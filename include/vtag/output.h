@@ -55,12 +55,13 @@ typedef struct vtag_output_opts {
 void vtag_output_opts_defaults(vtag_output_opts *o);
 
 /* The records of the commands (docs/FORMATS.md "CSV outputs"), keyed by "video":
- *   TAGS (vtag tag):                   video,class1,class2,tags,scores,frames,error
+ *   TAGS (vtag tag):                   video,class1,class2,tags,scores,frames,damaged_packets,error
  *   PREDICTIONS (vtag backbone predict): video,labels,scores,frames,error
  *   PROBES (vtag probe):               video,container,codec,duration_seconds,frame_rate,width,
  *                                      height,rotation,display_width,display_height,frames,keyframes,index
  * tags/labels and scores are ';'-joined lists in the JSON line's order, frames
- * the number of sampled frames; a video that failed has only video and error. */
+ * the number of sampled frames, damaged_packets as in the JSON line (empty
+ * when absent); a video that failed has only video and error. */
 typedef enum vtag_output_records {
     VTAG_OUTPUT_TAGS,
     VTAG_OUTPUT_PREDICTIONS,

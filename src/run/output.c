@@ -49,7 +49,7 @@ void vtag_output_opts_defaults(vtag_output_opts *o)
 static const vtag_output_column TAG_COLUMNS[] = {
     {"video", "video", NULL, 0},   {"class1", "class1", NULL, 0}, {"class2", "class2", NULL, 0},
     {"tags", "tags", "label", 0},  {"scores", "tags", "score", 0}, {"frames", "frames", NULL, 1},
-    {"error", "error", NULL, 0},
+    {"damaged_packets", "damaged_packets", NULL, 0},               {"error", "error", NULL, 0},
 };
 static const vtag_output_column PREDICTION_COLUMNS[] = {
     {"video", "video", NULL, 0},       {"labels", "labels", "label", 0}, {"scores", "labels", "score", 0},

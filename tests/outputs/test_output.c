@@ -60,18 +60,19 @@ static void test_csv_file(void)
     vtag_output_t *out = open_csv(path, 0);
     CHECK(out && vtag_output_write(out, "{\"video\": \"a,1.mp4\", \"class1\": \"x\", \"class2\": null, \"tags\": "
                                         "[{\"label\": \"x\", \"frames\": 2, \"score\": 1.0}, {\"label\": \"y\", "
-                                        "\"frames\": 1, \"score\": 0.5}], \"frames\": [{}, {}]}", &err) == 0, "%s", err.msg);
+                                        "\"frames\": 1, \"score\": 0.5}], \"frames\": [{}, {}], \"damaged_packets\": 3}", &err) == 0, "%s", err.msg);
     CHECK(out && vtag_output_write(out, "{\"video\": \"b.mp4\", \"error\": \"b.mp4: bad\"}", &err) == 0, "%s", err.msg);
     CHECK(access(path, F_OK) != 0, "the target is written only at the end");
     CHECK(vtag_output_close(&out, 1, &err) == 0 && !out, "%s", err.msg);
-    const char *want = "video,class1,class2,tags,scores,frames,error\n\"a,1.mp4\",x,,x;y,1;0.5,2,\nb.mp4,,,,,,b.mp4: bad\n";
+    const char *want = "video,class1,class2,tags,scores,frames,damaged_packets,error\n"
+                       "\"a,1.mp4\",x,,x;y,1;0.5,2,3,\nb.mp4,,,,,,,b.mp4: bad\n";
     char *got = slurp(path);
     CHECK(got && strcmp(got, want) == 0, "csv file:\n%s", got);
     CHECK(access("outputs_test.csv.partial", F_OK) != 0, "no .partial left");
 
     /* resumed (the finished file), a torn row added first: both rows kept, the torn one cut */
-    spit("outputs_test.csv.partial", "video,class1,class2,tags,scores,frames,error\n\"a,1.mp4\",x,,x;y,1;0.5,2,\n"
-                                     "\"c\nd.mp4\",,,,,,oops\n\"e.mp4");
+    spit("outputs_test.csv.partial", "video,class1,class2,tags,scores,frames,damaged_packets,error\n\"a,1.mp4\",x,,x;y,1;0.5,2,,\n"
+                                     "\"c\nd.mp4\",,,,,,,oops\n\"e.mp4");
     unlink(path);
     out = open_csv(path, 1);
     CHECK(vtag_output_kept(out) == 2, "kept %lld", (long long)vtag_output_kept(out));
@@ -81,8 +82,8 @@ static void test_csv_file(void)
     CHECK(vtag_output_write(out, "{\"video\": \"e.mp4\", \"error\": \"e\"}", &err) == 0, "%s", err.msg);
     CHECK(vtag_output_close(&out, 1, &err) == 0, "%s", err.msg);
     got = slurp(path);
-    CHECK(got && strcmp(got, "video,class1,class2,tags,scores,frames,error\n\"a,1.mp4\",x,,x;y,1;0.5,2,\n"
-                             "\"c\nd.mp4\",,,,,,oops\ne.mp4,,,,,,e\n") == 0, "resumed:\n%s", got);
+    CHECK(got && strcmp(got, "video,class1,class2,tags,scores,frames,damaged_packets,error\n\"a,1.mp4\",x,,x;y,1;0.5,2,,\n"
+                             "\"c\nd.mp4\",,,,,,,oops\ne.mp4,,,,,,,e\n") == 0, "resumed:\n%s", got);
     unlink(path);
 }
 
