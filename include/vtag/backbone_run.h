@@ -13,6 +13,7 @@
 #include "vtag/builtin.h"
 #include "vtag/core.h"
 #include "vtag/data.h"
+#include "vtag/output.h"
 #include "vtag/video.h"
 
 #ifdef __cplusplus
@@ -52,6 +53,8 @@ typedef struct vtag_builtin_run_hooks {
     void (*note)(void *user, const char *text);
     void (*epoch)(void *user, const vtag_builtin_run_epoch *r, const char *line);
     void *user;
+    /* after every training step: epoch (1-based) of epochs, frames done of the epoch's */
+    void (*step)(void *user, int epoch, int epochs, int64_t done, int64_t total);
 } vtag_builtin_run_hooks;
 
 /* Trains the built-in CNN on the frames of labels' train split: the
@@ -131,6 +134,26 @@ char *vtag_builtin_prediction_error_format(const char *video, const char *msg);
  * the video) its error line (*line NULL when even that cannot be formatted). */
 int vtag_builtin_predict_line(vtag_builtin_predictor *pr, const char *video, const vtag_video_sampler *smp, int64_t top,
                               char **line, vtag_error *err);
+
+/* ---- `vtag backbone predict`: videos in, records out ------------------------- */
+typedef struct vtag_builtin_predict_opts {
+    const char *backbone;       /* the file */
+    int threads;                /* 0: one per core */
+    vtag_video_sampler sample;
+    int64_t top;                /* labels per frame */
+    vtag_output_opts output;    /* path or stream, format, resume; its columns and key are set here */
+    /* NULL, or each video that fails (e names it) */
+    void (*failed)(void *user, const vtag_error *e);
+    void *user;
+} vtag_builtin_predict_opts;
+
+/* Opens the backbone and the output, then each video not already in a
+ * resumed output: its line, or its error line, written as it finishes; the
+ * output is finished (renamed into place) when every video was done, failed
+ * ones included. *n_failed counts the failed videos. Errors: the backbone's,
+ * the output's (a failed write stops the run). */
+int vtag_builtin_predict_run(const vtag_builtin_predict_opts *o, const char *const *videos, int64_t n,
+                             int64_t *n_failed, vtag_error *err);
 
 #ifdef __cplusplus
 }

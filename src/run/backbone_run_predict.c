@@ -1,6 +1,6 @@
 /* One video through the built-in backbone: its frames' label probabilities,
  * the video's scores (the mean of its frames' sigmoids), and the JSON line of
- * `vtag backbone predict`. */
+ * `vtag backbone predict`; the list of videos to its output (--output, --format). */
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -148,5 +148,37 @@ int vtag_builtin_predict_line(vtag_builtin_predictor *pr, const char *video, con
     if (!rc) rc = vtag_builtin_prediction_format(&p, video, line, err);
     vtag_builtin_prediction_free(&p);
     if (rc) *line = vtag_builtin_prediction_error_format(video, err->msg);
+    return rc;
+}
+
+int vtag_builtin_predict_run(const vtag_builtin_predict_opts *o, const char *const *videos, int64_t n,
+                             int64_t *n_failed, vtag_error *err)
+{
+    *n_failed = 0;
+    vtag_output_opts oo = o->output;
+    vtag_output_opts_records(&oo, VTAG_OUTPUT_PREDICTIONS);
+    vtag_builtin_predictor pr;
+    int rc = vtag_builtin_predictor_open(&pr, o->backbone, o->threads, err);
+    if (rc) return rc;
+    vtag_output_t *out = NULL;
+    rc = vtag_output_open(&out, &oo, err);
+    for (int64_t i = 0; !rc && i < n; i++) {
+        if (vtag_output_skip(out, videos[i])) continue; /* its line is kept from before */
+        char *line = NULL; /* the video's prediction, or its error line */
+        vtag_error verr = {0};
+        if (vtag_builtin_predict_line(&pr, videos[i], &o->sample, o->top, &line, &verr)) {
+            ++*n_failed;
+            if (o->failed) o->failed(o->user, &verr);
+        }
+        if (line) rc = vtag_output_write(out, line, err); /* none: failed (and said) without a line */
+        free(line);
+    }
+    vtag_error cerr = {0};
+    const int crc = vtag_output_close(&out, !rc, &cerr);
+    if (!rc && crc) {
+        if (err) *err = cerr;
+        rc = crc;
+    }
+    vtag_builtin_predictor_close(&pr);
     return rc;
 }
