@@ -125,4 +125,24 @@ int cmd_backbone_check(int argc, char **argv);
 int cmd_features_check(int argc, char **argv);
 int cmd_train_check(int argc, char **argv);
 
+/* Progress of a long command, one style for all (tools/progress.c): on a
+ * terminal one self-rewriting bar "vtag CMD: STAGE [####    ] 120/400 videos
+ * 3.2/s  ETA 1:27"; otherwise one line "vtag CMD: STAGE 120/400 videos 3.2/s
+ * ETA 1:27" at most every CLI_PROGRESS_SECONDS (VTAG_PROGRESS_SECONDS in the
+ * environment changes it); nothing in the first 2 s of a run. off: --quiet,
+ * or not rank 0. The rate counts from the call before the stage changed. */
+#define CLI_PROGRESS_SECONDS 5.0
+typedef struct cli_progress {
+    const char *cmd, *unit;
+    int tty, off, shown;
+    double every, start, stage_t0, last_call, last_line; /* vtag_seconds() */
+    int64_t done;
+    char stage[64];
+} cli_progress;
+void cli_progress_start(cli_progress *p, const char *cmd, const char *unit, int off);
+/* stage: "epoch 3/25 (scst)", or NULL. Cheap: call it as often as there is news. */
+void cli_progress_show(cli_progress *p, const char *stage, int64_t done, int64_t total);
+/* Removes the bar from the terminal, before any other line is printed. */
+void cli_progress_clear(cli_progress *p);
+
 #endif

@@ -143,33 +143,31 @@ int cmd_backbone_check(int argc, char **argv)
     return argc >= 2 && strcmp(argv[1], "train") == 0 && parse_train(argc - 1, argv + 1, &a) == 0 ? 0 : -1;
 }
 
-/* user: the time of the last line (no terminal: one line per 10 s) */
+/* user: the progress of the run (frames decoded, then the epochs' steps) */
 static void show_frames(void *user, vtag_data_split split, int64_t done, int64_t total)
 {
-    double *last = user;
-    const char *what = split == VTAG_DATA_SPLIT_TRAIN ? "decoding training frames" : "decoding validation frames";
-    double t = vtag_seconds();
-    if (isatty(2)) {
-        int width = 30, fill = (int)(width * done / (total ? total : 1));
-        fprintf(stderr, "\r%s [%.*s%*s] %lld/%lld videos ", what, fill, "##############################",
-                width - fill, "", (long long)done, (long long)total);
-        if (done == total) fputs("\r\033[K", stderr);
-        fflush(stderr);
-    } else if (t - *last >= 10.0 && done < total) {
-        fprintf(stderr, "vtag backbone: %s: %lld/%lld videos\n", what, (long long)done, (long long)total);
-        *last = t;
-    }
+    ((cli_progress *)user)->unit = "videos";
+    cli_progress_show(user, split == VTAG_DATA_SPLIT_TRAIN ? "decoding training frames" : "decoding validation frames",
+                      done, total);
+}
+
+static void show_step(void *user, int epoch, int epochs, int64_t done, int64_t total)
+{
+    char stage[64];
+    snprintf(stage, sizeof stage, "epoch %d/%d", epoch, epochs);
+    ((cli_progress *)user)->unit = "frames";
+    cli_progress_show(user, stage, done, total);
 }
 
 static void show_note(void *user, const char *text)
 {
-    (void)user;
+    cli_progress_clear(user);
     cli_note(CMD, "%s", text);
 }
 
 static void show_epoch(void *user, const vtag_builtin_run_epoch *r, const char *line)
 {
-    (void)user, (void)r;
+    (void)r, cli_progress_clear(user);
     fprintf(stderr, "%s\n", line);
 }
 
@@ -190,9 +188,11 @@ static int cmd_train_backbone(int argc, char **argv)
     if (!status && spath && !vtag_ctx_init(&ctx, a.threads, a.seed, &err) &&
         !vtag_data_read_labels(&labels, a.labels, NULL, &err) &&
         !(status = cli_check_outputs_videos(CMD, outs, 3, &labels, 0))) {
-        double last = vtag_seconds();
-        const vtag_builtin_run_hooks hooks = {show_frames, show_note, show_epoch, &last};
+        cli_progress bar;
+        cli_progress_start(&bar, "backbone", "frames", 0);
+        const vtag_builtin_run_hooks hooks = {show_frames, show_note, show_epoch, &bar, show_step};
         if (vtag_builtin_run(&ctx, &labels, &a.o, &hooks, &err)) status = CLI_EXIT_FAIL;
+        cli_progress_clear(&bar);
     } else if (!status) status = CLI_EXIT_FAIL;
     if (status == CLI_EXIT_FAIL && err.msg[0]) cli_error(CMD, "%s", err.msg);
     free(spath);

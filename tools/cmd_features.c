@@ -48,36 +48,21 @@ static void help(FILE *out)
             "\n"
             "Under mpirun -np N, video i is done by rank i mod N and rank 0 writes F and prints:\n"
             "the same file, messages and exit code as one process; threads per rank: its cores - 1.\n"
-            "Progress on stderr: a bar when stderr is a terminal, else a line every 10 s.\n"
+            "Progress on stderr: a bar when stderr is a terminal, else a line every 5 s (VTAG_PROGRESS_SECONDS).\n"
             "exit codes: 0 written, 1 bad input / a video failed / I/O error (nothing written), 2 usage.\n");
 }
 
 typedef struct progress {
-    int tty, quiet;
-    double last; /* seconds of the last line (not a terminal) */
+    cli_progress bar;
     const char *labels;
 } progress;
 
 static void show(void *user, const vtag_features_progress *p)
 {
     progress *pg = user;
+    if (p->skipped || p->final) cli_progress_clear(&pg->bar);
     if (p->skipped) cli_error(CMD, "skipped: %s (%s:%lld)", p->skipped->msg, pg->labels, (long long)p->line);
-    if (pg->quiet) return;
-    const double dt = p->seconds;
-    const double fps = dt > 0 ? (double)p->rows / dt : 0,
-                 eta = p->done ? dt * (double)(p->total - p->done) / (double)p->done : 0;
-    if (pg->tty) {
-        int width = 30, fill = (int)(width * p->done / (p->total ? p->total : 1));
-        fprintf(stderr, "\rfeatures [%.*s%*s] %lld/%lld videos  %.1f frames/s  ETA %.0f s ", fill,
-                "##############################", width - fill, "", (long long)p->done, (long long)p->total, fps,
-                eta);
-        if (p->final) fputs("\r\033[K", stderr);
-        fflush(stderr);
-    } else if (!p->final && dt - pg->last >= 10.0) {
-        fprintf(stderr, "vtag features: %lld/%lld videos, %.1f frames/s, ETA %.0f s\n", (long long)p->done,
-                (long long)p->total, fps, eta);
-        pg->last = dt;
-    }
+    if (!p->final) cli_progress_show(&pg->bar, NULL, p->done, p->total);
 }
 
 typedef struct feat_args {
@@ -202,7 +187,8 @@ int cmd_features(int argc, char **argv)
     if (!status)
         status = cli_agreed(CMD, c, vtag_data_read_labels(&labels, a.labels, NULL, &err) ? CLI_EXIT_FAIL : 0, &err);
     if (!status) status = cli_agreed(CMD, c, rank == 0 ? cli_check_outputs_videos(CMD, outs, 1, &labels, 0) : 0, NULL);
-    progress pg = {isatty(2), a.quiet, 0.0, a.labels};
+    progress pg = {.labels = a.labels};
+    cli_progress_start(&pg.bar, CMD, "videos", a.quiet || rank != 0);
     a.o.progress = show;
     a.o.user = &pg;
     a.o.cluster = c;

@@ -150,11 +150,12 @@ static const char *strategy_name(vtag_video_strategy s)
 typedef struct shown {
     int verbose;
     int fatal; /* the run's error was printed with its video */
+    int64_t n; /* videos */
+    cli_progress bar;
 } shown;
 
-static void video_done(void *user, const vtag_frames_video *v)
+static void report(shown *sh, const vtag_frames_video *v)
 {
-    shown *sh = user;
     const vtag_video_stats *st = &v->stats;
     if (v->status) cli_error("frames", "%s", v->err.msg);
     sh->fatal |= v->fatal;
@@ -174,6 +175,14 @@ static void video_done(void *user, const vtag_frames_video *v)
                  (long long)st->packets_read, (long long)st->frames_decoded, (long long)st->frames_converted,
                  (long long)st->cost_plan, (long long)st->cost_seek, (long long)st->cost_linear);
     }
+}
+
+static void video_done(void *user, const vtag_frames_video *v)
+{
+    shown *sh = user;
+    cli_progress_clear(&sh->bar);
+    report(sh, v);
+    cli_progress_show(&sh->bar, NULL, v->index + 1, sh->n);
 }
 
 int cmd_frames(int argc, char **argv)
@@ -202,12 +211,14 @@ int cmd_frames(int argc, char **argv)
         free(a.videos);
         return CLI_EXIT_USAGE;
     }
-    shown sh = {a.verbose, 0};
+    shown sh = {.verbose = a.verbose, .n = a.n_videos};
+    cli_progress_start(&sh.bar, "frames", "videos", 0);
     a.o.video_done = video_done;
     a.o.user = &sh;
     vtag_frames_result res;
     vtag_error err = {0};
     int rc = vtag_frames_extract(a.videos, a.n_videos, a.out_dir, &a.o, &res, &err);
+    cli_progress_clear(&sh.bar);
     if (rc && !sh.fatal) cli_error("frames", "%s", err.msg);
     free(a.videos);
     if (rc) return rc == VTAG_ERR_ARG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "vtag/trainer.h"
@@ -177,31 +176,32 @@ int cmd_train_check(int argc, char **argv)
     return parse(argc, argv, &a) == 0 ? 0 : -1;
 }
 
-/* What the callbacks print to: the terminal's progress line; where the run is. */
+/* What the callbacks print to: the progress; where the run is. */
 typedef struct shown {
-    int tty, epochs;
+    int epochs;
     const vtag_trainer_opts *o;
+    cli_progress bar;
     cli_where where;
 } shown;
 
 static void show_progress(void *user, int epoch, int64_t done, int64_t total, double loss)
 {
     shown *p = user;
-    cli_where_set(&p->where, epoch + 1, vtag_trainer_is_scst(p->o, epoch), done, total);
-    if (!p->tty) return;
-    int width = 30, fill = (int)(width * done / (total ? total : 1));
-    fprintf(stderr, "\repoch %d/%d [%.*s%*s] %lld/%lld rows  loss %.4f ", epoch + 1, p->epochs, fill,
-            "##############################", width - fill, "", (long long)done, (long long)total, loss);
-    fflush(stderr);
+    (void)loss;
+    const int scst = vtag_trainer_is_scst(p->o, epoch);
+    cli_where_set(&p->where, epoch + 1, scst, done, total);
+    char stage[64];
+    snprintf(stage, sizeof stage, "epoch %d/%d (%s)", epoch + 1, p->epochs, scst ? "scst" : "xe");
+    cli_progress_show(&p->bar, stage, done, total);
 }
 
 /* An epoch's record: one line to stderr (the trainer appends it to --log). */
 static int show_record(void *user, const vtag_trainer_record *r, vtag_error *err)
 {
     (void)err;
-    const shown *p = user;
+    shown *p = user;
     char line[VTAG_TRAINER_LINE_MAX];
-    if (p->tty) fputs("\r\033[K", stderr);
+    cli_progress_clear(&p->bar);
     fprintf(stderr, "%s\n", vtag_trainer_format_record(r, line));
     return 0;
 }
@@ -226,7 +226,8 @@ int cmd_train(int argc, char **argv)
     if (cli_stop_message("train", &p.where)) return CLI_EXIT_FAIL;
     int rc = vtag_cluster_open(&a.o.cluster, &err);
     const int rank0 = (p.where.rank = vtag_cluster_rank(a.o.cluster)) == 0;
-    p.tty = rank0 && isatty(2), p.where.ranks = vtag_cluster_size(a.o.cluster);
+    p.where.ranks = vtag_cluster_size(a.o.cluster);
+    cli_progress_start(&p.bar, "train", "rows", !rank0);
     if (!rc) rc = vtag_trainer_open(&t, &a.o, &err);
     if (!rc) {
         if (rank0 && vtag_trainer_resumed(t))
@@ -236,7 +237,7 @@ int cmd_train(int argc, char **argv)
             cli_note("train", "%s not found, starting from scratch", vtag_trainer_state_file(t));
         const vtag_trainer_callbacks cb = {show_progress, NULL, show_record, &p};
         rc = vtag_trainer_run(t, &cb, &err);
-        if (rc && p.tty) fputs("\r\033[K", stderr);
+        cli_progress_clear(&p.bar);
     }
     /* Under mpirun rank 0 prints; a failure all ranks agreed on is its to report, one rank's own ends the job. */
     const int together = vtag_cluster_failed_together(a.o.cluster);

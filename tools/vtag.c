@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "vtag/cluster.h"
 #include "vtag/core.h"
+#include "vtag/video.h"
 
 static const cli_command commands[] = {
     {"inspect", "list the tensors and metadata of a safetensors file", cmd_inspect},
@@ -73,6 +74,8 @@ int main(int argc, char **argv)
                            "their work out over MPI ranks)");
         return CLI_EXIT_USAGE;
     }
+    /* FFmpeg's own log stays silent in every command; --verbose raises it. */
+    vtag_video_set_log(VTAG_VIDEO_LOG_QUIET);
     for (int i = 0; i < n_commands; i++)
         /* Every write to stdout is checked here, once for all commands: a full disk or a
          * closed pipe is a failure with a message, never a silent exit 0. */

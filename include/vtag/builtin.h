@@ -202,6 +202,8 @@ typedef struct vtag_builtin_train_opts {
     int flip;       /* random horizontal flips (1) */
     int64_t shift;  /* random translations of up to ±shift pixels (S/16) */
     int epochs;     /* for the schedule */
+    vtag_builtin_progress progress; /* after every step: frames done, frames of the epoch (NULL: none) */
+    void *user;                     /* progress's */
 } vtag_builtin_train_opts;
 
 void vtag_builtin_train_opts_default(vtag_builtin_train_opts *o);

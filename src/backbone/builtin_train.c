@@ -16,6 +16,7 @@ void vtag_builtin_train_opts_default(vtag_builtin_train_opts *o)
     o->flip = 1;
     o->shift = -1; /* S/16 */
     o->epochs = 1;
+    o->progress = NULL, o->user = NULL;
 }
 
 /* rgb [S,S,3] → out [3,S,S] normalised, mirrored when flip, shifted by (dy, dx)
@@ -92,6 +93,7 @@ int vtag_builtin_train_epoch(vtag_ctx *ctx, vtag_builtin *m, vtag_adam *adam, co
         vtag_adam_update(adam, &m->params, lr, ctx->threads);
         sum += loss;
         st->frames += nb;
+        if (o->progress) o->progress(o->user, st->frames, n % B == 1 ? n - 1 : n);
     }
     st->loss = steps ? sum / (double)steps : 0;
     st->seconds = vtag_seconds() - t0;

@@ -75,6 +75,17 @@ static void relay_progress(void *user, int64_t done, int64_t total)
     r->hooks->progress(r->hooks->user, r->split, done, total);
 }
 
+typedef struct step_relay {
+    const vtag_builtin_run_hooks *hooks;
+    int epoch, epochs;
+} step_relay;
+
+static void relay_step(void *user, int64_t done, int64_t total)
+{
+    const step_relay *r = user;
+    r->hooks->step(r->hooks->user, r->epoch, r->epochs, done, total);
+}
+
 /* Everything the run holds, freed in one place. */
 typedef struct run_state {
     vtag_builtin m;
@@ -133,7 +144,10 @@ static int epoch_run(vtag_ctx *ctx, const vtag_data_labels *labels, const vtag_b
                      double *best, vtag_error *err)
 {
     vtag_builtin_epoch_stats st;
-    int rc = vtag_builtin_train_epoch(ctx, &s->m, adam, &s->train, labels, s->index, &o->train, epoch, &st, err);
+    step_relay relay = {h, epoch + 1, o->train.epochs};
+    vtag_builtin_train_opts to = o->train;
+    if (h && h->step) to.progress = relay_step, to.user = &relay;
+    int rc = vtag_builtin_train_epoch(ctx, &s->m, adam, &s->train, labels, s->index, &to, epoch, &st, err);
     if (rc) {
         /* nothing of this epoch is saved or logged: the checkpoint and the state are the last good ones */
         if (rc == VTAG_ERR_DIVERGED) vtag_diverged_at(err, "epoch", epoch, o->out);

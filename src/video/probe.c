@@ -1,5 +1,6 @@
 /* vtag_video_probe: header facts plus the keyframe count, from the index
  * when it lists every packet, else from one decode-free pass over the file. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -46,7 +47,17 @@ void vtag_video_versions(char *buf, int64_t cap)
              AV_VERSION_MAJOR(u), AV_VERSION_MINOR(u), AV_VERSION_MICRO(u));
 }
 
+/* Every line FFmpeg logs passes here: the level set below is the one filter
+ * (FFmpeg's own state, not vtag's), so a library or thread that logs at a
+ * level of its own choosing is silenced as well. */
+static void log_line(void *avcl, int level, const char *fmt, va_list vl)
+{
+    if (level > av_log_get_level()) return;
+    av_log_default_callback(avcl, level, fmt, vl);
+}
+
 void vtag_video_set_log(vtag_video_log level)
 {
     av_log_set_level(level == VTAG_VIDEO_LOG_WARNING ? AV_LOG_WARNING : AV_LOG_QUIET);
+    av_log_set_callback(log_line);
 }

@@ -121,7 +121,7 @@ static int train(const char *out, int epochs, int resume, int snapshot, seen *s,
     memset(&labels, 0, sizeof labels);
     memset(s, 0, sizeof *s);
     s->snapshot = snapshot;
-    const vtag_builtin_run_hooks hooks = {on_progress, on_note, on_epoch, s};
+    const vtag_builtin_run_hooks hooks = {on_progress, on_note, on_epoch, s, NULL};
     int rc = vtag_ctx_init(&ctx, 1, 5, err);
     if (!rc) rc = vtag_data_read_labels(&labels, labels_path, NULL, err);
     if (!rc) rc = vtag_builtin_run(&ctx, &labels, &o, &hooks, err);
