@@ -58,7 +58,7 @@ static int help(FILE *out)
             "  --launcher CMD       run the features and training stages under CMD (\"mpirun -np 4 -H a,b\")\n"
             "  --micro-batches M    vtag train's: a step's gradient from M micro-batches (same M, same results)\n"
             "  --restart            forget what DIR holds and start again\n"
-            "  --dry-run            print each stage's time on this machine (timed on a few videos, one epoch\n"
+            "  --dry-run            print each stage's time on this machine (timed on a few videos, two epochs\n"
             "                       each, in a temporary folder) and the total; writes nothing in DIR\n"
             "  --skip-bad           leave out the labelled videos that cannot be opened (checked before\n"
             "                       the first stage; without it they are named and nothing runs)\n"

@@ -267,12 +267,13 @@ void vtag_run_stage_argv(vtag_run_argv *c, const vtag_run_stage *s, const vtag_r
  * machine, measured by running the plan's own stage commands (one process,
  * no launcher) on a calibration corpus of `videos` of the labelled videos
  * (bad ones left out; each split in proportion, at least one of each split
- * that has videos, two for train) with one epoch each, in a temporary folder
- * under tmp_dir that is removed after, and scaled: a features stage by its
- * split's videos; the backbone's decoding and validation by the videos and
- * its epoch (the epoch line's seconds) by the training videos and the
- * epochs; XE and SCST likewise, their training by the training videos and
- * validation by the validation videos, times the epochs. */
+ * that has videos, two for train) with two epochs each, in a temporary folder
+ * under tmp_dir that is removed after, and scaled: a features stage as F + c
+ * per video of its split (F and c fitted on the calibration's features
+ * stages); the backbone's epoch (its epoch line's seconds) by the training
+ * videos and the epochs, the rest of it (decoding, loading) by the train and
+ * val videos; an XE or SCST stage's fastest epoch (its log's seconds) by the
+ * training videos and the epochs, the rest (loading, validation) once. */
 typedef struct vtag_run_estimate_opts {
     int64_t videos;      /* calibration videos (24) */
     const char *tmp_dir; /* NULL: $TMPDIR, else /tmp */

@@ -1,5 +1,5 @@
 /* vtag pipeline --dry-run: each stage's time on this machine, measured by
- * running the plan's own stage commands, one epoch each, on a few of the
+ * running the plan's own stage commands, two epochs each, on a few of the
  * labelled videos in a temporary folder, and scaled to the whole run. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -16,15 +16,19 @@
 #include "vtag/trainer.h"
 #include "run_internal.h"
 
+/* Epochs of each calibration stage: the fastest is the one scaled. */
+enum { CALIBRATION_EPOCHS = 2 };
+
 void vtag_run_estimate_opts_defaults(vtag_run_estimate_opts *o)
 {
     *o = (vtag_run_estimate_opts){.videos = 24};
 }
 
-/* What a calibration stage took: wall seconds, and of them its epoch's
- * training (the epoch line's "seconds"; 0 for features). */
+/* What a calibration stage took: wall seconds; its fastest epoch's training
+ * (the epoch lines' "seconds": the first epoch also warms up; 0 for features);
+ * and the rest, the wall time less its epochs' training. */
 typedef struct measure {
-    double wall, epoch;
+    double wall, epoch, rest;
 } measure;
 
 /* Removes the calibration folder and what the stages wrote in it (files only). */
@@ -66,19 +70,20 @@ static unsigned char *pick(const vtag_run_plan *p, const vtag_data_labels *l, in
     return take;
 }
 
-/* The "seconds" of the last line of a log of JSON lines (0 without). */
-static double last_seconds(const char *path)
+/* The fastest and the sum of the "seconds" of a log of JSON lines (0 without). */
+static void epoch_seconds(const char *path, double *fastest, double *sum)
 {
-    FILE *f = fopen(path, "r");
+    FILE *f = path ? fopen(path, "r") : NULL;
     char line[4096];
-    double s = 0;
+    *fastest = *sum = 0;
     while (f && fgets(line, sizeof line, f)) {
         json_t *o = json_loads(line, 0, NULL);
-        if (json_is_number(json_object_get(o, "seconds"))) s = json_number_value(json_object_get(o, "seconds"));
+        const double s = json_number_value(json_object_get(o, "seconds"));
+        if (json_is_number(json_object_get(o, "seconds")) && (*fastest == 0 || s < *fastest)) *fastest = s;
+        *sum += s;
         json_decref(o);
     }
     if (f) fclose(f);
-    return s;
 }
 
 /* The last line of a child's output, for a calibration that failed. */
@@ -124,38 +129,69 @@ static int run_one(const vtag_run_stage *s, const vtag_run_stage_opts *so, const
         last_line(out, tail, sizeof tail);
         rc = vtag_fail(err, VTAG_ERR_IO, "calibration: 'vtag %s' failed (exit %d): %s", c.v[1], status, tail);
     }
-    m->epoch = s->kind == VTAG_RUN_STAGE_BACKBONE ? last_seconds(bb_log)
-               : s->log                           ? last_seconds(s->log)
-                                                  : 0;
-    if (m->epoch > m->wall) m->epoch = m->wall;
+    double sum;
+    epoch_seconds(s->kind == VTAG_RUN_STAGE_BACKBONE ? bb_log : s->log, &m->epoch, &sum);
+    m->rest = sum < m->wall ? m->wall - sum : 0;
     free(out);
     free(bb_log);
     return rc;
 }
 
-/* Scales the calibration's measure of stage s's kind to the plan's sizes. */
-static double scale(const vtag_run_stage *s, const measure *m, const int64_t n[3], const int64_t k[3],
-                    const vtag_run_stage_opts *so)
+/* A features stage costs F + c per video (F: the process, the backbone's load, the
+ * threads), fitted on the calibration's features stages of the most and the fewest
+ * videos; with one, or a fit that makes no sense, c = its time per video. */
+typedef struct per_video {
+    double fixed, each;
+} per_video;
+
+static per_video fit_features(const vtag_run_plan *cp, const measure *m, const int64_t k[3])
 {
-    const double tr = (double)n[0] / (double)k[0];
-    const double val = k[1] ? (double)n[1] / (double)k[1] : 0;
+    int lo = -1, hi = -1;
+    for (int i = 0; i < cp->n; i++) {
+        vtag_data_split s;
+        if (cp->stage[i].kind != VTAG_RUN_STAGE_FEATURES || vtag_data_split_parse(cp->stage[i].split, &s)) continue;
+        if (lo < 0 || k[s] < k[lo]) lo = s;
+        if (hi < 0 || k[s] > k[hi]) hi = s;
+    }
+    per_video f = {0, 0};
+    double t[3] = {0, 0, 0};
+    for (int i = 0; i < cp->n; i++) {
+        vtag_data_split s;
+        if (cp->stage[i].kind == VTAG_RUN_STAGE_FEATURES && !vtag_data_split_parse(cp->stage[i].split, &s))
+            t[s] = m[i].wall;
+    }
+    if (hi < 0) return f;
+    if (k[hi] > k[lo]) {
+        f.each = (t[hi] - t[lo]) / (double)(k[hi] - k[lo]);
+        f.fixed = t[hi] - f.each * (double)k[hi];
+    }
+    if (f.each <= 0 || f.fixed < 0) f = (per_video){0, t[hi] / (double)k[hi]};
+    return f;
+}
+
+/* Scales the calibration's measure of stage s's kind to the plan's sizes: what
+ * is done once (the process, loading, decoding the backbone's frames) stays, the
+ * epochs' training grows with the training videos and the epochs. A training
+ * stage's validation is counted once: it is small next to its epochs. */
+static double scale(const vtag_run_stage *s, const measure *m, const int64_t n[3], const int64_t k[3],
+                    const vtag_run_stage_opts *so, per_video feats)
+{
+    const double tr = (double)n[0] / (double)k[0], rest = m->rest;
     if (s->kind == VTAG_RUN_STAGE_FEATURES) {
         vtag_data_split split;
-        if (vtag_data_split_parse(s->split, &split) || !k[split]) return m->wall;
-        return m->wall * (double)n[split] / (double)k[split];
+        if (vtag_data_split_parse(s->split, &split)) return m->wall;
+        return feats.fixed + feats.each * (double)n[split];
     }
     if (s->kind == VTAG_RUN_STAGE_BACKBONE) {
         vtag_builtin_run_opts d;
         vtag_builtin_run_defaults(&d);
         const double epochs = so->backbone_epochs > 0 ? (double)so->backbone_epochs : (double)d.train.epochs;
-        /* decoding the train and val frames once, validating each epoch */
-        const double rest = m->wall - m->epoch, both = (double)(n[0] + n[1]) / (double)(k[0] + k[1]);
+        /* its frames decoded once (train and val videos), its epochs on the training frames */
+        const double both = (double)(n[0] + n[1]) / (double)(k[0] + k[1]);
         return m->epoch * tr * epochs + rest * both;
     }
-    /* XE, SCST: each epoch trains on the training rows and validates on the validation rows */
     const double epochs = (double)(s->kind == VTAG_RUN_STAGE_XE ? so->xe_epochs : so->scst_epochs);
-    const double rest = m->wall - m->epoch;
-    return epochs * (m->epoch * tr + (val > 0 ? rest * val : 0)) + (val > 0 ? 0 : rest);
+    return rest + epochs * m->epoch * tr;
 }
 
 /* The model option of a plan: "all" for every model, else the one. */
@@ -188,22 +224,24 @@ int vtag_run_estimate(const vtag_run_plan *p, const vtag_run_stage_opts *so, con
     if (!rc) rc = vtag_run_labels_write(labels, &l, take, got, err);
     vtag_data_free_labels(&l);
     free(take);
-    /* The same stages on the calibration videos, one epoch each. */
+    /* The same stages on the calibration videos, CALIBRATION_EPOCHS epochs each. */
     vtag_run_plan cp;
     memset(&cp, 0, sizeof cp);
     const int builtin = strcmp(p->settings.backbone, "built-in") == 0;
     int scst = 0;
     for (int i = 0; i < p->n; i++) scst |= p->stage[i].kind == VTAG_RUN_STAGE_SCST;
     vtag_run_plan_opts po = {dir, labels, builtin ? NULL : p->settings.backbone, plan_model(p), p->settings.sample,
-                             p->settings.size, p->settings.hidden, 1, scst};
+                             p->settings.size, p->settings.hidden, CALIBRATION_EPOCHS, scst};
     if (!rc) rc = vtag_run_plan_build(&cp, &po, err);
     vtag_run_stage_opts one = *so;
-    one.backbone_epochs = 1, one.xe_epochs = 1, one.scst_epochs = 1;
+    one.backbone_epochs = CALIBRATION_EPOCHS, one.xe_epochs = CALIBRATION_EPOCHS, one.scst_epochs = CALIBRATION_EPOCHS;
     measure m[VTAG_RUN_MAX_STAGES];
     for (int i = 0; !rc && i < cp.n; i++) rc = run_one(&cp.stage[i], &one, dir, o, &m[i], err);
+    const per_video feats = rc ? (per_video){0, 0} : fit_features(&cp, m, k);
     for (int i = 0; !rc && i < p->n; i++)
         for (int j = 0; j < cp.n; j++)
-            if (strcmp(cp.stage[j].name, p->stage[i].name) == 0) seconds[i] = scale(&p->stage[i], &m[j], n, k, so);
+            if (strcmp(cp.stage[j].name, p->stage[i].name) == 0)
+                seconds[i] = scale(&p->stage[i], &m[j], n, k, so, feats);
     vtag_run_plan_free(&cp);
     free(labels);
     remove_dir(dir);
