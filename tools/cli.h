@@ -129,7 +129,8 @@ int cmd_train_check(int argc, char **argv);
  * terminal one self-rewriting bar "vtag CMD: STAGE [####    ] 120/400 videos
  * 3.2/s  ETA 1:27"; otherwise one line "vtag CMD: STAGE 120/400 videos 3.2/s
  * ETA 1:27" at most every CLI_PROGRESS_SECONDS (VTAG_PROGRESS_SECONDS in the
- * environment changes it); nothing in the first 2 s of a run. off: --quiet,
+ * environment changes it); nothing in the first 2 s of a run (or the first
+ * VTAG_PROGRESS_SECONDS, if shorter). off: --quiet,
  * or not rank 0. The rate counts from the call before the stage changed. */
 #define CLI_PROGRESS_SECONDS 5.0
 typedef struct cli_progress {

@@ -112,11 +112,17 @@ int cmd_caption(int argc, char **argv)
         lp = malloc((size_t)(f.n * (L + 1)) * sizeof(float));
         if (!seq || !len || !lp) rc = vtag_fail(&err, VTAG_ERR_NOMEM, "caption: out of memory");
     }
-    if (!rc) {
-        vtag_rows rows = {f.n, f.att_k, m->cfg.type == VTAG_MODEL_ATT2IN ? NULL : f.fc,
-                          m->cfg.type == VTAG_MODEL_FC ? NULL : f.att, NULL};
-        rc = vtag_caption_rows(&ctx, m, &rows, &dopt, (int)batch, seq, lp, len, &err);
+    /* In chunks of whole batches (the same captions as one call): progress between them. */
+    cli_progress bar;
+    cli_progress_start(&bar, "caption", "rows", 0);
+    for (int64_t i = 0, chunk = batch * 8; !rc && i < f.n; i += chunk) {
+        const int64_t n = f.n - i < chunk ? f.n - i : chunk;
+        vtag_rows rows = {n, f.att_k, m->cfg.type == VTAG_MODEL_ATT2IN || !f.fc ? NULL : f.fc + i * f.fc_dim,
+                          m->cfg.type == VTAG_MODEL_FC || !f.att ? NULL : f.att + i * f.att_k * f.att_dim, NULL};
+        rc = vtag_caption_rows(&ctx, m, &rows, &dopt, (int)batch, seq + i * L, lp + i * (L + 1), len + i, &err);
+        cli_progress_show(&bar, NULL, i + n, f.n);
     }
+    cli_progress_clear(&bar);
     if (!rc) {
         /* every write checked: the first that fails stops the output, with its errno */
         int out_failed = 0;

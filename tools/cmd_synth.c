@@ -42,27 +42,10 @@ static void help(FILE *out)
             "2 usage error.\n");
 }
 
-typedef struct progress {
-    double start;
-    int tty, last_decile;
-} progress;
-
 static void on_progress(void *user, int64_t done, int64_t total, const vtag_synth_video *v)
 {
-    progress *p = user;
     (void)v;
-    if (p->tty) {
-        fprintf(stderr, "\rvtag synth: %lld/%lld videos, %.1f s", (long long)done, (long long)total,
-                vtag_seconds() - p->start);
-        if (done == total) fputc('\n', stderr);
-        return;
-    }
-    int decile = (int)(done * 10 / total);
-    if (decile > p->last_decile || done == total) {
-        p->last_decile = decile;
-        fprintf(stderr, "vtag synth: %lld/%lld videos, %.1f s\n", (long long)done, (long long)total,
-                vtag_seconds() - p->start);
-    }
+    cli_progress_show(user, NULL, done, total);
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -182,7 +165,8 @@ int cmd_synth(int argc, char **argv)
         cli_error("synth", "%s", err.msg);
         return CLI_EXIT_FAIL;
     }
-    progress p = {.start = vtag_seconds(), .tty = isatty(STDERR_FILENO), .last_decile = 0};
+    cli_progress p;
+    cli_progress_start(&p, "synth", "videos", quiet);
     if (!quiet) {
         o.progress = on_progress;
         o.user = &p;
@@ -192,8 +176,8 @@ int cmd_synth(int argc, char **argv)
     vtag_synth_report rep;
     int rc = vtag_synth_corpus(out_dir, &o, src, &rep, &err);
     vtag_synth_source_close(&src);
+    cli_progress_clear(&p);
     if (rc) {
-        if (p.tty && !quiet) fputc('\n', stderr);
         cli_error("synth", "%s", err.msg);
         return CLI_EXIT_FAIL;
     }

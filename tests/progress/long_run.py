@@ -6,7 +6,7 @@ end, if sooner) it is stopped. Checked: the progress lines have the one plain
 form "vtag features: D/T videos R/s ETA M:SS", their counts grow, there are at
 least 3, the first comes within 10 s, and no gap between lines (from the start
 to the last line) is over 10 s. A short run of the same command (one video)
-prints no progress line at all.
+prints no progress line at all (VTAG_PROGRESS_SECONDS unset).
 
 usage: long_run.py VTAG FFMPEG WORKDIR"""
 import os
@@ -56,7 +56,9 @@ with open("one.jsonl", "w") as f:
 args = ["features", "--backbone", "bb.safetensors", "--sample", "uniform:16", "--size", "16", "--threads", "1"]
 
 # A short run: no progress line.
-p = subprocess.run([VTAG] + args + ["--labels", "one.jsonl", "--out", "one.safetensors"], env=env,
+quiet_env = dict(env)
+del quiet_env["VTAG_PROGRESS_SECONDS"]  # the default: nothing in the first 2 s
+p = subprocess.run([VTAG] + args + ["--labels", "one.jsonl", "--out", "one.safetensors"], env=quiet_env,
                    capture_output=True, text=True, timeout=60)
 check(p.returncode == 0 and not [l for l in p.stderr.splitlines() if PROGRESS.match(l)],
       "a run of one video: exit %d, no progress line: %r" % (p.returncode, p.stderr))

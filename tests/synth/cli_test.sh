@@ -50,7 +50,7 @@ check "one-line error" test "$(wc -l < "$dir/err.txt")" -eq 1
 check "--out is a file" code 1 "$vtag" synth --out "$dir/afile" --videos 1 --shapes
 check "--out is a file: message" grep -q "afile" "$dir/err.txt"
 
-check "seed 3, first run" code 0 "$vtag" synth --out "$dir/a" --videos 3 --seed 3 --shapes
+check "seed 3, first run" code 0 env VTAG_PROGRESS_SECONDS=0.001 "$vtag" synth --out "$dir/a" --videos 3 --seed 3 --shapes
 check "nothing on stdout" test ! -s "$dir/out.txt"
 check "progress on stderr" grep -q "3/3 videos" "$dir/err.txt"
 check "summary on stderr" grep -q "labels in $dir/a/labels.jsonl" "$dir/err.txt"
