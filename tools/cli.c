@@ -289,3 +289,154 @@ int cli_stop_message(const char *cmd, const cli_where *w)
     }
     return 0;
 }
+
+/* Edit distance with a swap of two neighbours counted as one edit ("tga" is
+ * one from "tag"), the measure of the "did you mean" suggestions. */
+static size_t edit_distance(const char *a, size_t na, const char *b, size_t nb)
+{
+    if (na > 64 || nb > 64) return (size_t)-1; /* no name is this long: no suggestion */
+    size_t d[65][65];
+    for (size_t i = 0; i <= na; i++) d[i][0] = i;
+    for (size_t j = 0; j <= nb; j++) d[0][j] = j;
+    for (size_t i = 1; i <= na; i++)
+        for (size_t j = 1; j <= nb; j++) {
+            size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[na][nb];
+}
+
+const char *cli_closest(const char *typed, size_t len, const char *const *names, int n)
+{
+    const char *best = NULL, *prefix = NULL;
+    size_t best_d = 3; /* at most 2 edits, and fewer than the typed name has letters */
+    int n_prefix = 0, ties = 0;
+    for (int i = 0; i < n; i++) {
+        const size_t nl = strlen(names[i]);
+        if (nl < len ? strncmp(typed, names[i], nl) == 0 : strncmp(typed, names[i], len) == 0) {
+            prefix = names[i]; /* one is the start of the other: --thread, --outputs */
+            n_prefix++;
+        }
+        const size_t d = edit_distance(typed, len, names[i], nl);
+        if (d < best_d && d < len) best = names[i], best_d = d, ties = 0;
+        else if (d == best_d && best) ties++;
+    }
+    if (best && !ties) return best;
+    return n_prefix == 1 ? prefix : NULL;
+}
+
+/* The long option that "--name" or "--name=value" names exactly, or NULL. */
+static const struct option *long_named(const struct option *longopts, const char *arg)
+{
+    const char *name = arg + 2, *eq = strchr(name, '=');
+    const size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    for (const struct option *o = longopts; o && o->name; o++)
+        if (strlen(o->name) == len && strncmp(o->name, name, len) == 0) return o;
+    return NULL;
+}
+
+void cli_unknown_option(const char *cmd, const char *arg, const struct option *longopts)
+{
+    char sub[128] = "";
+    if (cmd) snprintf(sub, sizeof sub, "%s ", cmd);
+    if (strncmp(arg, "--", 2) != 0 || !arg[2]) {
+        cli_error(cmd, "unknown option '%.64s' (vtag %s--help lists the options)", arg, sub);
+        return;
+    }
+    const char *names[128];
+    int n = 0;
+    for (const struct option *o = longopts; o && o->name && n < 128; o++) names[n++] = o->name;
+    const char *name = arg + 2, *eq = strchr(name, '=');
+    const size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    int matches = 0;
+    char could[256] = "";
+    for (int i = 0; i < n; i++)
+        if (strncmp(names[i], name, len) == 0 && strlen(names[i]) != len) { /* getopt takes a unique prefix */
+            const size_t at = strlen(could);
+            snprintf(could + at, sizeof could - at, "%s'--%s'", matches++ ? ", " : "", names[i]);
+        }
+    if (matches > 1) {
+        cli_error(cmd, "ambiguous option '--%.*s' (could be %s; vtag %s--help lists the options)", (int)len, name,
+                  could, sub);
+        return;
+    }
+    const char *near = cli_closest(name, len, names, n);
+    if (near)
+        cli_error(cmd, "unknown option '--%.*s' (did you mean '--%s'?; vtag %s--help lists the options)", (int)len,
+                  name, near, sub);
+    else cli_error(cmd, "unknown option '--%.*s' (vtag %s--help lists the options)", (int)len, name, sub);
+}
+
+void cli_missing_value(const char *cmd, const char *opt)
+{
+    const char *eq = strchr(opt, '=');
+    const int len = eq ? (int)(eq - opt) : (int)strlen(opt);
+    cli_error(cmd, "option '%.*s' needs a value", len, opt);
+}
+
+/* The short options: one letter, one meaning, in every command that has the long option. */
+static const struct { char letter; const char *name; } shorts[] = {
+    {'h', "help"},    {'o', "out"},     {'o', "output"}, {'j', "threads"},  {'q', "quiet"},
+    {'v', "verbose"}, {'l', "labels"},  {'m', "model"},  {'b', "backbone"},
+};
+enum { N_SHORTS = sizeof shorts / sizeof shorts[0] };
+
+/* The long option named name, or NULL. */
+static const struct option *long_option(const struct option *longopts, const char *name)
+{
+    for (const struct option *o = longopts; o && o->name; o++)
+        if (strcmp(o->name, name) == 0) return o;
+    return NULL;
+}
+
+/* The option a short letter stands for in this table: NULL when the command
+ * has no such long option, or when another option returns the letter as its
+ * code (the letter would be ambiguous; tests/cli/options.py finds it). */
+static const struct option *short_option(const struct option *longopts, int k)
+{
+    const struct option *o = long_option(longopts, shorts[k].name);
+    if (!o || (k > 0 && shorts[k - 1].letter == shorts[k].letter && long_option(longopts, shorts[k - 1].name)))
+        return NULL; /* --out before --output */
+    for (const struct option *p = longopts; p->name; p++)
+        if (p != o && !p->flag && p->val == shorts[k].letter) return NULL;
+    return o;
+}
+
+int cli_getopt(const char *cmd, int argc, char **argv, const struct option *longopts)
+{
+    /* ':' first: getopt returns ':' for a missing value; the letters from the table of shorts */
+    char spec[4 * N_SHORTS + 2] = ":";
+    size_t n = 1;
+    for (int k = 0; k < N_SHORTS; k++) {
+        const struct option *o = short_option(longopts, k);
+        if (!o) continue;
+        spec[n++] = shorts[k].letter;
+        if (o->has_arg != no_argument) spec[n++] = ':';
+        if (o->has_arg == optional_argument) spec[n++] = ':';
+    }
+    spec[n] = '\0';
+    opterr = 0;
+    optopt = 0;
+    int c = getopt_long(argc, argv, spec, longopts, NULL);
+    for (int k = 0; k < N_SHORTS && c > 0; k++) {
+        const struct option *o = shorts[k].letter == c ? short_option(longopts, k) : NULL;
+        if (!o || (!o->flag && o->val == c)) continue;
+        if (!o->flag) return o->val; /* -j: what --threads returns */
+        *o->flag = o->val;
+        return 0;
+    }
+    if (c != '?' && c != ':') return c;
+    const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+    const int is_long = strncmp(arg, "--", 2) == 0 && arg[2];
+    char shortname[3] = {'-', (char)optopt, '\0'};
+    const struct option *named = is_long ? long_named(longopts, arg) : NULL;
+    if (c == ':') cli_missing_value(cmd, is_long ? arg : shortname);
+    else if (optopt && named && strchr(arg, '=') && named->has_arg == no_argument && named->val == optopt)
+        cli_error(cmd, "option '%.*s' takes no value", (int)(strchr(arg, '=') - arg), arg);
+    else cli_unknown_option(cmd, optopt ? shortname : arg, longopts);
+    return '?';
+}

@@ -3,6 +3,8 @@
 #ifndef VTAG_CLI_H
 #define VTAG_CLI_H
 
+#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "vtag/cluster.h"
@@ -80,6 +82,28 @@ int cli_put_line(const char *cmd, const char *line);
 int cli_stdout_error(const char *cmd, int errno_at);
 /* True when argv holds --help or -h. */
 int cli_wants_help(int argc, char **argv);
+
+/* The one option parser of every command: getopt_long (abbreviations of long
+ * options, "--opt=VALUE", options after the operands, "--" ends them) with
+ * vtag's messages. Returns the next option's code (its val in longopts), -1
+ * after the last option (operands from optind), or '?' after one line:
+ *   vtag CMD: unknown option '--form' (did you mean '--format'?; vtag CMD --help lists the options)
+ *   vtag CMD: option '--out' needs a value
+ *   vtag CMD: option '--verbose' takes no value
+ * and the caller exits CLI_EXIT_USAGE. Set optind = 0 before the first call.
+ * The short options come from the long ones and mean the same in every
+ * command that has them: -h --help, -o --out (or --output), -j --threads,
+ * -q --quiet, -v --verbose, -l --labels, -m --model, -b --backbone; a short
+ * option returns its long option's code. */
+int cli_getopt(const char *cmd, int argc, char **argv, const struct option *longopts);
+/* The messages of cli_getopt for a command that parses by hand: arg as typed
+ * ("--form", "--form=x", "-x"), suggestions from longopts (may be NULL). */
+void cli_unknown_option(const char *cmd, const char *arg, const struct option *longopts);
+void cli_missing_value(const char *cmd, const char *opt);
+/* The one of names[0..n) closest to typed[0..len): at most 2 edits (a swap of
+ * neighbours is one) and fewer than len, no tie; else the only one that
+ * starts with typed or that typed starts with; else NULL. */
+const char *cli_closest(const char *typed, size_t len, const char *const *names, int n);
 
 /* Where a long command is, for the message of a stop by a signal: the
  * command updates it as it goes (any thread), cli_stop_message reads it. */

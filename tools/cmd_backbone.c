@@ -25,15 +25,15 @@ static void help(FILE *out)
             "and B is the best epoch's model; otherwise the last. B.state.safetensors holds what\n"
             "--resume continues from. One JSON line per epoch on stderr. A loss or gradient that\n"
             "turns nan or inf stops training (exit 1), B and its state left at the last good epoch.\n"
-            "  --labels FILE      labels file (JSON Lines or CSV; docs/FORMATS.md)\n"
-            "  --out FILE         backbone file to write (safetensors, vtag.backbone metadata)\n"
+            "  -l, --labels FILE  labels file (JSON Lines or CSV; docs/FORMATS.md)\n"
+            "  -o, --out FILE     backbone file to write (safetensors, vtag.backbone metadata)\n"
             "  --sample SPEC      frames per training video (uniform:8)\n"
             "  --size S           input side in pixels (64)\n"
             "  --widths LIST      channels per stage (16,32,64,128); --blocks LIST (1,1,1,1)\n"
             "  --epochs N         (10)    --batch B  frames per step (32)\n"
             "  --lr X             Adam, cosine-decayed to X/20 (0.002)   --weight-decay X (1e-4)\n"
             "  --no-augment       no random flips and shifts\n"
-            "  --threads T        (number of cores)   --seed S  (1)\n"
+            "  -j, --threads T    (number of cores)   --seed S  (1)\n"
             "  --log FILE         append the epoch lines here too   --resume\n"
             "\n"
             "predict: one JSON line per video on stdout, as each finishes:\n"
@@ -41,11 +41,11 @@ static void help(FILE *out)
             "   \"frames\": [{\"pts_seconds\": t, \"labels\": [top K of the frame]}, ...]}\n"
             "where a video's score is the mean of its frames' sigmoids. A video that fails gets\n"
             "{\"video\": V, \"error\": \"...\"} and the others go on.\n"
-            "  --backbone FILE    a file written by vtag backbone train\n"
+            "  -b, --backbone FILE  a file written by vtag backbone train\n"
             "  --sample SPEC      frames per video (uniform:16)   --top K  labels per frame (5)\n"
-            "  --threads T\n"
+            "  -j, --threads T\n"
             "\n"
-            "exit codes: 0 done, 1 bad input / I/O error (train writes nothing) or a video failed\n"
+            "-h, --help: this help. exit codes: 0 done, 1 bad input / I/O error (train writes nothing) or a video failed\n"
             "(predict), 2 usage.\n");
 }
 
@@ -69,9 +69,9 @@ static int parse(int argc, char **argv, const struct option *table, args *a)
     long v = 0;
     double d = 0;
     vtag_error e = {0};
-    optind = 1;
+    optind = 0;
     /* each case parses its value (bad: the message is out) and stores it */
-    while (!bad && (c = getopt_long(argc, argv, "", table, NULL)) != -1) {
+    while (!bad && (c = cli_getopt(CMD, argc, argv, table)) != -1) {
         switch (c) {
         case 'l': a->labels = optarg; break;
         case 'o': a->o.out = optarg; break;
@@ -244,6 +244,6 @@ int cmd_backbone(int argc, char **argv)
     }
     if (strcmp(argv[1], "train") == 0) return cmd_train_backbone(argc - 1, argv + 1);
     if (strcmp(argv[1], "predict") == 0) return cmd_predict_backbone(argc - 1, argv + 1);
-    cli_error(CMD, "unknown subcommand '%s' (train or predict)", argv[1]);
-    return CLI_EXIT_USAGE;
+    if (argv[1][0] == '-') return cli_unknown_option(CMD, argv[1], NULL), CLI_EXIT_USAGE;
+    return cli_error(CMD, "unknown subcommand '%s' (train or predict)", argv[1]), CLI_EXIT_USAGE;
 }

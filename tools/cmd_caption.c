@@ -21,7 +21,7 @@ static void help(FILE *out)
             "  {\"item\": id, \"row\": i, \"tokens\": [labels...], \"logprobs\": [log p of each label, then of EOS]}\n"
             "else \"item<TAB>row<TAB>label label ...\". A label is never emitted twice in one caption.\n"
             "\n"
-            "  --model FILE        checkpoint written by vtag train\n"
+            "  -m, --model FILE    checkpoint written by vtag train\n"
             "  --feats FILE        features (fc / att as the model needs, vtag.items)\n"
             "  --beam K            beam search with K beams (the result is never below greedy's\n"
             "                      sequence log-probability)\n"
@@ -29,8 +29,9 @@ static void help(FILE *out)
             "  --temperature T     sampling temperature (1)\n"
             "  --seed S            sampling seed (42)\n"
             "  --batch B           rows decoded at once (50)\n"
-            "  --threads T         (number of cores)\n"
+            "  -j, --threads T     (number of cores)\n"
             "  --json              JSON lines (default: tab-separated text)\n"
+            "  -h, --help          this help\n"
             "\n"
             "Exit codes: 0 done, 1 bad input or I/O error, 2 usage.\n");
 }
@@ -39,10 +40,10 @@ int cmd_caption(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"feats", required_argument, 0, 'f'},
-        {"beam", required_argument, 0, 'b'},  {"sample", no_argument, 0, 's'},
+        {"beam", required_argument, 0, 'K'},  {"sample", no_argument, 0, 's'},
         {"temperature", required_argument, 0, 't'}, {"seed", required_argument, 0, 'S'},
-        {"batch", required_argument, 0, 'B'}, {"threads", required_argument, 0, 'T'},
-        {"json", no_argument, 0, 'j'},        {"help", no_argument, 0, 'h'},
+        {"batch", required_argument, 0, 'B'}, {"threads", required_argument, 0, 'j'},
+        {"json", no_argument, 0, 'J'},        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     const char *model_path = NULL, *feats_path = NULL;
@@ -50,12 +51,12 @@ int cmd_caption(int argc, char **argv)
     long beam = 0, seed = 42, batch = 50, threads = 0;
     int json = 0, sample = 0, c;
     double temp = 1.0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    optind = 0;
+    while ((c = cli_getopt("caption", argc, argv, opts)) != -1) {
         switch (c) {
         case 'm': model_path = optarg; break;
         case 'f': feats_path = optarg; break;
-        case 'b':
+        case 'K':
             if (cli_parse_int("caption", "--beam", optarg, 1, 64, &beam)) return CLI_EXIT_USAGE;
             break;
         case 's': sample = 1; break;
@@ -69,10 +70,10 @@ int cmd_caption(int argc, char **argv)
         case 'B':
             if (cli_parse_int("caption", "--batch", optarg, 1, 1 << 20, &batch)) return CLI_EXIT_USAGE;
             break;
-        case 'T':
+        case 'j':
             if (cli_parse_int("caption", "--threads", optarg, 1, 1024, &threads)) return CLI_EXIT_USAGE;
             break;
-        case 'j': json = 1; break;
+        case 'J': json = 1; break;
         case 'h': help(stdout); return CLI_EXIT_OK;
         default: return CLI_EXIT_USAGE;
         }

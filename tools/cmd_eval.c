@@ -24,16 +24,16 @@ static void help(FILE *out)
             "tail classes and per class1. Several runs (e.g. fc-xe=..., fc=...) are compared\n"
             "side by side; NAME defaults to the file name without its extension.\n"
             "\n"
-            "  --labels L             labels file (JSON Lines or CSV; required)\n"
+            "  -l, --labels L         labels file (JSON Lines or CSV; required)\n"
             "  --tags [NAME=]FILE     tag output of one run (repeatable)\n"
             "  --from DIR             a vtag pipeline folder: each model's XE and SCST checkpoints\n"
             "                         (runs M-xe and M) tag the split's videos from the features the\n"
             "                         pipeline extracted; the built-in backbone's classifier is the\n"
             "                         baseline (written to DIR/baseline-<split>.jsonl); the training\n"
             "                         logs give the curves\n"
-            "  --model NAME           with --from: one model only (all)\n"
+            "  -m, --model NAME       with --from: one model only (all)\n"
             "  --top-n N | --min-frames C   with --from: the tag rule (vtag tag's; top 5)\n"
-            "  --threads T            with --from: (number of cores)\n"
+            "  -j, --threads T        with --from: (number of cores)   -h, --help: this help\n"
             "  --baseline FILE        vtag backbone predict output: the CNN multi-label baseline\n"
             "  --baseline-top-n N     tags of the baseline: its N best labels (5)\n"
             "  --split S              train, val or test (test)\n"
@@ -124,9 +124,8 @@ int cmd_eval(int argc, char **argv)
         status = CLI_EXIT_FAIL;
         goto out;
     }
-    opterr = 0;
-    optind = 1;
-    while (!bad && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    optind = 0;
+    while (!bad && (c = cli_getopt("eval", argc, argv, opts)) != -1) {
         const int i = c >= OPT_LABELS && c <= OPT_HELP ? c - OPT_LABELS : OPT_HELP - OPT_LABELS;
         if (ints[i].name && cli_parse_int("eval", ints[i].name, optarg, ints[i].min, ints[i].max, &v)) goto out;
         arg = optarg;
@@ -163,7 +162,7 @@ int cmd_eval(int argc, char **argv)
             help(stdout);
             status = CLI_EXIT_OK;
             goto out;
-        default: bad = "unknown option or missing value: %s (vtag eval --help)", arg = argv[optind - 1];
+        default: goto out; /* cli_getopt said why */
         }
     }
     /* refused combinations, the first one reported */

@@ -28,8 +28,8 @@ static void help(FILE *out)
             "when long) and vtag.backbone. F is written atomically, only when every video\n"
             "succeeded (or with --skip-bad).\n"
             "\n"
-            "  --backbone FILE    built-in backbone (vtag backbone train) or an ONNX model\n"
-            "  --labels FILE      labels file (JSON Lines or CSV)\n"
+            "  -b, --backbone FILE  built-in backbone (vtag backbone train) or an ONNX model\n"
+            "  -l, --labels FILE  labels file (JSON Lines or CSV)\n"
             "  --split S          train, val, test or all (default all)\n"
             "  --sample SPEC      frames per video (uniform:16; fps:F, keyframes, scene:T)\n"
             "  --size S           input side (default: the backbone's own; ONNX 224)\n"
@@ -39,12 +39,12 @@ static void help(FILE *out)
             "  --att-node NAME    ONNX: the output tapped for att (default: that pool's input)\n"
             "  --no-att           write fc only (att2in/topdown then cannot use the file)\n"
             "  --batch B          frames per backbone call (8)\n"
-            "  --threads T        threads for the backbone (number of cores - 1: the decoder\n"
+            "  -j, --threads T    threads for the backbone (number of cores - 1: the decoder\n"
             "                     thread has the other)\n"
             "  --skip-bad         a video that cannot be decoded is reported and left out\n"
             "                     (default: it is an error and nothing is written)\n"
-            "  --quiet            no progress on stderr\n"
-            "  --out FILE         features file to write\n"
+            "  -q, --quiet        no progress on stderr\n"
+            "  -o, --out FILE     features file to write      -h, --help  this help\n"
             "\n"
             "Under mpirun -np N, video i is done by rank i mod N and rank 0 writes F and prints:\n"
             "the same file, messages and exit code as one process; threads per rank: its cores - 1.\n"
@@ -71,7 +71,8 @@ typedef struct feat_args {
     int quiet;
 } feat_args;
 
-enum { OPT_SPLIT = 256, OPT_SAMPLE, OPT_SIZE, OPT_MEAN, OPT_STD, OPT_FCN, OPT_ATTN, OPT_NOATT, OPT_BATCH, OPT_THREADS, OPT_SKIP, OPT_QUIET, OPT_HELP };
+enum { OPT_SPLIT = 256, OPT_SAMPLE, OPT_SIZE, OPT_MEAN, OPT_STD, OPT_FCN, OPT_ATTN, OPT_NOATT, OPT_BATCH, OPT_SKIP,
+       OPT_THREADS = 'j', OPT_QUIET = 'q', OPT_HELP = 'h' };
 
 static int parse(int argc, char **argv, feat_args *a)
 {
@@ -91,8 +92,8 @@ static int parse(int argc, char **argv, feat_args *a)
     int c, have_mean = 0, have_std = 0;
     long v;
     vtag_error e = {0};
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    optind = 0;
+    while ((c = cli_getopt(CMD, argc, argv, opts)) != -1) {
         switch (c) {
         case 'b': a->backbone = optarg; break;
         case 'l': a->labels = optarg; break;

@@ -27,18 +27,19 @@ static void help(FILE *out)
             "pts_seconds is the frame's own presentation time; target_seconds the time\n"
             "the sampler asked for (the frame returned is the one on screen then).\n"
             "\n"
-            "  --out DIR            output folder (created if missing)\n"
+            "  -o, --out DIR        output folder (created if missing)\n"
             "  --sample SPEC        uniform:N (default uniform:16, centres of N equal\n"
             "                       segments), fps:F, keyframes, or scene:T (0 < T <= 1)\n"
             "  --size S             output side in pixels (default 224)\n"
             "  --start T, --end T   seconds: sample only [T_start, T_end)\n"
             "  --max-frames K       at most K frames per video\n"
-            "  --threads N          decoder threads (default 0: one per core)\n"
+            "  -j, --threads N      decoder threads (default 0: one per core)\n"
             "  --strategy MODE      auto (default): per target, seek or decode on,\n"
             "                       whichever decodes fewer frames by the container\n"
             "                       index; seek; linear (decode straight through)\n"
-            "  --verbose            one summary line per video on stderr, and FFmpeg's\n"
+            "  -v, --verbose        one summary line per video on stderr, and FFmpeg's\n"
             "                       own warnings (silent by default)\n"
+            "  -h, --help           this help\n"
             "\n"
             "exit codes: 0 every video sampled in full; 1 a video could not be read (not\n"
             "a video, no video stream, I/O error: one line on stderr, the other videos\n"
@@ -60,63 +61,47 @@ typedef struct frames_args {
 static int parse_args(int argc, char **argv, frames_args *a)
 {
     vtag_frames_opts_defaults(&a->o);
-    int options = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (options && strcmp(arg, "--") == 0) {
-            options = 0;
-            continue;
-        }
-        if (!options || arg[0] != '-' || !arg[1]) {
-            a->videos[a->n_videos++] = arg;
-            continue;
-        }
-        if (strcmp(arg, "--verbose") == 0) {
-            a->verbose = 1;
-            continue;
-        }
-        /* Every other option takes a value: "--opt VALUE" or "--opt=VALUE". */
-        char name[32];
-        const char *val = NULL, *eq = strchr(arg, '=');
-        if (eq && (size_t)(eq - arg) < sizeof name) {
-            memcpy(name, arg, (size_t)(eq - arg));
-            name[eq - arg] = '\0';
-            val = eq + 1;
-        } else {
-            snprintf(name, sizeof name, "%s", arg);
-            if (i + 1 < argc) val = argv[++i];
-        }
-        if (!val) {
-            cli_error("frames", "%s needs a value", name);
-            return -1;
-        }
+    static const struct option opts[] = {
+        {"out", required_argument, 0, 'o'},     {"sample", required_argument, 0, 'S'},
+        {"size", required_argument, 0, 's'},    {"start", required_argument, 0, 'a'},
+        {"end", required_argument, 0, 'e'},     {"max-frames", required_argument, 0, 'k'},
+        {"threads", required_argument, 0, 'j'}, {"strategy", required_argument, 0, 'g'},
+        {"verbose", no_argument, 0, 'v'},       {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    optind = 0;
+    for (int c; (c = cli_getopt("frames", argc, argv, opts)) != -1;) {
+        const char *val = optarg;
         long l;
         double d;
         vtag_error err = {0};
-        if (strcmp(name, "--out") == 0) a->out_dir = val;
-        else if (strcmp(name, "--sample") == 0) {
+        if (c == '?') return -1;
+        if (c == 'v') a->verbose = 1;
+        else if (c == 'o') a->out_dir = val;
+        else if (c == 'S') {
             if (vtag_video_sampler_parse(&a->o.sampler, val, &err)) {
                 cli_error("frames", "%s", err.msg);
                 return -1;
             }
-        } else if (strcmp(name, "--size") == 0) {
-            if (cli_parse_int("frames", name, val, 1, 4096, &l)) return -1;
+        } else if (c == 's') {
+            if (cli_parse_int("frames", "--size", val, 1, 4096, &l)) return -1;
             a->o.video.size = l;
-        } else if (strcmp(name, "--start") == 0 || strcmp(name, "--end") == 0) {
+        } else if (c == 'a' || c == 'e') {
+            const char *name = c == 'a' ? "--start" : "--end";
             if (cli_parse_float("frames", name, val, &d)) return -1;
             if (!(d >= 0) || !isfinite(d)) {
                 cli_error("frames", "%s expects seconds >= 0, got '%s'", name, val);
                 return -1;
             }
-            if (name[2] == 's') a->o.sampler.start = d;
+            if (c == 'a') a->o.sampler.start = d;
             else a->o.sampler.end = d;
-        } else if (strcmp(name, "--max-frames") == 0) {
-            if (cli_parse_int("frames", name, val, 1, 100000000, &l)) return -1;
+        } else if (c == 'k') {
+            if (cli_parse_int("frames", "--max-frames", val, 1, 100000000, &l)) return -1;
             a->o.sampler.max_frames = l;
-        } else if (strcmp(name, "--threads") == 0) {
-            if (cli_parse_int("frames", name, val, 0, 64, &l)) return -1;
+        } else if (c == 'j') {
+            if (cli_parse_int("frames", "--threads", val, 0, 64, &l)) return -1;
             a->o.video.threads = (int)l;
-        } else if (strcmp(name, "--strategy") == 0) {
+        } else if (c == 'g') {
             if (strcmp(val, "auto") == 0) a->o.video.strategy = VTAG_VIDEO_STRATEGY_AUTO;
             else if (strcmp(val, "seek") == 0) a->o.video.strategy = VTAG_VIDEO_STRATEGY_SEEK;
             else if (strcmp(val, "linear") == 0) a->o.video.strategy = VTAG_VIDEO_STRATEGY_LINEAR;
@@ -124,11 +109,9 @@ static int parse_args(int argc, char **argv, frames_args *a)
                 cli_error("frames", "--strategy expects auto, seek or linear, got '%s'", val);
                 return -1;
             }
-        } else {
-            cli_error("frames", "unknown option '%s' (vtag frames --help)", name);
-            return -1;
         }
     }
+    while (optind < argc) a->videos[a->n_videos++] = argv[optind++];
     if (a->n_videos == 0 || !a->out_dir) {
         cli_error("frames", "%s (vtag frames --help)", a->n_videos ? "--out DIR is required" : "no video given");
         return -1;

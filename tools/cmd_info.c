@@ -10,6 +10,7 @@ static void info_usage(FILE *out)
 {
     fprintf(out,
             "usage: vtag info        (the same as vtag --version)\n"
+            "       vtag info -h, --help\n"
             "\n"
             "Prints vtag's version, the SIMD kernel path in use and the paths this CPU runs, the BLAS\n"
             "library with the kernel set it chose and its thread model, the default thread count, the\n"
@@ -27,8 +28,11 @@ int cmd_info(int argc, char **argv)
         info_usage(stdout);
         return CLI_EXIT_OK;
     }
-    if (argc > 1) {
-        cli_error("info", "unexpected argument '%s' (vtag info --help)", argv[1]);
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    optind = 0;
+    if (cli_getopt("info", argc, argv, opts) != -1) return CLI_EXIT_USAGE;
+    if (optind < argc) {
+        cli_error("info", "unexpected argument '%s' (vtag info --help)", argv[optind]);
         return CLI_EXIT_USAGE;
     }
     vtag_info in;

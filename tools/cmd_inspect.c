@@ -13,6 +13,7 @@ static void help(FILE *out)
 {
     fprintf(out,
             "usage: vtag inspect FILE.safetensors...\n"
+            "       vtag inspect -h, --help\n"
             "\n"
             "Lists every tensor (name, dtype, shape) and every __metadata__ entry of\n"
             "checkpoints, feature files or any safetensors file, after checking its header.\n");
@@ -24,13 +25,17 @@ int cmd_inspect(int argc, char **argv)
         help(stdout);
         return CLI_EXIT_OK;
     }
-    if (argc < 2) {
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    optind = 0;
+    if (cli_getopt("inspect", argc, argv, opts) != -1) return CLI_EXIT_USAGE;
+    if (optind >= argc) {
         help(stderr);
         return CLI_EXIT_USAGE;
     }
-    int status = cli_check_outputs_paths("inspect", NULL, 0, "file", (const char *const *)argv + 1, argc - 1, 1);
+    int status = cli_check_outputs_paths("inspect", NULL, 0, "file", (const char *const *)argv + optind,
+                                         argc - optind, 1);
     if (status) return status; /* vtag inspect F >> F */
-    for (int a = 1; a < argc; a++) {
+    for (int a = optind; a < argc; a++) {
         vtag_st_file f;
         vtag_error err = {0};
         if (vtag_st_open(&f, argv[a], &err)) {

@@ -12,7 +12,7 @@
 static void help(FILE *out)
 {
     fprintf(out, "usage: vtag onnx-info MODEL.onnx [--size S] [--batch N] [--fc-node NAME] [--att-node NAME]\n"
-                 "                      [--values] [--threads T]\n"
+                 "                      [--values] [-j, --threads T] [-h, --help]\n"
                  "\n"
                  "Prints the model's inputs and outputs, how many nodes of each operator it has, the\n"
                  "feature taps vtag uses (default: fc = the last GlobalAveragePool's output, att = its\n"
@@ -48,28 +48,28 @@ int cmd_onnx_info(int argc, char **argv)
     const char *path = NULL, *fc_node = NULL, *att_node = NULL;
     long size = 0, batch = 1, threads = 1;
     int values = 0;
-    for (int a = 1; a < argc; a++) {
-        const char *o = argv[a];
-        int has = a + 1 < argc;
-        if (strcmp(o, "--size") == 0 && has) {
-            if (cli_parse_int("onnx-info", o, argv[++a], 1, 100000, &size)) return CLI_EXIT_USAGE;
-        } else if (strcmp(o, "--batch") == 0 && has) {
-            if (cli_parse_int("onnx-info", o, argv[++a], 1, 100000, &batch)) return CLI_EXIT_USAGE;
-        } else if (strcmp(o, "--threads") == 0 && has) {
-            if (cli_parse_int("onnx-info", o, argv[++a], 1, 1024, &threads)) return CLI_EXIT_USAGE;
-        } else if (strcmp(o, "--fc-node") == 0 && has) {
-            fc_node = argv[++a];
-        } else if (strcmp(o, "--att-node") == 0 && has) {
-            att_node = argv[++a];
-        } else if (strcmp(o, "--values") == 0) {
-            values = 1;
-        } else if (o[0] == '-' || path) {
-            cli_error("onnx-info", "unexpected argument '%s' (vtag onnx-info --help)", o);
-            return CLI_EXIT_USAGE;
-        } else {
-            path = o;
-        }
+    static const struct option opts[] = {
+        {"size", required_argument, 0, 's'},    {"batch", required_argument, 0, 'n'},
+        {"threads", required_argument, 0, 'j'}, {"fc-node", required_argument, 0, 'f'},
+        {"att-node", required_argument, 0, 'a'}, {"values", no_argument, 0, 'V'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
+    };
+    optind = 0;
+    for (int c; (c = cli_getopt("onnx-info", argc, argv, opts)) != -1;) {
+        const char *o = c == 'j' ? "--threads" : c == 's' ? "--size" : "--batch";
+        if (c == '?') return CLI_EXIT_USAGE;
+        if (c == 's' && cli_parse_int("onnx-info", o, optarg, 1, 100000, &size)) return CLI_EXIT_USAGE;
+        if (c == 'n' && cli_parse_int("onnx-info", o, optarg, 1, 100000, &batch)) return CLI_EXIT_USAGE;
+        if (c == 'j' && cli_parse_int("onnx-info", o, optarg, 1, 1024, &threads)) return CLI_EXIT_USAGE;
+        if (c == 'f') fc_node = optarg;
+        if (c == 'a') att_node = optarg;
+        if (c == 'V') values = 1;
     }
+    if (optind + 1 < argc) {
+        cli_error("onnx-info", "unexpected argument '%s' (vtag onnx-info --help)", argv[optind + 1]);
+        return CLI_EXIT_USAGE;
+    }
+    if (optind < argc) path = argv[optind];
     if (!path) {
         help(stderr);
         return CLI_EXIT_USAGE;

@@ -37,10 +37,10 @@ static int help(FILE *out)
             "pipeline ends the stage it runs.\n"
             "\n"
             "options:\n"
-            "  --labels FILE        labels file (JSON Lines or CSV; docs/FORMATS.md)\n"
-            "  --out DIR            output folder (created)\n"
-            "  --model NAME         fc | att2in | topdown | all (all)\n"
-            "  --backbone FILE      an ONNX image model to use instead of training the built-in CNN\n"
+            "  -l, --labels FILE    labels file (JSON Lines or CSV; docs/FORMATS.md)\n"
+            "  -o, --out DIR        output folder (created)\n"
+            "  -m, --model NAME     fc | att2in | topdown | all (all)\n"
+            "  -b, --backbone FILE  an ONNX image model to use instead of training the built-in CNN\n"
             "  --sample SPEC        frames per video for the features (uniform:16)\n"
             "  --size S             frame size for the backbone (the backbone's own by default)\n"
             "  --backbone-epochs N  built-in CNN training epochs (vtag backbone train's default)\n"
@@ -53,11 +53,11 @@ static int help(FILE *out)
             "  --sample-n N         SCST samples per image (5)\n"
             "  --hidden N           E = R = A of the caption models (512)\n"
             "  --batch B            captions per XE step (50)\n"
-            "  --threads T          (number of cores)\n"
+            "  -j, --threads T      (number of cores)\n"
             "  --seed S             (42)\n"
             "  --launcher CMD       run the features and training stages under CMD (\"mpirun -np 4 -H a,b\")\n"
             "  --micro-batches M    vtag train's: a step's gradient from M micro-batches (same M, same results)\n"
-            "  --restart            forget what DIR holds and start again\n"
+            "  --restart            forget what DIR holds and start again    (-h, --help: this help)\n"
             "  --dry-run            print each stage's time on this machine (timed on a few videos, two epochs\n"
             "                       each, in a temporary folder) and the total; writes nothing in DIR\n"
             "  --skip-bad           leave out the labelled videos that cannot be opened (checked before\n"
@@ -75,7 +75,7 @@ typedef struct pipe_args {
     char **words; /* the launcher's; NULL: none */
 } pipe_args;
 
-enum { OPT_STR = 100, OPT_NUM = 200, OPT_RESTART = 300, OPT_HELP, OPT_DRY };
+enum { OPT_STR = 1000, OPT_NUM = 1100, OPT_RESTART = 1200, OPT_HELP, OPT_DRY }; /* past the short options' letters */
 
 static int parse(int argc, char **argv, pipe_args *a)
 {
@@ -101,9 +101,8 @@ static int parse(int argc, char **argv, pipe_args *a)
         {"--hidden", 1, 65536, &a->hidden}, {"--batch", 1, 1000000, &a->batch}, {"--threads", 1, 1024, &a->threads},
         {"--seed", 0, LONG_MAX, &a->seed}, {"--sample-n", 1, 1000, &a->sample_n},
         {"--micro-batches", 1, 65536, &a->micro_batches}};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    optind = 0;
+    for (int c; (c = cli_getopt(CMD, argc, argv, opts)) != -1;) {
         const int k = c - OPT_NUM;
         if (c >= OPT_STR && c <= OPT_STR + 6) *str[c - OPT_STR] = optarg;
         else if (k >= 0 && k <= 9 && cli_parse_int(CMD, num[k].opt, optarg, num[k].lo, num[k].hi, num[k].v))

@@ -10,7 +10,7 @@
 static void help(FILE *out)
 {
     fprintf(out,
-            "usage: vtag probe [--verbose] VIDEO...\n"
+            "usage: vtag probe [-v, --verbose] VIDEO...   (-h, --help: this help)\n"
             "\n"
             "Prints one JSON line per video (docs/FORMATS.md, \"probe output\"):\n"
             "  {\"video\", \"container\", \"codec\", \"duration_seconds\", \"frame_rate\",\n"
@@ -21,7 +21,7 @@ static void help(FILE *out)
             "from the container index when it lists every packet (\"index\": \"full\"),\n"
             "otherwise from reading every packet once without decoding (\"scan\").\n"
             "\n"
-            "  --verbose   let FFmpeg print its own warnings (silent by default)\n"
+            "  -v, --verbose   let FFmpeg print its own warnings (silent by default)\n"
             "\n"
             "exit codes: 0 all probed, 1 some file is not a readable video (one line\n"
             "each on stderr; the other files are still probed), 2 usage error\n");
@@ -34,19 +34,16 @@ int cmd_probe(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     /* Options may come before or after the videos; "--" ends them. */
-    const char *videos[argc];
-    int n = 0, verbose = 0, options = 1;
-    for (int a = 1; a < argc; a++) {
-        if (options && strcmp(argv[a], "--") == 0) options = 0;
-        else if (options && argv[a][0] == '-' && argv[a][1]) {
-            if (strcmp(argv[a], "--verbose") != 0) {
-                cli_error("probe", "unknown option '%s' (vtag probe --help)", argv[a]);
-                return CLI_EXIT_USAGE;
-            }
-            verbose = 1;
-        } else
-            videos[n++] = argv[a];
+    static const struct option opts[] = {
+        {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int verbose = 0;
+    optind = 0;
+    for (int c; (c = cli_getopt("probe", argc, argv, opts)) != -1;) {
+        if (c == '?') return CLI_EXIT_USAGE;
+        verbose |= c == 'v';
     }
+    const char **videos = (const char **)argv + optind;
+    const int n = argc - optind;
     if (n == 0) {
         help(stderr);
         return CLI_EXIT_USAGE;

@@ -13,6 +13,7 @@ static void help(FILE *out)
     fprintf(out,
             "usage: vtag score --in FILE.jsonl [--df-from FILE2.jsonl] [--per-item]\n"
             "       vtag score --multilabel --in FILE.jsonl [--k K] [--threshold X]\n"
+            "       vtag score -h, --help\n"
             "\n"
             "Captions: each line {\"id\": ..., \"cand\": \"tok tok ...\", \"refs\": [\"tok tok ...\", ...]}\n"
             "(tokens separated by ASCII whitespace, or given as an array of token strings).\n"
@@ -136,36 +137,29 @@ int cmd_score(int argc, char **argv)
     int per_item = 0, multilabel = 0, have_k = 0, have_t = 0;
     long k = 20;
     double threshold = 0.5;
-    for (int a = 1; a < argc; a++) {
-        const char *opt = argv[a];
-        int takes_value = !strcmp(opt, "--in") || !strcmp(opt, "--df-from") || !strcmp(opt, "--k") ||
-                          !strcmp(opt, "--threshold");
-        if (takes_value && a + 1 >= argc) {
-            cli_error("score", "%s needs a value", opt);
-            return CLI_EXIT_USAGE;
-        }
-        if (!strcmp(opt, "--in")) {
-            in = argv[++a];
-        } else if (!strcmp(opt, "--df-from")) {
-            df_from = argv[++a];
-        } else if (!strcmp(opt, "--k")) {
-            if (cli_parse_int("score", "--k", argv[++a], 1, 1000000000L, &k)) return CLI_EXIT_USAGE;
+    static const struct option opts[] = {
+        {"in", required_argument, 0, 'i'},        {"df-from", required_argument, 0, 'd'},
+        {"k", required_argument, 0, 'k'},         {"threshold", required_argument, 0, 't'},
+        {"per-item", no_argument, 0, 'p'},        {"multilabel", no_argument, 0, 'M'},
+        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0},
+    };
+    optind = 0;
+    for (int c; (c = cli_getopt("score", argc, argv, opts)) != -1;) {
+        if (c == '?') return CLI_EXIT_USAGE;
+        if (c == 'i') in = optarg;
+        else if (c == 'd') df_from = optarg;
+        else if (c == 'k') {
+            if (cli_parse_int("score", "--k", optarg, 1, 1000000000L, &k)) return CLI_EXIT_USAGE;
             have_k = 1;
-        } else if (!strcmp(opt, "--threshold")) {
-            if (cli_parse_float("score", "--threshold", argv[++a], &threshold)) return CLI_EXIT_USAGE;
-            if (!isfinite(threshold)) {
-                cli_error("score", "--threshold expects a finite number, got '%s'", argv[a]);
-                return CLI_EXIT_USAGE;
-            }
+        } else if (c == 't') {
+            if (cli_parse_float("score", "--threshold", optarg, &threshold)) return CLI_EXIT_USAGE;
             have_t = 1;
-        } else if (!strcmp(opt, "--per-item")) {
-            per_item = 1;
-        } else if (!strcmp(opt, "--multilabel")) {
-            multilabel = 1;
-        } else {
-            cli_error("score", "unknown option '%s' (vtag score --help)", opt);
-            return CLI_EXIT_USAGE;
-        }
+        } else if (c == 'p') per_item = 1;
+        else if (c == 'M') multilabel = 1;
+    }
+    if (optind < argc) {
+        cli_error("score", "unexpected argument '%s' (vtag score --help)", argv[optind]);
+        return CLI_EXIT_USAGE;
     }
     if (!in) {
         cli_error("score", "--in FILE.jsonl is required (vtag score --help)");

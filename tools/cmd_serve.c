@@ -30,7 +30,7 @@ static void help(FILE *out)
             "\n"
             "options:\n"
             "  --from DIR         a folder made by vtag pipeline\n"
-            "  --model NAME       fc | att2in | topdown (the best on validation)\n"
+            "  -m, --model NAME   fc | att2in | topdown (the best on validation)\n"
             "  --host H           address to listen on (127.0.0.1)\n"
             "  --port P           port (8080; 0: any free one, printed)\n"
             "  --workers N        videos tagged at once (2)\n"
@@ -41,7 +41,8 @@ static void help(FILE *out)
             "  --allow-urls       {\"url\"} requests are fetched (off)\n"
             "  --beam K           beam search of width K (greedy)\n"
             "  --top-n N          default tags per video (5)\n"
-            "  --threads T        threads per worker (1)\n");
+            "  -j, --threads T    threads per worker (1)\n"
+            "  -h, --help         this help\n");
 }
 
 typedef struct serve_args {
@@ -52,7 +53,7 @@ typedef struct serve_args {
 } serve_args;
 
 enum { OPT_HOST = 256, OPT_PORT, OPT_WORKERS, OPT_QUEUE, OPT_MAXBODY, OPT_TIMEOUT, OPT_ROOT, OPT_URLS, OPT_BEAM,
-       OPT_TOPN, OPT_THREADS, OPT_MODEL, OPT_FROM, OPT_HELP };
+       OPT_TOPN, OPT_FROM, OPT_THREADS = 'j', OPT_MODEL = 'm', OPT_HELP = 'h' };
 
 static int parse(int argc, char **argv, serve_args *a)
 {
@@ -75,8 +76,8 @@ static int parse(int argc, char **argv, serve_args *a)
     long v;
     double d;
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    optind = 0;
+    while ((c = cli_getopt(CMD, argc, argv, opts)) != -1) {
         switch (c) {
         case OPT_FROM: a->to.dir = optarg; break;
         case OPT_MODEL: a->to.model = optarg; break;

@@ -25,18 +25,19 @@ static void help(FILE *out)
             "test videos), procedural shapes otherwise. The same seed gives the same\n"
             "labels file byte for byte and the same videos.\n"
             "\n"
-            "  --out DIR             output folder (created if missing; files are replaced)\n"
+            "  -o, --out DIR         output folder (created if missing; files are replaced)\n"
             "  --videos N            number of videos (default 500)\n"
             "  --seed S              corpus seed, 0..2^64-1 (default 1); video i depends only\n"
             "                        on S and i, so fewer videos give a prefix of the corpus\n"
-            "  --threads N           videos rendered at once (default: one per core)\n"
+            "  -j, --threads N       videos rendered at once (default: one per core)\n"
             "  --codec C             auto (default: H.264 through libx264, MPEG-4 part 2 if\n"
             "                        libx264 is missing), h264 or mpeg4\n"
             "  --fashion-mnist DIR   Fashion-MNIST's IDX files (.gz or plain); default\n"
             "                        " VTAG_SYNTH_FMNIST_DIR ", and shapes if that is missing\n"
             "  --shapes              procedural shapes even when Fashion-MNIST is installed\n"
-            "  --quiet               no progress on stderr\n"
-            "  --verbose             FFmpeg's own warnings too\n"
+            "  -q, --quiet           no progress on stderr\n"
+            "  -v, --verbose         FFmpeg's own warnings too\n"
+            "  -h, --help            this help\n"
             "\n"
             "exit codes: 0 corpus written; 1 failed (I/O, bad dataset files, no encoder);\n"
             "2 usage error.\n");
@@ -69,72 +70,49 @@ int cmd_synth(int argc, char **argv)
     vtag_synth_options_default(&o);
     const char *out_dir = NULL, *fmnist = NULL;
     int shapes = 0, quiet = 0, verbose = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--shapes") == 0) {
-            shapes = 1;
-            continue;
-        }
-        if (strcmp(arg, "--quiet") == 0) {
-            quiet = 1;
-            continue;
-        }
-        if (strcmp(arg, "--verbose") == 0) {
-            verbose = 1;
-            continue;
-        }
-        if (strncmp(arg, "--", 2) != 0) {
-            cli_error("synth", "unexpected argument '%s' (vtag synth --help)", arg);
-            return CLI_EXIT_USAGE;
-        }
-        char name[32];
-        const char *val = NULL, *eq = strchr(arg, '=');
-        if (eq && (size_t)(eq - arg) < sizeof name) {
-            memcpy(name, arg, (size_t)(eq - arg));
-            name[eq - arg] = '\0';
-            val = eq + 1;
-        } else {
-            snprintf(name, sizeof name, "%s", arg);
-            if (i + 1 < argc) val = argv[++i];
-        }
-        int known = strcmp(name, "--out") == 0 || strcmp(name, "--videos") == 0 || strcmp(name, "--seed") == 0 ||
-                    strcmp(name, "--threads") == 0 || strcmp(name, "--codec") == 0 ||
-                    strcmp(name, "--fashion-mnist") == 0;
-        if (!known) {
-            cli_error("synth", "unknown option '%s' (vtag synth --help)", name);
-            return CLI_EXIT_USAGE;
-        }
-        if (!val) {
-            cli_error("synth", "%s needs a value", name);
-            return CLI_EXIT_USAGE;
-        }
+    static const struct option opts[] = {
+        {"out", required_argument, 0, 'o'},   {"videos", required_argument, 0, 'n'},
+        {"seed", required_argument, 0, 's'},  {"threads", required_argument, 0, 'j'},
+        {"codec", required_argument, 0, 'c'}, {"fashion-mnist", required_argument, 0, 'f'},
+        {"shapes", no_argument, 0, 'S'},      {"quiet", no_argument, 0, 'q'},
+        {"verbose", no_argument, 0, 'v'},     {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    optind = 0;
+    for (int c; (c = cli_getopt("synth", argc, argv, opts)) != -1;) {
+        const char *val = optarg;
         long l;
         vtag_error err = {0};
-        if (strcmp(name, "--out") == 0) {
+        if (c == '?') return CLI_EXIT_USAGE;
+        if (c == 'S') shapes = 1;
+        else if (c == 'q') quiet = 1;
+        else if (c == 'v') verbose = 1;
+        else if (c == 'f') fmnist = val;
+        else if (c == 'o') {
             if (!*val) {
                 cli_error("synth", "--out needs a folder name");
                 return CLI_EXIT_USAGE;
             }
             out_dir = val;
-        } else if (strcmp(name, "--videos") == 0) {
-            if (cli_parse_int("synth", name, val, 1, 1000000, &l)) return CLI_EXIT_USAGE;
+        } else if (c == 'n') {
+            if (cli_parse_int("synth", "--videos", val, 1, 1000000, &l)) return CLI_EXIT_USAGE;
             o.videos = l;
-        } else if (strcmp(name, "--seed") == 0) {
+        } else if (c == 's') {
             if (parse_u64(val, &o.seed)) {
                 cli_error("synth", "--seed expects an integer in [0, 2^64-1], got '%s'", val);
                 return CLI_EXIT_USAGE;
             }
-        } else if (strcmp(name, "--threads") == 0) {
-            if (cli_parse_int("synth", name, val, 1, 256, &l)) return CLI_EXIT_USAGE;
+        } else if (c == 'j') {
+            if (cli_parse_int("synth", "--threads", val, 1, 256, &l)) return CLI_EXIT_USAGE;
             o.threads = (int)l;
-        } else if (strcmp(name, "--codec") == 0) {
-            if (vtag_synth_codec_parse(val, &o.codec, &err)) {
-                cli_error("synth", "--codec: %s", err.msg);
-                return CLI_EXIT_USAGE;
-            }
-        } else {
-            fmnist = val;
+        } else if (c == 'c' && vtag_synth_codec_parse(val, &o.codec, &err)) {
+            cli_error("synth", "--codec: %s", err.msg);
+            return CLI_EXIT_USAGE;
         }
+    }
+    if (optind < argc) {
+        cli_error("synth", "unexpected argument '%s' (vtag synth --help)", argv[optind]);
+        return CLI_EXIT_USAGE;
     }
     if (!out_dir) {
         cli_error("synth", "--out DIR is required (vtag synth --help)");

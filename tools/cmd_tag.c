@@ -33,9 +33,9 @@ static void help(FILE *out)
             "\n"
             "model:\n"
             "  --from DIR           a folder made by vtag pipeline (its backbone, sampler and size)\n"
-            "  --model NAME         which of DIR's models (default: the best on validation)\n"
+            "  -m, --model NAME     which of DIR's models (default: the best on validation)\n"
             "  --checkpoint FILE    a caption model checkpoint (with --backbone)\n"
-            "  --backbone FILE      built-in backbone (.safetensors) or ONNX model (.onnx)\n"
+            "  -b, --backbone FILE  built-in backbone (.safetensors) or ONNX model (.onnx)\n"
             "frames and decoding:\n"
             "  --sample SPEC        uniform:N | fps:F | keyframes | scene:T (the pipeline's, else uniform:16)\n"
             "  --size S             frame size (the backbone's)\n"
@@ -45,8 +45,9 @@ static void help(FILE *out)
             "  --min-frames C       every label seen in more than C frames\n"
             "other:\n"
             "  --list FILE          read video paths from FILE too (one per line; - for stdin)\n"
-            "  --threads T          (number of cores; under mpirun, this rank's share of them)\n"
+            "  -j, --threads T      (number of cores; under mpirun, this rank's share of them)\n"
             "  --timing             per video, the seconds of each stage on stderr\n"
+            "  -h, --help           this help\n"
             "\n"
             "Exit codes: 0 every video tagged, 1 some failed (their lines say why), 2 usage.\n");
 }
@@ -84,7 +85,7 @@ int cmd_tag(int argc, char **argv)
         {"sample", required_argument, 0, 's'},     {"size", required_argument, 0, 'z'},
         {"beam", required_argument, 0, 'k'},       {"top-n", required_argument, 0, 'n'},
         {"min-frames", required_argument, 0, 'C'}, {"list", required_argument, 0, 'l'},
-        {"threads", required_argument, 0, 't'},    {"timing", no_argument, 0, 'T'},
+        {"threads", required_argument, 0, 'j'},    {"timing", no_argument, 0, 'T'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
     };
     if (cli_wants_help(argc, argv)) {
@@ -101,8 +102,8 @@ int cmd_tag(int argc, char **argv)
     long v, threads = 0;
     int timing = 0, have_top = 0, have_min = 0;
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    optind = 0;
+    while ((c = cli_getopt(CMD, argc, argv, opts)) != -1) {
         vtag_error err = {0};
         switch (c) {
         case 'f': o.dir = optarg; break;
@@ -127,7 +128,7 @@ int cmd_tag(int argc, char **argv)
             topt.rule = VTAG_TAG_RULE_MIN_FRAMES, topt.min_frames = v, have_min = 1;
             break;
         case 'l': list = optarg; break;
-        case 't': if (cli_parse_int(CMD, "--threads", optarg, 1, 1024, &threads)) return CLI_EXIT_USAGE; break;
+        case 'j': if (cli_parse_int(CMD, "--threads", optarg, 1, 1024, &threads)) return CLI_EXIT_USAGE; break;
         case 'T': timing = 1; break;
         case 'h': help(stdout); return CLI_EXIT_OK;
         default: return CLI_EXIT_USAGE;

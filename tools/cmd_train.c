@@ -20,14 +20,14 @@ static void help(FILE *out)
             "(weights, Adam moments, RNG, epoch: what --resume continues from).\n"
             "\n"
             "data:\n"
-            "  --labels FILE          labels file (JSON Lines or CSV, docs/FORMATS.md)\n"
+            "  -l, --labels FILE      labels file (JSON Lines or CSV, docs/FORMATS.md)\n"
             "  --feats FILE           training features (safetensors: fc, att, vtag.items)\n"
             "  --val-feats FILE       validation features (rows of 'val' videos): greedy captions\n"
             "                         and their CIDEr-D after every epoch\n"
             "  --max-length N         caption length cut (16)\n"
             "  --keep-tag-order       keep each video's tag order (default: by frequency)\n"
             "model:\n"
-            "  --model NAME           fc | att2in | topdown\n"
+            "  -m, --model NAME       fc | att2in | topdown\n"
             "  --input-encoding-size E, --rnn-size R, --att-hid-size A   (512 each)\n"
             "  --dropout P            drop_prob_lm (0.5)\n"
             "optimisation:\n"
@@ -35,11 +35,11 @@ static void help(FILE *out)
             "  --lr X                 (5e-4)     --lr-decay X     factor (0.8)\n"
             "  --lr-decay-every N     epochs (3) --lr-decay-start N  first decayed epoch (0; -1 off)\n"
             "  --grad-clip X          clip gradient elements to +-X (0.1; 0 off)\n"
-            "  --seed S               (42)       --threads T      (cores; under mpirun: shared out)\n"
+            "  --seed S               (42)       -j, --threads T  (cores; under mpirun: shared out)\n"
             "  --micro-batches M      sum each step over M micro-batches in a fixed order (a power of\n"
             "                         two; 1, or the ranks under mpirun): the same weights for any -np\n"
             "output:\n"
-            "  --out FILE             checkpoint to write (required)\n"
+            "  -o, --out FILE         checkpoint to write (required)   (-h, --help: this help)\n"
             "  --log FILE             append the per-epoch JSON lines here too (--step-log FILE: per step)\n"
             "  --resume               continue from FILE's .state.safetensors if present\n"
             "self-critical sequence training (SCST, reward CIDEr-D):\n"
@@ -148,8 +148,8 @@ static int parse(int argc, char **argv, train_args *a)
         opts[i] = (struct option){s[i].name, strchr("bh", s[i].kind) ? no_argument : required_argument, 0, 256 + i};
     opts[n] = (struct option){0, 0, 0, 0};
     int c, r;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+    optind = 0;
+    while ((c = cli_getopt("train", argc, argv, opts)) != -1)
         if (c < 256 || (r = take(&s[c - 256], optarg))) return c < 256 ? -1 : r;
     o->cap.max_length = o->cfg.max_length;
     if (optind < argc) return cli_error("train", "unexpected argument '%s'", argv[optind]), -1;

@@ -40,6 +40,8 @@ static void usage(FILE *out)
     for (int i = 0; i < n_commands; i++) fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(out,
             "\n"
+            "short options, the same in every command that has the long one: -h --help, -o --out/--output,\n"
+            "-j --threads, -q --quiet, -v --verbose, -l --labels, -m --model, -b --backbone\n"
             "exit codes: 0 success, 1 the command failed (bad input, I/O), 2 usage error\n");
 }
 
@@ -81,6 +83,12 @@ int main(int argc, char **argv)
          * closed pipe is a failure with a message, never a silent exit 0. */
         if (strcmp(argv[1], commands[i].name) == 0)
             return cli_close_stdout(commands[i].name, commands[i].run(argc - 1, argv + 1));
-    cli_error(NULL, "unknown command '%s' (vtag --help lists the commands)", argv[1]);
+    const char *names[sizeof commands / sizeof commands[0]];
+    for (int i = 0; i < n_commands; i++) names[i] = commands[i].name;
+    const char *near = argv[1][0] == '-' ? NULL : cli_closest(argv[1], strlen(argv[1]), names, n_commands);
+    if (argv[1][0] == '-') cli_error(NULL, "unknown option '%s' (vtag --help lists the options)", argv[1]);
+    else if (near)
+        cli_error(NULL, "unknown command '%s' (did you mean '%s'?; vtag --help lists the commands)", argv[1], near);
+    else cli_error(NULL, "unknown command '%s' (vtag --help lists the commands)", argv[1]);
     return CLI_EXIT_USAGE;
 }
