@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "vtag/extract.h"
+#include "vtag/inputs.h"
 #include "vtag/video.h"
 
 /* A damaged stream: some sampled frames could not be decoded, or packets
@@ -34,6 +35,8 @@ static void help(FILE *out)
             "  --start T, --end T   seconds: sample only [T_start, T_end)\n"
             "  --max-frames K       at most K frames per video\n"
             "  -j, --threads N      decoder threads (default 0: one per core)\n"
+            "  --recursive          walk the folders given for videos (--ext LIST, default mp4,mkv,webm,mov,avi,m4v)\n"
+            "  --allow-protocols L  what a video may be read through (default file,pipe,http,https; - is stdin)\n"
             "  --strategy MODE      auto (default): per target, seek or decode on,\n"
             "                       whichever decodes fewer frames by the container\n"
             "                       index; seek; linear (decode straight through)\n"
@@ -54,6 +57,7 @@ typedef struct frames_args {
     int n_videos;
     const char *out_dir;
     vtag_frames_opts o;
+    vtag_inputs_opts io; /* how videos expands (folders, protocols) */
     int verbose;
 } frames_args;
 
@@ -67,7 +71,8 @@ static int parse_args(int argc, char **argv, frames_args *a)
         {"end", required_argument, 0, 'e'},     {"max-frames", required_argument, 0, 'k'},
         {"threads", required_argument, 0, 'j'}, {"strategy", required_argument, 0, 'g'},
         {"verbose", no_argument, 0, 'v'},       {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
+        {"recursive", no_argument, 0, 'r'},     {"ext", required_argument, 0, 'x'},
+        {"allow-protocols", required_argument, 0, 'P'}, {0, 0, 0, 0},
     };
     optind = 0;
     for (int c; (c = cli_getopt("frames", argc, argv, opts)) != -1;) {
@@ -77,6 +82,9 @@ static int parse_args(int argc, char **argv, frames_args *a)
         vtag_error err = {0};
         if (c == '?') return -1;
         if (c == 'v') a->verbose = 1;
+        else if (c == 'r') a->io.recursive = 1;
+        else if (c == 'x') a->io.extensions = val;
+        else if (c == 'P') a->io.protocols = a->o.video.protocols = val;
         else if (c == 'o') a->out_dir = val;
         else if (c == 'S') {
             if (vtag_video_sampler_parse(&a->o.sampler, val, &err)) {
@@ -184,6 +192,16 @@ int cmd_frames(int argc, char **argv)
         free(a.videos);
         return CLI_EXIT_USAGE;
     }
+    vtag_inputs_list in = {0}; /* the videos, folders walked */
+    vtag_error ierr = {0};
+    int erc = vtag_inputs_expand(a.videos, a.n_videos, &a.io, &in, &ierr);
+    free(a.videos);
+    a.videos = (const char **)in.paths, a.n_videos = (int)in.n;
+    if (erc) {
+        cli_error("frames", "%s", ierr.msg);
+        vtag_inputs_list_free(&in);
+        return erc == VTAG_ERR_ARG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+    }
     vtag_video_set_log(a.verbose ? VTAG_VIDEO_LOG_WARNING : VTAG_VIDEO_LOG_QUIET);
     /* A run replaces DIR's PNGs and index, and removes the PNGs only the old
      * index named: a video inside DIR could be one of them. */
@@ -191,7 +209,7 @@ int cmd_frames(int argc, char **argv)
     if (inside >= 0) {
         cli_error("frames", "%s is inside --out %s, whose files a run replaces; write the frames elsewhere",
                   a.videos[inside], a.out_dir);
-        free(a.videos);
+        vtag_inputs_list_free(&in);
         return CLI_EXIT_USAGE;
     }
     shown sh = {.verbose = a.verbose, .n = a.n_videos};
@@ -203,7 +221,7 @@ int cmd_frames(int argc, char **argv)
     int rc = vtag_frames_extract(a.videos, a.n_videos, a.out_dir, &a.o, &res, &err);
     cli_progress_clear(&sh.bar);
     if (rc && !sh.fatal) cli_error("frames", "%s", err.msg);
-    free(a.videos);
+    vtag_inputs_list_free(&in);
     if (rc) return rc == VTAG_ERR_ARG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     return res.failed ? CLI_EXIT_FAIL : res.damaged ? FRAMES_EXIT_DAMAGED : CLI_EXIT_OK;
 }
