@@ -158,8 +158,10 @@ static int dry_run(const vtag_run_plan *p, const vtag_run_stage_opts *so, const 
     vtag_run_estimate_opts eo;
     vtag_run_estimate_opts_defaults(&eo);
     eo.note = timing;
-    if (vtag_run_estimate(p, so, &eo, est, err)) return -1;
     if (!a->restart && vtag_run_open(&r, a->out, &(vtag_error){0})) r = NULL; /* nothing finished */
+    int todo = 0;
+    for (int i = 0; i < p->n; i++) todo += !r || !vtag_run_stage_done(r, p->stage[i].name, NULL);
+    if (todo && vtag_run_estimate(p, so, &eo, est, err)) return vtag_run_close(&r), -1;
     printf("%-14s %-42s %12s\n", "stage", "what", "estimate");
     for (int i = 0; i < p->n; i++) {
         const int done = r && vtag_run_stage_done(r, p->stage[i].name, NULL);
