@@ -43,7 +43,8 @@ static void help(FILE *out)
             "{\"video\": V, \"error\": \"...\"} and the others go on.\n"
             "  -b, --backbone FILE  a file written by vtag backbone train\n"
             "  --sample SPEC      frames per video (uniform:16)   --top K  labels per frame (5)\n"
-            "  -j, --threads T\n"
+            "  -j, --threads T    -o, --output FILE  the lines to FILE (FILE.partial until done)   --resume\n"
+            "  --format F         jsonl, or csv: video,labels,scores,frames,error (docs/FORMATS.md)\n"
             "\n"
             "-h, --help: this help. exit codes: 0 done, 1 bad input / I/O error (train writes nothing) or a video failed\n"
             "(predict), 2 usage.\n");
@@ -52,13 +53,14 @@ static void help(FILE *out)
 typedef struct args {
     const char *labels, *backbone;
     vtag_builtin_run_opts o; /* train's options; o.sample is predict's too */
+    vtag_output_opts out;    /* predict's --output, --format (--resume: o.resume) */
     int threads, nw, nb;     /* nw, nb: the stages --widths and --blocks gave (-1: none) */
     long top;
     uint64_t seed;
 } args;
 
 enum { OPT_SAMPLE = 256, OPT_SIZE, OPT_WIDTHS, OPT_BLOCKS, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_WD, OPT_NOAUG,
-       OPT_THREADS, OPT_SEED, OPT_LOG, OPT_RESUME, OPT_BACKBONE, OPT_TOP, OPT_HELP };
+       OPT_THREADS, OPT_SEED, OPT_LOG, OPT_RESUME, OPT_BACKBONE, OPT_TOP, OPT_HELP, OPT_OUTPUT, OPT_FORMAT };
 
 /* The options of either subcommand, as its table allows: 0, 1 after --help, -1 after the message. */
 static int parse(int argc, char **argv, const struct option *table, args *a)
@@ -76,6 +78,8 @@ static int parse(int argc, char **argv, const struct option *table, args *a)
         case 'l': a->labels = optarg; break;
         case 'o': a->o.out = optarg; break;
         case OPT_BACKBONE: a->backbone = optarg; break;
+        case OPT_OUTPUT: a->out.path = optarg; break;
+        case OPT_FORMAT: if ((bad = vtag_output_format_parse(optarg, &a->out.format, &e))) cli_error(CMD, "%s", e.msg); break;
         case OPT_LOG: a->o.log = optarg; break;
         case OPT_RESUME: a->o.resume = 1; break;
         case OPT_NOAUG: to->flip = 0, to->shift = 0; break;
@@ -201,39 +205,34 @@ static int cmd_train_backbone(int argc, char **argv)
     return status;
 }
 
+static void say_failed(void *user, const vtag_error *e) { (void)user, cli_error(CMD, "%s", e->msg); }
+
 static int cmd_predict_backbone(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"backbone", required_argument, 0, OPT_BACKBONE}, {"sample", required_argument, 0, OPT_SAMPLE},
         {"top", required_argument, 0, OPT_TOP},           {"threads", required_argument, 0, OPT_THREADS},
-        {"help", no_argument, 0, OPT_HELP},               {0, 0, 0, 0}};
+        {"output", required_argument, 0, OPT_OUTPUT},     {"format", required_argument, 0, OPT_FORMAT},
+        {"resume", no_argument, 0, OPT_RESUME},           {"help", no_argument, 0, OPT_HELP}, {0, 0, 0, 0}};
     args a = {.top = 5};
     vtag_video_sampler_default(&a.o.sample);
     int rc = parse(argc, argv, opts, &a);
-    if (!rc && (!a.backbone || optind >= argc))
-        rc = -1, cli_error(CMD, "predict: --backbone B.safetensors and at least one VIDEO are required");
+    if (!rc && (!a.backbone || optind >= argc || (a.o.resume && !a.out.path)))
+        rc = -1, cli_error(CMD, "predict: --backbone B.safetensors and at least one VIDEO are required (--resume: and --output)");
     if (rc) return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-    /* vtag backbone predict ... >> B appends to an input */
-    int clash = cli_check_outputs(CMD, NULL, 0, &(cli_file){"--backbone", a.backbone}, 1, 1);
-    if (!clash) clash = cli_check_outputs_paths(CMD, NULL, 0, "video", (const char *const *)argv + optind, argc - optind, 1);
+    /* vtag backbone predict ... >> B appends to an input; so would --output B */
+    const cli_file outs[] = {{"--output", a.out.path}};
+    int clash = cli_check_outputs(CMD, outs, 1, &(cli_file){"--backbone", a.backbone}, 1, !a.out.path);
+    if (!clash) clash = cli_check_outputs_paths(CMD, outs, 1, "video", (const char *const *)argv + optind, argc - optind, !a.out.path);
     if (clash) return clash;
     vtag_video_set_log(VTAG_VIDEO_LOG_QUIET);
-    vtag_builtin_predictor pr;
     vtag_error err = {0};
-    if (vtag_builtin_predictor_open(&pr, a.backbone, a.threads, &err)) {
-        cli_error(CMD, "%s", err.msg);
-        return CLI_EXIT_FAIL;
-    }
-    int failed = 0, out_failed = 0; /* a failed write to stdout is reported: no use going on */
-    for (int i = optind; i < argc && !out_failed; i++) {
-        char *line = NULL; /* the video's prediction, or its error line */
-        rc = vtag_builtin_predict_line(&pr, argv[i], &a.o.sample, a.top, &line, &err);
-        out_failed = line && (cli_put_line(CMD, line) || cli_flush_stdout(CMD));
-        if (rc) failed = 1, cli_error(CMD, "%s", err.msg);
-        free(line);
-    }
-    vtag_builtin_predictor_close(&pr);
-    return failed || out_failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+    int64_t failed = 0;
+    a.out.stream = stdout, a.out.resume = a.o.resume;
+    const vtag_builtin_predict_opts po = {a.backbone, a.threads, a.o.sample, a.top, a.out, say_failed, NULL};
+    if (vtag_builtin_predict_run(&po, (const char *const *)argv + optind, argc - optind, &failed, &err))
+        return cli_error(CMD, "%s", err.msg), CLI_EXIT_FAIL;
+    return failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
 int cmd_backbone(int argc, char **argv)
