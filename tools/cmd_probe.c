@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "vtag/output.h"
 #include "vtag/video.h"
 
 static void help(FILE *out)
@@ -22,6 +23,9 @@ static void help(FILE *out)
             "otherwise from reading every packet once without decoding (\"scan\").\n"
             "\n"
             "  -v, --verbose   let FFmpeg print its own warnings (silent by default)\n"
+            "  -o, --output FILE  the lines to FILE (written to FILE.partial, renamed at the end)\n"
+            "  --resume        keep FILE.partial's (or FILE's) lines and probe only the other videos\n"
+            "  --format F      jsonl (default) or csv: one column per field above, a header row\n"
             "\n"
             "exit codes: 0 all probed, 1 some file is not a readable video (one line\n"
             "each on stderr; the other files are still probed), 2 usage error\n");
@@ -35,12 +39,29 @@ int cmd_probe(int argc, char **argv)
     }
     /* Options may come before or after the videos; "--" ends them. */
     static const struct option opts[] = {
-        {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"verbose", no_argument, 0, 'v'},      {"help", no_argument, 0, 'h'},
+        {"output", required_argument, 0, 'o'}, {"resume", no_argument, 0, 'R'},
+        {"format", required_argument, 0, 'F'}, {0, 0, 0, 0}};
     int verbose = 0;
+    vtag_output_opts oo;
+    vtag_output_opts_defaults(&oo);
+    vtag_output_opts_records(&oo, VTAG_OUTPUT_PROBES);
+    oo.stream = stdout;
+    vtag_error err = {0};
     optind = 0;
     for (int c; (c = cli_getopt("probe", argc, argv, opts)) != -1;) {
         if (c == '?') return CLI_EXIT_USAGE;
         verbose |= c == 'v';
+        oo.resume |= c == 'R';
+        if (c == 'o') oo.path = optarg;
+        if (c == 'F' && vtag_output_format_parse(optarg, &oo.format, &err)) {
+            cli_error("probe", "%s", err.msg);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (oo.resume && !oo.path) {
+        cli_error("probe", "--resume continues an --output FILE: give it");
+        return CLI_EXIT_USAGE;
     }
     const char **videos = (const char **)argv + optind;
     const int n = argc - optind;
@@ -48,13 +69,19 @@ int cmd_probe(int argc, char **argv)
         help(stderr);
         return CLI_EXIT_USAGE;
     }
-    int clash = cli_check_outputs_paths("probe", NULL, 0, "video", videos, n, 1); /* vtag probe V >> V */
+    const cli_file outs[] = {{"--output", oo.path}};
+    int clash = cli_check_outputs_paths("probe", outs, 1, "video", videos, n, !oo.path); /* vtag probe V >> V */
     if (clash) return clash;
+    vtag_output_t *out = NULL;
+    if (vtag_output_open(&out, &oo, &err)) {
+        cli_error("probe", "%s", err.msg);
+        return CLI_EXIT_FAIL;
+    }
     vtag_video_set_log(verbose ? VTAG_VIDEO_LOG_WARNING : VTAG_VIDEO_LOG_QUIET);
     int status = CLI_EXIT_OK;
     for (int i = 0; i < n; i++) {
         vtag_video_info info;
-        vtag_error err = {0};
+        if (vtag_output_skip(out, videos[i])) continue; /* probed before (--resume) */
         if (vtag_video_probe(videos[i], &info, &err)) {
             cli_error("probe", "%s", err.msg);
             status = CLI_EXIT_FAIL;
@@ -64,11 +91,17 @@ int cmd_probe(int argc, char **argv)
         if (vtag_video_info_json(videos[i], &info, &line, &err)) {
             cli_error("probe", "%s", err.msg);
             status = CLI_EXIT_FAIL;
-        } else {
-            puts(line);
+        } else if (vtag_output_write(out, line, &err)) {
+            cli_error("probe", "%s", err.msg);
             free(line);
+            vtag_output_close(&out, 0, NULL);
+            return CLI_EXIT_FAIL;
         }
-        if (cli_flush_stdout("probe")) return CLI_EXIT_FAIL;
+        free(line);
+    }
+    if (vtag_output_close(&out, 1, &err)) {
+        cli_error("probe", "%s", err.msg);
+        status = CLI_EXIT_FAIL;
     }
     return status;
 }

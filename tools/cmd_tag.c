@@ -2,7 +2,6 @@
  * video finishes; a video that fails gets an error line and the rest go on.
  * The list is tagged by vtag_tags_extract; under mpirun the ranks share the
  * videos out and rank 0 prints everything. */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include "cli.h"
 #include "vtag/cluster.h"
 #include "vtag/extract.h"
+#include "vtag/output.h"
 #include "vtag/tag.h"
 #include "vtag/tagger.h"
 
@@ -47,6 +47,9 @@ static void help(FILE *out)
             "  --list FILE          read video paths from FILE too (one per line; - for stdin)\n"
             "  -j, --threads T      (number of cores; under mpirun, this rank's share of them)\n"
             "  --timing             per video, the seconds of each stage on stderr\n"
+            "  -o, --output FILE    the lines to FILE (written to FILE.partial, one synced line at a time)\n"
+            "  --resume             keep FILE.partial's (or FILE's) lines and tag only the other videos\n"
+            "  --format jsonl|csv   csv: video,class1,class2,tags,scores,frames,damaged_packets,error\n"
             "  -h, --help           this help\n"
             "\n"
             "Exit codes: 0 every video tagged, 1 some failed (their lines say why), 2 usage.\n");
@@ -55,18 +58,17 @@ static void help(FILE *out)
 typedef struct printer {
     int timing;
     int stopped; /* the output failed, said */
+    vtag_output_t *out; /* rank 0's */
 } printer;
 
-/* Rank 0: a video's line on stdout (and its timing on stderr); -1 stops the
- * run when the line cannot be made or written. */
+/* Rank 0: a video's line to the output (and its timing on stderr); -1 stops
+ * the run when the line cannot be made or written. */
 static int print_video(void *user, const vtag_tags_video *v)
 {
     printer *pr = user;
-    errno = 0;
-    if (!v->line || fputs(v->line, stdout) < 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
-        if (v->line) cli_error(CMD, "stdout: %s: cannot write the tag line: %s", v->video, strerror(errno));
-        else cli_error(CMD, "stdout: %s", v->err.msg);
-        clearerr(stdout); /* reported (with its reason): the check at exit must not repeat it */
+    vtag_error e = {0};
+    if (!v->line || vtag_output_write(pr->out, v->line, &e)) {
+        cli_error(CMD, "%s", v->line ? e.msg : v->err.msg);
         pr->stopped = 1;
         return -1;
     }
@@ -77,6 +79,8 @@ static int print_video(void *user, const vtag_tags_video *v)
     return 0;
 }
 
+static int skip_video(void *user, const char *video) { return vtag_output_skip(((printer *)user)->out, video); }
+
 int cmd_tag(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -86,6 +90,8 @@ int cmd_tag(int argc, char **argv)
         {"beam", required_argument, 0, 'k'},       {"top-n", required_argument, 0, 'n'},
         {"min-frames", required_argument, 0, 'C'}, {"list", required_argument, 0, 'l'},
         {"threads", required_argument, 0, 'j'},    {"timing", no_argument, 0, 'T'},
+        {"output", required_argument, 0, 'o'},     {"resume", no_argument, 0, 'R'},
+        {"format", required_argument, 0, 'F'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
     };
     if (cli_wants_help(argc, argv)) {
@@ -99,6 +105,10 @@ int cmd_tag(int argc, char **argv)
     vtag_video_sampler sampler;
     vtag_video_sampler_default(&sampler);
     const char *list = NULL;
+    vtag_output_opts oo;
+    vtag_output_opts_defaults(&oo);
+    vtag_output_opts_records(&oo, VTAG_OUTPUT_TAGS);
+    oo.stream = stdout;
     long v, threads = 0;
     int timing = 0, have_top = 0, have_min = 0;
     int c;
@@ -130,6 +140,11 @@ int cmd_tag(int argc, char **argv)
         case 'l': list = optarg; break;
         case 'j': if (cli_parse_int(CMD, "--threads", optarg, 1, 1024, &threads)) return CLI_EXIT_USAGE; break;
         case 'T': timing = 1; break;
+        case 'o': oo.path = optarg; break;
+        case 'R': oo.resume = 1; break;
+        case 'F':
+            if (vtag_output_format_parse(optarg, &oo.format, &err)) return cli_error(CMD, "%s", err.msg), CLI_EXIT_USAGE;
+            break;
         case 'h': help(stdout); return CLI_EXIT_OK;
         default: return CLI_EXIT_USAGE;
         }
@@ -144,6 +159,10 @@ int cmd_tag(int argc, char **argv)
     }
     if (o.model && !o.dir) {
         cli_error(CMD, "--model picks one of a pipeline's models: it needs --from");
+        return CLI_EXIT_USAGE;
+    }
+    if (oo.resume && !oo.path) {
+        cli_error(CMD, "--resume continues an --output FILE: give it");
         return CLI_EXIT_USAGE;
     }
     if (optind >= argc && !list) {
@@ -166,8 +185,9 @@ int cmd_tag(int argc, char **argv)
     const cli_file ins[] = {{"--checkpoint", o.checkpoint}, {"--backbone", o.backbone},
                             {"--list", list && strcmp(list, "-") ? list : NULL}};
     const char *const *videos = (const char *const *)argv + optind;
-    int status = rank > 0 ? 0 : cli_check_outputs(CMD, NULL, 0, ins, 3, 1);
-    if (!status && rank == 0) status = cli_check_outputs_paths(CMD, NULL, 0, "video", videos, argc - optind, 1);
+    const cli_file outs[] = {{"--output", oo.path}};
+    int status = rank > 0 ? 0 : cli_check_outputs(CMD, outs, 1, ins, 3, !oo.path);
+    if (!status && rank == 0) status = cli_check_outputs_paths(CMD, outs, 1, "video", videos, argc - optind, !oo.path);
     status = cli_agreed(CMD, cl, status, NULL);
     FILE *lf = NULL; /* rank 0's: vtag_tags_extract shares the list out */
     if (!status) {
@@ -179,21 +199,24 @@ int cmd_tag(int argc, char **argv)
     vtag_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     vtag_tagger_t *t = NULL;
+    printer pr = {timing, 0, NULL};
     if (!status) {
         int rc = vtag_ctx_init(&ctx, (int)threads, 42, &err);
         if (!rc) rc = vtag_tagger_open(&t, &ctx, &o, &err);
+        if (!rc && rank == 0) rc = vtag_output_open(&pr.out, &oo, &err); /* rank 0 alone writes */
         status = cli_agreed(CMD, cl, rc ? CLI_EXIT_FAIL : 0, &err);
     }
-    printer pr = {timing, 0};
+    if (vtag_output_kept(pr.out)) cli_note(CMD, "%s: %lld videos done before, skipped", oo.path, (long long)vtag_output_kept(pr.out));
     vtag_tags_opts to;
     vtag_tags_opts_defaults(&to);
     to.tag = topt, to.paths = videos, to.n_paths = argc - optind;
     to.list = lf, to.list_name = lf == stdin ? "stdin" : list, to.cluster = cl;
-    to.video_done = print_video, to.user = &pr;
+    to.video_done = print_video, to.skip = oo.resume ? skip_video : NULL, to.user = &pr;
     vtag_tags_result res = {0, 0};
+    const int xrc = status ? -1 : vtag_tags_extract(t, &ctx, &to, &res, &err);
     if (status) {
         /* reported */
-    } else if (vtag_tags_extract(t, &ctx, &to, &res, &err)) {
+    } else if (xrc) {
         /* Ranks that failed together: rank 0 says why. Out of step: each, and the job ends. */
         const int together = vtag_cluster_size(cl) == 1 || vtag_cluster_failed_together(cl);
         if (!together && rank > 0) cli_error(CMD, "rank %d: %s", rank, err.msg);
@@ -206,6 +229,8 @@ int cmd_tag(int argc, char **argv)
                       (long long)res.videos);
         status = CLI_EXIT_FAIL;
     }
+    /* Every video has its line (a run with failed videos too): FILE.partial becomes FILE. */
+    if (vtag_output_close(&pr.out, !xrc, &err)) cli_error(CMD, "%s", err.msg), status = CLI_EXIT_FAIL;
     if (lf && lf != stdin) fclose(lf);
     vtag_tagger_close(&t);
     vtag_ctx_free(&ctx);
