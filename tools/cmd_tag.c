@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "vtag/cluster.h"
 #include "vtag/extract.h"
+#include "vtag/inputs.h"
 #include "vtag/output.h"
 #include "vtag/tag.h"
 #include "vtag/tagger.h"
@@ -45,6 +46,8 @@ static void help(FILE *out)
             "  --min-frames C       every label seen in more than C frames\n"
             "other:\n"
             "  --list FILE          read video paths from FILE too (one per line; - for stdin)\n"
+            "  --recursive          a folder given walks its tree for videos (--ext LIST: mp4,mkv,webm,mov,avi,m4v)\n"
+            "  --allow-protocols L  what a video may be read through (file,pipe,http,https; - is stdin)\n"
             "  -j, --threads T      (number of cores; under mpirun, this rank's share of them)\n"
             "  --timing             per video, the seconds of each stage on stderr\n"
             "  -o, --output FILE    the lines to FILE (written to FILE.partial, one synced line at a time)\n"
@@ -91,7 +94,8 @@ int cmd_tag(int argc, char **argv)
         {"min-frames", required_argument, 0, 'C'}, {"list", required_argument, 0, 'l'},
         {"threads", required_argument, 0, 'j'},    {"timing", no_argument, 0, 'T'},
         {"output", required_argument, 0, 'o'},     {"resume", no_argument, 0, 'R'},
-        {"format", required_argument, 0, 'F'},
+        {"format", required_argument, 0, 'F'},     {"recursive", no_argument, 0, 'r'},
+        {"ext", required_argument, 0, 'e'},        {"allow-protocols", required_argument, 0, 'P'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
     };
     if (cli_wants_help(argc, argv)) {
@@ -105,6 +109,7 @@ int cmd_tag(int argc, char **argv)
     vtag_video_sampler sampler;
     vtag_video_sampler_default(&sampler);
     const char *list = NULL;
+    vtag_inputs_opts io = {0}; vtag_inputs_list in = {0}; /* the videos given → in, folders walked */
     vtag_output_opts oo;
     vtag_output_opts_defaults(&oo);
     vtag_output_opts_records(&oo, VTAG_OUTPUT_TAGS);
@@ -138,6 +143,8 @@ int cmd_tag(int argc, char **argv)
             topt.rule = VTAG_TAG_RULE_MIN_FRAMES, topt.min_frames = v, have_min = 1;
             break;
         case 'l': list = optarg; break;
+        case 'r': io.recursive = 1; break;          case 'e': io.extensions = optarg; break;
+        case 'P': o.protocols = io.protocols = optarg; break;
         case 'j': if (cli_parse_int(CMD, "--threads", optarg, 1, 1024, &threads)) return CLI_EXIT_USAGE; break;
         case 'T': timing = 1; break;
         case 'o': oo.path = optarg; break;
@@ -170,10 +177,12 @@ int cmd_tag(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     vtag_error err = {0};
+    if (vtag_inputs_expand((const char *const *)argv + optind, argc - optind, &io, &in, &err))
+        return cli_error(CMD, "%s", err.msg), vtag_inputs_list_free(&in), err.code == VTAG_ERR_ARG ? CLI_EXIT_USAGE : 1;
     vtag_cluster *cl = NULL;
     if (vtag_cluster_open(&cl, &err)) {
         cli_error(CMD, "%s", err.msg);
-        return CLI_EXIT_FAIL;
+        return vtag_inputs_list_free(&in), CLI_EXIT_FAIL;
     }
     const int rank = vtag_cluster_rank(cl);
     /* FFmpeg's own diagnostics stay off, as in every vtag command: a video's error line says
@@ -184,10 +193,10 @@ int cmd_tag(int argc, char **argv)
     /* vtag tag ... >> F appends to F: refused for the files named here (--from's are the pipeline's) */
     const cli_file ins[] = {{"--checkpoint", o.checkpoint}, {"--backbone", o.backbone},
                             {"--list", list && strcmp(list, "-") ? list : NULL}};
-    const char *const *videos = (const char *const *)argv + optind;
+    const char *const *videos = (const char *const *)in.paths;
     const cli_file outs[] = {{"--output", oo.path}};
     int status = rank > 0 ? 0 : cli_check_outputs(CMD, outs, 1, ins, 3, !oo.path);
-    if (!status && rank == 0) status = cli_check_outputs_paths(CMD, outs, 1, "video", videos, argc - optind, !oo.path);
+    if (!status && rank == 0) status = cli_check_outputs_paths(CMD, outs, 1, "video", videos, in.n, !oo.path);
     status = cli_agreed(CMD, cl, status, NULL);
     FILE *lf = NULL; /* rank 0's: vtag_tags_extract shares the list out */
     if (!status) {
@@ -209,7 +218,7 @@ int cmd_tag(int argc, char **argv)
     if (vtag_output_kept(pr.out)) cli_note(CMD, "%s: %lld videos done before, skipped", oo.path, (long long)vtag_output_kept(pr.out));
     vtag_tags_opts to;
     vtag_tags_opts_defaults(&to);
-    to.tag = topt, to.paths = videos, to.n_paths = argc - optind;
+    to.tag = topt, to.paths = videos, to.n_paths = in.n;
     to.list = lf, to.list_name = lf == stdin ? "stdin" : list, to.cluster = cl;
     to.video_done = print_video, to.skip = oo.resume ? skip_video : NULL, to.user = &pr;
     vtag_tags_result res = {0, 0};
@@ -235,5 +244,6 @@ int cmd_tag(int argc, char **argv)
     vtag_tagger_close(&t);
     vtag_ctx_free(&ctx);
     vtag_cluster_close(&cl);
+    vtag_inputs_list_free(&in);
     return status;
 }
