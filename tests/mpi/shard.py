@@ -60,8 +60,9 @@ def run(np, args, out=None):
 
 
 def features_lines(err):
-    """stderr of vtag features with the summary's timing blanked and no progress lines (every 10 s)."""
-    lines = [l for l in err.splitlines() if not re.match(r"vtag features: \d+/\d+ videos, ", l)]
+    """stderr of vtag features with the summary's timing blanked and no progress lines (timed: one
+    every VTAG_PROGRESS_SECONDS after the first 2 s, so their number differs between runs)."""
+    lines = [l for l in err.splitlines() if not re.match(r"vtag features: (\[[# ]*\] +)?\d+/\d+ videos\b", l)]
     return [re.sub(r" in [0-9.]+ s \([0-9.]+ frames/s\)$", " in T s", l) for l in lines]
 
 
