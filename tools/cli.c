@@ -245,6 +245,16 @@ int cli_agreed(const char *cmd, vtag_cluster *c, int status, const vtag_error *e
     return all;
 }
 
+int cli_cluster_failed(const char *cmd, vtag_cluster *c, const vtag_error *err, int said)
+{
+    const int rank = vtag_cluster_rank(c);
+    const int together = vtag_cluster_size(c) == 1 || vtag_cluster_failed_together(c);
+    if (!together && rank > 0) cli_error(cmd, "rank %d: %s", rank, err->msg);
+    else if (rank == 0 && !said) cli_error(cmd, "%s", err->msg);
+    if (!together) vtag_cluster_abort(c, CLI_EXIT_FAIL);
+    return CLI_EXIT_FAIL;
+}
+
 void cli_where_set(cli_where *w, int epoch, int scst, long long done, long long total)
 {
     w->epoch = epoch; /* stores to _Atomic members: atomic */

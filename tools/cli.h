@@ -117,6 +117,10 @@ typedef struct cli_where {
  * → the first failure in rank order, printed once, by rank 0; a rank that can
  * no longer meet the others ends the job (vtag_cluster_abort). */
 int cli_agreed(const char *cmd, vtag_cluster *c, int status, const vtag_error *e);
+/* A run that failed on some rank: ranks that failed together have rank 0 say
+ * why (unless said: it printed already); a rank out of step says it and ends
+ * the job (vtag_cluster_abort). CLI_EXIT_FAIL. */
+int cli_cluster_failed(const char *cmd, vtag_cluster *c, const vtag_error *err, int said);
 void cli_where_set(cli_where *w, int epoch, int scst, long long done, long long total);
 /* From now on SIGTERM, SIGINT and SIGHUP (mpirun sends SIGTERM to the other
  * ranks when one dies) end the process through a thread that prints

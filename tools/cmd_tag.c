@@ -62,6 +62,8 @@ typedef struct printer {
     int timing;
     int stopped; /* the output failed, said */
     vtag_output_t *out; /* rank 0's */
+    cli_progress bar;
+    int64_t done, total; /* total 0: not known (a --list) */
 } printer;
 
 /* Rank 0: a video's line to the output (and its timing on stderr); -1 stops
@@ -70,6 +72,7 @@ static int print_video(void *user, const vtag_tags_video *v)
 {
     printer *pr = user;
     vtag_error e = {0};
+    cli_progress_clear(&pr->bar);
     if (!v->line || vtag_output_write(pr->out, v->line, &e)) {
         cli_error(CMD, "%s", v->line ? e.msg : v->err.msg);
         pr->stopped = 1;
@@ -79,6 +82,7 @@ static int print_video(void *user, const vtag_tags_video *v)
         cli_note(CMD, "%s: %lld frames, decode %.3f s, backbone %.3f s, caption %.3f s, total %.3f s", v->video,
                  (long long)v->stats.n_frames, v->stats.seconds_decode, v->stats.seconds_backbone,
                  v->stats.seconds_caption, v->seconds);
+    cli_progress_show(&pr->bar, NULL, ++pr->done, pr->total);
     return 0;
 }
 
@@ -208,14 +212,16 @@ int cmd_tag(int argc, char **argv)
     vtag_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     vtag_tagger_t *t = NULL;
-    printer pr = {timing, 0, NULL};
+    printer pr = {.timing = timing, .total = lf ? 0 : in.n};
+    cli_progress_start(&pr.bar, CMD, "videos", rank != 0);
     if (!status) {
         int rc = vtag_ctx_init(&ctx, (int)threads, 42, &err);
         if (!rc) rc = vtag_tagger_open(&t, &ctx, &o, &err);
         if (!rc && rank == 0) rc = vtag_output_open(&pr.out, &oo, &err); /* rank 0 alone writes */
         status = cli_agreed(CMD, cl, rc ? CLI_EXIT_FAIL : 0, &err);
     }
-    if (vtag_output_kept(pr.out)) cli_note(CMD, "%s: %lld videos done before, skipped", oo.path, (long long)vtag_output_kept(pr.out));
+    if (vtag_output_kept(pr.out))
+        cli_note(CMD, "%s: %lld videos done before, skipped", oo.path, (long long)vtag_output_kept(pr.out));
     vtag_tags_opts to;
     vtag_tags_opts_defaults(&to);
     to.tag = topt, to.paths = videos, to.n_paths = in.n;
@@ -223,16 +229,9 @@ int cmd_tag(int argc, char **argv)
     to.video_done = print_video, to.skip = oo.resume ? skip_video : NULL, to.user = &pr;
     vtag_tags_result res = {0, 0};
     const int xrc = status ? -1 : vtag_tags_extract(t, &ctx, &to, &res, &err);
-    if (status) {
-        /* reported */
-    } else if (xrc) {
-        /* Ranks that failed together: rank 0 says why. Out of step: each, and the job ends. */
-        const int together = vtag_cluster_size(cl) == 1 || vtag_cluster_failed_together(cl);
-        if (!together && rank > 0) cli_error(CMD, "rank %d: %s", rank, err.msg);
-        else if (rank == 0 && !pr.stopped) cli_error(CMD, "%s", err.msg);
-        if (!together) vtag_cluster_abort(cl, CLI_EXIT_FAIL);
-        status = CLI_EXIT_FAIL;
-    } else if (res.failed) {
+    if (!status && xrc) {
+        status = cli_cluster_failed(CMD, cl, &err, pr.stopped);
+    } else if (!status && res.failed) {
         if (rank == 0)
             cli_error(CMD, "%lld of %lld videos failed (see their error lines)", (long long)res.failed,
                       (long long)res.videos);

@@ -67,8 +67,11 @@ void cli_progress_show(cli_progress *p, const char *stage, int64_t done, int64_t
                 "########################", WIDTH - fill, "", (long long)done, (long long)total, p->unit, rate, eta);
         p->shown = 1;
     } else {
-        fprintf(stderr, "vtag %s: %s%s%lld/%lld %s %.1f/s ETA %s\n", p->cmd, stage, sp, (long long)done,
-                (long long)total, p->unit, rate, eta);
+        if (total > 0)
+            fprintf(stderr, "vtag %s: %s%s%lld/%lld %s %.1f/s ETA %s\n", p->cmd, stage, sp, (long long)done,
+                    (long long)total, p->unit, rate, eta);
+        else /* the total is not known: a list read as it goes */
+            fprintf(stderr, "vtag %s: %s%s%lld %s %.1f/s\n", p->cmd, stage, sp, (long long)done, p->unit, rate);
     }
     fflush(stderr);
 }
