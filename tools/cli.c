@@ -349,8 +349,22 @@ static const struct option *long_named(const struct option *longopts, const char
     return NULL;
 }
 
+/* Under mpirun/srun every rank parses the same options and fails the same
+ * way: the ranks other than 0 keep their option errors to themselves, so the
+ * user reads each once (the options are parsed before the job is joined). */
+static int another_rank(void)
+{
+    const char *names[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *r = getenv(names[i]);
+        if (r && *r) return strcmp(r, "0") != 0;
+    }
+    return 0;
+}
+
 void cli_unknown_option(const char *cmd, const char *arg, const struct option *longopts)
 {
+    if (another_rank()) return;
     char sub[128] = "";
     if (cmd) snprintf(sub, sizeof sub, "%s ", cmd);
     if (strncmp(arg, "--", 2) != 0 || !arg[2]) {
@@ -383,6 +397,7 @@ void cli_unknown_option(const char *cmd, const char *arg, const struct option *l
 
 void cli_missing_value(const char *cmd, const char *opt)
 {
+    if (another_rank()) return;
     const char *eq = strchr(opt, '=');
     const int len = eq ? (int)(eq - opt) : (int)strlen(opt);
     cli_error(cmd, "option '%.*s' needs a value", len, opt);
@@ -445,8 +460,10 @@ int cli_getopt(const char *cmd, int argc, char **argv, const struct option *long
     char shortname[3] = {'-', (char)optopt, '\0'};
     const struct option *named = is_long ? long_named(longopts, arg) : NULL;
     if (c == ':') cli_missing_value(cmd, is_long ? arg : shortname);
-    else if (optopt && named && strchr(arg, '=') && named->has_arg == no_argument && named->val == optopt)
-        cli_error(cmd, "option '%.*s' takes no value", (int)(strchr(arg, '=') - arg), arg);
-    else cli_unknown_option(cmd, optopt ? shortname : arg, longopts);
+    else if (optopt && named && strchr(arg, '=') && named->has_arg == no_argument && named->val == optopt) {
+        if (!another_rank()) cli_error(cmd, "option '%.*s' takes no value", (int)(strchr(arg, '=') - arg), arg);
+    } else {
+        cli_unknown_option(cmd, optopt ? shortname : arg, longopts);
+    }
     return '?';
 }
