@@ -140,8 +140,11 @@ def ranks(out):
 
 
 killed = os.path.join(WORK, "killed")
+# stderr to a file, not a pipe nobody reads: the epoch lines of 100000 fast epochs would fill a pipe,
+# and mpirun, blocked writing to it, could not end when its parent dies.
+killed_err = open(os.path.join(WORK, "killed.stderr"), "wb")
 p = subprocess.Popen([VTAG] + common.pipeline_args(labels, killed, **{"--xe-epochs": "100000"}) +
-                     ["--launcher", launcher], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                     ["--launcher", launcher], env=env, stdout=subprocess.DEVNULL, stderr=killed_err,
                      start_new_session=True)
 try:
     end, job = time.time() + 60, []
