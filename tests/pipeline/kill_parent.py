@@ -20,9 +20,10 @@ os.makedirs(WORK)
 labels = common.make_corpus(FFMPEG, WORK)
 out = os.path.join(WORK, "run")
 env = dict(os.environ, OMP_WAIT_POLICY="passive")
-# a session of its own, so that the cleanup below can end whatever is left by its group
+# a session of its own, so that the cleanup below can end whatever is left by its group; stderr
+# not to a pipe nobody reads (a full pipe would block the writers this test expects to end)
 p = subprocess.Popen([VTAG] + common.pipeline_args(labels, out, **{"--backbone-epochs": "100000"}), env=env,
-                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 failed = False
 try:
     stage = common.wait_for_stage(p.pid, "backbone", 60)
