@@ -83,7 +83,7 @@ int cmd_probe(int argc, char **argv)
                                         !oo.path); /* vtag probe V >> V */
     if (clash) return clash;
     vtag_inputs_list in = {0}; /* the videos, folders walked */
-    vtag_output_t *out = NULL;
+    vtag_output *out = NULL;
     int erc = vtag_inputs_expand((const char *const *)argv + optind, argc - optind, &io, &in, &err);
     if (erc || vtag_output_open(&out, &oo, &err)) {
         cli_error("probe", "%s", err.msg);

@@ -38,7 +38,7 @@ static void help(FILE *out)
  * json is the object's text from a memory stream (NULL: out of memory). */
 static int emit(const vtag_output_opts *oo, const char *json, const double *items, int64_t n)
 {
-    vtag_output_t *out = NULL;
+    vtag_output *out = NULL;
     vtag_error err = {0}, cerr = {0};
     int rc = json ? vtag_output_open(&out, oo, &err) : vtag_fail(&err, VTAG_ERR_NOMEM, "out of memory");
     if (!rc && oo->format == VTAG_OUTPUT_JSONL) rc = vtag_output_write(out, json, &err);

@@ -61,7 +61,7 @@ static void help(FILE *out)
 typedef struct printer {
     int timing;
     int stopped; /* the output failed, said */
-    vtag_output_t *out; /* rank 0's */
+    vtag_output *out; /* rank 0's */
     cli_progress bar;
     int64_t done, total; /* total 0: not known (a --list) */
 } printer;

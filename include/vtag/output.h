@@ -70,28 +70,28 @@ typedef enum vtag_output_records {
 /* Sets o's columns and key for those records. */
 void vtag_output_opts_records(vtag_output_opts *o, vtag_output_records records);
 
-typedef struct vtag_output vtag_output_t;
+typedef struct vtag_output vtag_output;
 
 /* Opens path's F.partial (created, emptied, or with resume kept as said
  * above) or takes the stream, and writes the CSV header of a new output.
  * Errors: "F.partial: cannot open: REASON", a kept file that is not this
  * output's format ("F.partial: line 1 is not a JSON object with \"video\"",
  * "F.partial: its header is not ..."), VTAG_ERR_NOMEM. */
-int vtag_output_open(vtag_output_t **out, const vtag_output_opts *o, vtag_error *err);
+int vtag_output_open(vtag_output **out, const vtag_output_opts *o, vtag_error *err);
 /* The records kept from an earlier run (resume), 0 otherwise. */
-int64_t vtag_output_kept(const vtag_output_t *out);
+int64_t vtag_output_kept(const vtag_output *out);
 /* 1 when a kept record names key and has not been matched yet (each kept
  * record matches one call, so a video listed twice is done twice), else 0. */
-int vtag_output_skip(vtag_output_t *out, const char *key);
+int vtag_output_skip(vtag_output *out, const char *key);
 /* One record from its JSON line (no newline): the line, or its CSV row.
  * Errors: "F.partial: cannot write: REASON" (stdout: "stdout: ..."), a line
  * that is not a JSON object (VTAG_ERR_ARG). */
-int vtag_output_write(vtag_output_t *out, const char *line, vtag_error *err);
+int vtag_output_write(vtag_output *out, const char *line, vtag_error *err);
 /* One CSV row of n fields given as they are (an output of format CSV). */
-int vtag_output_write_row(vtag_output_t *out, const char *const *fields, int n, vtag_error *err);
+int vtag_output_write_row(vtag_output *out, const char *const *fields, int n, vtag_error *err);
 /* Closes; with finish, F.partial becomes F (renamed, folder fsync'd), else it
  * stays for a later resume. *out is NULL after; NULL is a no-op. */
-int vtag_output_close(vtag_output_t **out, int finish, vtag_error *err);
+int vtag_output_close(vtag_output **out, int finish, vtag_error *err);
 
 /* One RFC 4180 row of n fields without its line end, malloc'd in *row: a
  * field holding ',', '"', CR or LF is quoted with '"' doubled (libcsv). */

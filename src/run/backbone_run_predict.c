@@ -160,7 +160,7 @@ int vtag_builtin_predict_run(const vtag_builtin_predict_opts *o, const char *con
     vtag_builtin_predictor pr;
     int rc = vtag_builtin_predictor_open(&pr, o->backbone, o->threads, err);
     if (rc) return rc;
-    vtag_output_t *out = NULL;
+    vtag_output *out = NULL;
     rc = vtag_output_open(&out, &oo, err);
     for (int64_t i = 0; !rc && i < n; i++) {
         if (vtag_output_skip(out, videos[i])) continue; /* its line is kept from before */

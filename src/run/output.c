@@ -170,7 +170,7 @@ static void add_cell(sbuf *b, const json_t *rec, const vtag_output_column *c)
 }
 
 /* The CSV row of a JSON line, per the columns. */
-static int line_to_row(const vtag_output_t *out, const char *line, char **row, vtag_error *err)
+static int line_to_row(const vtag_output *out, const char *line, char **row, vtag_error *err)
 {
     json_t *rec = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
     if (!json_is_object(rec)) {
@@ -196,7 +196,7 @@ static int line_to_row(const vtag_output_t *out, const char *line, char **row, v
 
 /* ---- the kept records ----------------------------------------------------------------------- */
 
-static int keep_key(vtag_output_t *out, const char *key, size_t n, vtag_error *err)
+static int keep_key(vtag_output *out, const char *key, size_t n, vtag_error *err)
 {
     if (out->n_keys == out->cap_keys) {
         int64_t cap = out->cap_keys ? out->cap_keys * 2 : 256;
@@ -233,7 +233,7 @@ static void csv_first_field(sbuf *b, const char *rec, size_t n)
 }
 
 /* One whole record of the kept file (its line end included): its key. */
-static int take_record(vtag_output_t *out, const char *rec, size_t n, int64_t number, vtag_error *err)
+static int take_record(vtag_output *out, const char *rec, size_t n, int64_t number, vtag_error *err)
 {
     if (out->o.format == VTAG_OUTPUT_CSV) {
         if (number == 1) {
@@ -259,7 +259,7 @@ static int take_record(vtag_output_t *out, const char *rec, size_t n, int64_t nu
 
 /* Reads F.partial's whole records (their keys) and returns in *good the
  * bytes they take: what follows is a torn record, cut off by the caller. */
-static int read_kept(vtag_output_t *out, off_t *good, vtag_error *err)
+static int read_kept(vtag_output *out, off_t *good, vtag_error *err)
 {
     *good = 0;
     FILE *f = fopen(out->partial, "rb");
@@ -294,7 +294,7 @@ static int read_kept(vtag_output_t *out, off_t *good, vtag_error *err)
 
 /* ---- writing -------------------------------------------------------------------------------- */
 
-static int put(vtag_output_t *out, const char *s, size_t n, vtag_error *err)
+static int put(vtag_output *out, const char *s, size_t n, vtag_error *err)
 {
     if (out->broken) return vtag_fail(err, VTAG_ERR_IO, "%s: an earlier write failed", out->partial ? out->partial : "stdout");
     if (out->fd < 0) {
@@ -320,7 +320,7 @@ static int put(vtag_output_t *out, const char *s, size_t n, vtag_error *err)
 }
 
 /* A record and its line end, then to the disk: a kill -9 after this keeps it. */
-static int put_record(vtag_output_t *out, const char *rec, vtag_error *err)
+static int put_record(vtag_output *out, const char *rec, vtag_error *err)
 {
     const size_t n = strlen(rec);
     char *b = malloc(n + 1);
@@ -336,7 +336,7 @@ static int put_record(vtag_output_t *out, const char *rec, vtag_error *err)
     return rc;
 }
 
-static void output_free(vtag_output_t *out)
+static void output_free(vtag_output *out)
 {
     if (out->fd >= 0) close(out->fd);
     for (int64_t i = 0; i < out->n_keys; i++) free(out->keys[i].key);
@@ -347,10 +347,10 @@ static void output_free(vtag_output_t *out)
     free(out);
 }
 
-int vtag_output_open(vtag_output_t **outp, const vtag_output_opts *o, vtag_error *err)
+int vtag_output_open(vtag_output **outp, const vtag_output_opts *o, vtag_error *err)
 {
     *outp = NULL;
-    vtag_output_t *out = calloc(1, sizeof *out);
+    vtag_output *out = calloc(1, sizeof *out);
     if (!out) return vtag_fail(err, VTAG_ERR_NOMEM, "out of memory");
     out->o = *o, out->fd = -1;
     if (o->path && strcmp(o->path, "-") == 0) out->o.path = NULL; /* --output -: the stream */
@@ -395,9 +395,9 @@ int vtag_output_open(vtag_output_t **outp, const vtag_output_opts *o, vtag_error
     return VTAG_OK;
 }
 
-int64_t vtag_output_kept(const vtag_output_t *out) { return out ? out->n_keys : 0; }
+int64_t vtag_output_kept(const vtag_output *out) { return out ? out->n_keys : 0; }
 
-int vtag_output_skip(vtag_output_t *out, const char *key)
+int vtag_output_skip(vtag_output *out, const char *key)
 {
     if (!out || !out->n_keys) return 0;
     char shown[4096]; /* a name that is not UTF-8 is in its error line escaped (vtag_tag_to_json) */
@@ -416,7 +416,7 @@ int vtag_output_skip(vtag_output_t *out, const char *key)
     return 0;
 }
 
-int vtag_output_write(vtag_output_t *out, const char *line, vtag_error *err)
+int vtag_output_write(vtag_output *out, const char *line, vtag_error *err)
 {
     if (out->o.format == VTAG_OUTPUT_JSONL) return put_record(out, line, err);
     char *row = NULL;
@@ -426,7 +426,7 @@ int vtag_output_write(vtag_output_t *out, const char *line, vtag_error *err)
     return rc;
 }
 
-int vtag_output_write_row(vtag_output_t *out, const char *const *fields, int n, vtag_error *err)
+int vtag_output_write_row(vtag_output *out, const char *const *fields, int n, vtag_error *err)
 {
     char *row = NULL;
     int rc = vtag_output_csv_row(fields, n, &row, err);
@@ -435,9 +435,9 @@ int vtag_output_write_row(vtag_output_t *out, const char *const *fields, int n, 
     return rc;
 }
 
-int vtag_output_close(vtag_output_t **outp, int finish, vtag_error *err)
+int vtag_output_close(vtag_output **outp, int finish, vtag_error *err)
 {
-    vtag_output_t *out = *outp;
+    vtag_output *out = *outp;
     *outp = NULL;
     if (!out) return VTAG_OK;
     int rc = VTAG_OK;

@@ -40,13 +40,13 @@ static void test_rows(void)
     CHECK(vtag_output_format_parse("xml", &f, &err) != 0 && strstr(err.msg, "'xml'"), "%s", err.msg);
 }
 
-static vtag_output_t *open_csv(const char *path, int resume)
+static vtag_output *open_csv(const char *path, int resume)
 {
     vtag_output_opts o;
     vtag_output_opts_defaults(&o);
     vtag_output_opts_records(&o, VTAG_OUTPUT_TAGS);
     o.path = path, o.format = VTAG_OUTPUT_CSV, o.resume = resume;
-    vtag_output_t *out = NULL;
+    vtag_output *out = NULL;
     vtag_error err = {0};
     CHECK(vtag_output_open(&out, &o, &err) == 0, "%s", err.msg);
     return out;
@@ -57,7 +57,7 @@ static void test_csv_file(void)
     const char *path = "outputs_test.csv";
     unlink(path);
     vtag_error err = {0};
-    vtag_output_t *out = open_csv(path, 0);
+    vtag_output *out = open_csv(path, 0);
     CHECK(out && vtag_output_write(out, "{\"video\": \"a,1.mp4\", \"class1\": \"x\", \"class2\": null, \"tags\": "
                                         "[{\"label\": \"x\", \"frames\": 2, \"score\": 1.0}, {\"label\": \"y\", "
                                         "\"frames\": 1, \"score\": 0.5}], \"frames\": [{}, {}], \"damaged_packets\": 3}", &err) == 0, "%s", err.msg);
@@ -95,7 +95,7 @@ static void test_jsonl_resume(void)
     vtag_output_opts o;
     vtag_output_opts_defaults(&o);
     o.path = path, o.resume = 1;
-    vtag_output_t *out = NULL;
+    vtag_output *out = NULL;
     vtag_error err = {0};
     CHECK(vtag_output_open(&out, &o, &err) == 0 && vtag_output_kept(out) == 3, "%s", err.msg);
     CHECK(vtag_output_skip(out, "a") && vtag_output_skip(out, "a") && !vtag_output_skip(out, "a"),
