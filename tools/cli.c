@@ -352,15 +352,7 @@ static const struct option *long_named(const struct option *longopts, const char
 /* Under mpirun/srun every rank parses the same options and fails the same
  * way: the ranks other than 0 keep their option errors to themselves, so the
  * user reads each once (the options are parsed before the job is joined). */
-static int another_rank(void)
-{
-    const char *names[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        const char *r = getenv(names[i]);
-        if (r && *r) return strcmp(r, "0") != 0;
-    }
-    return 0;
-}
+static int another_rank(void) { return vtag_cluster_launch_rank() != 0; }
 
 void cli_unknown_option(const char *cmd, const char *arg, const struct option *longopts)
 {

@@ -180,7 +180,6 @@ static int cmd_train_backbone(int argc, char **argv)
     args a;
     int pr = parse_train(argc, argv, &a);
     if (pr) return pr > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-    vtag_video_set_log(VTAG_VIDEO_LOG_QUIET);
     char *spath = vtag_train_state_path(a.o.out);
     /* an output (the backbone, its state, the log) on an input would destroy it */
     const cli_file ins[] = {{"--labels", a.labels}};
@@ -225,7 +224,6 @@ static int cmd_predict_backbone(int argc, char **argv)
     int clash = cli_check_outputs(CMD, outs, 1, &(cli_file){"--backbone", a.backbone}, 1, !a.out.path);
     if (!clash) clash = cli_check_outputs_paths(CMD, outs, 1, "video", (const char *const *)argv + optind, argc - optind, !a.out.path);
     if (clash) return clash;
-    vtag_video_set_log(VTAG_VIDEO_LOG_QUIET);
     vtag_error err = {0};
     int64_t failed = 0;
     a.out.stream = stdout, a.out.resume = a.o.resume;

@@ -183,7 +183,6 @@ int cmd_features(int argc, char **argv)
     /* --out on an input would destroy it: the options now, the videos once the labels are read */
     const cli_file ins[] = {{"--backbone", a.backbone}, {"--labels", a.labels}}, outs[] = {{"--out", a.out}};
     int status = cli_agreed(CMD, c, rank == 0 ? cli_check_outputs(CMD, outs, 1, ins, 2, 0) : 0, NULL);
-    vtag_video_set_log(VTAG_VIDEO_LOG_QUIET);
     vtag_data_labels labels = {0};
     if (!status)
         status = cli_agreed(CMD, c, vtag_data_read_labels(&labels, a.labels, NULL, &err) ? CLI_EXIT_FAIL : 0, &err);

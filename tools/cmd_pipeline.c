@@ -159,15 +159,14 @@ static int dry_run(const vtag_run_plan *p, const vtag_run_stage_opts *so, const 
     vtag_run_estimate_opts_defaults(&eo);
     eo.note = timing;
     if (!a->restart && vtag_run_open(&r, a->out, &(vtag_error){0})) r = NULL; /* nothing finished */
-    int todo = 0;
-    for (int i = 0; i < p->n; i++) todo += !r || !vtag_run_stage_done(r, p->stage[i].name, NULL);
-    if (todo && vtag_run_estimate(p, so, &eo, est, err)) return vtag_run_close(&r), -1;
+    int done[VTAG_RUN_MAX_STAGES], pending = 0;
+    for (int i = 0; i < p->n; i++) pending += !(done[i] = r && vtag_run_stage_done(r, p->stage[i].name, NULL));
+    if (pending && vtag_run_estimate(p, so, &eo, est, err)) return vtag_run_close(&r), -1;
     printf("%-14s %-42s %12s\n", "stage", "what", "estimate");
     for (int i = 0; i < p->n; i++) {
-        const int done = r && vtag_run_stage_done(r, p->stage[i].name, NULL);
-        if (done) printf("%-14s %-42s %12s\n", p->stage[i].name, p->stage[i].what, "done before");
+        if (done[i]) printf("%-14s %-42s %12s\n", p->stage[i].name, p->stage[i].what, "done before");
         else printf("%-14s %-42s %10.1f s\n", p->stage[i].name, p->stage[i].what, est[i]);
-        total += done ? 0 : est[i];
+        total += done[i] ? 0 : est[i];
     }
     printf("%-14s %-42s %10.1f s (%.1f min)\n", "total", "", total, total / 60);
     vtag_run_close(&r);
@@ -205,7 +204,6 @@ int cmd_pipeline(int argc, char **argv)
     /* Every labelled video opens, before any stage: each bad one named, or left out with --skip-bad. */
     rc = CLI_EXIT_FAIL;
     int64_t n_bad;
-    vtag_video_set_log(VTAG_VIDEO_LOG_QUIET); /* each bad video's line is ours, not FFmpeg's */
     if (vtag_run_plan_check_videos(&p, bad_video, NULL, &n_bad, &err)) goto fail;
     if (n_bad && !a.skip_bad) {
         cli_error(CMD, "%lld of %lld labelled videos cannot be read; nothing was run (--skip-bad leaves them out)",

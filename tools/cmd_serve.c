@@ -214,7 +214,6 @@ int cmd_serve(int argc, char **argv)
     serve_args a;
     int pr = parse(argc, argv, &a);
     if (pr) return pr > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-    vtag_video_set_log(VTAG_VIDEO_LOG_QUIET);
     vtag_error err = {0};
     vtag_ctx ctx;
     shared sh = {NULL, a.tag, (int)a.threads};

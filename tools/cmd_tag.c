@@ -191,7 +191,6 @@ int cmd_tag(int argc, char **argv)
     const int rank = vtag_cluster_rank(cl);
     /* FFmpeg's own diagnostics stay off, as in every vtag command: a video's error line says
      * why (and under mpirun, several ranks' lines would mix on stderr in no set order). */
-    vtag_video_set_log(VTAG_VIDEO_LOG_QUIET);
     if (vtag_cluster_launched()) /* this rank's share of the machine's cores */
         o.decode_threads = (int)(threads = vtag_cluster_threads(cl, (int)threads));
     /* vtag tag ... >> F appends to F: refused for the files named here (--from's are the pipeline's) */

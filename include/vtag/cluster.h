@@ -27,6 +27,9 @@ typedef struct vtag_cluster vtag_cluster;
 /* 1 when this process was started by an MPI launcher: the environment holds
  * OMPI_COMM_WORLD_SIZE (Open MPI's mpirun), PMIX_RANK or PMI_RANK (srun). */
 int vtag_cluster_launched(void);
+/* The rank the launcher gave this process (those variables), before the job
+ * is joined; 0 without a launcher. */
+int vtag_cluster_launch_rank(void);
 
 /* Joins the job: MPI_Init when launched (errors then return instead of
  * aborting the job), else a cluster of one process without MPI. One per

@@ -26,6 +26,16 @@ int vtag_cluster_launched(void)
     return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK");
 }
 
+int vtag_cluster_launch_rank(void)
+{
+    const char *names[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *r = getenv(names[i]);
+        if (r && *r) return atoi(r);
+    }
+    return 0;
+}
+
 static int mpi_fail(vtag_error *err, int mpirc, const char *what)
 {
     char msg[MPI_MAX_ERROR_STRING];
