@@ -3,4 +3,4 @@
 # commands, and the short options, for each command listed by vtag --help. Only
 # option parsing runs (no video is read): a few seconds, also under ASan.
 add_test(NAME cli/options COMMAND ${VTAG_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/options.py $<TARGET_FILE:vtag>)
-set_tests_properties(cli/options PROPERTIES TIMEOUT 120)
+set_tests_properties(cli/options PROPERTIES TIMEOUT 600)
