@@ -33,9 +33,30 @@ typedef struct vtag_eval_opts {
     int64_t top_k;         /* OP@k … CF1@k: each video's k best labels by score; default 3 */
     int64_t gap_k;         /* GAP@k; default 20 */
     int64_t max_length;    /* references cut here, as in training; default 16 */
+    double high_score;     /* calibration: labels scored >= this are counted (high_n,
+                            * high_right); default 0.9, in [0, 1] */
+    const char *const *sources; /* (n_runs) the file each run was read from, for
+                                 * messages; default NULL: the run names */
 } vtag_eval_opts;
 
 void vtag_eval_opts_default(vtag_eval_opts *o);
+
+/* A run named on the command line: "NAME=FILE", or "FILE" named after the
+ * file without its folder and its extensions .jsonl, .json, .ndjson, .log
+ * ("runs/fc.log.jsonl" -> "fc"). *name is malloc'd, *path points into arg.
+ * Returns 0, or -1 when out of memory. */
+int vtag_eval_parse_named(const char *arg, char **name, const char **path);
+
+/* Calibration: the label-video pairs of a set of videos split by score into
+ * VTAG_EVAL_BINS equal-width bins [0, .1), [.1, .2), … [.9, 1] (1.0 in the
+ * last bin). */
+#define VTAG_EVAL_BINS 10
+
+typedef struct vtag_eval_bin {
+    int64_t n;    /* pairs whose score falls in the bin */
+    double score; /* their mean score; NaN when n == 0 */
+    double right; /* the fraction of them that are right; NaN when n == 0 */
+} vtag_eval_bin;
 
 /* The figures of one run over a set of videos. A video missing from the
  * run or with an error line counts as a video with no prediction. */
@@ -48,6 +69,17 @@ typedef struct vtag_eval_scores {
     vtag_metrics_prf top_k;  /* predicted set: the top_k labels by score */
     double gap;              /* GAP@gap_k over every label with its score */
     double class1_acc, class2_acc;
+    /* calibration over every (video, label) pair: video in the set, label a
+     * label name that a training video has (class1, class2 or tag; the
+     * evaluated split's when there is no training video); score = the run's
+     * score of the label for the video, clamped to [0, 1] (0 when it is not
+     * among the video's labels, or the video is missing or failed); right =
+     * the label is one of the video's true labels */
+    int64_t pairs;
+    double ece;            /* sum over bins of n/pairs * |right - score|; NaN when pairs == 0 */
+    vtag_eval_bin bins[VTAG_EVAL_BINS];
+    int64_t high_n;        /* pairs scored >= opts.high_score */
+    double high_right;     /* the fraction of them that are right; NaN when high_n == 0 */
 } vtag_eval_scores;
 
 typedef struct vtag_eval_class {
@@ -85,7 +117,9 @@ typedef struct vtag_eval {
 
 /* Evaluates runs[0..n_runs) against the labels. Class frequencies (head /
  * tail) come from the training split, or from the evaluated split when the
- * labels file has no training video. The split must hold a video. */
+ * labels file has no training video. The split must hold a video, and every
+ * run a line for at least one of its videos ("eval: none of the 37 videos in
+ * T.jsonl is a test video of L.jsonl"). */
 int vtag_eval_compute(vtag_eval *e, const vtag_data_labels *labels, const vtag_eval_run *runs, int n_runs,
                       const vtag_eval_opts *o, vtag_error *err);
 void vtag_eval_free(vtag_eval *e);
@@ -97,6 +131,10 @@ int vtag_eval_to_json(const vtag_eval *e, char **json, vtag_error *err);
  * labels_path names the labels file in the first line. Write errors are left
  * in out's error flag. */
 void vtag_eval_write_tables(FILE *out, const vtag_eval *e, const char *labels_path, int per_video);
+/* Run r's calibration as one line (vtag eval prints it under its table):
+ * "fc: labels scored >= 0.90 are right 93.2% of the time (412 of 8,760
+ * label-video pairs); ECE 0.031", cut to size. Returns snprintf's count. */
+int vtag_eval_calibration_line(const vtag_eval *e, int r, char *line, size_t size);
 /* The videos run r lacks or failed on, as one line (the first five named):
  * "NAME: M of N videos missing, F failed: v1 (missing), v2 (error) and K
  * more", cut to size. Returns 0 (line untouched) when there are none. */

@@ -15,6 +15,29 @@ void vtag_eval_opts_default(vtag_eval_opts *o)
     o->top_k = 3;
     o->gap_k = 20;
     o->max_length = 16;
+    o->high_score = 0.9;
+    o->sources = NULL;
+}
+
+int vtag_eval_parse_named(const char *arg, char **name, const char **path)
+{
+    static const char *const ext[] = {".jsonl", ".json", ".ndjson", ".log"};
+    const char *eq = strchr(arg, '='), *base = strrchr(arg, '/');
+    if (eq && eq != arg) {
+        *name = strndup(arg, (size_t)(eq - arg));
+        *path = eq + 1;
+        return *name ? VTAG_OK : -1;
+    }
+    *path = arg;
+    base = base ? base + 1 : arg;
+    size_t len = strlen(base), n;
+    for (int again = 1; again;) {
+        again = 0;
+        for (int i = 0; i < 4; i++)
+            if (len > (n = strlen(ext[i])) && strncmp(base + len - n, ext[i], n) == 0) len -= n, again = 1;
+    }
+    *name = strndup(base, len);
+    return *name ? VTAG_OK : -1;
 }
 
 static int push(vtag_eval_impl *m, int32_t id, double s)
@@ -78,11 +101,11 @@ static int score_set(const vtag_eval *e, int run, const int64_t *vids, int64_t n
     const vtag_eval_impl *m = e->impl;
     memset(out, 0, sizeof *out);
     out->videos = n;
-    if (n == 0) return VTAG_OK;
+    int rc = eval_calibrate(e, run, vids, n, out, err);
+    if (rc || n == 0) return rc;
     vtag_metrics_ml_item *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
     int32_t *p1 = malloc((size_t)n * sizeof *p1), *p2 = malloc((size_t)n * sizeof *p2);
     int32_t *t1 = malloc((size_t)n * sizeof *t1), *t2 = malloc((size_t)n * sizeof *t2);
-    int rc = VTAG_OK;
     if (!a || !b || !p1 || !p2 || !t1 || !t2) {
         rc = vtag_fail(err, VTAG_ERR_NOMEM, "eval: out of memory");
         goto done;
@@ -254,6 +277,7 @@ int vtag_eval_compute(vtag_eval *e, const vtag_data_labels *labels, const vtag_e
     if (n_runs < 1 || !runs) return vtag_fail(err, VTAG_ERR_ARG, "eval: no results to evaluate");
     if (o->top_k < 1 || o->gap_k < 1 || o->max_length < 1)
         return vtag_fail(err, VTAG_ERR_ARG, "eval: top_k, gap_k and max_length must be >= 1");
+    if (!(o->high_score >= 0 && o->high_score <= 1)) return vtag_fail(err, VTAG_ERR_ARG, "eval: high_score must be in [0, 1]");
     for (int r = 0; r < n_runs; r++)
         if (!runs[r].name || !runs[r].name[0] || !runs[r].results)
             return vtag_fail(err, VTAG_ERR_ARG, "eval: run %d has no name or no results", r + 1);
@@ -388,9 +412,18 @@ int vtag_eval_compute(vtag_eval *e, const vtag_data_labels *labels, const vtag_e
     for (int r = 0; r < n_runs && !rc; r++) {
         real_index ri = {0};
         int ri_built = 0;
-        for (int64_t v = 0; v < nv && !rc; v++) rc = build_pred(e, r, v, &ri, &ri_built, err);
+        int64_t found = 0;
+        for (int64_t v = 0; v < nv && !rc; v++) {
+            rc = build_pred(e, r, v, &ri, &ri_built, err);
+            found += m->pred[(int64_t)r * nv + v].state != EVAL_MISSING;
+        }
         real_index_free(&ri);
+        if (!rc && !found) /* the wrong file or the wrong split: every figure would be 0 */
+            rc = vtag_fail(err, VTAG_ERR_ARG, "eval: none of the %lld videos in %s is a %s video of %s",
+                           (long long)runs[r].results->count, o->sources && o->sources[r] ? o->sources[r] : runs[r].name,
+                           vtag_data_split_name(o->split), labels->path ? labels->path : "the labels file");
     }
+    if (!rc) rc = eval_label_counts(e, err);
     if (rc) goto fail;
 
     /* CIDEr-D: document frequencies from one reference set per video */
@@ -468,6 +501,7 @@ void vtag_eval_free(vtag_eval *e)
         free(m->preds);
         free(m->ciders);
         free(m->names);
+        free(m->label_train);
         free(m);
     }
     free(e->runs);

@@ -33,7 +33,14 @@ struct vtag_eval_impl {
     const vtag_tag_result **preds; /* (n_runs * n_videos) behind videos[i].pred */
     double *ciders;           /* (n_runs * n_videos) behind videos[i].cider_d */
     char *names;              /* run names, back to back */
+    int64_t *label_train;     /* (labels->n_names) training videos with the label (calibration.c) */
 };
+
+/* calibration.c: label_train from the training split (the evaluated one
+ * when there is no training video), then a set's calibration figures. */
+int eval_label_counts(vtag_eval *e, vtag_error *err);
+int eval_calibrate(const vtag_eval *e, int run, const int64_t *vids, int64_t n, vtag_eval_scores *out,
+                   vtag_error *err);
 
 #endif
 
@@ -65,6 +72,7 @@ typedef struct eval_series {
     int64_t n;
     int color;           /* palette index */
     int dashed;
+    double mark;         /* > 0: a vertical line at x = mark, labelled "SCST" (where SCST starts) */
 } eval_series;
 
 /* Line chart with axes, ticks, grid and legend. */
@@ -77,13 +85,35 @@ void eval_svg_lines(eval_sb *b, const char *id, const char *title, const char *x
 void eval_svg_bars(eval_sb *b, const char *id, const char *title, const char *const *cats, int64_t n_cats,
                    const char *const *series, int n_series, const double *values, double ymax, const int *group,
                    const char *const *group_names);
+/* Reliability diagram of n_series runs (s[i]: run i's figures over a set of
+ * videos): each non-empty bin as a point (mean score, fraction right) whose
+ * area follows its pairs, the diagonal, a histogram of the pairs per bin
+ * under the plot and each run's ECE in the legend. */
+void eval_svg_reliability(eval_sb *b, const char *id, const char *title, const char *const *names,
+                          const vtag_eval_scores *s, int n_series);
 extern const char *const eval_palette[8];
 
 typedef struct eval_trainlog {
     int64_t n;
     double *epoch, *loss, *val; /* (n) val: NaN when null */
     char *scst;                 /* (n) 1: an SCST epoch */
+    double scst_from;           /* > 0: SCST's epochs are drawn after x = scst_from (the XE epochs) */
+    int xe_log;                 /* >= 0: the log of the XE epochs this SCST log continues */
 } eval_trainlog;
 
 int eval_read_trainlog(eval_trainlog *t, const char *path, vtag_error *err);
 void eval_trainlog_free(eval_trainlog *t);
+/* SCST's epochs continue after XE's: in a log holding both phases, and for
+ * a log of SCST epochs only named N whose XE epochs are in the log named
+ * "N-xe" (vtag pipeline's M-xe.log.jsonl and M.log.jsonl), SCST epochs that
+ * restart at 1 are moved to x = (last XE epoch) + e; sets scst_from, xe_log. */
+void eval_trainlog_continue(eval_trainlog *logs, const char *const *names, int n);
+
+/* report_calib.c: the report's calibration section (reliability chart of
+ * every run, ECE and P@high per run) and per-tag precision/recall table. */
+void eval_section_calibration(eval_sb *b, const vtag_eval *e);
+void eval_section_tags(eval_sb *b, const vtag_eval *e);
+/* Per label (labels->names index; arrays of n_names, zeroed here): the
+ * evaluated videos having it, run r's tags naming it, and how many of those
+ * are right (calibration.c). */
+void eval_label_tally(const vtag_eval *e, int run, int64_t *support, int64_t *predicted, int64_t *hit);

@@ -1,6 +1,7 @@
 /* vtag eval --json: the whole evaluation as one JSON object
  * (docs/FORMATS.md "Evaluation"). */
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,29 @@
 static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
 
 static void put(json_t *o, const char *k, json_t *v, int *bad) { *bad |= json_object_set_new(o, k, v); }
+
+static json_t *real_or_null(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+/* [{"n", "score", "right"}, …] per bin, null score and right for an empty bin */
+static json_t *reliability_json(const vtag_eval_scores *s)
+{
+    json_t *a = json_array();
+    int bad = !a;
+    for (int b = 0; b < VTAG_EVAL_BINS && !bad; b++) {
+        json_t *o = json_object();
+        bad = !o;
+        if (bad) break;
+        put(o, "n", json_integer(s->bins[b].n), &bad);
+        put(o, "score", real_or_null(s->bins[b].score), &bad);
+        put(o, "right", real_or_null(s->bins[b].right), &bad);
+        bad |= json_array_append_new(a, o);
+    }
+    if (bad) {
+        json_decref(a);
+        return NULL;
+    }
+    return a;
+}
 
 static json_t *scores_json(const vtag_eval_scores *s)
 {
@@ -31,6 +55,11 @@ static json_t *scores_json(const vtag_eval_scores *s)
     put(o, "GAP@k", json_real(s->gap), &bad);
     put(o, "class1_acc", json_real(s->class1_acc), &bad);
     put(o, "class2_acc", json_real(s->class2_acc), &bad);
+    put(o, "pairs", json_integer(s->pairs), &bad);
+    put(o, "ece", real_or_null(s->ece), &bad);
+    put(o, "reliability", reliability_json(s), &bad);
+    put(o, "high_n", json_integer(s->high_n), &bad);
+    put(o, "high_right", real_or_null(s->high_right), &bad);
     if (bad) {
         json_decref(o);
         return NULL;
@@ -119,6 +148,7 @@ int vtag_eval_to_json(const vtag_eval *e, char **out, vtag_error *err)
     put(o, "df", json_string(e->opts.df_train ? "train" : vtag_data_split_name(e->opts.split)), &bad);
     put(o, "k", json_integer(e->opts.top_k), &bad);
     put(o, "gap_k", json_integer(e->opts.gap_k), &bad);
+    put(o, "high_score", json_real(e->opts.high_score), &bad);
     for (int r = 0; r < e->n_runs; r++) {
         json_t *q = json_object();
         bad |= !q;

@@ -389,8 +389,13 @@ static void section_curves(eval_sb *b, const vtag_eval_report_opts *o, vtag_erro
     int n = o->n_logs < 16 ? o->n_logs : 16;
     eval_trainlog logs[16];
     memset(logs, 0, sizeof logs);
-    for (int i = 0; i < n && !*rc; i++) *rc = eval_read_trainlog(&logs[i], o->logs[i].path, err);
+    const char *lnames[16];
+    for (int i = 0; i < n && !*rc; i++) {
+        *rc = eval_read_trainlog(&logs[i], o->logs[i].path, err);
+        lnames[i] = o->logs[i].name;
+    }
     if (!*rc) {
+        eval_trainlog_continue(logs, lnames, n); /* SCST's epochs after XE's, not over them */
         /* two series per log: XE epochs solid, SCST epochs dashed (NaN splits them) */
         eval_series s_val[32], s_loss[32];
         double *buf = NULL;
@@ -417,13 +422,17 @@ static void section_curves(eval_sb *b, const vtag_eval_report_opts *o, vtag_erro
                     }
                     p += 2 * logs[i].n;
                     snprintf(names[ns], sizeof names[ns], "%s · %s", o->logs[i].name, ph ? "SCST" : "XE");
-                    s_val[ns] = (eval_series){names[ns], logs[i].epoch, yv, logs[i].n, i, ph};
-                    s_loss[ns] = (eval_series){names[ns], logs[i].epoch, yl, logs[i].n, i, ph};
+                    const int col = logs[i].xe_log >= 0 ? logs[i].xe_log : i; /* M and M-xe: one colour */
+                    const double mark = ph ? logs[i].scst_from : 0;
+                    s_val[ns] = (eval_series){names[ns], logs[i].epoch, yv, logs[i].n, col, ph, mark};
+                    s_loss[ns] = (eval_series){names[ns], logs[i].epoch, yl, logs[i].n, col, ph, mark};
                     ns++;
                 }
             }
             eval_sb_puts(b, "<p class=\"note\">Solid: cross-entropy epochs; dashed: self-critical (SCST) epochs, whose "
-                            "loss is the policy-gradient loss (not comparable with XE's).</p><div class=\"charts\">");
+                            "loss is the policy-gradient loss (not comparable with XE's). SCST continues from the XE "
+                            "checkpoint, so its epoch e is drawn at (XE epochs) + e, after the line marked SCST.</p>"
+                            "<div class=\"charts\">");
             eval_svg_lines(b, "c-curve-cider", "Validation CIDEr-D by epoch", "epoch", "CIDEr-D", s_val, ns);
             eval_svg_lines(b, "c-curve-loss", "Training loss by epoch", "epoch", "loss", s_loss, ns);
             eval_sb_puts(b, "</div>");
@@ -593,12 +602,15 @@ int vtag_eval_write_report(const vtag_eval *e, const char *path, const vtag_eval
     eval_sb_printf(&b, " · %d run%s · %lld classes · CIDEr-D document frequencies from the %s references</p></header>\n",
                    e->n_runs, e->n_runs == 1 ? "" : "s", (long long)e->n_classes,
                    e->opts.df_train ? "training" : vtag_data_split_name(e->opts.split));
-    eval_sb_puts(&b, "<nav><a href=\"#overall\">Overall</a><a href=\"#scst\">XE vs SCST</a><a href=\"#classes\">By class</a>"
+    eval_sb_puts(&b, "<nav><a href=\"#overall\">Overall</a><a href=\"#calibration\">Calibration</a><a href=\"#scst\">XE vs "
+                     "SCST</a><a href=\"#classes\">By class</a><a href=\"#tags\">Per tag</a>"
                      "<a href=\"#curves\">Training</a><a href=\"#s-frames\">Frames</a><a href=\"#videos\">Videos</a></nav><main>"
                      "<div id=\"js-errors\" hidden></div>\n");
     section_overall(&b, e);
+    eval_section_calibration(&b, e);
     section_scst(&b, e);
     section_classes(&b, e);
+    eval_section_tags(&b, e);
     section_curves(&b, o, err, &rc);
     if (!rc) {
         section_frames(&b, e, o);

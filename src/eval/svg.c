@@ -2,6 +2,7 @@
  * curves) and grouped bar charts (runs, classes, XE against SCST). Sizes are
  * in SVG user units; the page scales the whole picture (viewBox). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "eval/eval_internal.h"
@@ -126,6 +127,14 @@ void eval_svg_lines(eval_sb *b, const char *id, const char *title, const char *x
     eval_sb_printf(b, "</text><text transform=\"translate(14 %.1f) rotate(-90)\" class=\"al\" text-anchor=\"middle\">", T + PH / 2);
     eval_sb_esc(b, ylabel);
     eval_sb_puts(b, "</text>");
+    for (int i = 0; i < ns; i++) { /* where SCST starts, once per x */
+        int dup = !(s[i].mark > 0 && s[i].mark >= x0 && s[i].mark <= x1);
+        for (int j = 0; j < i && !dup; j++) dup = s[j].mark == s[i].mark;
+        if (dup) continue;
+        eval_sb_printf(b, "<line class=\"scst-start\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#c9a27a\" "
+                          "stroke-dasharray=\"3 3\"/><text x=\"%.1f\" y=\"%.1f\" class=\"gl\">SCST →</text>",
+                       SX(s[i].mark), SX(s[i].mark), T, T + PH, SX(s[i].mark) + 3, T + 10);
+    }
     for (int i = 0; i < ns; i++) {
         const char *col = eval_palette[s[i].color & 7];
         int open = 0;
@@ -234,5 +243,95 @@ void eval_svg_bars(eval_sb *b, const char *id, const char *title, const char *co
     eval_sb_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" class=\"ax\"/>", L, L + PW, T + PH, T + PH);
     legend(b, L, T + PH + labh + 16, PW, series, colors, NULL, ns);
     eval_sb_puts(b, "</svg>\n");
+#undef SY
+}
+
+void eval_svg_reliability(eval_sb *b, const char *id, const char *title, const char *const *names,
+                          const vtag_eval_scores *s, int n_series)
+{
+    const double W = 520, L = 58, R = 16, T = 34, PH = 300, HH = 56; /* HH: the histogram under the plot */
+    const double PW = W - L - R;
+    int ns = n_series < 64 ? n_series : 64, colors[64];
+    char (*leg)[160] = malloc(64 * sizeof *leg);
+    const char *lnames[64];
+    if (!leg) {
+        b->failed = 1;
+        return;
+    }
+    int64_t nmax = 1;
+    for (int i = 0; i < ns; i++) {
+        colors[i] = i;
+        if (s[i].pairs) snprintf(leg[i], sizeof leg[i], "%s (ECE %.3f)", names[i], s[i].ece);
+        else snprintf(leg[i], sizeof leg[i], "%s (no pair)", names[i]);
+        lnames[i] = leg[i];
+        for (int k = 0; k < VTAG_EVAL_BINS; k++) nmax = s[i].bins[k].n > nmax ? s[i].bins[k].n : nmax;
+    }
+    int rows = legend_rows(lnames, ns, PW);
+    const double HT = T + PH + 40; /* top of the histogram */
+    double H = HT + HH + 30 + 18.0 * rows + 6;
+#define SX(v) (L + (v) * PW)
+#define SY(v) (T + PH - (v) * PH)
+    eval_sb_printf(b, "<svg id=\"%s\" class=\"chart\" viewBox=\"0 0 %.0f %.0f\" style=\"max-width:%.0fpx\" role=\"img\" "
+                      "xmlns=\"http://www.w3.org/2000/svg\">", id, W, H, W);
+    eval_sb_puts(b, "<text x=\"8\" y=\"20\" class=\"ct\">");
+    eval_sb_esc(b, title);
+    eval_sb_puts(b, "</text>");
+    for (int k = 0; k <= 5; k++) {
+        double v = k / 5.0;
+        eval_sb_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>", L, L + PW, SY(v), SY(v));
+        eval_sb_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>", SX(v), SX(v), T, T + PH);
+        eval_sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"tk\" text-anchor=\"end\">%.1f</text>", L - 6, SY(v) + 4, v);
+        eval_sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"tk\" text-anchor=\"middle\">%.1f</text>", SX(v), T + PH + 16, v);
+    }
+    eval_sb_printf(b, "<line class=\"diag\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#9aa3b5\" "
+                      "stroke-dasharray=\"6 4\"><title>perfect calibration</title></line>", SX(0), SY(0), SX(1), SY(1));
+    eval_sb_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" class=\"ax\"/>", L, L + PW, T + PH, T + PH);
+    eval_sb_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" class=\"ax\"/>", L, L, T, T + PH);
+    eval_sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"al\" text-anchor=\"middle\">mean score of the bin</text>",
+                   L + PW / 2, T + PH + 32);
+    eval_sb_printf(b, "<text transform=\"translate(14 %.1f) rotate(-90)\" class=\"al\" text-anchor=\"middle\">"
+                      "fraction right</text>", T + PH / 2);
+    for (int i = 0; i < ns; i++) {
+        const char *col = eval_palette[i & 7];
+        int open = 0;
+        for (int k = 0; k < VTAG_EVAL_BINS; k++) {
+            const vtag_eval_bin *bn = &s[i].bins[k];
+            if (!bn->n) continue;
+            if (!open) eval_sb_printf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", col);
+            eval_sb_printf(b, "%s%.1f,%.1f", open ? " " : "", SX(bn->score), SY(bn->right));
+            open = 1;
+        }
+        if (open) eval_sb_puts(b, "\"/>");
+        /* the point's area follows the bin's pairs */
+        for (int k = 0; k < VTAG_EVAL_BINS; k++) {
+            const vtag_eval_bin *bn = &s[i].bins[k];
+            if (!bn->n) continue;
+            double r = 2.5 + 9.5 * sqrt((double)bn->n / (double)nmax);
+            eval_sb_printf(b, "<circle class=\"rb\" cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"%s\" fill-opacity=\"0.55\" "
+                              "stroke=\"%s\"><title>", SX(bn->score), SY(bn->right), r, col, col);
+            eval_sb_esc(b, names[i]);
+            eval_sb_printf(b, ": scores %.1f–%.1f, %lld pairs, mean score %.3f, right %.3f</title></circle>",
+                           k / (double)VTAG_EVAL_BINS, (k + 1) / (double)VTAG_EVAL_BINS, (long long)bn->n, bn->score,
+                           bn->right);
+        }
+    }
+    /* histogram: each bin's pairs, per run, on a log scale (the bin of 0 holds most pairs) */
+    eval_sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"tk\">pairs per bin (log scale)</text>", L, HT - 4);
+    const double bw = PW / VTAG_EVAL_BINS;
+    for (int k = 0; k < VTAG_EVAL_BINS; k++)
+        for (int i = 0; i < ns; i++) {
+            const vtag_eval_bin *bn = &s[i].bins[k];
+            double h = bn->n ? fmax(1, HH * log1p((double)bn->n) / log1p((double)nmax)) : 0, w = (bw - 4) / ns;
+            eval_sb_printf(b, "<rect class=\"rh\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>",
+                           L + k * bw + 2 + i * w, HT + HH - h, w, h, eval_palette[i & 7]);
+            eval_sb_esc(b, names[i]);
+            eval_sb_printf(b, ": %lld pairs scored %.1f–%.1f</title></rect>", (long long)bn->n, k / (double)VTAG_EVAL_BINS,
+                           (k + 1) / (double)VTAG_EVAL_BINS);
+        }
+    eval_sb_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" class=\"ax\"/>", L, L + PW, HT + HH, HT + HH);
+    legend(b, L, HT + HH + 24, PW, lnames, colors, NULL, ns);
+    eval_sb_puts(b, "</svg>\n");
+    free(leg);
+#undef SX
 #undef SY
 }

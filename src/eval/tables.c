@@ -40,13 +40,50 @@ static int name_width(const vtag_eval *e, int min)
     return w;
 }
 
+/* n with thousands separators: 8,760 */
+static const char *grouped(int64_t n, char *buf, size_t size)
+{
+    char d[32];
+    int len = snprintf(d, sizeof d, "%lld", (long long)(n < 0 ? -n : n));
+    size_t o = 0;
+    if (n < 0 && o + 1 < size) buf[o++] = '-';
+    for (int i = 0; i < len && o + 2 < size; i++) {
+        if (i > 0 && (len - i) % 3 == 0) buf[o++] = ',';
+        buf[o++] = d[i];
+    }
+    buf[o] = 0;
+    return buf;
+}
+
 static void print_scores_row(FILE *out, const char *name, int w, const vtag_eval_scores *s)
 {
+    char ece[16], high[48];
+    if (s->pairs) snprintf(ece, sizeof ece, "%.3f", s->ece);
+    else snprintf(ece, sizeof ece, "-");
+    if (s->high_n) snprintf(high, sizeof high, "%.2f/%lld", s->high_right, (long long)s->high_n);
+    else snprintf(high, sizeof high, "-/0");
     cell(out, name, w);
-    fprintf(out, "  %7.3f %6.3f  %6.3f %6.3f %6.3f  %6.3f %6.3f %6.3f  %6.3f %6.3f  %6.3f %6.3f  %5lld %5lld\n",
+    fprintf(out, "  %7.3f %6.3f  %6.3f %6.3f %6.3f  %6.3f %6.3f %6.3f  %6.3f %6.3f  %6.3f %6.3f  %6s %10s  %5lld %5lld\n",
             s->cider_d, s->bleu[3], s->tags.overall_p, s->tags.overall_r, s->tags.overall_f1, s->tags.class_p,
-            s->tags.class_r, s->tags.class_f1, s->top_k.overall_f1, s->gap, s->class1_acc, s->class2_acc,
+            s->tags.class_r, s->tags.class_f1, s->top_k.overall_f1, s->gap, s->class1_acc, s->class2_acc, ece, high,
             (long long)s->missing, (long long)s->failed);
+}
+
+int vtag_eval_calibration_line(const vtag_eval *e, int r, char *line, size_t size)
+{
+    const vtag_eval_scores *s = &e->overall[r];
+    char pairs[40];
+    grouped(s->pairs, pairs, sizeof pairs);
+    int n;
+    if (s->high_n)
+        n = snprintf(line, size, "%s: labels scored >= %.2f are right %.1f%% of the time (%lld of %s label-video pairs)",
+                     e->runs[r].name, e->opts.high_score, 100 * s->high_right, (long long)s->high_n, pairs);
+    else
+        n = snprintf(line, size, "%s: no label scored >= %.2f (of %s label-video pairs)", e->runs[r].name,
+                     e->opts.high_score, pairs);
+    if (n >= 0 && (size_t)n < size && s->pairs) n += snprintf(line + n, size - (size_t)n, "; ECE %.3f", s->ece);
+    else if (n >= 0 && (size_t)n < size) n += snprintf(line + n, size - (size_t)n, "; ECE -");
+    return n;
 }
 
 void vtag_eval_write_tables(FILE *out, const vtag_eval *e, const char *labels_path, int per_video)
@@ -56,11 +93,20 @@ void vtag_eval_write_tables(FILE *out, const vtag_eval *e, const char *labels_pa
             (long long)e->n_videos, vtag_data_split_name(e->opts.split), labels_path,
             e->opts.df_train ? "training" : vtag_data_split_name(e->opts.split));
     cell(out, "run", w);
-    fprintf(out, "  %7s %6s  %6s %6s %6s  %6s %6s %6s  %6s %6s  %6s %6s  %5s %5s\n", "CIDEr-D", "BLEU-4", "OP", "OR",
-            "OF1", "CP", "CR", "CF1", "OF1@k", "GAP", "class1", "class2", "miss", "fail");
+    char high[32];
+    snprintf(high, sizeof high, "P@%g", e->opts.high_score);
+    fprintf(out, "  %7s %6s  %6s %6s %6s  %6s %6s %6s  %6s %6s  %6s %6s  %6s %10s  %5s %5s\n", "CIDEr-D", "BLEU-4", "OP",
+            "OR", "OF1", "CP", "CR", "CF1", "OF1@k", "GAP", "class1", "class2", "ECE", high, "miss", "fail");
     for (int r = 0; r < e->n_runs; r++) print_scores_row(out, e->runs[r].name, w, &e->overall[r]);
-    fprintf(out, "(k = %lld; GAP@%lld; class1/class2 = accuracy)\n\n", (long long)e->opts.top_k,
-            (long long)e->opts.gap_k);
+    fprintf(out, "(k = %lld; GAP@%lld; class1/class2 = accuracy; ECE = expected calibration error of the label "
+                 "scores; %s = fraction right / number of label-video pairs scored >= %g)\n",
+            (long long)e->opts.top_k, (long long)e->opts.gap_k, high, e->opts.high_score);
+    for (int r = 0; r < e->n_runs; r++) {
+        char line[512];
+        vtag_eval_calibration_line(e, r, line, sizeof line);
+        fprintf(out, "%s\n", line);
+    }
+    fprintf(out, "\n");
 
     /* by class1: OF1 and the two accuracies per run */
     int cw = 12;

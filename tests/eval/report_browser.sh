@@ -65,7 +65,7 @@ dom = open(W + "/dom.html", encoding="utf-8").read()
 check(console_lines(W + "/dom.err") == [], "no console message: %s" % console_lines(W + "/dom.err")[:3])
 check('data-js-ok="1"' in dom, "the page's script ran to its end")
 check('data-js-errors="0"' in dom, "no script error caught by the page's hook")
-for tid in ["t-overall", "t-scst", "t-headtail", "t-classes", "t-videos"]:
+for tid in ["t-overall", "t-calibration", "t-scst", "t-headtail", "t-classes", "t-tags", "t-videos"]:
     m = re.search(r'<table id="%s"[^>]*>.*?<tbody>(.*?)</tbody>' % tid, dom, re.S)
     rows = len(re.findall(r"<tr", m.group(1))) if m else 0
     check(rows >= 1, "table #%s has rows (%d)" % (tid, rows))
@@ -76,6 +76,18 @@ for cid, shape in [("c-runs", "rect"), ("c-cider", "rect"), ("c-scst-cider", "re
     m = re.search(r'<svg id="%s".*?</svg>' % cid, dom, re.S)
     n = len(re.findall("<" + shape, m.group(0))) if m else 0
     check(n >= 2, "chart #%s drawn (%d %s)" % (cid, n, shape))
+# issue 16: the reliability chart (bins as sized points, the diagonal, the histogram, ECE in the legend),
+# the per-tag table (one row per training label) and SCST's start marked on the training curves
+m = re.search(r'<svg id="c-reliability".*?</svg>', dom, re.S)
+rel = m.group(0) if m else ""
+check(len(re.findall(r'<circle class="rb"', rel)) >= 4 and 'class="diag"' in rel and
+      len(re.findall(r'<rect class="rh"', rel)) == 10 * len(ev["runs"]) and rel.count("(ECE 0.") == len(ev["runs"]),
+      "reliability chart: points, diagonal, histogram, ECE per run")
+m = re.search(r'<table id="t-tags"[^>]*>.*?<tbody>(.*?)</tbody>', dom, re.S)
+check(m is not None and len(re.findall(r"<tr", m.group(1))) >= 4, "per-tag table has a row per label")
+check(all(("%s P" % r["name"]) in dom and ("%s F1" % r["name"]) in dom for r in ev["runs"]), "per-tag table: P, F1 per run")
+m = re.search(r'<svg id="c-curve-cider".*?</svg>', dom, re.S)
+check(m is not None and 'class="scst-start"' in m.group(0), "training curves mark where SCST starts")
 imgs = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', dom)
 check(len(imgs) >= 4, "sample frames embedded as PNG (%d)" % len(imgs))
 import base64
