@@ -40,6 +40,7 @@ static void help(FILE *out)
             "  --df split|train       CIDEr-D document frequencies from the evaluated split's\n"
             "                         references (default) or the training split's\n"
             "  --k K                  top-K figures (3)        --gap-k K   GAP@K (20)\n"
+            "  --high-score P         calibration: how often labels scored >= P are right (0.9)\n"
             "  --json                 print one JSON object instead of the tables\n"
             "  --per-video            also print every video's output next to its reference\n"
             "  --report FILE.html     write the HTML report (self-contained)\n"
@@ -53,28 +54,6 @@ static void help(FILE *out)
             "input or I/O error, 2 usage.\n");
 }
 
-/* "NAME=FILE" or "FILE" (name: the file name without its folder and its
- * extensions .jsonl, .json, .ndjson, .log: "fc.log.jsonl" → "fc"). */
-static void split_named(const char *arg, char **name, const char **path)
-{
-    static const char *const ext[] = {".jsonl", ".json", ".ndjson", ".log"};
-    const char *eq = strchr(arg, '='), *base = strrchr(arg, '/');
-    if (eq && eq != arg) {
-        *name = strndup(arg, (size_t)(eq - arg));
-        *path = eq + 1;
-        return;
-    }
-    *path = arg;
-    base = base ? base + 1 : arg;
-    size_t len = strlen(base), n;
-    for (int again = 1; again;) {
-        again = 0;
-        for (int i = 0; i < 4; i++)
-            if (len > (n = strlen(ext[i])) && strncmp(base + len - n, ext[i], n) == 0) len -= n, again = 1;
-    }
-    *name = strndup(base, len);
-}
-
 static void note_captioning(void *user, const char *checkpoint, int64_t rows)
 {
     (void)user;
@@ -82,7 +61,7 @@ static void note_captioning(void *user, const char *checkpoint, int64_t rows)
 }
 
 enum { OPT_LABELS = 256, OPT_TAGS, OPT_BASELINE, OPT_BASE_N, OPT_SPLIT, OPT_DF, OPT_K, OPT_GAP_K, OPT_JSON, OPT_PER_VIDEO,
-       OPT_REPORT, OPT_LOG, OPT_TITLE, OPT_SVIDEOS, OPT_SFRAMES, OPT_FROM, OPT_MODEL, OPT_TOPN, OPT_MINF, OPT_THREADS, OPT_HELP };
+       OPT_REPORT, OPT_LOG, OPT_TITLE, OPT_SVIDEOS, OPT_SFRAMES, OPT_FROM, OPT_MODEL, OPT_TOPN, OPT_MINF, OPT_THREADS, OPT_HIGH, OPT_HELP };
 
 int cmd_eval(int argc, char **argv)
 {
@@ -97,7 +76,7 @@ int cmd_eval(int argc, char **argv)
         {"sample-frames", required_argument, NULL, OPT_SFRAMES}, {"help", no_argument, NULL, OPT_HELP},
         {"from", required_argument, NULL, OPT_FROM},         {"model", required_argument, NULL, OPT_MODEL},
         {"top-n", required_argument, NULL, OPT_TOPN},        {"min-frames", required_argument, NULL, OPT_MINF},
-        {"threads", required_argument, NULL, OPT_THREADS},
+        {"threads", required_argument, NULL, OPT_THREADS},   {"high-score", required_argument, NULL, OPT_HIGH},
         {NULL, 0, NULL, 0}};
     /* the integer options: name and range */
     static const struct { const char *name; long min, max; } ints[OPT_HELP - OPT_LABELS + 1] = {
@@ -131,7 +110,7 @@ int cmd_eval(int argc, char **argv)
         arg = optarg;
         switch (c) {
         case OPT_LABELS: labels_path = optarg; break;
-        case OPT_TAGS: split_named(optarg, &names[n_tags], &tag_paths[n_tags]), n_tags++; break;
+        case OPT_TAGS: vtag_eval_parse_named(optarg, &names[n_tags], &tag_paths[n_tags]), n_tags++; break;
         case OPT_BASELINE: baseline = optarg; break;
         case OPT_BASE_N: base_n = v; break;
         case OPT_SPLIT:
@@ -143,11 +122,12 @@ int cmd_eval(int argc, char **argv)
             break;
         case OPT_K: eo.top_k = v; break;
         case OPT_GAP_K: eo.gap_k = v; break;
+        case OPT_HIGH: if (cli_parse_real("eval", "--high-score", optarg, 0, 1, CLI_CLOSED, &eo.high_score)) goto out; break;
         case OPT_JSON: json = 1; break;
         case OPT_PER_VIDEO: per_video = 1; break;
         case OPT_REPORT: report = optarg; break;
         case OPT_LOG:
-            split_named(optarg, &names[argc - 1 - n_logs], &logs[n_logs].path);
+            vtag_eval_parse_named(optarg, &names[argc - 1 - n_logs], &logs[n_logs].path);
             logs[n_logs].name = names[argc - 1 - n_logs], n_logs++;
             break;
         case OPT_TITLE: ro.title = optarg; break;
@@ -217,6 +197,7 @@ int cmd_eval(int argc, char **argv)
         clash = cli_check_outputs("eval", outs, 1, &(cli_file){"--train-log", lg[i].path}, 1, 1);
     if (!rc && !clash) clash = cli_check_outputs_videos("eval", outs, 1, &labels, 1);
     if (clash) rc = clash; /* reported */
+    tag_paths[n_tags] = baseline, eo.sources = from ? NULL : tag_paths; /* the files, for messages */
     if (!rc) rc = vtag_eval_compute(&e, &labels, runs, n_runs, &eo, &err);
     char line[1536], *s = NULL;
     for (int r = 0; !rc && r < e.n_runs; r++)
