@@ -175,15 +175,21 @@ static void section_overall(eval_sb *b, const vtag_eval *e)
     int pr = primary_run(e);
     const vtag_eval_scores *p = &e->overall[pr];
     eval_sb_puts(b, "<section id=\"overall\"><h2>Overall</h2><div class=\"cards\">");
-    const char *keys[] = {"videos", "CIDEr-D", "tag OF1", "class1 accuracy", "class2 accuracy", "GAP"};
-    char vals[6][32];
+    char high_key[32];
+    snprintf(high_key, sizeof high_key, "right at score >= %g", e->opts.high_score);
+    const char *keys[] = {"videos", "CIDEr-D", "tag OF1", "class1 accuracy", "class2 accuracy", "GAP", "ECE", high_key};
+    char vals[8][32];
     snprintf(vals[0], 32, "%lld", (long long)e->n_videos);
     snprintf(vals[1], 32, "%.3f", p->cider_d);
     snprintf(vals[2], 32, "%.3f", p->tags.overall_f1);
     snprintf(vals[3], 32, "%.1f%%", 100 * p->class1_acc);
     snprintf(vals[4], 32, "%.1f%%", 100 * p->class2_acc);
     snprintf(vals[5], 32, "%.3f", p->gap);
-    for (int i = 0; i < 6; i++) eval_sb_printf(b, "<div class=\"card\"><div class=\"k\">%s</div><div class=\"v\">%s</div></div>", keys[i], vals[i]);
+    if (p->pairs) snprintf(vals[6], 32, "%.3f", p->ece);
+    else snprintf(vals[6], 32, "-");
+    if (p->high_n) snprintf(vals[7], 32, "%.1f%% of %lld", 100 * p->high_right, (long long)p->high_n);
+    else snprintf(vals[7], 32, "- (none)");
+    for (int i = 0; i < 8; i++) eval_sb_printf(b, "<div class=\"card\"><div class=\"k\">%s</div><div class=\"v\">%s</div></div>", keys[i], vals[i]);
     eval_sb_puts(b, "</div><p class=\"note\">Cards: run <b>");
     eval_sb_esc(b, e->runs[pr].name);
     eval_sb_printf(b, "</b>. Best value of each column in bold. OP…CF1: the tags as the predicted label set; "
