@@ -30,63 +30,86 @@ int eval_label_counts(vtag_eval *e, vtag_error *err)
 
 static double clamp01(double s) { return s > 0 ? (s < 1 ? s : 1) : 0; } /* NaN -> 0 */
 
+typedef struct calib_acc {
+    double sum_s[VTAG_EVAL_BINS], sum_r[VTAG_EVAL_BINS];
+    int64_t cnt[VTAG_EVAL_BINS], high, high_ok;
+    double high_score;
+} calib_acc;
+
+/* k pairs with score s, `right` of them right */
+static void add(calib_acc *a, double s, int64_t k, int64_t right)
+{
+    int b = (int)floor(s * VTAG_EVAL_BINS);
+    b = b < 0 ? 0 : b >= VTAG_EVAL_BINS ? VTAG_EVAL_BINS - 1 : b;
+    a->cnt[b] += k;
+    a->sum_s[b] += s * (double)k;
+    a->sum_r[b] += (double)right;
+    if (s >= a->high_score) {
+        a->high += k;
+        a->high_ok += right;
+    }
+}
+
+/* Sparse: a video's pairs are its scored labels, its true labels, and the
+ * rest (score 0, wrong) counted at once, so the cost follows the labels the
+ * runs and the references name, not videos x label names. */
 int eval_calibrate(const vtag_eval *e, int run, const int64_t *vids, int64_t n, vtag_eval_scores *out, vtag_error *err)
 {
     const vtag_eval_impl *m = e->impl;
     const int64_t L = e->labels->n_names;
     double *score = calloc((size_t)L + 1, sizeof *score);
-    char *right = calloc((size_t)L + 1, 1);
-    if (!score || !right) {
+    char *mark = calloc((size_t)L + 1, 1); /* 1: scored, 2: right, 3: both */
+    if (!score || !mark) {
         free(score);
-        free(right);
+        free(mark);
         return vtag_fail(err, VTAG_ERR_NOMEM, "eval: out of memory");
     }
-    double sum_s[VTAG_EVAL_BINS] = {0}, sum_r[VTAG_EVAL_BINS] = {0};
-    int64_t cnt[VTAG_EVAL_BINS] = {0}, high = 0, high_ok = 0, pairs = 0;
+    int64_t T = 0; /* the label names scored: those of the training videos */
+    for (int64_t id = 0; id < L; id++) T += m->label_train[id] > 0;
+    calib_acc a = {.high_score = e->opts.high_score};
     for (int64_t i = 0; i < n; i++) {
         const int64_t v = vids[i];
         const eval_pred *p = &m->pred[(int64_t)run * e->n_videos + v];
-        if (p->state == EVAL_OK) {
-            /* every label with its score; a tag missing from the labels list keeps the tag's score */
-            const eval_span sp[2] = {p->labels, p->tags};
-            for (int s = 0; s < 2; s++)
-                for (int64_t k = 0; k < sp[s].n; k++) {
-                    int32_t id = m->ids[sp[s].off + k];
-                    if (id < L && (s == 0 || score[id] == 0)) score[id] = clamp01(m->sc[sp[s].off + k]);
-                }
-        }
-        for (int64_t k = 0; k < m->truth[v].n; k++) right[m->ids[m->truth[v].off + k]] = 1;
-        for (int64_t id = 0; id < L; id++) {
-            if (m->label_train[id] > 0) {
-                const double s = score[id];
-                int b = (int)floor(s * VTAG_EVAL_BINS);
-                b = b < 0 ? 0 : b >= VTAG_EVAL_BINS ? VTAG_EVAL_BINS - 1 : b;
-                cnt[b]++;
-                sum_s[b] += s;
-                sum_r[b] += right[id];
-                pairs++;
-                if (s >= e->opts.high_score) {
-                    high++;
-                    high_ok += right[id];
-                }
+        const eval_span sp[3] = {p->state == EVAL_OK ? p->labels : (eval_span){0, 0},
+                                 p->state == EVAL_OK ? p->tags : (eval_span){0, 0}, m->truth[v]};
+        /* every label with its score; a tag missing from the labels list keeps the tag's score */
+        for (int s = 0; s < 2; s++)
+            for (int64_t k = 0; k < sp[s].n; k++) {
+                const int32_t id = m->ids[sp[s].off + k];
+                if (id >= L || m->label_train[id] <= 0 || (s == 1 && (mark[id] & 1))) continue;
+                score[id] = clamp01(m->sc[sp[s].off + k]);
+                mark[id] |= 1;
             }
-            score[id] = 0;
-            right[id] = 0;
+        for (int64_t k = 0; k < sp[2].n; k++) {
+            const int32_t id = m->ids[sp[2].off + k];
+            if (m->label_train[id] > 0) mark[id] |= 2;
         }
+        int64_t counted = 0;
+        for (int s = 0; s < 3; s++)
+            for (int64_t k = 0; k < sp[s].n; k++) {
+                const int32_t id = m->ids[sp[s].off + k];
+                if (id >= L || !mark[id]) continue;
+                add(&a, score[id], 1, mark[id] >> 1);
+                counted++;
+                score[id] = 0;
+                mark[id] = 0;
+            }
+        add(&a, 0, T - counted, 0); /* the other labels: score 0, wrong */
     }
     free(score);
-    free(right);
+    free(mark);
+    const int64_t pairs = n * T;
     out->pairs = pairs;
     out->ece = pairs ? 0 : NAN;
     for (int b = 0; b < VTAG_EVAL_BINS; b++) {
         vtag_eval_bin *o = &out->bins[b];
-        o->n = cnt[b];
-        o->score = cnt[b] ? sum_s[b] / (double)cnt[b] : NAN;
-        o->right = cnt[b] ? sum_r[b] / (double)cnt[b] : NAN;
-        if (cnt[b]) out->ece += (double)cnt[b] / (double)pairs * fabs(o->right - o->score);
+        o->n = a.cnt[b];
+        o->score = a.cnt[b] ? a.sum_s[b] / (double)a.cnt[b] : NAN;
+        o->right = a.cnt[b] ? a.sum_r[b] / (double)a.cnt[b] : NAN;
+        if (a.cnt[b]) out->ece += (double)a.cnt[b] / (double)pairs * fabs(o->right - o->score);
     }
-    out->high_n = high;
-    out->high_right = high ? (double)high_ok / (double)high : NAN;
+    out->high_n = a.high;
+    out->high_right = a.high ? (double)a.high_ok / (double)a.high : NAN;
     return VTAG_OK;
 }
 

@@ -119,6 +119,12 @@ int main(void)
     rc = vtag_eval_compute(&e, &labels, runs, 1, &o, &err);
     CHECK(rc == 0 && e.overall[0].high_n == 2 && e.overall[0].high_right == 1.0, "high_score 0.93");
     if (!rc) vtag_eval_free(&e);
+    /* threshold 0: every pair counts, the unscored ones too; right: 3 + 1 + 1 + 3 = 8 of 21 */
+    o.high_score = 0;
+    rc = vtag_eval_compute(&e, &labels, runs, 1, &o, &err);
+    CHECK(rc == 0 && e.overall[0].high_n == 21, "high_score 0: every pair");
+    if (!rc) CHECK_NEAR(e.overall[0].high_right, 8.0 / 21, 1e-12, "high_score 0: fraction right");
+    if (!rc) vtag_eval_free(&e);
     o.high_score = 1.5;
     CHECK(vtag_eval_compute(&e, &labels, runs, 1, &o, &err) == VTAG_ERR_ARG, "high_score 1.5 refused");
 
