@@ -418,10 +418,14 @@ int vtag_eval_compute(vtag_eval *e, const vtag_data_labels *labels, const vtag_e
             found += m->pred[(int64_t)r * nv + v].state != EVAL_MISSING;
         }
         real_index_free(&ri);
-        if (!rc && !found) /* the wrong file or the wrong split: every figure would be 0 */
+        const char *src = o->sources && o->sources[r] ? o->sources[r] : runs[r].name;
+        const char *lp = labels->path ? labels->path : "the labels file";
+        if (!rc && !found && runs[r].results->count == 0)
+            rc = vtag_fail(err, VTAG_ERR_ARG, "eval: %s holds no video (%lld %s videos in %s)", src, (long long)nv,
+                           vtag_data_split_name(o->split), lp);
+        else if (!rc && !found) /* the wrong file or the wrong split: every figure would be 0 */
             rc = vtag_fail(err, VTAG_ERR_ARG, "eval: none of the %lld videos in %s is a %s video of %s",
-                           (long long)runs[r].results->count, o->sources && o->sources[r] ? o->sources[r] : runs[r].name,
-                           vtag_data_split_name(o->split), labels->path ? labels->path : "the labels file");
+                           (long long)runs[r].results->count, src, vtag_data_split_name(o->split), lp);
     }
     if (!rc) rc = eval_label_counts(e, err);
     if (rc) goto fail;

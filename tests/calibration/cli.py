@@ -90,6 +90,11 @@ write("base.jsonl", [{"video": "zz", "labels": [{"label": "G", "score": 0.7}], "
 rc, out, err = run("--labels", "labels.jsonl", "--baseline", "base.jsonl")
 check(rc == 1 and "none of the 1 videos in base.jsonl is a test video of labels.jsonl" in err,
       "baseline without labelled videos (%d: %s)" % (rc, err.strip()))
+# an empty tags file
+open("empty.jsonl", "w").close()
+rc, out, err = run("--labels", "labels.jsonl", "--tags", "empty.jsonl")
+check(rc == 1 and err.strip().endswith("eval: empty.jsonl holds no video (2 test videos in labels.jsonl)") and out == "",
+      "empty tags file: exit 1 (%d: %s)" % (rc, err.strip()))
 # a split with no video
 rc, out, err = run("--labels", "labels.jsonl", "--tags", "fc.jsonl", "--split", "val")
 check(rc == 1 and "labels.jsonl: no val video to evaluate" in err and out == "",
