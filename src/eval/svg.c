@@ -267,7 +267,7 @@ void eval_svg_reliability(eval_sb *b, const char *id, const char *title, const c
         for (int k = 0; k < VTAG_EVAL_BINS; k++) nmax = s[i].bins[k].n > nmax ? s[i].bins[k].n : nmax;
     }
     int rows = legend_rows(lnames, ns, PW);
-    const double HT = T + PH + 40; /* top of the histogram */
+    const double HT = T + PH + 56; /* top of the histogram, under the axis label */
     double H = HT + HH + 30 + 18.0 * rows + 6;
 #define SX(v) (L + (v) * PW)
 #define SY(v) (T + PH - (v) * PH)
