@@ -1,6 +1,7 @@
 /* The evaluation as text tables (vtag eval's standard output): the runs
  * side by side overall, then by class1 with head and tail, and optionally
  * every video's output next to its reference. */
+#include <math.h>
 #include <stdio.h>
 
 #include "vtag/eval.h"
@@ -74,13 +75,15 @@ int vtag_eval_calibration_line(const vtag_eval *e, int r, char *line, size_t siz
     const vtag_eval_scores *s = &e->overall[r];
     char pairs[40];
     grouped(s->pairs, pairs, sizeof pairs);
+    /* the threshold as given: 0.90, 0.95, 0.925 (two decimals at least) */
+    const double h = e->opts.high_score;
+    const int dec = fabs(h * 100 - round(h * 100)) < 1e-9 ? 2 : fabs(h * 1000 - round(h * 1000)) < 1e-9 ? 3 : 6;
     int n;
     if (s->high_n)
-        n = snprintf(line, size, "%s: labels scored >= %.2f are right %.1f%% of the time (%lld of %s label-video pairs)",
-                     e->runs[r].name, e->opts.high_score, 100 * s->high_right, (long long)s->high_n, pairs);
+        n = snprintf(line, size, "%s: labels scored >= %.*f are right %.1f%% of the time (%lld of %s label-video pairs)",
+                     e->runs[r].name, dec, h, 100 * s->high_right, (long long)s->high_n, pairs);
     else
-        n = snprintf(line, size, "%s: no label scored >= %.2f (of %s label-video pairs)", e->runs[r].name,
-                     e->opts.high_score, pairs);
+        n = snprintf(line, size, "%s: no label scored >= %.*f (of %s label-video pairs)", e->runs[r].name, dec, h, pairs);
     if (n >= 0 && (size_t)n < size && s->pairs) n += snprintf(line + n, size - (size_t)n, "; ECE %.3f", s->ece);
     else if (n >= 0 && (size_t)n < size) n += snprintf(line + n, size - (size_t)n, "; ECE -");
     return n;

@@ -60,6 +60,9 @@ line = "fc: labels scored >= 0.90 are right 66.7% of the time (3 of 12 label-vid
 check(line in out, "calibration line under the table")
 rc, out, err = run("--labels", "labels.jsonl", "--tags", "fc.jsonl", "--high-score", "0.92")
 check(rc == 0 and "fc: labels scored >= 0.92 are right 100.0% of the time (2 of 12" in out, "--high-score 0.92")
+rc, out, err = run("--labels", "labels.jsonl", "--tags", "fc.jsonl", "--high-score", "0.915")
+check(rc == 0 and "fc: labels scored >= 0.915 are right 100.0% of the time (2 of 12" in out and "P@0.915" in out,
+      "--high-score 0.915 printed as given")
 rc, out, err = run("--labels", "labels.jsonl", "--tags", "fc.jsonl", "--high-score", "1.5")
 check(rc == 2 and "--high-score" in err, "--high-score 1.5 is a usage error (%d)" % rc)
 rc, out, err = run("--labels", "labels.jsonl", "--tags", "fc.jsonl", "--json")
