@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "vtag/core.h"
+#include "vtag/provenance.h"
 #include "vtag/safetensors.h"
 
 /* Bytes of a metadata value shown (vtag.items runs to megabytes). */
@@ -17,6 +18,29 @@ static void help(FILE *out)
             "\n"
             "Lists every tensor (name, dtype, shape) and every __metadata__ entry of\n"
             "checkpoints, feature files or any safetensors file, after checking its header.\n");
+}
+
+/* The backbone identity of a features file (vtag.backbone) or a checkpoint
+ * (vtag.provenance) in full: the metadata lines above are cut. */
+static int print_provenance(const vtag_st_file *f, const char *path)
+{
+    const char *prov = vtag_st_meta(f, VTAG_PROVENANCE_META), *bb = vtag_st_meta(f, VTAG_PROVENANCE_BACKBONE_META);
+    vtag_backbone_identity id;
+    char vocab[65] = "", esc[512];
+    int known = 0;
+    vtag_error err = {0};
+    if (prov) known = vtag_provenance_parse(&id, vocab, prov, path, &err) == 0;
+    else if (bb && vtag_provenance_backbone_parse(&id, &known, bb, path, &err)) known = 0;
+    if (err.msg[0]) {
+        cli_error("inspect", "%s", err.msg);
+        return CLI_EXIT_FAIL;
+    }
+    if (!known) return CLI_EXIT_OK;
+    vtag_text_escape(esc, sizeof esc, id.file);
+    printf("  %s: backbone %s sha256 %s (fc %lld, att %lld x %lld)\n", prov ? "provenance" : "identity", esc, id.sha256,
+           (long long)id.fc, (long long)id.att_k, (long long)id.att);
+    if (prov) printf("  provenance: vocabulary sha256 %s\n", vocab);
+    return CLI_EXIT_OK;
 }
 
 int cmd_inspect(int argc, char **argv)
@@ -68,6 +92,7 @@ int cmd_inspect(int argc, char **argv)
             vtag_text_escape(esc, sizeof esc, cut);
             printf("%s%s\n", esc, shown < n ? "..." : "");
         }
+        if (print_provenance(&f, argv[a])) status = CLI_EXIT_FAIL;
         vtag_st_close(&f);
     }
     return status;

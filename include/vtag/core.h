@@ -337,6 +337,14 @@ double vtag_seconds(void);
 int vtag_lock_file(const char *path, int *fd, long *holder, vtag_error *err);
 void vtag_lock_release(int *fd);
 
+/* ---- SHA-256 (sha256.c, OpenSSL's libcrypto) --------------------------------
+ * hex receives 64 lowercase hexadecimal digits and a NUL ("" on failure). */
+
+/* The file at path, read in 64 KiB blocks (vtag_file_open_fd's checks). */
+int vtag_file_sha256(const char *path, char hex[65], vtag_error *err);
+/* n bytes at data. */
+int vtag_sha256_hex(const void *data, size_t n, char hex[65], vtag_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,6 +9,7 @@
 
 #include "shard.h"
 #include "vtag/extract.h"
+#include "vtag/provenance.h"
 
 void vtag_features_opts_defaults(vtag_features_opts *o)
 {
@@ -396,9 +397,14 @@ int vtag_features_extract(const char *backbone_path, const vtag_data_labels *lab
         f.fc = x.r.fc;
         if (x.r.katt) f.att_k = info->k_att, f.att_dim = info->d_att, f.att = x.r.att;
         f.items = x.r.items;
-        f.backbone = info->description;
+        /* vtag.backbone: the description with the backbone's identity (vtag/provenance.h) */
+        char *identity = NULL;
         if (x.r.n == 0) rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: no frame of any video could be decoded", lpath);
-        else rc = vtag_data_write_features(&f, out, err);
+        else rc = vtag_provenance_backbone_json(&identity, info->description, backbone_path, info->d_fc, info->k_att,
+                                                info->d_att, err);
+        f.backbone = identity;
+        if (!rc) rc = vtag_data_write_features(&f, out, err);
+        free(identity);
         if (!rc && res) {
             res->rows = x.r.n;
             res->videos = n_entries - bad;
