@@ -135,3 +135,28 @@ void eval_label_tally(const vtag_eval *e, int run, int64_t *support, int64_t *pr
         }
     }
 }
+
+typedef struct label_rank {
+    int64_t name, train;
+} label_rank;
+
+static int by_train_desc(const void *pa, const void *pb)
+{
+    const label_rank *a = pa, *b = pb;
+    if (a->train != b->train) return a->train > b->train ? -1 : 1;
+    return (a->name > b->name) - (a->name < b->name);
+}
+
+int64_t eval_label_order(const vtag_eval *e, int64_t *order)
+{
+    const int64_t L = e->labels->n_names;
+    label_rank *r = malloc(((size_t)L + 1) * sizeof *r);
+    if (!r) return -1;
+    int64_t n = 0;
+    for (int64_t i = 0; i < L; i++)
+        if (e->impl->label_train[i] > 0) r[n++] = (label_rank){i, e->impl->label_train[i]};
+    qsort(r, (size_t)n, sizeof *r, by_train_desc);
+    for (int64_t k = 0; k < n; k++) order[k] = r[k].name;
+    free(r);
+    return n;
+}

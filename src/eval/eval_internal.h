@@ -117,3 +117,7 @@ void eval_section_tags(eval_sb *b, const vtag_eval *e);
  * evaluated videos having it, run r's tags naming it, and how many of those
  * are right (calibration.c). */
 void eval_label_tally(const vtag_eval *e, int run, int64_t *support, int64_t *predicted, int64_t *hit);
+/* The labels of the training videos (label_train > 0) into order (n_names
+ * long), by training videos descending, ties in the labels file's order;
+ * returns how many, or -1 when out of memory. */
+int64_t eval_label_order(const vtag_eval *e, int64_t *order);

@@ -131,6 +131,60 @@ static json_t *video_json(const vtag_eval *e, const vtag_eval_video *v)
     return o;
 }
 
+/* [{"label", "train", "support", "runs": {NAME: {"tagged", "P", "R", "F1"}}}] for every label of the
+ * training videos, by training videos (the report's per-tag table) */
+static json_t *per_label_json(const vtag_eval *e)
+{
+    const int64_t L = e->labels->n_names;
+    const int nr = e->n_runs;
+    const int64_t *train = e->impl->label_train;
+    int64_t *cnt = malloc(((size_t)nr * 3 + 1) * ((size_t)L + 1) * sizeof *cnt);
+    int64_t *order = malloc(((size_t)L + 1) * sizeof *order);
+    json_t *a = json_array();
+    int bad = !cnt || !order || !a;
+    int64_t n = 0;
+    for (int r = 0; r < nr && !bad; r++) {
+        int64_t *c = cnt + (size_t)r * 3 * (size_t)L;
+        eval_label_tally(e, r, c, c + L, c + 2 * L);
+    }
+    if (!bad && (n = eval_label_order(e, order)) < 0) bad = 1;
+    for (int64_t k = 0; k < n && !bad; k++) {
+        const int64_t id = order[k];
+        json_t *o = json_object(), *runs = json_object();
+        if (!o || !runs) {
+            json_decref(o);
+            json_decref(runs);
+            bad = 1;
+            break;
+        }
+        put(o, "label", json_string(e->labels->names[id]), &bad);
+        put(o, "train", json_integer(train[id]), &bad);
+        put(o, "support", json_integer(cnt[id]), &bad);
+        for (int r = 0; r < nr; r++) {
+            const int64_t *c = cnt + (size_t)r * 3 * (size_t)L, sup = c[id], pred = c[L + id], hit = c[2 * L + id];
+            const double p = pred ? (double)hit / (double)pred : NAN, rc = sup ? (double)hit / (double)sup : NAN;
+            const double f1 = isnan(p) || isnan(rc) ? NAN : p + rc > 0 ? 2 * p * rc / (p + rc) : 0;
+            json_t *q = json_object();
+            bad |= !q;
+            if (!q) break;
+            put(q, "tagged", json_integer(pred), &bad);
+            put(q, "P", real_or_null(p), &bad);
+            put(q, "R", real_or_null(rc), &bad);
+            put(q, "F1", real_or_null(f1), &bad);
+            put(runs, e->runs[r].name, q, &bad);
+        }
+        put(o, "runs", runs, &bad);
+        bad |= json_array_append_new(a, o);
+    }
+    free(cnt);
+    free(order);
+    if (bad) {
+        json_decref(a);
+        return NULL;
+    }
+    return a;
+}
+
 int vtag_eval_to_json(const vtag_eval *e, char **out, vtag_error *err)
 {
     *out = NULL;
@@ -174,6 +228,7 @@ int vtag_eval_to_json(const vtag_eval *e, char **out, vtag_error *err)
         bad |= json_array_append_new(classes, q);
     }
     put(o, "classes", classes, &bad);
+    if (!bad) put(o, "per_label", per_label_json(e), &bad);
     for (int64_t v = 0; v < e->n_videos && !bad; v++) bad |= json_array_append_new(videos, video_json(e, &e->videos[v]));
     put(o, "per_video", videos, &bad);
     if (!bad) *out = json_dumps(o, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));

@@ -58,25 +58,15 @@ void eval_section_calibration(eval_sb *b, const vtag_eval *e)
     eval_sb_puts(b, "</div></section>\n");
 }
 
-typedef struct tag_row {
-    int64_t name, train;
-} tag_row;
-
-static int by_train_desc(const void *pa, const void *pb)
-{
-    const tag_row *a = pa, *b = pb;
-    if (a->train != b->train) return a->train > b->train ? -1 : 1;
-    return (a->name > b->name) - (a->name < b->name);
-}
-
 void eval_section_tags(eval_sb *b, const vtag_eval *e)
 {
     const int nr = e->n_runs;
     const int64_t L = e->labels->n_names;
     const vtag_eval_impl *m = e->impl;
     int64_t *cnt = malloc(((size_t)nr * 3 + 1) * ((size_t)L + 1) * sizeof *cnt);
-    tag_row *rows = malloc(((size_t)L + 1) * sizeof *rows);
-    if (!cnt || !rows) {
+    int64_t *rows = malloc(((size_t)L + 1) * sizeof *rows);
+    int64_t n = cnt && rows ? eval_label_order(e, rows) : -1;
+    if (n < 0) {
         free(cnt);
         free(rows);
         b->failed = 1;
@@ -87,10 +77,6 @@ void eval_section_tags(eval_sb *b, const vtag_eval *e)
         int64_t *c = cnt + (size_t)r * 3 * (size_t)L;
         eval_label_tally(e, r, c, c + L, c + 2 * L);
     }
-    int64_t n = 0;
-    for (int64_t i = 0; i < L; i++)
-        if (m->label_train[i] > 0) rows[n++] = (tag_row){i, m->label_train[i]};
-    qsort(rows, (size_t)n, sizeof *rows, by_train_desc);
     eval_sb_printf(b, "<section id=\"tags\"><h2>Per tag: precision and recall</h2><p class=\"note\">Each label of the "
                       "training videos (class1, class2 and tags), by training videos. Support: the %s videos having it. "
                       "For each run, its tags (the predicted set): precision = right / tagged, recall = right / support, "
@@ -108,11 +94,11 @@ void eval_section_tags(eval_sb *b, const vtag_eval *e)
     }
     eval_sb_puts(b, "</tr></thead><tbody>");
     for (int64_t k = 0; k < n; k++) {
-        const int64_t id = rows[k].name, sup = cnt[id]; /* run 0's support: the same in every run */
+        const int64_t id = rows[k], sup = cnt[id]; /* run 0's support: the same in every run */
         eval_sb_puts(b, "<tr><td class=\"l\">");
         eval_sb_esc(b, e->labels->names[id]);
-        eval_sb_printf(b, "</td><td data-v=\"%lld\">%lld</td><td data-v=\"%lld\">%lld</td>", (long long)rows[k].train,
-                       (long long)rows[k].train, (long long)sup, (long long)sup);
+        eval_sb_printf(b, "</td><td data-v=\"%lld\">%lld</td><td data-v=\"%lld\">%lld</td>", (long long)m->label_train[id],
+                       (long long)m->label_train[id], (long long)sup, (long long)sup);
         for (int r = 0; r < nr; r++) {
             const int64_t *c = cnt + (size_t)r * 3 * (size_t)L;
             const int64_t pred = c[L + id], hit = c[2 * L + id];

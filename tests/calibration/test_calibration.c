@@ -110,6 +110,11 @@ int main(void)
         CHECK(json && strstr(json, "\"high_score\": 0.9") && strstr(json, "\"high_n\": 4") &&
                   strstr(json, "\"high_right\": null") && strstr(json, "\"reliability\": [{\"n\": 14,"),
               "json calibration fields");
+        /* per label, by training videos: G (2 training videos) first; test videos v1, v3 have it;
+         * run m tags it on v1 (right): P 1, R 1/2 */
+        CHECK(json && strstr(json, "\"per_label\": [{\"label\": \"G\", \"train\": 2, \"support\": 2, \"runs\": "
+                                   "{\"m\": {\"tagged\": 1, \"P\": 1.0, \"R\": 0.5, \"F1\": 0.666666666667}"),
+              "json per_label");
         free(json);
         vtag_eval_free(&e);
     }
