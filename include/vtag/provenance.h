@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "vtag/caption.h"
 #include "vtag/core.h"
 
 #ifdef __cplusplus
@@ -68,6 +69,18 @@ int vtag_provenance_check_backbone(const char *ckpt, const vtag_backbone_identit
  * backbone it was trained with". */
 int vtag_provenance_check_features(const char *what, const vtag_backbone_identity *trained, const char *feats,
                                    const vtag_backbone_identity *got, const char *verb, vtag_error *err);
+
+/* Checkpoints and training states (src/caption/checkpoint.c) with their
+ * vtag.provenance: vtag_checkpoint_save / vtag_train_state_save writing it
+ * when provenance_json is non-NULL; vtag_checkpoint_load reading it into
+ * *provenance_json (malloc'd, NULL when the checkpoint has none: written
+ * before provenance). */
+int vtag_checkpoint_save_with_provenance(const vtag_model *m, const char *vocab_json, const char *provenance_json,
+                                         const char *path, vtag_error *err);
+int vtag_checkpoint_load_with_provenance(vtag_model *m, char **vocab_json, char **provenance_json, const char *path,
+                                         vtag_error *err);
+int vtag_train_state_save_with_provenance(const vtag_model *m, const vtag_train_state *s, const char *vocab_json,
+                                          const char *provenance_json, const char *path, vtag_error *err);
 
 #ifdef __cplusplus
 }

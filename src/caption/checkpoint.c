@@ -1,4 +1,4 @@
-/* Checkpoints (weights + vtag.model/config/vocab) and the training state
+/* Checkpoints (weights + vtag.model/config/vocab/provenance) and the training state
  * file that --resume reads (weights, Adam moments, epoch, RNG, best score). */
 #include <inttypes.h>
 #include <jansson.h>
@@ -8,15 +8,18 @@
 #include <string.h>
 
 #include "caption_internal.h"
+#include "vtag/provenance.h"
 #include "vtag/safetensors.h"
 
-static int add_meta(vtag_st_writer *w, const vtag_model *m, const char *vocab_json, vtag_error *err)
+static int add_meta(vtag_st_writer *w, const vtag_model *m, const char *vocab_json, const char *provenance_json,
+                    vtag_error *err)
 {
     char *cfg = vtag_model_config_to_json(&m->cfg);
     if (!cfg) return vtag_fail(err, VTAG_ERR_NOMEM, "checkpoint: out of memory");
     int rc = vtag_st_writer_meta(w, "vtag.model", vtag_model_type_name(m->cfg.type), err);
     if (!rc) rc = vtag_st_writer_meta(w, "vtag.config", cfg, err);
     if (!rc && vocab_json) rc = vtag_st_writer_meta(w, "vtag.vocab", vocab_json, err);
+    if (!rc && provenance_json) rc = vtag_st_writer_meta(w, "vtag.provenance", provenance_json, err);
     free(cfg);
     return rc;
 }
@@ -35,9 +38,15 @@ static int add_params(vtag_st_writer *w, const vtag_params *p, const float *base
 
 int vtag_checkpoint_save(const vtag_model *m, const char *vocab_json, const char *path, vtag_error *err)
 {
+    return vtag_checkpoint_save_with_provenance(m, vocab_json, NULL, path, err);
+}
+
+int vtag_checkpoint_save_with_provenance(const vtag_model *m, const char *vocab_json, const char *provenance_json,
+                                         const char *path, vtag_error *err)
+{
     vtag_st_writer w;
     vtag_st_writer_init(&w);
-    int rc = add_meta(&w, m, vocab_json, err);
+    int rc = add_meta(&w, m, vocab_json, provenance_json, err);
     if (!rc) rc = add_params(&w, &m->params, m->params.value, "", err);
     if (!rc) rc = vtag_st_writer_save(&w, path, err);
     vtag_st_writer_free(&w);
@@ -122,8 +131,15 @@ static int config_of(const vtag_st_file *f, vtag_model_config *cfg, const char *
 
 int vtag_checkpoint_load(vtag_model *m, char **vocab_json, const char *path, vtag_error *err)
 {
+    return vtag_checkpoint_load_with_provenance(m, vocab_json, NULL, path, err);
+}
+
+int vtag_checkpoint_load_with_provenance(vtag_model *m, char **vocab_json, char **provenance_json, const char *path,
+                                         vtag_error *err)
+{
     memset(m, 0, sizeof *m);
     if (vocab_json) *vocab_json = NULL;
+    if (provenance_json) *provenance_json = NULL;
     vtag_st_file f;
     int rc = vtag_st_open(&f, path, err);
     if (rc) return rc;
@@ -145,6 +161,10 @@ int vtag_checkpoint_load(vtag_model *m, char **vocab_json, const char *path, vta
         if (!v) rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: no vtag.vocab", path);
         else if (!(*vocab_json = strdup(v))) rc = vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
     }
+    if (!rc && provenance_json) {
+        const char *p = vtag_st_meta(&f, "vtag.provenance");
+        if (p && !(*provenance_json = strdup(p))) rc = vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
+    }
     if (!rc && (rc = vtag_params_alloc(&m->params, &e2))) vtag_fail(err, rc, "%s: %s", path, e2.msg);
     if (!rc) copy_params(&f, &m->params, m->params.value, "");
     vtag_st_close(&f);
@@ -154,12 +174,22 @@ int vtag_checkpoint_load(vtag_model *m, char **vocab_json, const char *path, vta
             free(*vocab_json);
             *vocab_json = NULL;
         }
+        if (provenance_json) {
+            free(*provenance_json);
+            *provenance_json = NULL;
+        }
     }
     return rc;
 }
 
 int vtag_train_state_save(const vtag_model *m, const vtag_train_state *s, const char *vocab_json, const char *path,
                           vtag_error *err)
+{
+    return vtag_train_state_save_with_provenance(m, s, vocab_json, NULL, path, err);
+}
+
+int vtag_train_state_save_with_provenance(const vtag_model *m, const vtag_train_state *s, const char *vocab_json,
+                                          const char *provenance_json, const char *path, vtag_error *err)
 {
     char state[512];
     snprintf(state, sizeof state,
@@ -169,7 +199,7 @@ int vtag_train_state_save(const vtag_model *m, const vtag_train_state *s, const 
              (double)s->adam.beta2, (double)s->adam.eps);
     vtag_st_writer w;
     vtag_st_writer_init(&w);
-    int rc = add_meta(&w, m, vocab_json, err);
+    int rc = add_meta(&w, m, vocab_json, provenance_json, err);
     if (!rc) rc = vtag_st_writer_meta(&w, "vtag.train_state", state, err);
     if (!rc) rc = add_params(&w, &m->params, m->params.value, "", err);
     if (!rc) rc = add_params(&w, &m->params, m->params.adam_m, "adam_m.", err);
