@@ -236,6 +236,21 @@ int vtag_train_xe_epoch(vtag_ctx *ctx, vtag_model *m, vtag_adam *adam, const vta
 int vtag_caption_rows(vtag_ctx *ctx, vtag_model *m, const vtag_rows *rows, const vtag_decode_opts *opts,
                       int batch_size, int32_t *seq, float *logprobs, int32_t *len, vtag_error *err);
 
+/* Each label's probability of appearing in the caption of a video, from
+ * the model itself: for each of the n rows (idx NULL: rows 0..n-1 of rows,
+ * else rows idx[0..n)), ceil(samples / n) captions are sampled (temperature
+ * 1, no dropout, from a generator seeded with `seed`, so a video's scores do
+ * not depend on other videos), and P(label in the row's caption) is
+ * estimated as the mean over them of the sum, over the steps before the
+ * label is emitted, of its probability at that step (unbiased; less variance
+ * than counting samples). scores[1..V] (V+1 entries; [0] = 0) is the mean of
+ * the rows' probabilities: the chance that the caption of a frame drawn at
+ * random from the video holds the label. */
+#define VTAG_CAPTION_SCORE_SAMPLES_MAX 65536
+#define VTAG_CAPTION_SCORE_SAMPLES_DEFAULT 128 /* per video: vtag tag's and vtag eval's */
+#define VTAG_CAPTION_SCORE_SEED 1               /* the same for every video */
+int vtag_caption_label_scores(vtag_ctx *ctx, const vtag_model *m, const vtag_rows *rows, const int64_t *idx,
+                              int64_t n, int64_t samples, uint64_t seed, double *scores, vtag_error *err);
 /* Checkpoint: the parameters under their SPEC names, metadata vtag.model,
  * vtag.config and vtag.vocab (a JSON array; element i = token of id i+1). */
 int vtag_checkpoint_save(const vtag_model *m, const char *vocab_json, const char *path, vtag_error *err);

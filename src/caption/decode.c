@@ -445,3 +445,122 @@ int vtag_model_decode(vtag_ctx *ctx, vtag_model *m, const vtag_batch *bt, const 
     vtag_arena_free(&scratch);
     return rc;
 }
+
+/* ---- per-label scores (vtag_caption_label_scores) ----------------------------------
+ * P(v in caption) = E[ sum over steps t of 1{v not emitted before t, caption
+ * still running} p_t(v | prefix) ]: the events "v emitted at step t" are
+ * disjoint (no label twice) and each has probability p_t(v | prefix) given
+ * the prefix. Averaging this sum over sampled captions is an unbiased
+ * estimate with less variance than counting the samples holding v (a
+ * Rao-Blackwellised count): the first step's class1 probabilities, for
+ * example, enter exactly. */
+static int label_probs(vtag_ctx *ctx, vtag_arena *scratch, const vtag_model *m, const vtag_batch *bt, int64_t rep,
+                       vtag_rng *rng, double *acc, vtag_error *err)
+{
+    const int64_t B = bt->b, L = m->cfg.max_length, V1 = m->cfg.vocab_size + 1, n = B * rep;
+    dstate st;
+    int rc = prepare(ctx, m, bt, rep, 0, &st, err);
+    if (rc) return rc;
+    int32_t *tok = vtag_arena_alloc(&ctx->arena, (size_t)n * sizeof(int32_t));
+    unsigned char *done = vtag_arena_alloc(&ctx->arena, (size_t)n);
+    unsigned char *emitted = vtag_arena_alloc(&ctx->arena, (size_t)(n * V1));
+    float *lp = vtag_arena_floats(&ctx->arena, n * V1);
+    double *p = vtag_arena_alloc(&ctx->arena, (size_t)V1 * sizeof(double));
+    if (!tok || !done || !emitted || !lp || !p) return oom(err);
+    memset(tok, 0, (size_t)n * sizeof(int32_t));
+    memset(done, 0, (size_t)n);
+    memset(emitted, 0, (size_t)(n * V1));
+    for (int64_t t = 0; t <= L; t++) {
+        vtag_arena_reset(scratch);
+        if ((rc = step(ctx, scratch, m, bt->k, &st, tok, 0, lp, err))) return rc;
+        int all_done = 1;
+        for (int64_t r = 0; r < n; r++) {
+            if (done[r]) continue;
+            const float *row = lp + r * V1;
+            const unsigned char *em = emitted + r * V1;
+            double mx = row[0], z = 0;
+            const int64_t vmax = t == L ? 1 : V1; /* after L labels only EOS remains */
+            for (int64_t v = 1; v < vmax; v++)
+                if (!em[v] && row[v] > mx) mx = row[v];
+            for (int64_t v = 0; v < V1; v++) z += p[v] = v < vmax && !em[v] ? exp((double)row[v] - mx) : 0.0;
+            if (!(z > 0) || !isfinite(z)) return caption_nan_probs(err);
+            double *a = acc + (r / rep) * V1;
+            for (int64_t v = 1; v < vmax; v++) a[v] += p[v] / z;
+            double u = (double)vtag_rng_uniform(rng) * z, cum = 0;
+            int32_t pick = -1;
+            for (int64_t v = 0; v < V1 && pick < 0; v++) {
+                cum += p[v];
+                if (u < cum && p[v] > 0) pick = (int32_t)v;
+            }
+            for (int64_t v = V1 - 1; v >= 0 && pick < 0; v--) /* rounding at the top end */
+                if (p[v] > 0) pick = (int32_t)v;
+            tok[r] = pick;
+            if (pick == 0) {
+                done[r] = 1;
+            } else {
+                emitted[r * V1 + pick] = 1;
+                all_done = 0;
+            }
+        }
+        if (all_done) break;
+    }
+    return VTAG_OK;
+}
+
+int vtag_caption_label_scores(vtag_ctx *ctx, const vtag_model *m, const vtag_rows *rows, const int64_t *idx,
+                              int64_t n, int64_t samples, uint64_t seed, double *scores, vtag_error *err)
+{
+    const vtag_model_config *c = &m->cfg;
+    const int64_t V1 = c->vocab_size + 1, dfc = c->fc_feat_size, K = rows->k, datt = K * c->att_feat_size;
+    const int need_fc = c->type != VTAG_MODEL_ATT2IN, need_att = c->type != VTAG_MODEL_FC;
+    for (int64_t v = 0; v < V1; v++) scores[v] = 0;
+    if (n < 1) return vtag_fail(err, VTAG_ERR_ARG, "caption scores: no row");
+    if (samples < 1 || samples > VTAG_CAPTION_SCORE_SAMPLES_MAX)
+        return vtag_fail(err, VTAG_ERR_ARG, "caption scores: %lld samples is outside [1, %d]", (long long)samples,
+                         VTAG_CAPTION_SCORE_SAMPLES_MAX);
+    if ((need_fc && !rows->fc) || (need_att && (!rows->att || K < 1)))
+        return vtag_fail(err, VTAG_ERR_ARG, "caption scores: model %s lacks its features", vtag_model_type_name(c->type));
+    for (int64_t i = 0; i < n; i++)
+        if (idx && (idx[i] < 0 || idx[i] >= rows->n))
+            return vtag_fail(err, VTAG_ERR_ARG, "caption scores: row %lld outside [0, %lld)", (long long)idx[i],
+                             (long long)rows->n);
+    /* Each row gets ceil(samples / n) samples; images in chunks of about 512 decoded rows. */
+    const int64_t rep = (samples + n - 1) / n;
+    int64_t chunk = 512 / rep;
+    if (chunk < 1) chunk = 1;
+    if (chunk > n) chunk = n;
+    vtag_rng rng;
+    vtag_rng_seed(&rng, seed);
+    vtag_arena scratch;
+    int rc = vtag_arena_init(&scratch, (size_t)1 << 20, err);
+    if (rc) return rc;
+    float *fc = need_fc ? malloc((size_t)(chunk * dfc) * sizeof(float)) : NULL;
+    float *att = need_att ? malloc((size_t)(chunk * datt) * sizeof(float)) : NULL;
+    double *acc = calloc((size_t)(chunk * V1), sizeof(double));
+    if ((need_fc && !fc) || (need_att && !att) || !acc) rc = oom(err);
+    for (int64_t start = 0; !rc && start < n; start += chunk) {
+        const int64_t b = n - start < chunk ? n - start : chunk;
+        for (int64_t i = 0; i < b; i++) {
+            const int64_t row = idx ? idx[start + i] : start + i;
+            if (fc) memcpy(fc + i * dfc, rows->fc + row * dfc, (size_t)dfc * sizeof(float));
+            if (att) memcpy(att + i * datt, rows->att + row * datt, (size_t)datt * sizeof(float));
+        }
+        memset(acc, 0, (size_t)(b * V1) * sizeof(double));
+        vtag_batch bt = {b, need_att ? K : 0, fc, att, NULL};
+        vtag_arena_reset(&ctx->arena);
+        rc = label_probs(ctx, &scratch, m, &bt, rep, &rng, acc, err);
+        for (int64_t i = 0; !rc && i < b; i++)
+            for (int64_t v = 1; v < V1; v++) scores[v] += acc[i * V1 + v];
+    }
+    for (int64_t v = 1; !rc && v < V1; v++) {
+        scores[v] /= (double)(n * rep);
+        if (scores[v] > 1) scores[v] = 1; /* rounding */
+    }
+    free(fc);
+    free(att);
+    free(acc);
+    vtag_arena_free(&scratch);
+    if (rc)
+        for (int64_t v = 0; v < V1; v++) scores[v] = 0;
+    return rc;
+}
