@@ -106,6 +106,7 @@ int cmd_caption(int argc, char **argv)
     if (!rc) rc = vtag_captioner_load(&cap, model_path, &err);
     if (!rc) rc = vtag_data_read_features(&f, feats_path, &err);
     if (!rc) rc = vtag_caption_out_check(&cap, &f, &err);
+    if (!rc) rc = vtag_captioner_check_backbone_of(&cap, &f, "caption", &err); /* features of its own backbone */
     const int64_t L = m->cfg.max_length;
     if (!rc) {
         seq = malloc((size_t)(f.n * L) * sizeof(int32_t));
