@@ -39,7 +39,7 @@ static int help(FILE *out)
             "options:\n"
             "  -l, --labels FILE    labels file (JSON Lines or CSV; docs/FORMATS.md)\n"
             "  -o, --out DIR        output folder (created)\n"
-            "  -m, --model NAME     fc | att2in | topdown | all (all)\n"
+            "  -m, --model NAME     fc | att2in | topdown | video (a caption per video) | all (all)\n"
             "  -b, --backbone FILE  an ONNX image model to use instead of training the built-in CNN\n"
             "  --sample SPEC        frames per video for the features (uniform:16)\n"
             "  --size S             frame size for the backbone (the backbone's own by default)\n"
@@ -120,8 +120,8 @@ static int parse(int argc, char **argv, pipe_args *a)
     else if (strcmp(a->baseline, "mean") == 0 && a->sample_n < 2)
         cli_error(CMD, "--baseline mean needs --sample-n >= 2 (the mean of the other samples)");
     else if (!a->labels || !a->out) cli_error(CMD, "--labels and --out are required (vtag pipeline --help)");
-    else if (strcmp(a->model, "all") != 0 && vtag_model_type_parse(a->model, &t))
-        cli_error(CMD, "--model must be fc, att2in, topdown or all, got '%s'", a->model);
+    else if (strcmp(a->model, "all") && strcmp(a->model, "video") && vtag_model_type_parse(a->model, &t))
+        cli_error(CMD, "--model must be fc, att2in, topdown, video or all, got '%s'", a->model);
     else if (a->launcher && vtag_run_launcher_split(a->launcher, &a->words, &err))
         cli_error(CMD, "--launcher %s", err.msg);
     else return 0;

@@ -20,7 +20,7 @@ static const char *CMD = "tag";
 static void help(FILE *out)
 {
     fprintf(out,
-            "usage: vtag tag --from DIR [--model fc|att2in|topdown] [options] VIDEO...\n"
+            "usage: vtag tag --from DIR [--model fc|att2in|topdown|video] [options] VIDEO...\n"
             "       vtag tag --checkpoint M.safetensors --backbone B [options] VIDEO...\n"
             "\n"
             "Samples frames from each video, captions every frame with a trained model and counts\n"
@@ -34,7 +34,7 @@ static void help(FILE *out)
             "\n"
             "model:\n"
             "  --from DIR           a folder made by vtag pipeline (its backbone, sampler and size)\n"
-            "  -m, --model NAME     which of DIR's models (default: the best on validation)\n"
+            "  -m, --model NAME     which of DIR's models (default: the best on validation; video: a caption per video)\n"
             "  --checkpoint FILE    a caption model checkpoint (with --backbone)\n"
             "  -b, --backbone FILE  built-in backbone (.safetensors) or ONNX model (.onnx)\n"
             "frames and decoding:\n"

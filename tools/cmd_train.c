@@ -11,7 +11,7 @@
 static void help(FILE *out)
 {
     fprintf(out,
-            "usage: vtag train --labels L --feats F --model fc|att2in|topdown --out M.safetensors [options]\n"
+            "usage: vtag train --labels L --feats F --model fc|att2in|topdown [--video] --out M [options]\n"
             "\n"
             "Trains a caption model with cross-entropy (teacher forcing) on the feature rows of\n"
             "F whose video is in the training split of L; each row's target is its video's\n"
@@ -27,9 +27,9 @@ static void help(FILE *out)
             "  --max-length N         caption length cut (16)\n"
             "  --keep-tag-order       keep each video's tag order (default: by frequency)\n"
             "model:\n"
-            "  -m, --model NAME       fc | att2in | topdown\n"
+            "  -m, --model NAME       fc | att2in | topdown              --dropout P  drop_prob_lm (0.5)\n"
+            "  --video                one caption per video: att2in/topdown over its frames' fc vectors\n"
             "  --input-encoding-size E, --rnn-size R, --att-hid-size A   (512 each)\n"
-            "  --dropout P            drop_prob_lm (0.5)\n"
             "optimisation:\n"
             "  --epochs N             (30)       --batch B        captions per step (50)\n"
             "  --lr X                 (5e-4)     --lr-decay X     factor (0.8)\n"
@@ -139,7 +139,7 @@ static int parse(int argc, char **argv, train_args *a)
         {"cider-weight", 'r', 0, F, CLI_CLOSED, &o->scst.cider_weight, 0},
         {"bleu-weight", 'r', 0, F, CLI_CLOSED, &o->scst.bleu_weight, 0},
         {"scst-lr", 'r', 0, F, CLI_OPEN_LO | CLI_AS_FLOAT, &o->scst.lr, .given = &a->scst_lr_given},
-        {"scst-batch", 'i', 1, B, 0, &o->scst.batch_size, 0}, {"help", 'h', .dst = NULL},
+        {"scst-batch", 'i', 1, B, 0, &o->scst.batch_size, 0}, {"help", 'h', .dst = NULL}, {"video", 'b', .dst = &o->video},
         {"micro-batches", 'i', 1, 1024, 0, &o->micro_batches, 0}, {"step-log", 's', .dst = &o->step_log},
     };
     const int n = (int)(sizeof s / sizeof s[0]);

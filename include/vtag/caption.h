@@ -34,6 +34,9 @@ typedef struct vtag_model_config {
     int64_t att_feat_size;       /* from the features file */
     int64_t max_length;          /* caption tokens, default 16 */
     float drop_prob_lm;          /* default 0.5 */
+    int64_t frames;              /* 0: frame-level (a row per frame); T > 0: video-level, a row per
+                                  * video whose T attention positions are its frames' fc vectors
+                                  * (vtag_data_video_row); vtag.config "frames", absent = 0 */
 } vtag_model_config;
 
 /* SPEC defaults for everything but type, vocab and feature sizes. */

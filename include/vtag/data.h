@@ -162,6 +162,20 @@ int vtag_data_write_features(const vtag_data_features *f, const char *path, vtag
  * the first item absent from the labels file and its row. */
 int vtag_data_map_rows(const vtag_data_features *f, const vtag_data_labels *l, int64_t *entry, vtag_error *err);
 
+/* ---- video rows (the video-level captioner, vtag_model_config.frames) ----------------------
+ * One row per video from its n sampled frames' fc rows [n, d]: att_out [T, d]
+ * holds frame j = row floor((j + 0.5) * n / T) at position j (n < T repeats
+ * frames, n > T picks them evenly), fc_out [d] the mean of all n rows
+ * (accumulated in double). VTAG_ERR_ARG when n, d or T is below 1. */
+int vtag_data_video_row(const float *fc_rows, int64_t n, int64_t d, int64_t T, float *fc_out, float *att_out,
+                        vtag_error *err);
+/* The features as one row per video (vtag_data_video_row over the rows of
+ * each item id, wherever they are), videos in order of their first row;
+ * T = 0: the most rows any video has. out: att_k = T, att_dim = fc_dim = d,
+ * items = the video ids, backbone and path copied; it owns its memory (free
+ * it with vtag_data_free_features). "PATH: no fc tensor: ..." without fc. */
+int vtag_data_features_by_video(const vtag_data_features *in, int64_t T, vtag_data_features *out, vtag_error *err);
+
 /* ---- training / validation sets ------------------------------------------------------------
  * The feature rows whose video is in one split, each with its video's
  * caption ids, and one reference caption per video for CIDEr-D. Borrows the

@@ -18,8 +18,10 @@ extern "C" {
 /* ---- names ------------------------------------------------------------------ */
 
 /* The caption models a run trains, in training order: "fc", "att2in",
- * "topdown" for i = 0, 1, 2; NULL past the end. */
-enum { VTAG_RUN_N_MODELS = 3 };
+ * "topdown", "video" for i = 0..3; NULL past the end. "video" is the
+ * video-level captioner: topdown over each video's frames (vtag train
+ * --video, vtag_model_config.frames), one caption per video. */
+enum { VTAG_RUN_N_MODELS = 4 };
 const char *vtag_run_model(int i);
 
 /* A run folder's files. `name` is the model for the training files, the
@@ -55,7 +57,7 @@ typedef struct vtag_run_trained {
 } vtag_run_trained;
 
 /* The checkpoints present in dir, in training order (fc-xe, fc, att2in-xe,
- * att2in, topdown-xe, topdown); model NULL or "all": every model's, else only
+ * att2in, topdown-xe, topdown, video-xe, video); model NULL or "all": every model's, else only
  * that model's (a name that is no model gives none). *list is NULL when *n
  * is 0. Needs no manifest. */
 int vtag_run_list_trained(const char *dir, const char *model, vtag_run_trained **list, int *n, vtag_error *err);
@@ -92,8 +94,8 @@ typedef struct vtag_run_choice {
 
 /* The checkpoint to tag with. model NULL: the model with the best validation
  * CIDEr-D in the manifest's summary (each model ranked by the better of its
- * XE and SCST figures; on a tie the later model in training order: topdown,
- * then att2in, then fc); without a summary, the last model in training order
+ * XE and SCST figures; on a tie the later model in training order: video,
+ * topdown, att2in, then fc); without a summary, the last model in training order
  * that has a checkpoint. model given: that one. Of the model's two
  * checkpoints, the one with the better validation figure (SCST on a tie, or
  * when the summary does not know the model); when that file is missing, the
@@ -180,13 +182,14 @@ typedef struct vtag_run_stage {
     const char *out;       /* the backbone, features or checkpoint it writes */
     const char *log;       /* XE, SCST: the training log */
     int skip_bad;          /* FEATURES: leaves out the videos vtag_run_plan_check_videos found bad (--skip-bad) */
+    int64_t train_videos;  /* XE: the training videos (the video model's batch: vtag_run_stage_argv) */
 } vtag_run_stage;
 
 typedef struct vtag_run_plan_opts {
     const char *dir;      /* the run folder */
     const char *labels;   /* the labels file, as given */
     const char *backbone; /* an ONNX backbone, as given; NULL: train the built-in CNN */
-    const char *model;    /* fc | att2in | topdown (or updown) | all */
+    const char *model;    /* fc | att2in | topdown (or updown) | video | all */
     const char *sample;   /* the frame sampling spec */
     int64_t size, hidden; /* the settings of the same names */
     int64_t xe_epochs;
@@ -254,7 +257,12 @@ typedef struct vtag_run_stage_opts {
 void vtag_run_stage_opts_defaults(vtag_run_stage_opts *o);
 
 /* A stage's command line: "vtag", the command, its options; v[n] is NULL.
- * The numbers are written into own[]. */
+ * The numbers are written into own[]. The video model's stages train
+ * topdown with --video; its XE batch is min(batch, max(2, training videos /
+ * 100)), about 100 steps an epoch: with a row per video, the frame models'
+ * batch leaves a few steps an epoch and XE underfits (demo corpus, 283
+ * training videos, 15 epochs: val CIDEr-D 0.46 at batch 50, 1.06 at 14,
+ * 1.27 at 8, 1.48 at 2). */
 typedef struct vtag_run_argv {
     char *v[64];
     char own[64][40];

@@ -19,14 +19,14 @@
 extern "C" {
 #endif
 
-#define VTAG_RUN_EVAL_MAX 6 /* three models, XE and SCST each */
+#define VTAG_RUN_EVAL_MAX 8 /* four models, XE and SCST each */
 
 /* Called before a checkpoint captions the rows (the CLI's "captioning N rows
  * with CKPT"). */
 typedef void (*vtag_run_eval_progress)(void *user, const char *checkpoint, int64_t rows);
 
 typedef struct vtag_run_eval_opts {
-    const char *model;        /* "fc", "att2in" or "topdown": that model's runs; NULL or "all": every model's */
+    const char *model;        /* "fc", "att2in", "topdown" or "video": that model's runs; NULL or "all": every model's */
     vtag_data_split split;    /* the features evaluated, DIR/features-<split>.safetensors; default TEST */
     vtag_tag_opts tag;        /* the caption runs' tag rule; default vtag_tag_opts_default */
     int write_baseline;       /* 1 (default): the baseline predictions also go to DIR/baseline-<split>.jsonl

@@ -29,6 +29,10 @@ typedef struct vtag_trainer_opts {
     const char *init;      /* SCST from this checkpoint (its sizes and vocabulary rule), or NULL */
     const char *log;       /* append each epoch's record here as a log line (vtag_log), or NULL */
     vtag_model_config cfg; /* sizes; vocabulary and feature sizes come from the data (or init) */
+    int video;             /* 1: the video-level model: the train and val features become one row per
+                              video (vtag_data_features_by_video, T from the training features, or
+                              cfg.frames when > 0), cfg.frames = T; an init checkpoint with frames > 0
+                              stays video-level without it */
     vtag_data_caption_opts cap; /* captions: max_length (= cfg.max_length), tag order */
     vtag_xe_opts xe;       /* XE epochs; xe.batch_size also batches validation */
     vtag_scst_opts scst;   /* SCST epochs */

@@ -45,6 +45,11 @@ char *vtag_model_config_to_json(const vtag_model_config *cfg)
                           (json_int_t)cfg->att_hid_size, "fc_feat_size", (json_int_t)cfg->fc_feat_size,
                           "att_feat_size", (json_int_t)cfg->att_feat_size, "max_length", (json_int_t)cfg->max_length,
                           "drop_prob_lm", (double)cfg->drop_prob_lm);
+    /* Written only for video-level models, so frame-level checkpoints stay as before. */
+    if (o && cfg->frames > 0 && json_object_set_new(o, "frames", json_integer((json_int_t)cfg->frames))) {
+        json_decref(o);
+        return NULL;
+    }
     if (!o) return NULL;
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
@@ -60,6 +65,7 @@ char *vtag_model_config_to_json(const vtag_model_config *cfg)
 #define MODEL_MAX_FEAT ((int64_t)1 << 16)   /* D_fc, D_att */
 #define MODEL_MAX_LENGTH ((int64_t)1000)    /* max_length: vtag train's --max-length limit */
 #define MODEL_MAX_PARAMS ((int64_t)1 << 32) /* parameters in all (16 GiB of F32 per buffer) */
+#define MODEL_MAX_FRAMES ((int64_t)1 << 16) /* frames: a video model's attention positions */
 
 int vtag_model_config_from_json(vtag_model_config *cfg, const char *text, vtag_error *err)
 {
@@ -85,7 +91,8 @@ int vtag_model_config_from_json(vtag_model_config *cfg, const char *text, vtag_e
                 {"att_hid_size", &cfg->att_hid_size, 0, MODEL_MAX_WIDTH},
                 {"fc_feat_size", &cfg->fc_feat_size, 0, MODEL_MAX_FEAT},
                 {"att_feat_size", &cfg->att_feat_size, 0, MODEL_MAX_FEAT},
-                {"max_length", &cfg->max_length, 0, MODEL_MAX_LENGTH}};
+                {"max_length", &cfg->max_length, 0, MODEL_MAX_LENGTH},
+                {"frames", &cfg->frames, 0, MODEL_MAX_FRAMES}};
     const size_t n_ints = sizeof ints / sizeof ints[0];
     for (size_t i = 0; rc == VTAG_OK && i < n_ints; i++) {
         json_t *v = json_object_get(o, ints[i].key);
@@ -142,6 +149,12 @@ static int check_config(const vtag_model_config *c, vtag_error *err)
                          (long long)MODEL_MAX_LENGTH);
     if (!(c->drop_prob_lm >= 0.0f && c->drop_prob_lm < 1.0f))
         return vtag_fail(err, VTAG_ERR_ARG, "model: drop_prob_lm %g is outside [0, 1)", c->drop_prob_lm);
+    if (c->frames < 0 || c->frames > MODEL_MAX_FRAMES)
+        return vtag_fail(err, VTAG_ERR_ARG, "model: frames %lld is outside 0..%lld", (long long)c->frames,
+                         (long long)MODEL_MAX_FRAMES);
+    if (c->frames > 0 && c->type == VTAG_MODEL_FC)
+        return vtag_fail(err, VTAG_ERR_ARG, "model: a video-level model (frames %lld) attends over frames: att2in or topdown, not fc",
+                         (long long)c->frames);
     if (c->type != VTAG_MODEL_ATT2IN && c->fc_feat_size < 1)
         return vtag_fail(err, VTAG_ERR_ARG, "model %s needs fc features (fc_feat_size = 0)", vtag_model_type_name(c->type));
     if (c->type != VTAG_MODEL_FC && (c->att_feat_size < 1 || c->att_hid_size < 1))

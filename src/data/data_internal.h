@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "vtag/data.h"
+#include "vtag/safetensors.h"
 
 /* ---- pool: chunked bump allocator; what it hands out never moves ---- */
 typedef struct data_pool_block data_pool_block;
@@ -18,6 +19,13 @@ typedef struct data_pool {
 void *data_pool_alloc(data_pool *p, size_t bytes, size_t align); /* NULL: out of memory */
 char *data_pool_strndup(data_pool *p, const char *s, size_t len);
 void data_pool_free(data_pool *p);
+
+/* ---- a features file's storage: the mapping (read) or the pool alone
+ * (vtag_data_features_by_video: rows, item ids and backbone in the pool) ---- */
+struct vtag_data_features_impl {
+    vtag_st_file file;
+    data_pool pool; /* item ids */
+};
 
 /* ---- map: NUL-terminated keys (borrowed, must outlive the map) → int64 ---- */
 typedef struct data_map {

@@ -20,11 +20,6 @@
  * limit does not bound and which is read in place, not parsed as JSON. */
 #define ITEMS_META_MAX ((size_t)16 << 20)
 
-struct vtag_data_features_impl {
-    vtag_st_file file;
-    data_pool pool; /* item ids */
-};
-
 void vtag_data_free_features(vtag_data_features *f)
 {
     if (f->impl) {

@@ -90,7 +90,16 @@ static int caption_run(vtag_ctx *ctx, const char *ckpt, const vtag_data_features
     size_t n_seq = 0;
     int rc = vtag_captioner_load(&c, ckpt, err);
     if (rc) return rc;
-    rc = vtag_captioner_check_features(&c, f->fc_dim, f->att_dim, f->path, err);
+    /* A video-level model captions one row per video made of its frames' rows:
+     * its result for a video is one frame, the video's caption. */
+    vtag_data_features vf = {0};
+    groups vg = {0};
+    if (c.model.cfg.frames > 0) {
+        rc = vtag_data_features_by_video(f, c.model.cfg.frames, &vf, err);
+        if (!rc) rc = group_rows(&vg, &vf, err);
+        f = &vf, g = &vg;
+    }
+    if (!rc) rc = vtag_captioner_check_features(&c, f->fc_dim, f->att_dim, f->path, err);
     if (!rc) {
         L = c.model.cfg.max_length;
         if (vtag_mul_size((size_t)f->n, (size_t)L, &n_seq) || vtag_mul_size(n_seq + 1, sizeof *seq, &n_seq))
@@ -118,6 +127,8 @@ static int caption_run(vtag_ctx *ctx, const char *ckpt, const vtag_data_features
     items_free(items, done);
     free(seq);
     free(len);
+    groups_free(&vg);
+    vtag_data_free_features(&vf);
     vtag_captioner_free(&c);
     return rc;
 }

@@ -22,7 +22,8 @@ struct vtag_run {
 
 /* ---- names ------------------------------------------------------------------ */
 
-static const char *const MODELS[VTAG_RUN_N_MODELS] = {"fc", "att2in", "topdown"};
+/* "video": topdown over each video's frames (vtag train --video), one caption per video. */
+static const char *const MODELS[VTAG_RUN_N_MODELS] = {"fc", "att2in", "topdown", "video"};
 
 const char *vtag_run_model(int i)
 {

@@ -135,6 +135,7 @@ int vtag_run_plan_build(vtag_run_plan *p, const vtag_run_plan_opts *o, vtag_erro
             if (scst) snprintf(s->what, sizeof s->what, "%s: SCST, %lld epochs", m, (long long)o->scst_epochs);
             else snprintf(s->what, sizeof s->what, "%s: cross-entropy, %lld epochs", m, (long long)o->xe_epochs);
             s->model = m;
+            s->train_videos = p->videos[VTAG_DATA_SPLIT_TRAIN];
             s->sharded = 1;
             s->feats = feats[0];
             s->val_feats = p->videos[VTAG_DATA_SPLIT_VAL] ? feats[1] : NULL;
@@ -309,13 +310,16 @@ void vtag_run_stage_argv(vtag_run_argv *c, const vtag_run_stage *s, const vtag_r
     if (s->kind == VTAG_RUN_STAGE_BACKBONE && a->backbone_epochs > 0) argn(c, "--epochs", a->backbone_epochs);
     if (train) args(c, "vtag", "train", "--labels", s->labels, "--feats", s->feats, NULL);
     if (train && s->val_feats) args(c, "--val-feats", s->val_feats, NULL);
+    const int video = s->model && strcmp(s->model, "video") == 0;
     if (s->kind == VTAG_RUN_STAGE_XE) {
-        args(c, "--model", s->model, NULL);
+        args(c, "--model", video ? "topdown" : s->model, NULL);
+        if (video) args(c, "--video", NULL);
         argn(c, "--epochs", a->xe_epochs);
         argn(c, "--input-encoding-size", a->hidden);
         argn(c, "--rnn-size", a->hidden);
         argn(c, "--att-hid-size", a->hidden);
-        argn(c, "--batch", a->batch);
+        int64_t b = s->train_videos / 100 > 2 ? s->train_videos / 100 : 2;
+        argn(c, "--batch", video && b < a->batch ? b : a->batch);
     } else if (s->kind == VTAG_RUN_STAGE_SCST) {
         args(c, "--init", s->init, "--scst", "--baseline", a->baseline, NULL);
         argn(c, "--sample-n", a->sample_n);

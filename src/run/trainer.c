@@ -114,6 +114,19 @@ static int gather_all(const vtag_data_set *s, const vtag_data_features *f, int64
     return rc;
 }
 
+/* A features file, as one row per video for a video-level model (T = *frames,
+ * 0: the most rows a video has; *frames gets the T used). */
+static int read_features(vtag_trainer *t, const char *path, vtag_data_features *f, vtag_error *err)
+{
+    if (!t->o.video && t->o.cfg.frames == 0) return vtag_data_read_features(f, path, err);
+    vtag_data_features raw;
+    int rc = vtag_data_read_features(&raw, path, err);
+    if (!rc) rc = vtag_data_features_by_video(&raw, t->o.cfg.frames, f, err);
+    if (!rc) t->o.cfg.frames = f->att_k;
+    vtag_data_free_features(&raw);
+    return rc;
+}
+
 static int load_data(vtag_trainer *t, vtag_error *err)
 {
     const vtag_trainer_opts *o = &t->o;
@@ -125,13 +138,13 @@ static int load_data(vtag_trainer *t, vtag_error *err)
     if (!rc && t->vocab->size == 0)
         rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: no training videos (split \"train\")", o->labels);
     if (!rc) rc = vtag_data_encode_vocab(t->vocab, &t->vocab_json, err);
-    if (!rc) rc = vtag_data_read_features(&t->feats, o->feats, err);
+    if (!rc) rc = read_features(t, o->feats, &t->feats, err);
     if (!rc)
         rc = vtag_data_build_set(&t->train, &t->labels, &t->caps, t->vocab, &t->feats, VTAG_DATA_SPLIT_TRAIN, &o->cap, err);
     if (!rc && t->train.n_rows == 0)
         rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: no row belongs to a training video of %s", o->feats, o->labels);
     if (!rc && o->val_feats) {
-        rc = vtag_data_read_features(&t->val_feats, o->val_feats, err);
+        rc = read_features(t, o->val_feats, &t->val_feats, err);
         if (!rc)
             rc = vtag_data_build_set(&t->val, &t->labels, &t->caps, t->vocab, &t->val_feats, VTAG_DATA_SPLIT_VAL, &o->cap,
                                      err);
@@ -242,6 +255,9 @@ int vtag_trainer_open(vtag_trainer **out, const vtag_trainer_opts *o, vtag_error
         t->vocab = &t->init.vocab;
         t->o.cfg = t->m->cfg;
         t->o.cap.max_length = t->m->cfg.max_length;
+        if (o->video && t->o.cfg.frames == 0)
+            rc = vtag_fail(err, VTAG_ERR_ARG, "%s: a frame-level checkpoint cannot go on as a video-level model (--video)",
+                           o->init);
     }
     if (!rc) rc = load_data(t, err);
     if (!rc) rc = make_model(t, err);

@@ -61,7 +61,9 @@ static int check_features(const vtag_tagger_t *t, vtag_error *err)
     char *what = malloc(n);
     if (!what) return vtag_fail(err, VTAG_ERR_NOMEM, "tagger: out of memory");
     snprintf(what, n, "the backbone %s", t->backbone_path);
-    int rc = vtag_captioner_check_features(&t->cap, t->info.d_fc, t->info.d_att, what, err);
+    /* a video-level model attends over the frames' fc vectors, not the backbone's att */
+    const int64_t d_att = t->cap.model.cfg.frames > 0 ? t->info.d_fc : t->info.d_att;
+    int rc = vtag_captioner_check_features(&t->cap, t->info.d_fc, d_att, what, err);
     free(what);
     return rc;
 }
@@ -119,6 +121,28 @@ void vtag_tagger_result_free(vtag_tagger_result *r)
     free(r->seq);
     free(r->len);
     memset(r, 0, sizeof *r);
+}
+
+/* A video-level model's one row (vtag_data_video_row): *fc [n, dfc] becomes
+ * [1, dfc] and *att [1, T, dfc]; *n becomes 1. */
+static int video_row(float **fc, float **att, int64_t *n, int64_t dfc, int64_t T, const char *path, vtag_error *err)
+{
+    size_t bytes;
+    if (vtag_mul_size((size_t)T * sizeof(float), (size_t)dfc, &bytes))
+        return vtag_fail(err, VTAG_ERR_ARG, "%s: %lld frames of %lld features is too large", path, (long long)T,
+                         (long long)dfc);
+    float *vfc = malloc((size_t)dfc * sizeof *vfc), *vatt = malloc(bytes);
+    int rc = vfc && vatt ? vtag_data_video_row(*fc, *n, dfc, T, vfc, vatt, err)
+                         : vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
+    if (rc) {
+        free(vfc);
+        free(vatt);
+        return rc;
+    }
+    free(*fc);
+    free(*att);
+    *fc = vfc, *att = vatt, *n = 1;
+    return VTAG_OK;
 }
 
 /* Grows the per-video feature arrays to hold `need` frames. */
@@ -182,7 +206,8 @@ int vtag_tagger_worker_run(vtag_tagger_worker *w, vtag_ctx *ctx, const char *pat
     vtag_tagger_result_free(r);
     const int64_t s = t->info.size, dfc = t->info.d_fc, datt = t->info.k_att * t->info.d_att;
     const int64_t L = t->cap.model.cfg.max_length, batch = t->info.max_batch;
-    const int need_att = t->cap.model.cfg.type != VTAG_MODEL_FC;
+    const int64_t T = t->cap.model.cfg.frames; /* > 0: one caption of the whole video */
+    const int need_att = t->cap.model.cfg.type != VTAG_MODEL_FC && T == 0; /* the backbone's att */
     vtag_video_t *v = NULL;
     float *fc = NULL, *att = NULL;
     double *pts = NULL;
@@ -223,6 +248,7 @@ int vtag_tagger_worker_run(vtag_tagger_worker *w, vtag_ctx *ctx, const char *pat
         vtag_video_close(&v);
     }
     if (!rc && n == 0) rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: no frame could be decoded", path);
+    if (!rc && T > 0) rc = video_row(&fc, &att, &n, dfc, T, path, err); /* its pts: the first frame's */
     if (!rc) {
         r->seq = malloc((size_t)(n * L) * sizeof(int32_t));
         r->len = malloc((size_t)n * sizeof(int32_t));
@@ -230,8 +256,8 @@ int vtag_tagger_worker_run(vtag_tagger_worker *w, vtag_ctx *ctx, const char *pat
     }
     if (!rc) {
         double tc = vtag_seconds();
-        vtag_rows rows = {n, t->info.k_att, t->cap.model.cfg.type == VTAG_MODEL_ATT2IN ? NULL : fc,
-                          need_att ? att : NULL, NULL};
+        vtag_rows rows = {n, T > 0 ? T : t->info.k_att, t->cap.model.cfg.type == VTAG_MODEL_ATT2IN ? NULL : fc,
+                          need_att || T > 0 ? att : NULL, NULL};
         vtag_decode_opts d = {t->beam > 1 ? VTAG_DECODE_BEAM : VTAG_DECODE_GREEDY, t->beam > 1 ? t->beam : 1,
                               1.0f, 0};
         /* decoding only reads the model (its passes take it const); the

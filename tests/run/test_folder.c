@@ -60,10 +60,10 @@ static void rm_dir(const char *path)
 
 static void test_names(void)
 {
-    const char *want[] = {"fc", "att2in", "topdown"};
+    const char *want[] = {"fc", "att2in", "topdown", "video"};
     for (int i = 0; i < VTAG_RUN_N_MODELS; i++)
         CHECK(vtag_run_model(i) && strcmp(vtag_run_model(i), want[i]) == 0, "model %d", i);
-    CHECK(vtag_run_model(3) == NULL && vtag_run_model(-1) == NULL, "no model past the end");
+    CHECK(vtag_run_model(4) == NULL && vtag_run_model(-1) == NULL, "no model past the end");
     struct {
         vtag_run_file f;
         const char *name, *path;
@@ -349,10 +349,10 @@ static void test_summary(const vtag_run_plan *p, const char *dir)
     if (!r) return;
     vtag_run_figures f[VTAG_RUN_N_MODELS];
     int n = 0;
-    CHECK(vtag_run_summarize(r, p, f, &n, &err) == 0 && n == 3, "summary of 3 models: %d (%s)", n, err.msg);
-    CHECK(n == 3 && !strcmp(f[0].model, "fc") && f[0].val_cider_d_xe == 0.75 && f[0].val_cider_d_scst == 0.25,
+    CHECK(vtag_run_summarize(r, p, f, &n, &err) == 0 && n == 4, "summary of 4 models: %d (%s)", n, err.msg);
+    CHECK(n == 4 && !strcmp(f[0].model, "fc") && f[0].val_cider_d_xe == 0.75 && f[0].val_cider_d_scst == 0.25,
           "fc: best XE and SCST figures");
-    CHECK(n == 3 && !strcmp(f[2].model, "topdown") && f[2].val_cider_d_xe == -1 && f[2].val_cider_d_scst == -1,
+    CHECK(n == 4 && !strcmp(f[2].model, "topdown") && f[2].val_cider_d_xe == -1 && f[2].val_cider_d_scst == -1,
           "topdown: no logs");
     CHECK(vtag_run_save(r, &err) == 0, "save: %s", err.msg);
     vtag_run_close(&r);
@@ -383,10 +383,22 @@ static void test_plan(void)
     CHECK(vtag_run_plan_build(&p, &o, &err) == 0, "plan: %s", err.msg);
     if (err.code) return;
     const char *names[] = {"backbone", "features-train", "features-val", "fc-xe", "fc", "att2in-xe", "att2in",
-                           "topdown-xe", "topdown"};
-    CHECK(p.n == 9 && p.n_models == 3, "9 stages: %d", p.n);
-    for (int i = 0; i < p.n && i < 9; i++) CHECK(strcmp(p.stage[i].name, names[i]) == 0, "stage %d", i);
-    if (p.n == 9) {
+                           "topdown-xe", "topdown", "video-xe", "video"};
+    CHECK(p.n == 11 && p.n_models == 4, "11 stages: %d", p.n);
+    for (int i = 0; i < p.n && i < 11; i++) CHECK(strcmp(p.stage[i].name, names[i]) == 0, "stage %d", i);
+    if (p.n == 11) {
+        /* the video model: topdown with --video, its batch sized by the 2 training videos (2, not 50) */
+        vtag_run_stage_opts so;
+        vtag_run_stage_opts_defaults(&so);
+        vtag_run_argv c;
+        vtag_run_stage_argv(&c, &p.stage[9], &so);
+        char line[2048] = "";
+        for (int i = 0; i < c.n; i++) snprintf(line + strlen(line), sizeof line - strlen(line), " %s", c.v[i]);
+        CHECK(strstr(line, " --model topdown --video ") && strstr(line, " --batch 2 "), "video-xe:%s", line);
+        vtag_run_stage_argv(&c, &p.stage[7], &so);
+        line[0] = 0;
+        for (int i = 0; i < c.n; i++) snprintf(line + strlen(line), sizeof line - strlen(line), " %s", c.v[i]);
+        CHECK(!strstr(line, "--video") && strstr(line, " --batch 50 "), "topdown-xe:%s", line);
         CHECK(!strcmp(p.stage[2].what, "features: 1 val videos") && p.stage[2].kind == VTAG_RUN_STAGE_FEATURES,
               "%s", p.stage[2].what);
         CHECK(!strcmp(p.stage[5].what, "att2in: cross-entropy, 3 epochs") && !strcmp(p.stage[6].what,

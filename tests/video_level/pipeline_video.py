@@ -1,0 +1,95 @@
+"""Issue 16, the video-level captioner end to end on the pipeline tests' tiny
+corpus (4 clips of 1 s):
+  1. vtag pipeline --model video trains video-xe and video (files, logs,
+     pipeline.json stages and summary) and nothing else;
+  2. their vtag.config records "frames" (the most sampled frames a video
+     has: 3 with uniform:3);
+  3. vtag tag --from DIR --model video gives one frame (one caption) per
+     video, and its tags are labels of the corpus;
+  4. vtag eval --from DIR lists the video-xe and video runs;
+  5. vtag train --video refuses the fc model (a video model attends over
+     frames).
+
+usage: pipeline_video.py VTAG FFMPEG WORKDIR"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pipeline"))
+import common  # noqa: E402
+
+VTAG, FFMPEG, WORK = sys.argv[1:4]
+shutil.rmtree(WORK, ignore_errors=True)
+os.makedirs(WORK)
+labels = common.make_corpus(FFMPEG, WORK)
+env = dict(os.environ, OMP_WAIT_POLICY="passive")
+failures = []
+
+
+def check(cond, what):
+    print(("ok: " if cond else "FAIL: ") + what)
+    if not cond:
+        failures.append(what)
+
+
+def run(args, timeout=120):
+    return subprocess.run([VTAG] + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          timeout=timeout)
+
+
+out = os.path.join(WORK, "run")
+args = common.pipeline_args(labels, out, **{"--model": "video", "--sample": "uniform:3", "--hidden": "32",
+                                            "--xe-epochs": "3", "--scst-epochs": "1"})
+p = run(args)
+check(p.returncode == 0, "pipeline --model video exits 0 (%s): %s" % (p.returncode, p.stderr[-400:]))
+
+# 1. the files, the manifest
+for name in ("video-xe.safetensors", "video.safetensors", "video-xe.log.jsonl", "video.log.jsonl"):
+    check(os.path.isfile(os.path.join(out, name)), "%s written" % name)
+for name in ("fc-xe.safetensors", "topdown-xe.safetensors"):
+    check(not os.path.exists(os.path.join(out, name)), "%s not trained" % name)
+with open(os.path.join(out, "pipeline.json")) as f:
+    manifest = json.load(f)
+check("video-xe" in manifest.get("stages", {}) and "video" in manifest.get("stages", {}),
+      "pipeline.json stages has video-xe and video: %s" % sorted(manifest.get("stages", {})))
+check("video" in manifest.get("summary", {}), "pipeline.json summary has video: %s" % manifest.get("summary"))
+with open(os.path.join(out, "video-xe.log.jsonl")) as f:
+    xe_lines = [json.loads(line) for line in f if line.strip()]
+check(len(xe_lines) == 3 and all(r["phase"] == "xe" for r in xe_lines), "video-xe.log.jsonl: 3 XE epochs")
+
+# 2. frames in the checkpoints' config
+for name in ("video-xe", "video"):
+    p = run(["inspect", os.path.join(out, name + ".safetensors")])
+    config = [line for line in p.stdout.splitlines() if "vtag.config" in line]
+    cfg = json.loads(config[0].split("=", 1)[1]) if config else {}
+    check(cfg.get("frames") == 3 and cfg.get("model") == "topdown" and cfg.get("att_feat_size") == cfg.get("fc_feat_size"),
+          "%s: vtag.config frames 3, topdown over fc-sized positions: %s" % (name, cfg))
+
+# 3. vtag tag: one caption per video
+videos = [os.path.join(WORK, "v", "%d.mp4" % i) for i in range(4)]
+p = run(["tag", "--from", out, "--model", "video", "--threads", "1"] + videos)
+lines = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+check(p.returncode == 0 and len(lines) == 4, "tag --model video: 4 lines, exit %s: %s" % (p.returncode, p.stderr[-300:]))
+known = {"a", "b", "x", "y", "red", "blue", "big"}
+for line in lines:
+    v = os.path.basename(line.get("video", "?"))
+    check(len(line.get("frames", [])) == 1, "%s: one frame (the video's caption): %d" % (v, len(line.get("frames", []))))
+    tags = [t["label"] for t in line.get("tags", [])]
+    check(set(tags) <= known and all(0 <= t["score"] <= 1 for t in line.get("tags", [])),
+          "%s: tags are corpus labels with scores in [0, 1]: %s" % (v, tags))
+
+# 4. vtag eval --from DIR
+p = run(["eval", "--from", out, "--labels", labels, "--split", "val", "--threads", "1"])
+rows = [line.split()[0] for line in p.stdout.splitlines() if line.split()]
+check(p.returncode == 0 and "video-xe" in rows and "video" in rows,
+      "eval --from lists video-xe and video (exit %s): %s" % (p.returncode, (p.stdout + p.stderr)[-400:]))
+
+# 5. --video needs att2in or topdown
+p = run(["train", "--labels", labels, "--feats", os.path.join(out, "features-train.safetensors"), "--model", "fc",
+         "--video", "--epochs", "1", "--out", os.path.join(WORK, "fc-video.safetensors")])
+check(p.returncode == 1 and "video-level" in p.stderr, "train --video --model fc refused: %s" % p.stderr.strip()[-200:])
+
+print("%d failures" % len(failures))
+sys.exit(1 if failures else 0)
