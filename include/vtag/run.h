@@ -331,7 +331,8 @@ typedef struct vtag_run_figures {
 
 /* With validation videos, each of the plan's models' figures into f
  * (*n = p->n_models), recorded in the manifest's "summary" (vtag_run_save
- * writes it); without, *n = 0 and nothing changes. */
+ * writes it; the figures of models the plan does not train stay); without,
+ * *n = 0 and nothing changes. */
 int vtag_run_summarize(vtag_run *r, const vtag_run_plan *p, vtag_run_figures f[VTAG_RUN_N_MODELS], int *n,
                        vtag_error *err);
 

@@ -432,7 +432,10 @@ int vtag_run_summarize(vtag_run *r, const vtag_run_plan *p, vtag_run_figures f[V
     if (p->videos[VTAG_DATA_SPLIT_VAL] == 0) return VTAG_OK;
     int scst = 0;
     for (int i = 0; i < p->n; i++) scst |= p->stage[i].kind == VTAG_RUN_STAGE_SCST;
-    json_t *summary = json_object();
+    /* Models this plan does not train keep their figures (a --model video run
+     * in a folder whose other models were trained before). */
+    json_t *old = json_object_get(r->root, "summary");
+    json_t *summary = json_is_object(old) ? json_deep_copy(old) : json_object();
     if (!summary) return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", r->path);
     for (int k = 0; k < p->n_models; k++) {
         char *xe = vtag_run_path(r->dir, VTAG_RUN_FILE_XE_LOG, p->models[k]);

@@ -7,7 +7,9 @@ corpus (4 clips of 1 s):
   3. vtag tag --from DIR --model video gives one frame (one caption) per
      video, and its tags are labels of the corpus;
   4. vtag eval --from DIR lists the video-xe and video runs;
-  5. vtag train --video refuses the fc model (a video model attends over
+  5. a later pipeline run of another model (fc) in the folder keeps the
+     video model's figures in pipeline.json's summary;
+  6. vtag train --video refuses the fc model (a video model attends over
      frames).
 
 usage: pipeline_video.py VTAG FFMPEG WORKDIR"""
@@ -86,7 +88,14 @@ rows = [line.split()[0] for line in p.stdout.splitlines() if line.split()]
 check(p.returncode == 0 and "video-xe" in rows and "video" in rows,
       "eval --from lists video-xe and video (exit %s): %s" % (p.returncode, (p.stdout + p.stderr)[-400:]))
 
-# 5. --video needs att2in or topdown
+# 5. a later run of another model in the folder keeps the video model's summary
+p = run(common.pipeline_args(labels, out, **{"--model": "fc", "--sample": "uniform:3", "--hidden": "32"}))
+with open(os.path.join(out, "pipeline.json")) as f:
+    summary = json.load(f).get("summary", {})
+check(p.returncode == 0 and "fc" in summary and "video" in summary,
+      "pipeline --model fc after video: the summary has both (exit %s): %s" % (p.returncode, summary))
+
+# 6. --video needs att2in or topdown
 p = run(["train", "--labels", labels, "--feats", os.path.join(out, "features-train.safetensors"), "--model", "fc",
          "--video", "--epochs", "1", "--out", os.path.join(WORK, "fc-video.safetensors")])
 check(p.returncode == 1 and "video-level" in p.stderr, "train --video --model fc refused: %s" % p.stderr.strip()[-200:])
