@@ -14,7 +14,7 @@ static const cli_command commands[] = {
     {"probe", "print duration, frame rate, size, rotation, codec, keyframes of videos", cmd_probe},
     {"frames", "sample frames from videos into PNG files and frames.jsonl", cmd_frames},
     {"score", "CIDEr-D/BLEU of captions or multi-label scores from JSON Lines", cmd_score},
-    {"train", "train a caption model (fc, att2in, topdown) on labelled features", cmd_train},
+    {"train", "train a caption model (fc, att2in, topdown; --video: a caption per video) on labelled features", cmd_train},
     {"caption", "caption every row of a features file with a trained model", cmd_caption},
     {"synth", "render a labelled demo corpus (videos + labels.jsonl)", cmd_synth},
     {"backbone", "train the built-in CNN on labelled frames, or predict label scores with it", cmd_backbone},
