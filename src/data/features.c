@@ -9,6 +9,7 @@
 
 #include "data/data_internal.h"
 #include "vtag/safetensors.h"
+#include "vtag/provenance.h"
 
 #define META_ITEMS "vtag.items"
 #define TENSOR_ITEMS "items"
@@ -125,6 +126,15 @@ static int read_items(vtag_data_features *f, const vtag_st_tensor *tensor, const
     return rc;
 }
 
+/* The backbone's identity in vtag.backbone (vtag/provenance.h), checked
+ * when it has one; its users parse it again where they compare it. */
+static int read_identity(const vtag_data_features *f, const char *path, vtag_error *err)
+{
+    vtag_backbone_identity id;
+    int known = 0;
+    return vtag_provenance_backbone_parse(&id, &known, f->backbone, path, err);
+}
+
 int vtag_data_read_features(vtag_data_features *f, const char *path, vtag_error *err)
 {
     memset(f, 0, sizeof *f);
@@ -173,6 +183,7 @@ int vtag_data_read_features(vtag_data_features *f, const char *path, vtag_error 
     }
     if ((rc = read_items(f, items, path, err))) goto fail;
     f->backbone = vtag_st_meta(st, META_BACKBONE);
+    if ((rc = read_identity(f, path, err))) goto fail;
     return VTAG_OK;
 fail:
     vtag_data_free_features(f);
