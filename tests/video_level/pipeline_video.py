@@ -6,16 +6,19 @@ corpus (4 clips of 1 s):
      has: 3 with uniform:3);
   3. vtag tag --from DIR --model video gives one frame (one caption) per
      video, and its tags are labels of the corpus;
-  4. vtag eval --from DIR lists the video-xe and video runs;
+  4. vtag eval --from DIR lists the video-xe and video runs; vtag serve
+     --model video answers with one frame and vtag tag's tags;
   5. a later pipeline run of another model (fc) in the folder keeps the
      video model's figures in pipeline.json's summary;
   6. vtag train --video refuses the fc model (a video model attends over
      frames).
 
 usage: pipeline_video.py VTAG FFMPEG WORKDIR"""
+import http.client
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -87,6 +90,35 @@ p = run(["eval", "--from", out, "--labels", labels, "--split", "val", "--threads
 rows = [line.split()[0] for line in p.stdout.splitlines() if line.split()]
 check(p.returncode == 0 and "video-xe" in rows and "video" in rows,
       "eval --from lists video-xe and video (exit %s): %s" % (p.returncode, (p.stdout + p.stderr)[-400:]))
+
+# 4b. vtag serve --model video answers as vtag tag does: one frame per video
+srv = subprocess.Popen([VTAG, "serve", "--from", out, "--model", "video", "--port", "0", "--workers", "1"], env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+port = None
+for _ in range(50):
+    line = srv.stderr.readline()
+    if not line:
+        break
+    if "listening on http://" in line:
+        port = int(line.split("listening on http://", 1)[1].split()[0].rsplit(":", 1)[1].rstrip("/"))
+        break
+answer = {}
+if port:
+    with open(videos[0], "rb") as f:
+        body = f.read()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("POST", "/v1/tag?name=0.mp4", body=body, headers={"Content-Type": "application/octet-stream"})
+    r = c.getresponse()
+    answer = json.loads(r.read().decode()) if r.status == 200 else {"status": r.status}
+    c.close()
+srv.send_signal(signal.SIGTERM)
+try:
+    srv.communicate(timeout=60)
+except subprocess.TimeoutExpired:
+    srv.kill()
+    srv.communicate()
+check(len(answer.get("frames", [])) == 1 and answer.get("tags") == lines[0].get("tags"),
+      "serve --model video: one frame, the tags vtag tag gave: %s" % answer)
 
 # 5. a later run of another model in the folder keeps the video model's summary
 p = run(common.pipeline_args(labels, out, **{"--model": "fc", "--sample": "uniform:3", "--hidden": "32"}))
