@@ -17,7 +17,7 @@ static void help(FILE *out)
     fprintf(out,
             "usage: vtag caption --model M.safetensors --feats F.safetensors [options]\n"
             "\n"
-            "Writes one line per feature row: with --json\n"
+            "Writes one line per feature row (per video for a video model): with --json\n"
             "  {\"item\": id, \"row\": i, \"tokens\": [labels...], \"logprobs\": [log p of each label, then of EOS]}\n"
             "else \"item<TAB>row<TAB>label label ...\". A label is never emitted twice in one caption.\n"
             "\n"
@@ -104,7 +104,7 @@ int cmd_caption(int argc, char **argv)
     float *lp = NULL;
     int status = CLI_EXIT_FAIL, rc = vtag_ctx_init(&ctx, (int)threads, (uint64_t)seed, &err);
     if (!rc) rc = vtag_captioner_load(&cap, model_path, &err);
-    if (!rc) rc = vtag_data_read_features(&f, feats_path, &err);
+    if (!rc) rc = vtag_caption_out_read(&cap, feats_path, &f, &err); /* a row per video for a video-level model */
     if (!rc) rc = vtag_caption_out_check(&cap, &f, &err);
     if (!rc) rc = vtag_captioner_check_backbone_of(&cap, &f, "caption", &err); /* features of its own backbone */
     const int64_t L = m->cfg.max_length;

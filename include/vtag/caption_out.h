@@ -13,6 +13,12 @@
 extern "C" {
 #endif
 
+/* Reads the features file at path as c's model captions it: as it is for a
+ * frame-level model, one row per video (vtag_data_features_by_video with
+ * T = frames) for a video-level one; the reader's errors. Free f with
+ * vtag_data_free_features. */
+int vtag_caption_out_read(const vtag_captioner *c, const char *path, vtag_data_features *f, vtag_error *err);
+
 /* Checks that the rows of f fit c's model: "F: fc has N features per row,
  * the model M expects K" (att: "… per position …"). A part the model does
  * not use is not checked. */

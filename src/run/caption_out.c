@@ -5,6 +5,16 @@
 #include <jansson.h>
 #include <stdlib.h>
 
+int vtag_caption_out_read(const vtag_captioner *c, const char *path, vtag_data_features *f, vtag_error *err)
+{
+    if (c->model.cfg.frames == 0) return vtag_data_read_features(f, path, err);
+    vtag_data_features raw;
+    int rc = vtag_data_read_features(&raw, path, err);
+    if (!rc) rc = vtag_data_features_by_video(&raw, c->model.cfg.frames, f, err);
+    vtag_data_free_features(&raw);
+    return rc;
+}
+
 int vtag_caption_out_check(const vtag_captioner *c, const vtag_data_features *f, vtag_error *err)
 {
     const vtag_model_config *m = &c->model.cfg;

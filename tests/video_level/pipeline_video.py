@@ -5,7 +5,8 @@ corpus (4 clips of 1 s):
   2. their vtag.config records "frames" (the most sampled frames a video
      has: 3 with uniform:3);
   3. vtag tag --from DIR --model video gives one frame (one caption) per
-     video, and its tags are labels of the corpus;
+     video, and its tags are labels of the corpus; vtag caption writes one
+     caption per video;
   4. vtag eval --from DIR lists the video-xe and video runs; vtag serve
      --model video answers with one frame and vtag tag's tags;
   5. a later pipeline run of another model (fc) in the folder keeps the
@@ -84,6 +85,13 @@ for line in lines:
     tags = [t["label"] for t in line.get("tags", [])]
     check(set(tags) <= known and all(0 <= t["score"] <= 1 for t in line.get("tags", [])),
           "%s: tags are corpus labels with scores in [0, 1]: %s" % (v, tags))
+
+# 3b. vtag caption: a line per video (the 3 training videos' 9 frame rows make 3 captions)
+p = run(["caption", "--model", os.path.join(out, "video.safetensors"), "--feats",
+         os.path.join(out, "features-train.safetensors"), "--json"])
+caps = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+check(p.returncode == 0 and [c["item"] for c in caps] == ["v/0.mp4", "v/1.mp4", "v/2.mp4"],
+      "caption --model video: one caption per training video (exit %s): %s" % (p.returncode, [c.get("item") for c in caps]))
 
 # 4. vtag eval --from DIR
 p = run(["eval", "--from", out, "--labels", labels, "--split", "val", "--threads", "1"])
