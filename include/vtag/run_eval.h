@@ -33,6 +33,7 @@ typedef struct vtag_run_eval_opts {
                                * (`vtag backbone predict` lines, "frames" empty; written atomically) */
     vtag_run_eval_progress progress; /* may be NULL */
     void *user;
+    const vtag_data_labels *labels; /* NULL, or: every checkpoint's vocabulary must be among its names */
 } vtag_run_eval_opts;
 
 void vtag_run_eval_opts_defaults(vtag_run_eval_opts *o);
@@ -53,8 +54,10 @@ typedef struct vtag_run_eval_result {
 /* Errors name the file: "DIR/features-test.safetensors: missing (has vtag
  * pipeline --out DIR finished?)", "DIR: no trained MODEL model" (MODEL
  * "caption" when none was asked for), a checkpoint that does not fit the
- * features (vtag_captioner_check_features), a backbone whose classifier does
- * not take the fc rows. On failure *r is empty. */
+ * features (vtag_captioner_check_features), a checkpoint trained on another
+ * backbone than the features' or DIR's (vtag/provenance.h) or whose labels are
+ * not in o->labels, a backbone whose classifier does not take the fc rows. On
+ * failure *r is empty. */
 int vtag_run_eval(vtag_ctx *ctx, const char *dir, const vtag_run_eval_opts *o, vtag_run_eval_result *r,
                   vtag_error *err);
 void vtag_run_eval_result_free(vtag_run_eval_result *r);
