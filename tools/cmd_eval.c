@@ -15,7 +15,7 @@ static void help(FILE *out)
 {
     fprintf(out,
             "usage: vtag eval --labels L --tags [NAME=]T.jsonl [--tags [NAME=]T2.jsonl ...] [options]\n"
-            "       vtag eval --labels L --from DIR [--model fc|att2in|topdown|all] [options]\n"
+            "       vtag eval --labels L --from DIR [--model fc|att2in|topdown|video|all] [options]\n"
             "\n"
             "Scores video tags (vtag tag output) against the labels file's videos of one\n"
             "split: the video caption \"class1 class2 tags...\" by CIDEr-D and BLEU-1..4, the\n"
@@ -34,10 +34,11 @@ static void help(FILE *out)
             "                         baseline (written to DIR/baseline-<split>.jsonl); the training\n"
             "                         logs give the curves\n"
             "  -m, --model NAME       with --from: one model only (all)\n"
-            "  --top-n N | --min-frames C   with --from: the tag rule (vtag tag's; top 5)\n"
+            "  --top-n N | --min-frames C   with --from: the tag rule (vtag tag's; top 10)\n"
+            "  --min-score P          tags score at least P, for the runs and the baseline (0.25)\n"
             "  -j, --threads T        with --from: (number of cores)   -h, --help: this help\n"
             "  --baseline FILE        vtag backbone predict output: the CNN multi-label baseline\n"
-            "  --baseline-top-n N     tags of the baseline: its N best labels (5)\n"
+            "  --baseline-top-n N     tags of the baseline: its N best labels (10)\n"
             "  --split S              train, val or test (test)\n"
             "  --df split|train       CIDEr-D document frequencies from the evaluated split's\n"
             "                         references (default) or the training split's\n"
@@ -63,7 +64,7 @@ static void note_captioning(void *user, const char *checkpoint, int64_t rows)
 }
 
 enum { OPT_LABELS = 256, OPT_TAGS, OPT_BASELINE, OPT_BASE_N, OPT_SPLIT, OPT_DF, OPT_K, OPT_GAP_K, OPT_JSON, OPT_PER_VIDEO,
-       OPT_REPORT, OPT_LOG, OPT_TITLE, OPT_SVIDEOS, OPT_SFRAMES, OPT_FROM, OPT_MODEL, OPT_TOPN, OPT_MINF, OPT_THREADS, OPT_HIGH, OPT_HELP };
+       OPT_REPORT, OPT_LOG, OPT_TITLE, OPT_SVIDEOS, OPT_SFRAMES, OPT_FROM, OPT_MODEL, OPT_TOPN, OPT_MINF, OPT_THREADS, OPT_HIGH, OPT_MINS, OPT_HELP };
 
 int cmd_eval(int argc, char **argv)
 {
@@ -79,7 +80,7 @@ int cmd_eval(int argc, char **argv)
         {"from", required_argument, NULL, OPT_FROM},         {"model", required_argument, NULL, OPT_MODEL},
         {"top-n", required_argument, NULL, OPT_TOPN},        {"min-frames", required_argument, NULL, OPT_MINF},
         {"threads", required_argument, NULL, OPT_THREADS},   {"high-score", required_argument, NULL, OPT_HIGH},
-        {NULL, 0, NULL, 0}};
+        {"min-score", required_argument, NULL, OPT_MINS},    {NULL, 0, NULL, 0}};
     /* the integer options: name and range */
     static const struct { const char *name; long min, max; } ints[OPT_HELP - OPT_LABELS + 1] = {
         [OPT_BASE_N - OPT_LABELS] = {"--baseline-top-n", 0, 1000000}, [OPT_K - OPT_LABELS] = {"--k", 1, 1000000},
@@ -88,7 +89,7 @@ int cmd_eval(int argc, char **argv)
         [OPT_SVIDEOS - OPT_LABELS] = {"--sample-videos", 0, 1000},    [OPT_SFRAMES - OPT_LABELS] = {"--sample-frames", 1, 64}};
     const char *labels_path = NULL, *baseline = NULL, *report = NULL, *from = NULL;
     const char *bad = NULL, *arg = NULL; /* a refusal: its message (a format) and the value it names */
-    long threads = 0, base_n = 5, v = 0;
+    long threads = 0, base_n = VTAG_TAG_TOP_N_DEFAULT, v = 0;
     int json = 0, per_video = 0, n_tags = 0, n_logs = 0, have_rule = 0, status = CLI_EXIT_USAGE, c;
     char **names = calloc((size_t)argc + 1, sizeof *names); /* --tags from the front, --train-log from the back */
     const char **tag_paths = calloc((size_t)argc + 1, sizeof *tag_paths);
@@ -125,6 +126,7 @@ int cmd_eval(int argc, char **argv)
         case OPT_K: eo.top_k = v; break;
         case OPT_GAP_K: eo.gap_k = v; break;
         case OPT_HIGH: if (cli_parse_real("eval", "--high-score", optarg, 0, 1, CLI_CLOSED, &eo.high_score)) goto out; break;
+        case OPT_MINS: if (cli_parse_real("eval", "--min-score", optarg, 0, 1, CLI_CLOSED, &fo.tag.min_score)) goto out; break;
         case OPT_JSON: json = 1; break;
         case OPT_PER_VIDEO: per_video = 1; break;
         case OPT_REPORT: report = optarg; break;
@@ -173,10 +175,10 @@ int cmd_eval(int argc, char **argv)
     int n_runs = n_tags, rc = !res || !runs ? vtag_fail(&err, VTAG_ERR_NOMEM, "out of memory") : VTAG_OK;
     if (!rc) rc = vtag_data_read_labels(&labels, labels_path, NULL, &err);
     if (!rc && from && !(rc = vtag_ctx_init(&ctx, (int)threads, 42, &err))) {
-        fo.split = eo.split;
+        fo.split = eo.split, fo.labels = &labels;
         rc = vtag_run_eval(&ctx, from, &fo, &fr, &err);
         for (int i = 0; i < fr.n_runs; i++) runs[n_runs++] = (vtag_eval_run){fr.names[i], &fr.results[i], 0};
-        if (!rc && fr.has_baseline) rc = vtag_eval_baseline_results(&res[n_tags], &fr.baseline, &labels, base_n, &err);
+        if (!rc && fr.has_baseline) rc = vtag_eval_baseline_results(&res[n_tags], &fr.baseline, &labels, base_n, fo.tag.min_score, &err);
         baseline = fr.baseline_path; /* an input the report must not overwrite */
     }
     for (int i = 0; i < n_tags && !rc; i++) {
@@ -186,7 +188,7 @@ int cmd_eval(int argc, char **argv)
             if (strcmp(names[i], names[j]) == 0)
                 rc = vtag_fail(&err, VTAG_ERR_ARG, "two runs are named \"%s\" (use --tags NAME=FILE)", names[i]);
     }
-    if (!rc && baseline && !from) rc = vtag_eval_read_baseline(&res[n_tags], baseline, &labels, base_n, &err);
+    if (!rc && baseline && !from) rc = vtag_eval_read_baseline(&res[n_tags], baseline, &labels, base_n, fo.tag.min_score, &err);
     if (!rc && (baseline || fr.has_baseline)) runs[n_runs++] = (vtag_eval_run){"baseline", &res[n_tags], 1};
     const vtag_eval_log *lg = from && !n_logs ? fr.logs : logs; /* --train-log, else the folder's */
     const int n_lg = from && !n_logs ? fr.n_logs : n_logs;
@@ -204,7 +206,8 @@ int cmd_eval(int argc, char **argv)
     char line[1536], *s = NULL;
     for (int r = 0; !rc && r < e.n_runs; r++)
         if (vtag_eval_gaps(&e, r, line, sizeof line)) cli_note("eval", "%s", line); /* escaped: the labels file's names */
-    if (!rc && json && !(rc = vtag_eval_to_json(&e, &s, &err))) printf("%s\n", s);
+    int put = 0; /* a failed write of the JSON: said (with its errno) by cli_put_line */
+    if (!rc && json && !(rc = vtag_eval_to_json(&e, &s, &err))) put = cli_put_line("eval", s);
     if (!rc && !json) vtag_eval_write_tables(stdout, &e, labels_path, per_video);
     free(s);
     if (!rc && report) {
@@ -213,7 +216,7 @@ int cmd_eval(int argc, char **argv)
     }
     if (clash) status = clash;
     else if (rc) cli_error("eval", "%s", err.msg);
-    else if (!cli_flush_stdout("eval")) status = CLI_EXIT_OK;
+    else if (!put && !cli_flush_stdout("eval")) status = CLI_EXIT_OK;
     vtag_eval_free(&e);
     for (int i = 0; i <= n_tags && res; i++) vtag_tag_results_free(&res[i]);
     free(res);

@@ -20,7 +20,7 @@ static void help(FILE *out)
             "Tags videos over HTTP with the models of a vtag pipeline folder, loaded once:\n"
             "  POST /v1/tag      the video as the body (?name=NAME names it in the answer), a\n"
             "                    multipart form upload, or JSON {\"path\": P} (a file under --root)\n"
-            "                    or {\"url\": U} (with --allow-urls); options ?top_n=N, ?min_frames=C.\n"
+            "                    or {\"url\": U} (with --allow-urls); options ?top_n=N, ?min_frames=C, ?min_score=P.\n"
             "                    The answer is the JSON line vtag tag writes for the video (422 and\n"
             "                    its error line when it cannot be decoded).\n"
             "  GET /healthz, GET /v1/models, GET /metrics (Prometheus), GET / (an upload page).\n"
@@ -30,7 +30,7 @@ static void help(FILE *out)
             "\n"
             "options:\n"
             "  --from DIR         a folder made by vtag pipeline\n"
-            "  -m, --model NAME   fc | att2in | topdown (the best on validation)\n"
+            "  -m, --model NAME   fc | att2in | topdown | video (the best on validation)\n"
             "  --host H           address to listen on (127.0.0.1)\n"
             "  --port P           port (8080; 0: any free one, printed)\n"
             "  --workers N        videos tagged at once (2)\n"
@@ -181,6 +181,7 @@ static int tag_video(void *state, const char *path, const vtag_serve_query *q, c
     vtag_tag_opts o = sh->tag;
     if (q->has_top_n) o.rule = VTAG_TAG_RULE_TOP_N, o.top_n = q->top_n;
     if (q->has_min_frames) o.rule = VTAG_TAG_RULE_MIN_FRAMES, o.min_frames = q->min_frames;
+    if (q->has_min_score) o.min_score = q->min_score;
     vtag_tag_result r = {0};
     vtag_tagger_stats st = {0};
     int rc = vtag_tagger_worker_tag(w->w, &w->ctx, path, &o, &r, &st, err);

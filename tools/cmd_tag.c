@@ -23,10 +23,11 @@ static void help(FILE *out)
             "usage: vtag tag --from DIR [--model fc|att2in|topdown|video] [options] VIDEO...\n"
             "       vtag tag --checkpoint M.safetensors --backbone B [options] VIDEO...\n"
             "\n"
-            "Samples frames from each video, captions every frame with a trained model and counts\n"
-            "the labels over the frames. Prints one JSON line per video as soon as it is done:\n"
-            "  {\"video\", \"class1\", \"class2\", \"tags\": [{\"label\", \"frames\": k, \"score\": k/F}...],\n"
-            "   \"labels\": [every label with its frame count, ranked], \"frames\": [{\"pts_seconds\", \"tokens\"}...]}\n"
+            "Samples frames from each video, captions every frame with a trained model and scores\n"
+            "each label: the model's probability that a frame's caption holds it (from sampled\n"
+            "captions), averaged over the frames. Prints one JSON line per video when it is done:\n"
+            "  {\"video\", \"model\", \"backbone\", \"class1\", \"class2\", \"unknown\", \"novelty\", \"tags\":\n"
+            "   [{\"label\", \"frames\": k, \"score\"}...], \"labels\": [every label, by score], \"frames\": [...]}\n"
             "class1 is the most frequent first label over the frames, class2 the most frequent\n"
             "second label among the frames that start with class1. A video that cannot be read\n"
             "gets {\"video\", \"error\"} and the others go on. Under mpirun -np N, video i is tagged by\n"
@@ -41,9 +42,13 @@ static void help(FILE *out)
             "  --sample SPEC        uniform:N | fps:F | keyframes | scene:T (the pipeline's, else uniform:16)\n"
             "  --size S             frame size (the backbone's)\n"
             "  --beam K             beam search of width K (default greedy)\n"
-            "tags (one rule):\n"
-            "  --top-n N            the N most frequent labels (default 5)\n"
-            "  --min-frames C       every label seen in more than C frames\n"
+            "tags (one rule, then --min-score):\n"
+            "  --top-n N            the N best-scoring labels (default 10)\n"
+            "  --min-frames C       every label seen in more than C frames (k > C)\n"
+            "  --min-score P        a tag scores at least P (0.25). A video whose best label scores less, or\n"
+            "                       whose frames are unlike the training videos (novelty > 1), has no tag\n"
+            "                       and \"unknown\": true\n"
+            "  --samples N          captions sampled per video for the scores (128)\n"
             "other:\n"
             "  --list FILE          read video paths from FILE too (one per line; - for stdin)\n"
             "  --recursive          a folder given walks its tree for videos (--ext LIST: mp4,mkv,webm,mov,avi,m4v)\n"
@@ -100,6 +105,7 @@ int cmd_tag(int argc, char **argv)
         {"output", required_argument, 0, 'o'},     {"resume", no_argument, 0, 'R'},
         {"format", required_argument, 0, 'F'},     {"recursive", no_argument, 0, 'r'},
         {"ext", required_argument, 0, 'e'},        {"allow-protocols", required_argument, 0, 'P'},
+        {"min-score", required_argument, 0, 'S'},  {"samples", required_argument, 0, 'N'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
     };
     if (cli_wants_help(argc, argv)) {
@@ -138,14 +144,14 @@ int cmd_tag(int argc, char **argv)
             break;
         case 'z': if (cli_parse_int(CMD, "--size", optarg, 16, 4096, &v)) return CLI_EXIT_USAGE; o.size = v; break;
         case 'k': if (cli_parse_int(CMD, "--beam", optarg, 1, 64, &v)) return CLI_EXIT_USAGE; o.beam = (int)v; break;
-        case 'n':
-            if (cli_parse_int(CMD, "--top-n", optarg, 0, 1000000, &v)) return CLI_EXIT_USAGE;
-            topt.rule = VTAG_TAG_RULE_TOP_N, topt.top_n = v, have_top = 1;
+        case 'n': if (cli_parse_int(CMD, "--top-n", optarg, 0, 1000000, &v)) return CLI_EXIT_USAGE;
+            topt.rule = VTAG_TAG_RULE_TOP_N, topt.top_n = v, have_top = 1; break;
+        case 'C': if (cli_parse_int(CMD, "--min-frames", optarg, 0, 1000000, &v)) return CLI_EXIT_USAGE;
+            topt.rule = VTAG_TAG_RULE_MIN_FRAMES, topt.min_frames = v, have_min = 1; break;
+        case 'S': if (cli_parse_real(CMD, "--min-score", optarg, 0, 1, CLI_CLOSED, &topt.min_score)) return CLI_EXIT_USAGE;
             break;
-        case 'C':
-            if (cli_parse_int(CMD, "--min-frames", optarg, 0, 1000000, &v)) return CLI_EXIT_USAGE;
-            topt.rule = VTAG_TAG_RULE_MIN_FRAMES, topt.min_frames = v, have_min = 1;
-            break;
+        case 'N': if (cli_parse_int(CMD, "--samples", optarg, 1, VTAG_CAPTION_SCORE_SAMPLES_MAX, &v)) return CLI_EXIT_USAGE;
+            o.samples = v; break;
         case 'l': list = optarg; break;
         case 'r': io.recursive = 1; break;          case 'e': io.extensions = optarg; break;
         case 'P': o.protocols = io.protocols = optarg; break;
@@ -164,14 +170,9 @@ int cmd_tag(int argc, char **argv)
         cli_error(CMD, "--top-n and --min-frames exclude each other");
         return CLI_EXIT_USAGE;
     }
-    if (o.dir ? (o.checkpoint || o.backbone) : (!o.checkpoint || !o.backbone)) {
-        cli_error(CMD, "give --from DIR, or --checkpoint and --backbone (vtag tag --help)");
-        return CLI_EXIT_USAGE;
-    }
-    if (o.model && !o.dir) {
-        cli_error(CMD, "--model picks one of a pipeline's models: it needs --from");
-        return CLI_EXIT_USAGE;
-    }
+    if (o.dir ? (o.checkpoint || o.backbone) : (!o.checkpoint || !o.backbone))
+        return cli_error(CMD, "give --from DIR, or --checkpoint and --backbone (vtag tag --help)"), CLI_EXIT_USAGE;
+    if (o.model && !o.dir) return cli_error(CMD, "--model picks one of a pipeline's models: it needs --from"), CLI_EXIT_USAGE;
     if (oo.resume && !oo.path) {
         cli_error(CMD, "--resume continues an --output FILE: give it");
         return CLI_EXIT_USAGE;

@@ -34,8 +34,9 @@ typedef struct vtag_api_tagger_opts {
     int64_t size;           /* --size (0: the backbone's) */
     int beam;               /* --beam K (0 or 1: greedy) */
     int threads;            /* --threads (0: every core) */
-    int64_t top_n;          /* --top-n N (default 5); -1: unset */
+    int64_t top_n;          /* --top-n N (default 10); -1: unset */
     int64_t min_frames;     /* --min-frames C (instead of top_n); -1 (default): unset */
+    double min_score;       /* --min-score P in [0, 1] (default 0.25); -1: unset */
 } vtag_api_tagger_opts;
 
 void vtag_api_tagger_opts_defaults(vtag_api_tagger_opts *o);

@@ -68,6 +68,8 @@ typedef struct vtag_eval_scores {
     vtag_metrics_prf tags;   /* predicted set: the run's tags */
     vtag_metrics_prf top_k;  /* predicted set: the top_k labels by score */
     double gap;              /* GAP@gap_k over every label with its score */
+    double map;              /* mAP: the mean over labels of each label's average precision
+                              * ranking the videos by its score (vtag_metrics_ml_map) */
     double class1_acc, class2_acc;
     /* calibration over every (video, label) pair: video in the set, label a
      * label name that a training video has (class1, class2 or tag; the
@@ -80,6 +82,7 @@ typedef struct vtag_eval_scores {
     vtag_eval_bin bins[VTAG_EVAL_BINS];
     int64_t high_n;        /* pairs scored >= opts.high_score */
     double high_right;     /* the fraction of them that are right; NaN when high_n == 0 */
+    int64_t unknown;       /* videos the run calls "unknown" (no tags: novelty or min_score) */
 } vtag_eval_scores;
 
 typedef struct vtag_eval_class {
@@ -145,14 +148,16 @@ int vtag_eval_gaps(const vtag_eval *e, int r, char *line, size_t size);
  * "score"}, …], "frames": …} or {"video", "error"} — into tag results:
  * labels sorted by score (stable), class1 = the best-scoring label that is a
  * training class1, class2 likewise among training class2 labels, tags = the
- * top_n labels. Fields other than these are ignored. */
+ * first top_n labels that score at least min_score, as vtag_tag_apply_scores
+ * makes a caption run's (unknown when the best label scores less). Fields
+ * other than these are ignored. */
 int vtag_eval_read_baseline(vtag_tag_results *out, const char *path, const vtag_data_labels *labels,
-                            int64_t top_n, vtag_error *err);
+                            int64_t top_n, double min_score, vtag_error *err);
 /* The same from predictions in memory (vtag_run_eval's baseline): each item
  * a video with every label and its score (class1, class2 and tags unused),
  * or an error. */
 int vtag_eval_baseline_results(vtag_tag_results *out, const vtag_tag_results *pred, const vtag_data_labels *labels,
-                               int64_t top_n, vtag_error *err);
+                               int64_t top_n, double min_score, vtag_error *err);
 
 /* ---- the HTML report ------------------------------------------------------------ */
 typedef struct vtag_eval_log {

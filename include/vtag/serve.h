@@ -23,7 +23,7 @@ typedef struct vtag_serve_query {
     int has_min_frames;
     int64_t min_frames; /* >= 1 */
     int has_min_score;
-    double min_score; /* finite */
+    double min_score; /* in [0, 1] */
     /* The video's name for the answer's "video": the ?name= of a raw body (else "upload"), the
      * file name of a multipart upload, the "path" or "url" of a JSON body as given. */
     char name[VTAG_SERVE_NAME_MAX];

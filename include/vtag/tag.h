@@ -38,18 +38,30 @@ typedef enum vtag_tag_rule {
     VTAG_TAG_RULE_MIN_FRAMES = 1,
 } vtag_tag_rule;
 
+/* vtag_tag_opts_default's rule: at most 10 tags, each with a score of at
+ * least 0.25; a video whose best label scores less is "unknown". Chosen on
+ * the demo corpus's validation split, for every model and the CNN baseline
+ * alike (the best tag F1; README, "Scores"). */
+#define VTAG_TAG_TOP_N_DEFAULT 10
+#define VTAG_TAG_MIN_SCORE_DEFAULT 0.25
+
 typedef struct vtag_tag_opts {
     vtag_tag_rule rule; /* default TOP_N */
-    int64_t top_n;      /* default 5, >= 0 */
+    int64_t top_n;      /* default VTAG_TAG_TOP_N_DEFAULT, >= 0 */
     int64_t min_frames; /* default 0 (used by MIN_FRAMES), >= 0 */
+    double min_score;   /* default VTAG_TAG_MIN_SCORE_DEFAULT, in [0, 1]: after the rule, a tag
+                           needs score >= min_score; when the best label's score is below it (or
+                           there is no label) the video has no tag and is "unknown" */
 } vtag_tag_opts;
 
 void vtag_tag_opts_default(vtag_tag_opts *o);
 
-/* A label of a video with the number k of frames whose caption holds it
- * (once per frame) and score k/F, F = the number of sampled frames. For the
- * CNN baseline (vtag_eval_read_baseline) frames is 0 and score the
- * classifier's. */
+/* A label of a video with the number k of frames whose (greedy) caption
+ * holds it (once per frame) and its score: k/F (F = the number of sampled
+ * frames) as vtag_tag_aggregate counts it, or after vtag_tag_apply_scores the
+ * caption model's probability that the caption of one of the video's frames
+ * holds the label (vtag_caption_label_scores). For the CNN baseline
+ * (vtag_eval_read_baseline) frames is 0 and score the classifier's. */
 typedef struct vtag_tag_label {
     const char *label;
     int64_t frames;
@@ -72,6 +84,12 @@ typedef struct vtag_tag_result {
     int64_t damaged_packets;    /* packets of the video that could not be read (video.h's
                                    stats); -1 (what the builders set): not known, and the
                                    line leaves it out */
+    int unknown;                /* 1: no tags, because no label reached the tag rule's min_score or
+                                   the video is unlike the training videos (novelty > 1) */
+    double novelty;             /* the video's novelty (novelty.h; > 1: unlike the training videos);
+                                   -1 (what the builders set): not measured, and the line leaves it out */
+    const char *model;          /* the caption checkpoint that tagged it, or NULL */
+    const char *backbone;       /* the backbone file its features came from, or NULL */
     void *storage;              /* private */
 } vtag_tag_result;
 
@@ -102,6 +120,24 @@ int vtag_tag_aggregate_ids(vtag_tag_result *r, const char *video, const vtag_tag
 int vtag_tag_aggregate_seq(vtag_tag_result *r, const char *video, const double *pts, const int32_t *seq,
                            const int32_t *len, const int64_t *rows, int64_t n_frames, int64_t max_length,
                            const char *const *vocab, int64_t vocab_size, const vtag_tag_opts *o, vtag_error *err);
+/* Re-ranks r's labels by the caption model's per-label scores (scores[id]
+ * for id 1..vocab_size, vtag_caption_label_scores; rounded to 4 decimals):
+ * every label scoring > 0 after rounding, or held by a frame's caption, is
+ * listed, by score descending (ties: frames descending, then r's order, then
+ * id), keeping its frame count; the tags follow o's rule on that ranking,
+ * then its min_score; unknown when the best score is below min_score. class1,
+ * class2 and the frames are kept. r is replaced; on failure it is unchanged. */
+int vtag_tag_apply_scores(vtag_tag_result *r, const double *scores, const char *const *vocab, int64_t vocab_size,
+                          const vtag_tag_opts *o, vtag_error *err);
+/* Sets r's novelty; above 1 the video is unknown and has no tags. */
+void vtag_tag_set_novelty(vtag_tag_result *r, double novelty);
+/* Records which checkpoint and backbone made r (either may be NULL: left out
+ * of the line). Strings are copied; on failure r is unchanged. */
+int vtag_tag_result_set_source(vtag_tag_result *r, const char *model, const char *backbone, vtag_error *err);
+/* Replaces r's labels and tags (copied; they may point into r) and sets
+ * unknown; the rest is kept. On failure r is unchanged. */
+int vtag_tag_result_relabel(vtag_tag_result *r, const vtag_tag_label *labels, int64_t n_labels,
+                            const vtag_tag_label *tags, int64_t n_tags, int unknown, vtag_error *err);
 /* A failed video: {"video": …, "error": …}. */
 int vtag_tag_fail_result(vtag_tag_result *r, const char *video, const char *error, vtag_error *err);
 /* Builds a result from its parts (the reader and the baseline use it); tags
@@ -116,9 +152,9 @@ void vtag_tag_result_free(vtag_tag_result *r);
  * frames. The writers refuse a longer line and the readers stop at it. */
 #define VTAG_TAG_LINE_MAX ((size_t)4 << 20)
 
-/* The JSON line (no newline) of a result, malloc'd: {"video", "class1",
- * "class2", "tags", "labels", "frames", "damaged_packets" (when known)} or
- * {"video", "error"}; a line longer
+/* The JSON line (no newline) of a result, malloc'd: {"video", "model" and
+ * "backbone" (when known), "class1", "class2", "unknown", "tags", "labels",
+ * "frames", "damaged_packets" (when known)} or {"video", "error"}; a line longer
  * than VTAG_TAG_LINE_MAX is VTAG_ERR_ARG. */
 int vtag_tag_to_json(const vtag_tag_result *r, char **line, vtag_error *err);
 /* Writes the line and a newline to f, and flushes (lines are streamed). */
@@ -133,7 +169,8 @@ typedef struct vtag_tag_results {
 
 /* Reads a tag output file. Errors name the file and the line; unknown
  * fields, a repeated video and a tag or label repeated in one line are
- * errors. "labels" and "frames" may be absent (then labels = tags). */
+ * errors. "labels" and "frames" may be absent (then labels = tags);
+ * "unknown", "model", "backbone" and "damaged_packets" too. */
 int vtag_tag_read(vtag_tag_results *out, const char *path, vtag_error *err);
 /* Index of video in out->items, or -1. */
 int64_t vtag_tag_find(const vtag_tag_results *res, const char *video);

@@ -38,6 +38,8 @@ typedef struct vtag_tagger_options {
     const vtag_video_sampler *sampler;
     int64_t size;
     int beam;           /* 0 or 1: greedy; K > 1: beam search of width K */
+    int64_t samples;    /* captions sampled per video for the label scores
+                           (vtag_caption_label_scores); 0: VTAG_CAPTION_SCORE_SAMPLES_DEFAULT */
     int decode_threads; /* FFmpeg decoder threads (0: FFmpeg's choice) */
     const char *protocols; /* what a video may be read through (vtag_video_options.protocols;
                               NULL: VTAG_VIDEO_PROTOCOLS_DEFAULT); kept, not copied */
@@ -54,6 +56,10 @@ typedef struct vtag_tagger_result {
     int32_t *len;           /* (n_frames) caption lengths */
     int64_t damaged_packets;/* from the video reader (> 0: a damaged stream) */
     double seconds_decode, seconds_backbone, seconds_caption; /* wall time per stage */
+    double *scores;         /* (V+1) each label's probability of being in a frame's caption
+                               (vtag_caption_label_scores); [0] unused */
+    double novelty;         /* the frames' novelty (novelty.h) when the checkpoint has a novelty
+                               model beside it, else -1 */
 } vtag_tagger_result;
 
 int vtag_tagger_open(vtag_tagger_t **out, vtag_ctx *ctx, const vtag_tagger_options *o, vtag_error *err);
@@ -71,7 +77,9 @@ typedef struct vtag_tagger_stats {
 } vtag_tagger_stats;
 
 /* Tags one video: vtag_tagger_run, then the frame captions counted into the
- * video's tags by vtag_tag_aggregate_seq under opts (NULL: defaults).
+ * video's tags by vtag_tag_aggregate_seq and ranked by the label scores
+ * (vtag_tag_apply_scores) under opts (NULL: defaults); the result names the
+ * checkpoint and the backbone file.
  * result->video is path. On failure result is zeroed and err says why (vtag
  * tag writes it as the video's error line, vtag_tag_fail_result). stats may
  * be NULL; it is filled on failure too, as far as the work went. Free the

@@ -52,7 +52,7 @@ class Tagger:
     thread at a time (calls are serialized by a lock); open one per thread to tag in parallel."""
 
     def __init__(self, run_dir=None, model=None, *, checkpoint=None, backbone=None, sample=None, size=0,
-                 beam=0, threads=0, top_n=None, min_frames=None):
+                 beam=0, threads=0, top_n=None, min_frames=None, min_score=None):
         self._lib = _library()
         self._lock = threading.Lock()
         self._h = None
@@ -66,6 +66,8 @@ class Tagger:
             o.top_n = int(top_n)
         if min_frames is not None:
             o.min_frames = int(min_frames)
+        if min_score is not None:
+            o.min_score = float(min_score)
         h = ctypes.c_void_p()
         err = CError()
         if self._lib.vtag_api_tagger_open(h, o, err):

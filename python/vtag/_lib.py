@@ -31,7 +31,7 @@ class TaggerOpts(ctypes.Structure):
     _fields_ = [("dir", ctypes.c_char_p), ("model", ctypes.c_char_p), ("checkpoint", ctypes.c_char_p),
                 ("backbone", ctypes.c_char_p), ("sample", ctypes.c_char_p), ("size", ctypes.c_int64),
                 ("beam", ctypes.c_int), ("threads", ctypes.c_int), ("top_n", ctypes.c_int64),
-                ("min_frames", ctypes.c_int64)]
+                ("min_frames", ctypes.c_int64), ("min_score", ctypes.c_double)]
 
 
 def _pkg_config_libdir():

@@ -26,7 +26,7 @@ static int by_score(const void *pa, const void *pb)
  * labels by score, class1 / class2 the best-scoring training class1 /
  * class2 label, the top_n labels as tags. */
 static int result(vtag_tag_result *r, const char *video, scored *s, size_t n, vtag_tag_label *tl,
-                  const vtag_data_labels *l, const char *is_c1, const char *is_c2, int64_t top_n, vtag_error *err)
+                  const vtag_data_labels *l, const char *is_c1, const char *is_c2, int64_t top_n, double min_score, vtag_error *err)
 {
     qsort(s, n, sizeof *s, by_score);
     const char *c1 = NULL, *c2 = NULL;
@@ -36,8 +36,14 @@ static int result(vtag_tag_result *r, const char *video, scored *s, size_t n, vt
         if (!c2 && nm >= 0 && is_c2[nm]) c2 = s[i].label;
         tl[i] = (vtag_tag_label){s[i].label, 0, s[i].score};
     }
-    int64_t n_tags = top_n < (int64_t)n ? top_n : (int64_t)n;
-    return vtag_tag_result_make(r, video, c1, c2, tl, (int64_t)n, tl, n_tags, NULL, 0, err);
+    /* the caption runs' rule (vtag_tag_apply_scores): the first top_n scoring >= min_score;
+     * unknown when the best label scores less */
+    const int unknown = n == 0 || s[0].score < min_score;
+    int64_t n_tags = 0;
+    while (!unknown && n_tags < top_n && n_tags < (int64_t)n && tl[n_tags].score >= min_score) n_tags++;
+    int rc = vtag_tag_result_make(r, video, c1, c2, tl, (int64_t)n, tl, n_tags, NULL, 0, err);
+    if (!rc) r->unknown = unknown;
+    return rc;
 }
 
 /* Marks the names of labels that are a class1 / class2 of a training video
@@ -59,7 +65,7 @@ static int class_marks(const vtag_data_labels *labels, char **is_c, vtag_error *
 }
 
 static int parse(const char *path, int64_t lineno, json_t *obj, const vtag_data_labels *l, const char *is_c1,
-                 const char *is_c2, int64_t top_n, vtag_tag_result *r, vtag_error *err)
+                 const char *is_c2, int64_t top_n, double min_score, vtag_tag_result *r, vtag_error *err)
 {
     json_t *video = json_object_get(obj, "video"), *error = json_object_get(obj, "error"),
            *labels = json_object_get(obj, "labels");
@@ -93,7 +99,7 @@ static int parse(const char *path, int64_t lineno, json_t *obj, const vtag_data_
                                s[j].label);
         if (!rc) s[i] = (scored){json_string_value(lab), json_number_value(sc), (int64_t)i};
     }
-    if (!rc && result(r, json_string_value(video), s, n, tl, l, is_c1, is_c2, top_n, &e2))
+    if (!rc && result(r, json_string_value(video), s, n, tl, l, is_c1, is_c2, top_n, min_score, &e2))
         rc = vtag_fail(err, e2.code, "%s:%lld: %s", path, (long long)lineno, e2.msg);
     free(s);
     free(tl);
@@ -101,10 +107,11 @@ static int parse(const char *path, int64_t lineno, json_t *obj, const vtag_data_
 }
 
 int vtag_eval_read_baseline(vtag_tag_results *out, const char *path, const vtag_data_labels *labels, int64_t top_n,
-                            vtag_error *err)
+                            double min_score, vtag_error *err)
 {
     memset(out, 0, sizeof *out);
-    if (top_n < 0) return vtag_fail(err, VTAG_ERR_ARG, "baseline: top_n must be >= 0");
+    if (top_n < 0 || !(min_score >= 0 && min_score <= 1))
+        return vtag_fail(err, VTAG_ERR_ARG, "baseline: top_n must be >= 0 and min_score in [0, 1]");
     char *is_c = NULL;
     int rc = class_marks(labels, &is_c, err);
     if (rc) return rc;
@@ -140,7 +147,7 @@ int vtag_eval_read_baseline(vtag_tag_results *out, const char *path, const vtag_
             }
             items = ni;
         }
-        rc = parse(path, lineno, obj, labels, is_c1, is_c2, top_n, &items[n], err);
+        rc = parse(path, lineno, obj, labels, is_c1, is_c2, top_n, min_score, &items[n], err);
         json_decref(obj);
         if (rc) break;
         n++;
@@ -160,10 +167,11 @@ int vtag_eval_read_baseline(vtag_tag_results *out, const char *path, const vtag_
 }
 
 int vtag_eval_baseline_results(vtag_tag_results *out, const vtag_tag_results *pred, const vtag_data_labels *labels,
-                               int64_t top_n, vtag_error *err)
+                               int64_t top_n, double min_score, vtag_error *err)
 {
     memset(out, 0, sizeof *out);
-    if (top_n < 0) return vtag_fail(err, VTAG_ERR_ARG, "baseline: top_n must be >= 0");
+    if (top_n < 0 || !(min_score >= 0 && min_score <= 1))
+        return vtag_fail(err, VTAG_ERR_ARG, "baseline: top_n must be >= 0 and min_score in [0, 1]");
     char *is_c = NULL;
     int rc = class_marks(labels, &is_c, err);
     if (rc) return rc;
@@ -180,7 +188,7 @@ int vtag_eval_baseline_results(vtag_tag_results *out, const vtag_tag_results *pr
         for (int64_t k = 0; k < p->n_labels; k++) s[k] = (scored){p->labels[k].label, p->labels[k].score, k};
         if (p->error ? vtag_tag_fail_result(&items[i], p->video, p->error, &e2)
                      : result(&items[i], p->video, s, (size_t)p->n_labels, tl, labels, is_c, is_c + labels->n_names + 1,
-                              top_n, &e2))
+                              top_n, min_score, &e2))
             rc = vtag_fail(err, e2.code, "baseline of %s: %s", p->video, e2.msg);
         else
             done++;

@@ -118,6 +118,7 @@ static int score_set(const vtag_eval *e, int run, const int64_t *vids, int64_t n
         const eval_pred *p = &m->pred[(int64_t)run * e->n_videos + v];
         out->missing += p->state == EVAL_MISSING;
         out->failed += p->state == EVAL_FAILED;
+        out->unknown += e->videos[v].pred[run] && e->videos[v].pred[run]->unknown;
         cider += e->videos[v].cider_d[run];
         vtag_metrics_seq ref = seq_of(m, m->ref[v]);
         rc = vtag_metrics_bleu_add(&bleu, w, seq_of(m, p->cap), &ref, 1, err);
@@ -136,6 +137,7 @@ static int score_set(const vtag_eval *e, int run, const int64_t *vids, int64_t n
     rc = vtag_metrics_ml_prf_threshold(a, n, L, -INFINITY, &out->tags, err);
     if (!rc) rc = vtag_metrics_ml_prf_top_k(b, n, L, e->opts.top_k, &out->top_k, err);
     if (!rc) rc = vtag_metrics_ml_gap(b, n, L, e->opts.gap_k, &out->gap, err);
+    if (!rc) rc = vtag_metrics_ml_map(b, n, L, &out->map, err);
     out->class1_acc = vtag_metrics_class_accuracy(p1, t1, n);
     out->class2_acc = vtag_metrics_class_accuracy(p2, t2, n);
 done:

@@ -53,6 +53,7 @@ static json_t *scores_json(const vtag_eval_scores *s)
         for (int k = 0; k < 6; k++) put(o, names[i][k], json_real(v[k]), &bad);
     }
     put(o, "GAP@k", json_real(s->gap), &bad);
+    put(o, "mAP", json_real(s->map), &bad);
     put(o, "class1_acc", json_real(s->class1_acc), &bad);
     put(o, "class2_acc", json_real(s->class2_acc), &bad);
     put(o, "pairs", json_integer(s->pairs), &bad);
@@ -60,6 +61,7 @@ static json_t *scores_json(const vtag_eval_scores *s)
     put(o, "reliability", reliability_json(s), &bad);
     put(o, "high_n", json_integer(s->high_n), &bad);
     put(o, "high_right", real_or_null(s->high_right), &bad);
+    put(o, "unknown", json_integer(s->unknown), &bad);
     if (bad) {
         json_decref(o);
         return NULL;

@@ -198,8 +198,8 @@ static void section_overall(eval_sb *b, const vtag_eval *e)
     eval_sb_puts(b, "<div class=\"tw\"><table id=\"t-overall\" class=\"sortable\"><thead><tr><th class=\"l\">run</th>"
                     "<th>missing</th><th>failed</th><th>CIDEr-D</th><th>BLEU-1</th><th>BLEU-2</th><th>BLEU-3</th><th>BLEU-4</th>"
                     "<th>OP</th><th>OR</th><th>OF1</th><th>CP</th><th>CR</th><th>CF1</th><th>OP@k</th><th>OR@k</th>"
-                    "<th>OF1@k</th><th>CF1@k</th><th>GAP</th><th>class1</th><th>class2</th></tr></thead><tbody>");
-    enum { NC = 18 };
+                    "<th>OF1@k</th><th>CF1@k</th><th>GAP</th><th>mAP</th><th>class1</th><th>class2</th></tr></thead><tbody>");
+    enum { NC = 19 };
     double best[NC];
     for (int c = 0; c < NC; c++) best[c] = -INFINITY;
     double row[64][NC];
@@ -208,7 +208,8 @@ static void section_overall(eval_sb *b, const vtag_eval *e)
         const vtag_eval_scores *s = &e->overall[r];
         double v[NC] = {s->cider_d, s->bleu[0], s->bleu[1], s->bleu[2], s->bleu[3], s->tags.overall_p, s->tags.overall_r,
                         s->tags.overall_f1, s->tags.class_p, s->tags.class_r, s->tags.class_f1, s->top_k.overall_p,
-                        s->top_k.overall_r, s->top_k.overall_f1, s->top_k.class_f1, s->gap, s->class1_acc, s->class2_acc};
+                        s->top_k.overall_r, s->top_k.overall_f1, s->top_k.class_f1, s->gap, s->map, s->class1_acc,
+                        s->class2_acc};
         memcpy(row[r], v, sizeof v);
         for (int c = 0; c < NC; c++) best[c] = fmax(best[c], v[c]);
     }

@@ -64,9 +64,9 @@ static void print_scores_row(FILE *out, const char *name, int w, const vtag_eval
     if (s->high_n) snprintf(high, sizeof high, "%.2f/%lld", s->high_right, (long long)s->high_n);
     else snprintf(high, sizeof high, "-/0");
     cell(out, name, w);
-    fprintf(out, "  %7.3f %6.3f  %6.3f %6.3f %6.3f  %6.3f %6.3f %6.3f  %6.3f %6.3f  %6.3f %6.3f  %6s %10s  %5lld %5lld\n",
+    fprintf(out, "  %7.3f %6.3f  %6.3f %6.3f %6.3f  %6.3f %6.3f %6.3f  %6.3f %6.3f %6.3f  %6.3f %6.3f  %6s %10s  %5lld %5lld\n",
             s->cider_d, s->bleu[3], s->tags.overall_p, s->tags.overall_r, s->tags.overall_f1, s->tags.class_p,
-            s->tags.class_r, s->tags.class_f1, s->top_k.overall_f1, s->gap, s->class1_acc, s->class2_acc, ece, high,
+            s->tags.class_r, s->tags.class_f1, s->top_k.overall_f1, s->gap, s->map, s->class1_acc, s->class2_acc, ece, high,
             (long long)s->missing, (long long)s->failed);
 }
 
@@ -86,6 +86,9 @@ int vtag_eval_calibration_line(const vtag_eval *e, int r, char *line, size_t siz
         n = snprintf(line, size, "%s: no label scored >= %.*f (of %s label-video pairs)", e->runs[r].name, dec, h, pairs);
     if (n >= 0 && (size_t)n < size && s->pairs) n += snprintf(line + n, size - (size_t)n, "; ECE %.3f", s->ece);
     else if (n >= 0 && (size_t)n < size) n += snprintf(line + n, size - (size_t)n, "; ECE -");
+    if (n >= 0 && (size_t)n < size)
+        n += snprintf(line + n, size - (size_t)n, "; unknown %lld of %lld videos", (long long)s->unknown,
+                      (long long)s->videos);
     return n;
 }
 
@@ -98,10 +101,11 @@ void vtag_eval_write_tables(FILE *out, const vtag_eval *e, const char *labels_pa
     cell(out, "run", w);
     char high[32];
     snprintf(high, sizeof high, "P@%g", e->opts.high_score);
-    fprintf(out, "  %7s %6s  %6s %6s %6s  %6s %6s %6s  %6s %6s  %6s %6s  %6s %10s  %5s %5s\n", "CIDEr-D", "BLEU-4", "OP",
-            "OR", "OF1", "CP", "CR", "CF1", "OF1@k", "GAP", "class1", "class2", "ECE", high, "miss", "fail");
+    fprintf(out, "  %7s %6s  %6s %6s %6s  %6s %6s %6s  %6s %6s %6s  %6s %6s  %6s %10s  %5s %5s\n", "CIDEr-D", "BLEU-4", "OP",
+            "OR", "OF1", "CP", "CR", "CF1", "OF1@k", "GAP", "mAP", "class1", "class2", "ECE", high, "miss", "fail");
     for (int r = 0; r < e->n_runs; r++) print_scores_row(out, e->runs[r].name, w, &e->overall[r]);
-    fprintf(out, "(k = %lld; GAP@%lld; class1/class2 = accuracy; ECE = expected calibration error of the label "
+    fprintf(out, "(k = %lld; GAP@%lld: one ranking of every video's labels; mAP: each label's ranking of the videos, "
+                 "averaged; class1/class2 = accuracy; ECE = expected calibration error of the label "
                  "scores; %s = fraction right / number of label-video pairs scored >= %g)\n",
             (long long)e->opts.top_k, (long long)e->opts.gap_k, high, e->opts.high_score);
     for (int r = 0; r < e->n_runs; r++) {

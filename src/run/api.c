@@ -28,7 +28,7 @@ struct vtag_api_tagger {
 void vtag_api_tagger_opts_defaults(vtag_api_tagger_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->top_n = -1, o->min_frames = -1;
+    o->top_n = -1, o->min_frames = -1, o->min_score = -1;
 }
 
 /* The checks of vtag tag's options, with its messages. */
@@ -43,6 +43,8 @@ static int check_opts(const vtag_api_tagger_opts *o, vtag_error *err)
     if (o->size != 0 && (o->size < 16 || o->size > 4096))
         return vtag_fail(err, VTAG_ERR_ARG, "size %lld is outside 16..4096", (long long)o->size);
     if (o->beam < 0 || o->beam > 64) return vtag_fail(err, VTAG_ERR_ARG, "beam %d is outside 1..64", o->beam);
+    if (o->min_score != -1 && !(o->min_score >= 0 && o->min_score <= 1))
+        return vtag_fail(err, VTAG_ERR_ARG, "min_score %g is outside [0, 1]", o->min_score);
     if (o->threads < 0 || o->threads > 1024)
         return vtag_fail(err, VTAG_ERR_ARG, "threads %d is outside 1..1024", o->threads);
     return VTAG_OK;
@@ -70,6 +72,7 @@ int vtag_api_tagger_open(vtag_api_tagger **out, const vtag_api_tagger_opts *o, v
     vtag_tag_opts_default(&t->tag);
     if (o->top_n >= 0) t->tag.rule = VTAG_TAG_RULE_TOP_N, t->tag.top_n = o->top_n;
     if (o->min_frames >= 0) t->tag.rule = VTAG_TAG_RULE_MIN_FRAMES, t->tag.min_frames = o->min_frames;
+    if (o->min_score >= 0) t->tag.min_score = o->min_score;
     rc = vtag_ctx_init(&t->ctx, o->threads, 42, err); /* vtag tag's seed */
     if (!rc) rc = vtag_tagger_open(&t->tagger, &t->ctx, &to, err);
     if (rc) {

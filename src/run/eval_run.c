@@ -12,6 +12,7 @@
 #include "vtag/builtin.h"
 #include "vtag/caption.h"
 #include "vtag/captioner.h"
+#include "vtag/novelty.h"
 #include "vtag/run.h"
 #include "vtag/run_eval.h"
 
@@ -94,7 +95,14 @@ static int caption_run(vtag_ctx *ctx, const char *ckpt, const vtag_data_features
      * its result for a video is one frame, the video's caption. */
     vtag_data_features vf = {0};
     groups vg = {0};
-    if (c.model.cfg.frames > 0) {
+    const vtag_data_features *frames = f; /* the frame rows, for the novelty */
+    const groups *fg = g;
+    vtag_novelty nv = {0};
+    char *nv_path = vtag_novelty_path(ckpt);
+    if (!nv_path) rc = vtag_fail(err, VTAG_ERR_NOMEM, "eval: out of memory");
+    else if (vtag_is_file(nv_path)) rc = vtag_novelty_load(&nv, nv_path, err);
+    free(nv_path);
+    if (!rc && c.model.cfg.frames > 0) {
         rc = vtag_data_features_by_video(f, c.model.cfg.frames, &vf, err);
         if (!rc) rc = group_rows(&vg, &vf, err);
         f = &vf, g = &vg;
@@ -118,11 +126,34 @@ static int caption_run(vtag_ctx *ctx, const char *ckpt, const vtag_data_features
         vtag_decode_opts d = {VTAG_DECODE_GREEDY, 1, 1.0f, 0};
         rc = vtag_caption_rows(ctx, &c.model, &rows, &d, 50, seq, NULL, len, err);
     }
+    double *scores = rc ? NULL : malloc(((size_t)c.vocab.size + 1) * sizeof *scores);
+    if (!rc && !scores) rc = vtag_fail(err, VTAG_ERR_NOMEM, "eval: out of memory");
     for (int64_t k = 0; !rc && k < g->n; k++) {
-        rc = vtag_tag_aggregate_seq(&items[k], g->video[k], NULL, seq, len, g->rows + g->start[k],
-                                    g->start[k + 1] - g->start[k], L, c.vocab.tokens, c.vocab.size, topt, err);
+        const int64_t *idx = g->rows + g->start[k], nk = g->start[k + 1] - g->start[k];
+        rc = vtag_tag_aggregate_seq(&items[k], g->video[k], NULL, seq, len, idx, nk, L, c.vocab.tokens, c.vocab.size,
+                                    topt, err);
         if (!rc) done++;
+        /* the scores vtag tag gives the video (same rows, samples and seed) */
+        if (!rc) {
+            const int type = c.model.cfg.type;
+            vtag_rows rows = {f->n, f->att_k, type == VTAG_MODEL_ATT2IN ? NULL : f->fc,
+                              type == VTAG_MODEL_FC ? NULL : f->att, NULL};
+            rc = vtag_caption_label_scores(ctx, &c.model, &rows, idx, nk, VTAG_CAPTION_SCORE_SAMPLES_DEFAULT,
+                                           VTAG_CAPTION_SCORE_SEED, scores, err);
+        }
+        if (!rc) rc = vtag_tag_apply_scores(&items[k], scores, c.vocab.tokens, c.vocab.size, topt, err);
+        if (!rc) rc = vtag_tag_result_set_source(&items[k], ckpt, NULL, err);
+        if (!rc && nv.dim > 0) { /* the same video's frames (both groupings keep first appearance order) */
+            double novelty = 0;
+            if (strcmp(fg->video[k], g->video[k]) != 0)
+                rc = vtag_fail(err, VTAG_ERR_ARG, "eval: video rows out of order (%s)", g->video[k]);
+            if (!rc) rc = vtag_novelty_rows(&nv, frames, fg->rows + fg->start[k], fg->start[k + 1] - fg->start[k],
+                                            &novelty, err);
+            if (!rc) vtag_tag_set_novelty(&items[k], novelty);
+        }
     }
+    free(scores);
+    vtag_novelty_free(&nv);
     if (!rc && !(rc = vtag_tag_results_adopt(out, items, g->n, err))) items = NULL;
     items_free(items, done);
     free(seq);
@@ -236,6 +267,32 @@ void vtag_run_eval_result_free(vtag_run_eval_result *r)
     memset(r, 0, sizeof *r);
 }
 
+static int in_labels(void *user, const char *label)
+{
+    return vtag_data_find_name(user, label) >= 0;
+}
+
+/* Provenance (vtag/provenance.h): the checkpoint must come from the backbone
+ * of the features and of the folder's backbone file when it records one, and
+ * its vocabulary must be among the labels file's names. */
+static int check_provenance(const char *dir, const char *ckpt, const vtag_data_features *f,
+                            const vtag_data_labels *labels, vtag_error *err)
+{
+    vtag_captioner c;
+    int rc = vtag_captioner_load(&c, ckpt, err);
+    if (rc) return rc;
+    char *bb = vtag_run_path(dir, VTAG_RUN_FILE_BACKBONE, NULL);
+    if (!bb) rc = vtag_fail(err, VTAG_ERR_NOMEM, "eval: out of memory");
+    if (!rc) rc = vtag_captioner_check_backbone_of(&c, f, "evaluate", err);
+    if (!rc && c.backbone_sha256 && vtag_is_file(bb))
+        rc = vtag_provenance_check_backbone(ckpt, &c.backbone, bb, "evaluate", err);
+    if (!rc && labels)
+        rc = vtag_captioner_check_labels(&c, in_labels, (void *)labels, labels->path ? labels->path : "the labels", err);
+    free(bb);
+    vtag_captioner_free(&c);
+    return rc;
+}
+
 /* The caption runs of the folder's trained checkpoints, into r. */
 static int caption_runs(vtag_ctx *ctx, const char *dir, const vtag_run_eval_opts *o, const vtag_data_features *f,
                         const groups *g, vtag_run_eval_result *r, vtag_error *err)
@@ -244,6 +301,7 @@ static int caption_runs(vtag_ctx *ctx, const char *dir, const vtag_run_eval_opts
     int n = 0, rc = vtag_run_list_trained(dir, o->model, &list, &n, err);
     if (!rc && n > VTAG_RUN_EVAL_MAX) rc = vtag_fail(err, VTAG_ERR_ARG, "eval: too many runs");
     for (int i = 0; !rc && i < n; i++) {
+        if ((rc = check_provenance(dir, list[i].checkpoint, f, o->labels, err))) break;
         if (o->progress) o->progress(o->user, list[i].checkpoint, f->n);
         rc = caption_run(ctx, list[i].checkpoint, f, g, &o->tag, &r->results[r->n_runs], err);
         if (rc) break;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "vtag/captioner.h"
+#include "vtag/novelty.h"
 
 struct vtag_trainer {
     vtag_trainer_opts o;      /* cfg and cap as the run uses them (init's sizes) */
@@ -23,6 +24,7 @@ struct vtag_trainer {
     vtag_data_vocab own_vocab;
     const vtag_data_vocab *vocab; /* &init.vocab or &own_vocab */
     char *vocab_json;         /* what the checkpoints hold */
+    char *provenance_json;    /* their vtag.provenance, NULL from features without a backbone identity */
     vtag_data_features feats, val_feats;
     vtag_data_set train, val;
     int have_val;
@@ -228,6 +230,55 @@ static int share_state(vtag_trainer *t, vtag_error *err)
     return rc;
 }
 
+/* vtag.provenance of the checkpoints: the training features' backbone (or,
+ * from features without an identity, init's) and the vocabulary. Features of
+ * another backbone than init's, or validation features of another backbone
+ * than the training ones, are refused. */
+static int make_provenance(vtag_trainer *t, vtag_error *err)
+{
+    const vtag_trainer_opts *o = &t->o;
+    vtag_backbone_identity train, val;
+    int known = 0, val_known = 0;
+    int rc = vtag_provenance_backbone_parse(&train, &known, t->feats.backbone, o->feats, err);
+    if (!rc && o->init) rc = vtag_captioner_check_backbone_of(&t->init, &t->feats, "train", err);
+    if (!rc && t->have_val && o->init) rc = vtag_captioner_check_backbone_of(&t->init, &t->val_feats, "train", err);
+    if (!rc && t->have_val)
+        rc = vtag_provenance_backbone_parse(&val, &val_known, t->val_feats.backbone, o->val_feats, err);
+    if (!rc && known && val_known && strcmp(train.sha256, val.sha256) != 0)
+        rc = vtag_fail(err, VTAG_ERR_FORMAT,
+                       "%s: from backbone %s (sha256 %.8s…), but %s from backbone %s (sha256 %.8s…): validate on "
+                       "features of the training backbone",
+                       o->val_feats, val.file, val.sha256, o->feats, train.file, train.sha256);
+    if (rc) return rc;
+    char *own = NULL;
+    const char *bb = known ? t->feats.backbone : NULL;
+    if (!bb && o->init && t->init.provenance_json) bb = own = vtag_provenance_backbone_of(t->init.provenance_json);
+    if (bb) rc = vtag_provenance_json(&t->provenance_json, bb, t->vocab_json, err);
+    free(own);
+    return rc;
+}
+
+/* The novelty model of the training frames (novelty.h), threshold from the
+ * validation videos, beside the checkpoint; features without fc have none. */
+static int write_novelty(const vtag_trainer_opts *o, vtag_error *err)
+{
+    vtag_data_features tr, va;
+    memset(&tr, 0, sizeof tr);
+    memset(&va, 0, sizeof va);
+    vtag_novelty nv;
+    char *path = vtag_novelty_path(o->out);
+    int rc = path ? vtag_data_read_features(&tr, o->feats, err) : vtag_fail(err, VTAG_ERR_NOMEM, "out of memory");
+    if (!rc && o->val_feats) rc = vtag_data_read_features(&va, o->val_feats, err);
+    if (!rc && tr.fc && !(rc = vtag_novelty_fit(&nv, &tr, o->val_feats ? &va : NULL, VTAG_NOVELTY_SHRINK, err))) {
+        rc = vtag_novelty_save(&nv, path, err);
+        vtag_novelty_free(&nv);
+    }
+    vtag_data_free_features(&va);
+    vtag_data_free_features(&tr);
+    free(path);
+    return rc;
+}
+
 static int reduce_grad(void *user, float *grad, int64_t n, double *sums, int n_sums, vtag_error *err)
 {
     return vtag_cluster_tree_sum(user, grad, n, sums, n_sums, err);
@@ -260,6 +311,8 @@ int vtag_trainer_open(vtag_trainer **out, const vtag_trainer_opts *o, vtag_error
                            o->init);
     }
     if (!rc) rc = load_data(t, err);
+    if (!rc) rc = make_provenance(t, err);
+    if (!rc && t->shard.rank == 0) rc = write_novelty(&t->o, err);
     if (!rc) rc = make_model(t, err);
     if (!rc) rc = load_state(t, err);
     /* every rank goes on or none: a rank that failed to load would leave the others waiting */
@@ -407,9 +460,11 @@ static int run_epochs(vtag_trainer *t, const vtag_trainer_callbacks *cb, vtag_lo
             if (best) {
                 st->best_score = t->have_val ? r.val_cider_d : st->best_score;
                 st->best_epoch = epoch;
-                rc = vtag_checkpoint_save(t->m, t->vocab_json, t->o.out, err);
+                rc = vtag_checkpoint_save_with_provenance(t->m, t->vocab_json, t->provenance_json, t->o.out, err);
             }
-            if (!rc) rc = vtag_train_state_save(t->m, st, t->vocab_json, t->state_path, err);
+            if (!rc)
+                rc = vtag_train_state_save_with_provenance(t->m, st, t->vocab_json, t->provenance_json, t->state_path,
+                                                           err);
             r.best = best;
             if (!rc && cb && cb->record) rc = cb->record(cb->user, &r, err);
             char line[VTAG_TRAINER_LINE_MAX];
@@ -451,6 +506,7 @@ void vtag_trainer_free(vtag_trainer **tp)
     vtag_data_free_captions(&t->caps);
     vtag_data_free_labels(&t->labels);
     free(t->vocab_json);
+    free(t->provenance_json);
     free((float *)t->rows.fc);
     free((float *)t->rows.att);
     free((int32_t *)t->rows.labels);

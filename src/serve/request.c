@@ -120,7 +120,7 @@ static int set_option(vtag_serve_query *q, const char *key, const char *v)
         errno = 0;
         q->has_min_score = 1;
         q->min_score = strtod(v, &end);
-        return errno || end == v || *end || !isfinite(q->min_score);
+        return errno || end == v || *end || !(q->min_score >= 0 && q->min_score <= 1);
     }
     return -1;
 }

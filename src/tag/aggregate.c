@@ -1,6 +1,7 @@
 /* Frame captions → video tags: count each label once per frame, rank by
  * count (ties: first appearance), pick class1/class2 and apply the top-n or
  * more-than-C-frames rule. Rules: include/vtag/tag.h, docs/ARCHITECTURE.md. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,8 +10,37 @@
 void vtag_tag_opts_default(vtag_tag_opts *o)
 {
     o->rule = VTAG_TAG_RULE_TOP_N;
-    o->top_n = 5;
+    o->top_n = VTAG_TAG_TOP_N_DEFAULT;
     o->min_frames = 0;
+    o->min_score = VTAG_TAG_MIN_SCORE_DEFAULT;
+}
+
+static int check_opts(const vtag_tag_opts *o, const char *video, vtag_error *err)
+{
+    if (o->rule != VTAG_TAG_RULE_TOP_N && o->rule != VTAG_TAG_RULE_MIN_FRAMES)
+        return vtag_fail(err, VTAG_ERR_ARG, "%s: unknown tag rule %d", video, (int)o->rule);
+    if (o->top_n < 0 || o->min_frames < 0)
+        return vtag_fail(err, VTAG_ERR_ARG, "%s: top_n and min_frames must be >= 0", video);
+    if (!(o->min_score >= 0 && o->min_score <= 1))
+        return vtag_fail(err, VTAG_ERR_ARG, "%s: min_score must be in [0, 1]", video);
+    return VTAG_OK;
+}
+
+/* The tags among labels[0..n) (ranked) into tags[]: the top_n first, or
+ * those seen in more than min_frames frames, that score at least min_score,
+ * in ranking order. *unknown: no label, or the best one below min_score. */
+static int64_t pick_tags(const vtag_tag_label *labels, int64_t n, const vtag_tag_opts *o, vtag_tag_label *tags,
+                         int *unknown)
+{
+    double best = 0;
+    for (int64_t i = 0; i < n; i++) best = labels[i].score > best ? labels[i].score : best;
+    *unknown = n == 0 || best < o->min_score;
+    int64_t k = 0;
+    for (int64_t i = 0; !*unknown && i < n; i++) {
+        if (o->rule == VTAG_TAG_RULE_TOP_N ? i >= o->top_n : labels[i].frames <= o->min_frames) continue;
+        if (labels[i].score >= o->min_score) tags[k++] = labels[i];
+    }
+    return k;
 }
 
 /* A distinct label and its counters; labels are kept in order of first
@@ -77,10 +107,8 @@ int vtag_tag_aggregate(vtag_tag_result *r, const char *video, const vtag_tag_fra
         o = &def;
     }
     if (!video || !video[0]) return vtag_fail(err, VTAG_ERR_ARG, "tag: empty video name");
-    if (o->rule != VTAG_TAG_RULE_TOP_N && o->rule != VTAG_TAG_RULE_MIN_FRAMES)
-        return vtag_fail(err, VTAG_ERR_ARG, "%s: unknown tag rule %d", video, (int)o->rule);
-    if (o->top_n < 0 || o->min_frames < 0)
-        return vtag_fail(err, VTAG_ERR_ARG, "%s: top_n and min_frames must be >= 0", video);
+    int rc = check_opts(o, video, err);
+    if (rc) return rc;
     if (n_frames < 0 || (n_frames > 0 && !frames)) return vtag_fail(err, VTAG_ERR_ARG, "%s: bad frame list", video);
     int64_t n_tok = 0;
     for (int64_t f = 0; f < n_frames; f++) {
@@ -99,8 +127,8 @@ int vtag_tag_aggregate(vtag_tag_result *r, const char *video, const vtag_tag_fra
     t.slot = malloc(cap * sizeof *t.slot);
     ranked *rk = malloc(((size_t)n_tok + 1) * sizeof *rk);
     vtag_tag_label *labels = malloc(((size_t)n_tok + 1) * sizeof *labels);
-    int rc = VTAG_OK;
-    if (!t.c || !t.slot || !rk || !labels) {
+    vtag_tag_label *tags = malloc(((size_t)n_tok + 1) * sizeof *tags);
+    if (!t.c || !t.slot || !rk || !labels || !tags) {
         rc = vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", video);
         goto done;
     }
@@ -145,15 +173,13 @@ int vtag_tag_aggregate(vtag_tag_result *r, const char *video, const vtag_tag_fra
         const counter *c = &t.c[rk[i].order];
         labels[i] = (vtag_tag_label){c->label, c->frames, (double)c->frames / (double)n_frames};
     }
-    int64_t n_tags = 0;
-    if (o->rule == VTAG_TAG_RULE_TOP_N) {
-        n_tags = o->top_n < t.n ? o->top_n : t.n;
-    } else {
-        while (n_tags < t.n && labels[n_tags].frames > o->min_frames) n_tags++; /* ranked: a prefix */
-    }
+    int unknown;
+    int64_t n_tags = pick_tags(labels, t.n, o, tags, &unknown);
     rc = vtag_tag_result_make(r, video, c1 >= 0 ? t.c[c1].label : NULL, c2 >= 0 ? t.c[c2].label : NULL, labels,
-                              t.n, labels, n_tags, frames, n_frames, err);
+                              t.n, tags, n_tags, frames, n_frames, err);
+    if (!rc) r->unknown = unknown;
 done:
+    free(tags);
     free(labels);
     free(rk);
     free(t.slot);
@@ -220,5 +246,63 @@ int vtag_tag_aggregate_seq(vtag_tag_result *r, const char *video, const double *
     }
     if (!rc) rc = vtag_tag_aggregate_ids(r, video, fr, n_frames, vocab, vocab_size, o, err);
     free(fr);
+    return rc;
+}
+
+/* A label of the score ranking: its entry and where it stood before. */
+typedef struct scored {
+    vtag_tag_label l;
+    int64_t before; /* index in the frame-count ranking, or n_labels + id */
+} scored;
+
+static int by_scored(const void *pa, const void *pb)
+{
+    const scored *a = pa, *b = pb;
+    if (a->l.score != b->l.score) return a->l.score > b->l.score ? -1 : 1;
+    if (a->l.frames != b->l.frames) return a->l.frames > b->l.frames ? -1 : 1;
+    return (a->before > b->before) - (a->before < b->before);
+}
+
+int vtag_tag_apply_scores(vtag_tag_result *r, const double *scores, const char *const *vocab, int64_t vocab_size,
+                          const vtag_tag_opts *o, vtag_error *err)
+{
+    vtag_tag_opts def;
+    if (!o) {
+        vtag_tag_opts_default(&def);
+        o = &def;
+    }
+    const char *video = r->video ? r->video : "?";
+    if (r->error) return VTAG_OK;
+    int rc = check_opts(o, video, err);
+    if (rc) return rc;
+    if (vocab_size < 0 || (vocab_size > 0 && (!vocab || !scores)))
+        return vtag_fail(err, VTAG_ERR_ARG, "%s: bad scores or vocabulary", video);
+    for (int64_t id = 1; id <= vocab_size; id++)
+        if (!vocab[id] || !(scores[id] >= 0 && scores[id] <= 1))
+            return vtag_fail(err, VTAG_ERR_ARG, "%s: label id %lld: no label or a score outside [0, 1]", video,
+                             (long long)id);
+    scored *s = malloc(((size_t)vocab_size + 1) * sizeof *s);
+    vtag_tag_label *out = malloc(2 * ((size_t)vocab_size + 1) * sizeof *out);
+    if (!s || !out) {
+        free(s);
+        free(out);
+        return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", video);
+    }
+    int64_t n = 0;
+    for (int64_t id = 1; id <= vocab_size; id++) {
+        int64_t frames = 0, before = r->n_labels + id;
+        for (int64_t i = 0; i < r->n_labels; i++)
+            if (strcmp(r->labels[i].label, vocab[id]) == 0) frames = r->labels[i].frames, before = i;
+        double sc = round(scores[id] * 1e4) / 1e4;
+        if (sc > 0 || frames > 0) s[n++] = (scored){{vocab[id], frames, sc}, before};
+    }
+    qsort(s, (size_t)n, sizeof *s, by_scored);
+    for (int64_t i = 0; i < n; i++) out[i] = s[i].l;
+    int unknown;
+    vtag_tag_label *tags = out + vocab_size + 1;
+    int64_t n_tags = pick_tags(out, n, o, tags, &unknown);
+    rc = vtag_tag_result_relabel(r, out, n, tags, n_tags, unknown, err);
+    free(s);
+    free(out);
     return rc;
 }

@@ -2,6 +2,7 @@
  * video, written through jansson so that every label is escaped correctly. */
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,8 +75,12 @@ int vtag_tag_to_json(const vtag_tag_result *r, char **line, vtag_error *err)
     if (r->error) {
         bad = bad || json_object_set_new(o, "error", json_string(r->error));
     } else {
-        bad = bad || json_object_set_new(o, "class1", str_or_null(r->class1)) ||
+        bad = bad || (r->model && json_object_set_new(o, "model", json_string(r->model))) ||
+              (r->backbone && json_object_set_new(o, "backbone", json_string(r->backbone))) ||
+              json_object_set_new(o, "class1", str_or_null(r->class1)) ||
               json_object_set_new(o, "class2", str_or_null(r->class2)) ||
+              json_object_set_new(o, "unknown", json_boolean(r->unknown)) ||
+              (r->novelty >= 0 && json_object_set_new(o, "novelty", json_real(round(r->novelty * 1e4) / 1e4))) ||
               json_object_set_new(o, "tags", label_list(r->tags, r->n_tags)) ||
               json_object_set_new(o, "labels", label_list(r->labels, r->n_labels)) ||
               json_object_set_new(o, "frames", frame_list(r->frames, r->n_frames)) ||

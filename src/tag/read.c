@@ -136,7 +136,8 @@ static int class_field(const reader *rd, json_t *obj, const char *key, const cha
 
 static int parse_line(const reader *rd, json_t *obj, vtag_tag_result *r)
 {
-    static const char *const known_ok[] = {"video", "class1", "class2", "tags", "labels", "frames", "damaged_packets", NULL};
+    static const char *const known_ok[] = {"video",  "model",  "backbone",        "class1", "class2", "unknown", "novelty",
+                                           "tags",   "labels", "frames", "damaged_packets", NULL};
     static const char *const known_err[] = {"video", "error", NULL};
     json_t *video = json_object_get(obj, "video"), *error = json_object_get(obj, "error");
     if (!video) return rd_fail(rd, VTAG_ERR_FORMAT, "missing field \"video\"");
@@ -161,13 +162,27 @@ static int parse_line(const reader *rd, json_t *obj, vtag_tag_result *r)
     if (!rc) rc = read_labels(rd, json_object_get(obj, "tags"), "tags", &tags, &n_tags);
     if (!rc && json_object_get(obj, "labels")) rc = read_labels(rd, json_object_get(obj, "labels"), "labels", &labels, &n_labels);
     if (!rc && json_object_get(obj, "frames")) rc = read_frames(rd, json_object_get(obj, "frames"), &frames, &tok, &n_frames);
-    json_t *dmg = json_object_get(obj, "damaged_packets");
+    json_t *dmg = json_object_get(obj, "damaged_packets"), *unk = json_object_get(obj, "unknown");
+    json_t *model = json_object_get(obj, "model"), *bb = json_object_get(obj, "backbone");
+    json_t *nov = json_object_get(obj, "novelty");
+    if (!rc && unk && !json_is_boolean(unk)) rc = rd_fail(rd, VTAG_ERR_FORMAT, "field \"unknown\" must be true or false");
+    if (!rc && nov && !(json_is_number(nov) && json_number_value(nov) >= 0 && isfinite(json_number_value(nov))))
+        rc = rd_fail(rd, VTAG_ERR_FORMAT, "field \"novelty\" must be a number >= 0");
+    if (!rc && ((model && !nonempty_string(model)) || (bb && !nonempty_string(bb))))
+        rc = rd_fail(rd, VTAG_ERR_FORMAT, "fields \"model\" and \"backbone\" must be non-empty strings");
     if (!rc && dmg && !(json_is_integer(dmg) && json_integer_value(dmg) >= 0))
         rc = rd_fail(rd, VTAG_ERR_FORMAT, "field \"damaged_packets\" must be an integer >= 0");
     if (!rc && vtag_tag_result_make(r, json_string_value(video), c1, c2, labels ? labels : tags, labels ? n_labels : n_tags,
                                     tags, n_tags, frames, n_frames, &e2))
         rc = rd_fail(rd, e2.code, "%s", e2.msg);
     if (!rc && dmg) r->damaged_packets = (int64_t)json_integer_value(dmg);
+    if (!rc && unk) r->unknown = json_is_true(unk);
+    if (!rc && nov) r->novelty = json_number_value(nov);
+    if (!rc && (model || bb) &&
+        vtag_tag_result_set_source(r, model ? json_string_value(model) : NULL, bb ? json_string_value(bb) : NULL, &e2)) {
+        vtag_tag_result_free(r);
+        rc = rd_fail(rd, e2.code, "%s", e2.msg);
+    }
     free(tags);
     free(labels);
     free(frames);

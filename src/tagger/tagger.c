@@ -4,13 +4,16 @@
  * a run writes (the frame batch, the backbone's activations). */
 #include "vtag/tagger.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vtag/backbone.h"
 #include "vtag/captioner.h"
+#include "vtag/novelty.h"
 #include "vtag/run.h"
+#include "vtag/safetensors.h"
 
 struct vtag_tagger {
     vtag_backbone_t *backbone;
@@ -19,6 +22,8 @@ struct vtag_tagger {
     vtag_video_sampler sampler;
     vtag_video_options vopt;
     int beam;
+    int64_t samples;
+    vtag_novelty novelty; /* dim 0: the checkpoint has none */
     char *model_path, *backbone_path;
     vtag_tagger_worker *own; /* vtag_tagger_run's and vtag_tagger_tag's */
 };
@@ -68,6 +73,77 @@ static int check_features(const vtag_tagger_t *t, vtag_error *err)
     return rc;
 }
 
+static int in_labels(void *user, const char *label)
+{
+    json_t *labels = user;
+    size_t i;
+    json_t *v;
+    json_array_foreach(labels, i, v) if (json_is_string(v) && strcmp(json_string_value(v), label) == 0) return 1;
+    return 0;
+}
+
+/* A backbone built without label names has "label<i>" for output i: no
+ * label set to compare. */
+static int unnamed(json_t *labels)
+{
+    size_t i;
+    json_t *v;
+    char want[32];
+    json_array_foreach(labels, i, v)
+    {
+        snprintf(want, sizeof want, "label%zu", i);
+        if (!json_is_string(v) || strcmp(json_string_value(v), want) != 0) return 0;
+    }
+    return 1;
+}
+
+/* Provenance (vtag/provenance.h): the backbone file must be the one the
+ * checkpoint's features came from (when it records one); from a run folder,
+ * a built-in backbone's label names must hold the checkpoint's vocabulary
+ * (UNK aside). */
+static int check_provenance(const vtag_tagger_t *t, int from_dir, vtag_error *err)
+{
+    int rc = VTAG_OK;
+    if (t->cap.backbone_sha256)
+        rc = vtag_provenance_check_backbone(t->model_path, &t->cap.backbone, t->backbone_path, "tag", err);
+    json_t *d = rc || !from_dir ? NULL : json_loads(t->info.description, 0, NULL);
+    const char *kind = json_string_value(json_object_get(d, "kind"));
+    if (!kind || strcmp(kind, "builtin") != 0) {
+        json_decref(d);
+        return rc;
+    }
+    json_decref(d);
+    vtag_st_file f;
+    if ((rc = vtag_st_open(&f, t->backbone_path, err))) return rc;
+    const char *text = vtag_st_meta(&f, VTAG_PROVENANCE_BACKBONE_META);
+    json_t *meta = text ? json_loads(text, 0, NULL) : NULL;
+    json_t *labels = json_object_get(meta, "labels");
+    if (json_is_array(labels) && !unnamed(labels)) {
+        size_t n = strlen(t->backbone_path) + 32;
+        char *where = malloc(n);
+        if (!where) rc = vtag_fail(err, VTAG_ERR_NOMEM, "tagger: out of memory");
+        else snprintf(where, n, "the labels of the backbone %s", t->backbone_path);
+        if (!rc) rc = vtag_captioner_check_labels(&t->cap, in_labels, labels, where, err);
+        free(where);
+    }
+    json_decref(meta);
+    vtag_st_close(&f);
+    return rc;
+}
+
+/* The novelty model beside the checkpoint (vtag_novelty_path), when there is one. */
+static int load_novelty(vtag_tagger_t *t, vtag_error *err)
+{
+    char *path = vtag_novelty_path(t->model_path);
+    if (!path) return vtag_fail(err, VTAG_ERR_NOMEM, "tagger: out of memory");
+    int rc = vtag_is_file(path) ? vtag_novelty_load(&t->novelty, path, err) : VTAG_OK;
+    if (!rc && t->novelty.dim > 0 && t->novelty.dim != t->info.d_fc)
+        rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: %lld features, the backbone %s's fc has %lld", path,
+                       (long long)t->novelty.dim, t->backbone_path, (long long)t->info.d_fc);
+    free(path);
+    return rc;
+}
+
 int vtag_tagger_open(vtag_tagger_t **out, vtag_ctx *ctx, const vtag_tagger_options *o, vtag_error *err)
 {
     (void)ctx;
@@ -83,6 +159,7 @@ int vtag_tagger_open(vtag_tagger_t **out, vtag_ctx *ctx, const vtag_tagger_optio
     t->vopt.threads = o->decode_threads;
     t->vopt.protocols = o->protocols;
     t->beam = o->beam;
+    t->samples = o->samples > 0 ? o->samples : VTAG_CAPTION_SCORE_SAMPLES_DEFAULT;
     int rc = 0;
     if (o->dir) {
         rc = from_dir(t, o, err);
@@ -104,6 +181,8 @@ int vtag_tagger_open(vtag_tagger_t **out, vtag_ctx *ctx, const vtag_tagger_optio
         t->info = *vtag_backbone_get_info(t->backbone);
         t->vopt.size = t->info.size;
         rc = check_features(t, err);
+        if (!rc) rc = load_novelty(t, err);
+        if (!rc) rc = check_provenance(t, o->dir != NULL, err);
     }
     if (!rc) rc = vtag_tagger_worker_open(&t->own, t, err);
     if (rc) {
@@ -120,6 +199,7 @@ void vtag_tagger_result_free(vtag_tagger_result *r)
     free(r->pts_seconds);
     free(r->seq);
     free(r->len);
+    free(r->scores);
     memset(r, 0, sizeof *r);
 }
 
@@ -248,6 +328,8 @@ int vtag_tagger_worker_run(vtag_tagger_worker *w, vtag_ctx *ctx, const char *pat
         vtag_video_close(&v);
     }
     if (!rc && n == 0) rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: no frame could be decoded", path);
+    r->novelty = -1;
+    if (!rc && t->novelty.dim > 0) rc = vtag_novelty_video(&t->novelty, fc, n, &r->novelty, err);
     if (!rc && T > 0) rc = video_row(&fc, &att, &n, dfc, T, path, err); /* its pts: the first frame's */
     if (!rc) {
         r->seq = malloc((size_t)(n * L) * sizeof(int32_t));
@@ -263,6 +345,11 @@ int vtag_tagger_worker_run(vtag_tagger_worker *w, vtag_ctx *ctx, const char *pat
         /* decoding only reads the model (its passes take it const); the
          * non-const parameter is the trainers' */
         rc = vtag_caption_rows(ctx, (vtag_model *)&t->cap.model, &rows, &d, 50, r->seq, NULL, r->len, err);
+        if (!rc && !(r->scores = malloc((size_t)(t->cap.vocab.size + 1) * sizeof *r->scores)))
+            rc = vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
+        if (!rc)
+            rc = vtag_caption_label_scores(ctx, &t->cap.model, &rows, NULL, rows.n, t->samples, VTAG_CAPTION_SCORE_SEED,
+                                           r->scores, err);
         r->seconds_caption = vtag_seconds() - tc;
     }
     free(fc);
@@ -297,7 +384,11 @@ int vtag_tagger_worker_tag(vtag_tagger_worker *w, vtag_ctx *ctx, const char *pat
     if (!rc)
         rc = vtag_tag_aggregate_seq(result, path, r.pts_seconds, r.seq, r.len, NULL, r.n_frames, r.max_length,
                                     vtag_tagger_tokens(t), vtag_tagger_vocab_size(t), opts, err);
+    if (!rc) rc = vtag_tag_apply_scores(result, r.scores, vtag_tagger_tokens(t), vtag_tagger_vocab_size(t), opts, err);
+    if (!rc) rc = vtag_tag_result_set_source(result, t->model_path, t->backbone_path, err);
+    if (!rc && r.novelty >= 0) vtag_tag_set_novelty(result, r.novelty);
     if (!rc) result->damaged_packets = r.damaged_packets; /* into the tag line */
+    if (rc) vtag_tag_result_free(result);
     if (stats)
         *stats = (vtag_tagger_stats){r.n_frames, r.damaged_packets, r.seconds_decode, r.seconds_backbone,
                                      r.seconds_caption};
@@ -324,6 +415,7 @@ void vtag_tagger_close(vtag_tagger_t **tp)
     vtag_tagger_worker_close(&t->own);
     vtag_backbone_close(&t->backbone);
     vtag_captioner_free(&t->cap);
+    vtag_novelty_free(&t->novelty);
     free(t->model_path);
     free(t->backbone_path);
     free(t);

@@ -58,6 +58,15 @@ row = [l for l in out.splitlines() if l.startswith("fc ")]
 check(bool(row) and "0.67/3" in row[0], "fc row shows P@0.9 as fraction/count: %s" % row)
 line = "fc: labels scored >= 0.90 are right 66.7% of the time (3 of 12 label-video pairs); ECE "
 check(line in out, "calibration line under the table")
+check("; unknown 0 of 2 videos" in out, "the line counts the unknown videos")
+# a run that calls v2 "unknown" (no tags): counted in the line and the JSON
+un = tag("v2", [("S", 0.2), ("G", 0.1)])
+un.update({"unknown": True, "tags": []})
+write("unk.jsonl", [tag("v1", [("G", 0.95), ("g1", 0.92), ("S", 0.91)]), un])
+rc, out, err = run("--labels", "labels.jsonl", "--tags", "unk.jsonl")
+check(rc == 0 and "unk: labels scored >= 0.90" in out and "; unknown 1 of 2 videos" in out, "unknown 1 of 2: " + out[-300:])
+rc, out, err = run("--labels", "labels.jsonl", "--tags", "unk.jsonl", "--json")
+check(rc == 0 and json.loads(out)["runs"][0]["scores"]["unknown"] == 1, "JSON unknown 1")
 rc, out, err = run("--labels", "labels.jsonl", "--tags", "fc.jsonl", "--high-score", "0.92")
 check(rc == 0 and "fc: labels scored >= 0.92 are right 100.0% of the time (2 of 12" in out, "--high-score 0.92")
 rc, out, err = run("--labels", "labels.jsonl", "--tags", "fc.jsonl", "--high-score", "0.915")

@@ -137,7 +137,7 @@ int main(void)
                "{\"video\": \"v2\", \"error\": \"cannot decode\"}\n"
                "{\"video\": \"v3\", \"labels\": [{\"label\": \"c\", \"score\": 0.3}, {\"label\": \"S\", \"score\": 0.95}]}\n");
     vtag_tag_results base;
-    rc = vtag_eval_read_baseline(&base, "eval_baseline.jsonl", &labels, 2, &err);
+    rc = vtag_eval_read_baseline(&base, "eval_baseline.jsonl", &labels, 2, 0.0, &err);
     CHECK(rc == 0, "baseline: %s", err.msg);
     if (!rc) {
         const vtag_tag_result *b1 = &base.items[0], *b3 = &base.items[2];
@@ -238,7 +238,7 @@ int main(void)
 
     vtag_tag_results_free(&base);
     write_file("eval_baseline_bad.jsonl", "{\"video\": \"v1\", \"labels\": [{\"label\": \"a\"}]}\n");
-    CHECK(vtag_eval_read_baseline(&base, "eval_baseline_bad.jsonl", &labels, 2, &err) == VTAG_ERR_FORMAT &&
+    CHECK(vtag_eval_read_baseline(&base, "eval_baseline_bad.jsonl", &labels, 2, 0.0, &err) == VTAG_ERR_FORMAT &&
               strstr(err.msg, "eval_baseline_bad.jsonl:1:"),
           "bad baseline: %s", err.msg);
     vtag_tag_results_free(&base);

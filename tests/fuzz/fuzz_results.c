@@ -126,7 +126,7 @@ static void check_baseline(const char *path)
         abort();
     }
     vtag_tag_results res;
-    if (!vtag_eval_read_baseline(&res, path, &l, 3, &err)) vtag_tag_results_free(&res);
+    if (!vtag_eval_read_baseline(&res, path, &l, 3, 0.0, &err)) vtag_tag_results_free(&res);
     vtag_data_free_labels(&l);
 }
 

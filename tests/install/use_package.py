@@ -58,10 +58,16 @@ with vtag.Tagger(RUN) as t:
         check(e.line == want and want["error"] in str(e), "the error carries vtag tag's error line: %r %r" %
               (e.line, str(e)))
 for kw, args in (({"top_n": 1}, ["--top-n", "1"]), ({"min_frames": 0}, ["--min-frames", "0"]),
+                 ({"min_score": 0.6}, ["--min-score", "0.6"]),
                  ({"model": "fc", "threads": 1, "beam": 2}, ["--model", "fc", "--threads", "1", "--beam", "2"])):
     want = json.loads(cli("tag", "--from", RUN, *args, VIDEOS[0]))
     with vtag.Tagger(RUN, **kw) as t:
         check(t.tag(VIDEOS[0]) == want, "Tagger(%s) == vtag tag %s" % (kw, " ".join(args)))
+try:
+    vtag.Tagger(RUN, min_score=1.5)
+    check(False, "min_score 1.5 is refused")
+except vtag.Error as e:
+    check("min_score" in str(e), "min_score 1.5: " + str(e))
 try:
     vtag.Tagger(RUN, top_n=1, min_frames=1)
     check(False, "top_n with min_frames is refused")

@@ -144,12 +144,19 @@ static void check_run(const char *ckpt, const vtag_tag_results *res)
     CHECK(vtag_caption_rows(&ctx, &c.model, &rows, &d, 50, seq, NULL, len, &err) == 0, "caption: %s", err.msg);
     for (int v = 0; v < VIDEOS; v++) {
         vtag_tag_frame_ids fr[N];
-        int64_t nf = 0;
+        int64_t nf = 0, idx[N];
         for (int64_t r = 0; r < N; r++)
-            if (strcmp(ITEMS[r], VIDEO[v]) == 0) fr[nf] = (vtag_tag_frame_ids){(double)nf, seq + r * L, len[r]}, nf++;
+            if (strcmp(ITEMS[r], VIDEO[v]) == 0) idx[nf] = r, fr[nf] = (vtag_tag_frame_ids){(double)nf, seq + r * L, len[r]}, nf++;
         vtag_tag_result want;
         CHECK(vtag_tag_aggregate_ids(&want, VIDEO[v], fr, nf, c.vocab.tokens, c.vocab.size, NULL, &err) == 0, "%s",
               err.msg);
+        /* the labels ranked by the model's scores for the video's rows (vtag tag's samples and seed) */
+        double scores[64];
+        CHECK(c.vocab.size < 64, "vocabulary of %lld", (long long)c.vocab.size);
+        CHECK(vtag_caption_label_scores(&ctx, &c.model, &rows, idx, nf, VTAG_CAPTION_SCORE_SAMPLES_DEFAULT,
+                                        VTAG_CAPTION_SCORE_SEED, scores, &err) == 0, "scores: %s", err.msg);
+        CHECK(vtag_tag_apply_scores(&want, scores, c.vocab.tokens, c.vocab.size, NULL, &err) == 0, "%s", err.msg);
+        if (res->items[v].novelty >= 0) vtag_tag_set_novelty(&want, res->items[v].novelty);
         const vtag_tag_result *got = &res->items[v];
         CHECK(strcmp(got->video, VIDEO[v]) == 0, "video %d is %s", v, got->video);
         CHECK(!got->error, "%s: error %s", VIDEO[v], got->error);
@@ -164,6 +171,10 @@ static void check_run(const char *ckpt, const vtag_tag_results *res)
             CHECK(!strcmp(got->labels[t].label, want.labels[t].label) && got->labels[t].frames == want.labels[t].frames,
                   "%s label %lld: %s x%lld vs %s x%lld", VIDEO[v], (long long)t, got->labels[t].label,
                   (long long)got->labels[t].frames, want.labels[t].label, (long long)want.labels[t].frames);
+        for (int64_t t = 0; t < got->n_labels && t < want.n_labels; t++)
+            CHECK(got->labels[t].score == want.labels[t].score, "%s label %lld: score %g vs %g", VIDEO[v], (long long)t,
+                  got->labels[t].score, want.labels[t].score);
+        CHECK(got->unknown == want.unknown, "%s: unknown %d vs %d", VIDEO[v], got->unknown, want.unknown);
         vtag_tag_result_free(&want);
     }
     vtag_captioner_free(&c);
@@ -209,8 +220,8 @@ static void check_baseline(const vtag_builtin *b, const vtag_run_eval_result *r)
     CHECK(rc == 0, "labels: %s", err.msg);
     if (rc) return;
     vtag_tag_results mem, file;
-    CHECK(vtag_eval_baseline_results(&mem, &r->baseline, &labels, 2, &err) == 0, "from memory: %s", err.msg);
-    CHECK(r->baseline_path && vtag_eval_read_baseline(&file, r->baseline_path, &labels, 2, &err) == 0,
+    CHECK(vtag_eval_baseline_results(&mem, &r->baseline, &labels, 2, 0.0, &err) == 0, "from memory: %s", err.msg);
+    CHECK(r->baseline_path && vtag_eval_read_baseline(&file, r->baseline_path, &labels, 2, 0.0, &err) == 0,
           "from the file: %s", err.msg);
     CHECK(mem.count == VIDEOS && file.count == VIDEOS, "%lld and %lld videos", (long long)mem.count,
           (long long)file.count);

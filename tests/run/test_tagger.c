@@ -121,19 +121,28 @@ static void test_tag_equals_run(vtag_ctx *ctx, const char *video)
         fr[i] = (vtag_tag_frame_ids){r.pts_seconds[i], r.seq + i * r.max_length, r.len[i]};
     CHECK(vtag_tag_aggregate_ids(&want, video, fr, r.n_frames < 16 ? r.n_frames : 16, vtag_tagger_tokens(t),
                                  vtag_tagger_vocab_size(t), &topt, &err) == 0, "aggregate: %s", err.msg);
+    CHECK(vtag_tag_apply_scores(&want, r.scores, vtag_tagger_tokens(t), vtag_tagger_vocab_size(t), &topt, &err) == 0,
+          "apply scores: %s", err.msg);
+    CHECK(vtag_tag_result_set_source(&want, vtag_tagger_model_path(t), vtag_tagger_backbone_path(t), &err) == 0,
+          "source: %s", err.msg);
+    if (r.novelty >= 0) vtag_tag_set_novelty(&want, r.novelty);
     want.damaged_packets = r.damaged_packets; /* the reader's count, which the tag line carries */
     char *a = json_of(&got), *b = json_of(&want);
-    CHECK(a && b && strcmp(a, b) == 0, "vtag_tagger_tag = run + aggregate:\n  %s\n  %s", a ? a : "?", b ? b : "?");
+    CHECK(a && b && strcmp(a, b) == 0, "vtag_tagger_tag = run + aggregate + scores:\n  %s\n  %s", a ? a : "?",
+          b ? b : "?");
     free(a);
     free(b);
     vtag_tag_result_free(&want);
     vtag_tagger_result_free(&r);
     vtag_tag_result_free(&got);
 
-    /* NULL opts: the defaults (top 5); NULL stats allowed */
+    /* NULL opts: the defaults (at most 10 tags scoring >= 0.25); NULL stats allowed */
     CHECK(vtag_tagger_tag(t, ctx, video, NULL, &got, NULL, &err) == 0, "tag, default opts: %s", err.msg);
-    CHECK(got.n_tags == (got.n_labels < 5 ? got.n_labels : 5), "default top 5: %lld tags of %lld labels",
-          (long long)got.n_tags, (long long)got.n_labels);
+    int64_t want_tags = 0;
+    for (int64_t i = 0; i < got.n_labels && want_tags < VTAG_TAG_TOP_N_DEFAULT; i++)
+        want_tags += got.labels[i].score >= VTAG_TAG_MIN_SCORE_DEFAULT;
+    CHECK(got.n_tags == (got.unknown ? 0 : want_tags), "defaults: %lld tags of %lld labels (unknown %d)",
+          (long long)got.n_tags, (long long)got.n_labels, got.unknown);
     vtag_tag_result_free(&got);
 
     /* an undecodable file and a missing one: errors naming them, the result zeroed */

@@ -210,6 +210,14 @@ for q in ["?top_n=0", "?top_n=-3", "?top_n=abc", "?top_n=", "?top_n=999999999999
     code, body = request("POST", "/v1/tag" + q + "&name=v/1.mp4", data["v/1.mp4"],
                          {"Content-Type": "application/octet-stream"})
     check(code == 400, "top_n %s: 400 (%d %s)" % (q, code, body[:200]))
+for q in ["?min_score=1.5", "?min_score=-0.1", "?min_score=nan", "?min_score="]:
+    code, body = request("POST", "/v1/tag" + q + "&name=v/1.mp4", data["v/1.mp4"],
+                         {"Content-Type": "application/octet-stream"})
+    check(code == 400, "min_score %s: 400 (%d %s)" % (q, code, body[:200]))
+code, body = request("POST", "/v1/tag?min_score=1&name=v/1.mp4", data["v/1.mp4"],
+                     {"Content-Type": "application/octet-stream"})
+check(code == 200 and all(t["score"] >= 1 for t in json.loads(body)["tags"]),
+      "min_score 1: 200, tags only of labels scored 1 (%d %s)" % (code, body[:200]))
 for top in ["x", 0, 1.5, None]:
     code, body = post_json({"path": "v/1.mp4", "top_n": top})
     check(code == 400, "JSON top_n %r: 400 (%d %s)" % (top, code, body[:200]))

@@ -13,6 +13,7 @@ static vtag_tag_result run(const vtag_tag_frame *f, int64_t n, vtag_tag_rule rul
 {
     vtag_tag_opts o;
     vtag_tag_opts_default(&o);
+    o.min_score = 0; /* the counting rules alone (tests/tag/test_scores.c: the threshold) */
     o.rule = rule;
     if (rule == VTAG_TAG_RULE_TOP_N) o.top_n = value;
     else o.min_frames = value;
@@ -169,7 +170,7 @@ static void test_errors(void)
     vtag_error err = {0};
     vtag_tag_opts o;
     vtag_tag_opts_default(&o);
-    CHECK(o.rule == VTAG_TAG_RULE_TOP_N && o.top_n == 5, "defaults: top-n 5");
+    CHECK(o.rule == VTAG_TAG_RULE_TOP_N && o.top_n == 10 && o.min_score == 0.25, "defaults: top-n 10, min-score 0.25");
     o.top_n = -1;
     CHECK(vtag_tag_aggregate(&r, "v", NULL, 0, &o, &err) == VTAG_ERR_ARG, "negative N");
     static const char *bad[] = {"A", ""};

@@ -30,7 +30,7 @@ static void test_exact_line(void)
     char *line = NULL;
     CHECK(vtag_tag_to_json(&r, &line, &err) == 0, "%s", err.msg);
     const char *want =
-        "{\"video\": \"clips/v1.mp4\", \"class1\": \"游戏\", \"class2\": \"王者荣耀\", "
+        "{\"video\": \"clips/v1.mp4\", \"class1\": \"游戏\", \"class2\": \"王者荣耀\", \"unknown\": false, "
         "\"tags\": [{\"label\": \"游戏\", \"frames\": 3, \"score\": 1.0}, "
         "{\"label\": \"王者荣耀\", \"frames\": 2, \"score\": 0.6666666667}], "
         "\"labels\": [{\"label\": \"游戏\", \"frames\": 3, \"score\": 1.0}, "

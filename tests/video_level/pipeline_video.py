@@ -85,6 +85,8 @@ for line in lines:
     tags = [t["label"] for t in line.get("tags", [])]
     check(set(tags) <= known and all(0 <= t["score"] <= 1 for t in line.get("tags", [])),
           "%s: tags are corpus labels with scores in [0, 1]: %s" % (v, tags))
+    check(os.path.basename(line.get("model", "")).startswith("video"), "%s: the line names the video model: %s" %
+          (v, line.get("model")))
 
 # 3b. vtag caption: a line per video (the 3 training videos' 9 frame rows make 3 captions)
 p = run(["caption", "--model", os.path.join(out, "video.safetensors"), "--feats",
