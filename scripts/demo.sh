@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make demo`: renders the demo corpus, runs the whole pipeline for the three
+# `make demo`: renders the demo corpus, runs the whole pipeline for the four
 # caption models (built-in CNN, features, XE, SCST), tags the test videos,
 # and prints the comparison table (model × XE/SCST × metrics, and the CNN
 # baseline) and the report's path. Sized to finish within 10 minutes on 2
@@ -25,7 +25,7 @@ else
   touch "$out/corpus/.done-$videos"
 fi
 
-echo "== 2. pipeline: built-in CNN, features, fc / att2in / topdown, XE then SCST (vtag pipeline) =="
+echo "== 2. pipeline: built-in CNN, features, fc / att2in / topdown / video, XE then SCST (vtag pipeline) =="
 "$vtag" pipeline --labels "$out/corpus/labels.jsonl" --out "$out/run" --model all \
   --sample uniform:12 --hidden 128 --xe-epochs 15 --scst-epochs 6 --threads "$threads"
 
