@@ -52,6 +52,9 @@ char *vtag_novelty_path(const char *checkpoint);
 /* Atomic write; the reader checks shapes, finite values and the threshold. */
 int vtag_novelty_save(const vtag_novelty *nv, const char *path, vtag_error *err);
 int vtag_novelty_load(vtag_novelty *nv, const char *path, vtag_error *err);
+/* The novelty model beside a checkpoint (vtag_novelty_path), when there is
+ * one; without the file nv is left empty (dim 0) and that is no error. */
+int vtag_novelty_load_beside(vtag_novelty *nv, const char *checkpoint, vtag_error *err);
 void vtag_novelty_free(vtag_novelty *nv);
 
 #ifdef __cplusplus

@@ -80,28 +80,53 @@ static void items_free(vtag_tag_result *items, int64_t done)
     free(items);
 }
 
-/* One checkpoint over the features: the tag results of every video. */
-static int caption_run(vtag_ctx *ctx, const char *ckpt, const vtag_data_features *f, const groups *g,
-                       const vtag_tag_opts *topt, vtag_tag_results *out, vtag_error *err)
+static int in_labels(void *user, const char *label)
 {
+    return vtag_data_find_name(user, label) >= 0;
+}
+
+/* Provenance (vtag/provenance.h): the checkpoint must come from the backbone
+ * of the features and of the folder's backbone file when it records one, and
+ * its vocabulary must be among the labels file's names. */
+static int check_provenance(const char *dir, const vtag_captioner *c, const vtag_data_features *f,
+                            const vtag_data_labels *labels, vtag_error *err)
+{
+    char *bb = vtag_run_path(dir, VTAG_RUN_FILE_BACKBONE, NULL);
+    int rc = bb ? vtag_captioner_check_backbone_of(c, f, "evaluate", err)
+                : vtag_fail(err, VTAG_ERR_NOMEM, "eval: out of memory");
+    if (!rc && c->backbone_sha256 && vtag_is_file(bb))
+        rc = vtag_provenance_check_backbone(c->path, &c->backbone, bb, "evaluate", err);
+    if (!rc && labels)
+        rc = vtag_captioner_check_labels(c, in_labels, (void *)labels, labels->path ? labels->path : "the labels", err);
+    free(bb);
+    return rc;
+}
+
+/* One checkpoint over the features: the tag results of every video. */
+static int caption_run(vtag_ctx *ctx, const char *dir, const char *ckpt, const vtag_data_features *f, const groups *g,
+                       const vtag_run_eval_opts *o, vtag_tag_results *out, vtag_error *err)
+{
+    const vtag_tag_opts *topt = &o->tag;
     vtag_captioner c;
     int32_t *seq = NULL, *len = NULL;
     vtag_tag_result *items = NULL;
     int64_t done = 0, L = 0;
     size_t n_seq = 0;
     int rc = vtag_captioner_load(&c, ckpt, err);
-    if (rc) return rc;
+    if (!rc) rc = check_provenance(dir, &c, f, o->labels, err);
+    if (rc) {
+        vtag_captioner_free(&c);
+        return rc;
+    }
+    if (o->progress) o->progress(o->user, ckpt, f->n);
     /* A video-level model captions one row per video made of its frames' rows:
      * its result for a video is one frame, the video's caption. */
     vtag_data_features vf = {0};
     groups vg = {0};
     const vtag_data_features *frames = f; /* the frame rows, for the novelty */
     const groups *fg = g;
-    vtag_novelty nv = {0};
-    char *nv_path = vtag_novelty_path(ckpt);
-    if (!nv_path) rc = vtag_fail(err, VTAG_ERR_NOMEM, "eval: out of memory");
-    else if (vtag_is_file(nv_path)) rc = vtag_novelty_load(&nv, nv_path, err);
-    free(nv_path);
+    vtag_novelty nv;
+    rc = vtag_novelty_load_beside(&nv, ckpt, err);
     if (!rc && c.model.cfg.frames > 0) {
         rc = vtag_data_features_by_video(f, c.model.cfg.frames, &vf, err);
         if (!rc) rc = group_rows(&vg, &vf, err);
@@ -119,10 +144,10 @@ static int caption_run(vtag_ctx *ctx, const char *ckpt, const vtag_data_features
         items = calloc((size_t)g->n + 1, sizeof *items);
         if (!seq || !len || !items) rc = vtag_fail(err, VTAG_ERR_NOMEM, "eval: out of memory");
     }
+    const int type = c.model.cfg.type;
+    const vtag_rows rows = {f->n, f->att_k, type == VTAG_MODEL_ATT2IN ? NULL : f->fc,
+                            type == VTAG_MODEL_FC ? NULL : f->att, NULL};
     if (!rc) {
-        const int type = c.model.cfg.type;
-        vtag_rows rows = {f->n, f->att_k, type == VTAG_MODEL_ATT2IN ? NULL : f->fc, type == VTAG_MODEL_FC ? NULL : f->att,
-                          NULL};
         vtag_decode_opts d = {VTAG_DECODE_GREEDY, 1, 1.0f, 0};
         rc = vtag_caption_rows(ctx, &c.model, &rows, &d, 50, seq, NULL, len, err);
     }
@@ -134,13 +159,9 @@ static int caption_run(vtag_ctx *ctx, const char *ckpt, const vtag_data_features
                                     topt, err);
         if (!rc) done++;
         /* the scores vtag tag gives the video (same rows, samples and seed) */
-        if (!rc) {
-            const int type = c.model.cfg.type;
-            vtag_rows rows = {f->n, f->att_k, type == VTAG_MODEL_ATT2IN ? NULL : f->fc,
-                              type == VTAG_MODEL_FC ? NULL : f->att, NULL};
+        if (!rc)
             rc = vtag_caption_label_scores(ctx, &c.model, &rows, idx, nk, VTAG_CAPTION_SCORE_SAMPLES_DEFAULT,
                                            VTAG_CAPTION_SCORE_SEED, scores, err);
-        }
         if (!rc) rc = vtag_tag_apply_scores(&items[k], scores, c.vocab.tokens, c.vocab.size, topt, err);
         if (!rc) rc = vtag_tag_result_set_source(&items[k], ckpt, NULL, err);
         if (!rc && nv.dim > 0) { /* the same video's frames (both groupings keep first appearance order) */
@@ -267,31 +288,7 @@ void vtag_run_eval_result_free(vtag_run_eval_result *r)
     memset(r, 0, sizeof *r);
 }
 
-static int in_labels(void *user, const char *label)
-{
-    return vtag_data_find_name(user, label) >= 0;
-}
 
-/* Provenance (vtag/provenance.h): the checkpoint must come from the backbone
- * of the features and of the folder's backbone file when it records one, and
- * its vocabulary must be among the labels file's names. */
-static int check_provenance(const char *dir, const char *ckpt, const vtag_data_features *f,
-                            const vtag_data_labels *labels, vtag_error *err)
-{
-    vtag_captioner c;
-    int rc = vtag_captioner_load(&c, ckpt, err);
-    if (rc) return rc;
-    char *bb = vtag_run_path(dir, VTAG_RUN_FILE_BACKBONE, NULL);
-    if (!bb) rc = vtag_fail(err, VTAG_ERR_NOMEM, "eval: out of memory");
-    if (!rc) rc = vtag_captioner_check_backbone_of(&c, f, "evaluate", err);
-    if (!rc && c.backbone_sha256 && vtag_is_file(bb))
-        rc = vtag_provenance_check_backbone(ckpt, &c.backbone, bb, "evaluate", err);
-    if (!rc && labels)
-        rc = vtag_captioner_check_labels(&c, in_labels, (void *)labels, labels->path ? labels->path : "the labels", err);
-    free(bb);
-    vtag_captioner_free(&c);
-    return rc;
-}
 
 /* The caption runs of the folder's trained checkpoints, into r. */
 static int caption_runs(vtag_ctx *ctx, const char *dir, const vtag_run_eval_opts *o, const vtag_data_features *f,
@@ -301,9 +298,7 @@ static int caption_runs(vtag_ctx *ctx, const char *dir, const vtag_run_eval_opts
     int n = 0, rc = vtag_run_list_trained(dir, o->model, &list, &n, err);
     if (!rc && n > VTAG_RUN_EVAL_MAX) rc = vtag_fail(err, VTAG_ERR_ARG, "eval: too many runs");
     for (int i = 0; !rc && i < n; i++) {
-        if ((rc = check_provenance(dir, list[i].checkpoint, f, o->labels, err))) break;
-        if (o->progress) o->progress(o->user, list[i].checkpoint, f->n);
-        rc = caption_run(ctx, list[i].checkpoint, f, g, &o->tag, &r->results[r->n_runs], err);
+        rc = caption_run(ctx, dir, list[i].checkpoint, f, g, o, &r->results[r->n_runs], err);
         if (rc) break;
         r->names[r->n_runs++] = list[i].name; /* taken over */
         list[i].name = NULL;

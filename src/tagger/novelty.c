@@ -218,6 +218,16 @@ int vtag_novelty_save(const vtag_novelty *nv, const char *path, vtag_error *err)
     return rc;
 }
 
+int vtag_novelty_load_beside(vtag_novelty *nv, const char *checkpoint, vtag_error *err)
+{
+    memset(nv, 0, sizeof *nv);
+    char *path = vtag_novelty_path(checkpoint);
+    if (!path) return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", checkpoint);
+    int rc = vtag_is_file(path) ? vtag_novelty_load(nv, path, err) : VTAG_OK;
+    free(path);
+    return rc;
+}
+
 int vtag_novelty_load(vtag_novelty *nv, const char *path, vtag_error *err)
 {
     memset(nv, 0, sizeof *nv);

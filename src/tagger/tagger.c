@@ -134,13 +134,10 @@ static int check_provenance(const vtag_tagger_t *t, int from_dir, vtag_error *er
 /* The novelty model beside the checkpoint (vtag_novelty_path), when there is one. */
 static int load_novelty(vtag_tagger_t *t, vtag_error *err)
 {
-    char *path = vtag_novelty_path(t->model_path);
-    if (!path) return vtag_fail(err, VTAG_ERR_NOMEM, "tagger: out of memory");
-    int rc = vtag_is_file(path) ? vtag_novelty_load(&t->novelty, path, err) : VTAG_OK;
+    int rc = vtag_novelty_load_beside(&t->novelty, t->model_path, err);
     if (!rc && t->novelty.dim > 0 && t->novelty.dim != t->info.d_fc)
-        rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: %lld features, the backbone %s's fc has %lld", path,
-                       (long long)t->novelty.dim, t->backbone_path, (long long)t->info.d_fc);
-    free(path);
+        rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: its novelty model has %lld features, the backbone %s's fc %lld",
+                       t->model_path, (long long)t->novelty.dim, t->backbone_path, (long long)t->info.d_fc);
     return rc;
 }
 
