@@ -259,17 +259,26 @@ static int make_provenance(vtag_trainer *t, vtag_error *err)
 }
 
 /* The novelty model of the training frames (novelty.h), threshold from the
- * validation videos, beside the checkpoint; features without fc have none. */
-static int write_novelty(const vtag_trainer_opts *o, vtag_error *err)
+ * validation videos, beside the checkpoint; features without fc have none. A
+ * frame-level run fits it on the features it loaded; a video-level one holds
+ * video rows, so it maps the frame rows again. */
+static int write_novelty(const vtag_trainer *t, vtag_error *err)
 {
+    const vtag_trainer_opts *o = &t->o;
     vtag_data_features tr, va;
     memset(&tr, 0, sizeof tr);
     memset(&va, 0, sizeof va);
+    const vtag_data_features *train = &t->feats, *val = t->have_val ? &t->val_feats : NULL;
+    int rc = VTAG_OK;
+    if (o->cfg.frames > 0) {
+        rc = vtag_data_read_features(&tr, o->feats, err);
+        if (!rc && val) rc = vtag_data_read_features(&va, o->val_feats, err);
+        train = &tr, val = val ? &va : NULL;
+    }
+    char *path = rc ? NULL : vtag_novelty_path(o->out);
+    if (!rc && !path) rc = vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", o->out);
     vtag_novelty nv;
-    char *path = vtag_novelty_path(o->out);
-    int rc = path ? vtag_data_read_features(&tr, o->feats, err) : vtag_fail(err, VTAG_ERR_NOMEM, "out of memory");
-    if (!rc && o->val_feats) rc = vtag_data_read_features(&va, o->val_feats, err);
-    if (!rc && tr.fc && !(rc = vtag_novelty_fit(&nv, &tr, o->val_feats ? &va : NULL, VTAG_NOVELTY_SHRINK, err))) {
+    if (!rc && train->fc && !(rc = vtag_novelty_fit(&nv, train, val, VTAG_NOVELTY_SHRINK, err))) {
         rc = vtag_novelty_save(&nv, path, err);
         vtag_novelty_free(&nv);
     }
@@ -312,7 +321,7 @@ int vtag_trainer_open(vtag_trainer **out, const vtag_trainer_opts *o, vtag_error
     }
     if (!rc) rc = load_data(t, err);
     if (!rc) rc = make_provenance(t, err);
-    if (!rc && t->shard.rank == 0) rc = write_novelty(&t->o, err);
+    if (!rc && t->shard.rank == 0) rc = write_novelty(t, err);
     if (!rc) rc = make_model(t, err);
     if (!rc) rc = load_state(t, err);
     /* every rank goes on or none: a rank that failed to load would leave the others waiting */
