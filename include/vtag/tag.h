@@ -134,6 +134,13 @@ void vtag_tag_set_novelty(vtag_tag_result *r, double novelty);
 /* Records which checkpoint and backbone made r (either may be NULL: left out
  * of the line). Strings are copied; on failure r is unchanged. */
 int vtag_tag_result_set_source(vtag_tag_result *r, const char *model, const char *backbone, vtag_error *err);
+/* The tags among labels[0..n) (ranked) into tags[] (which may be labels
+ * itself): the first top_n, or those seen in more than min_frames frames,
+ * that score at least min_score, in ranking order; returns how many.
+ * *unknown: no label, or the best one scores below min_score (then none).
+ * o is checked by the callers (vtag_tag_aggregate, vtag_tag_apply_scores). */
+int64_t vtag_tag_select(const vtag_tag_label *labels, int64_t n, const vtag_tag_opts *o, vtag_tag_label *tags,
+                        int *unknown);
 /* Replaces r's labels and tags (copied; they may point into r) and sets
  * unknown; the rest is kept. On failure r is unchanged. */
 int vtag_tag_result_relabel(vtag_tag_result *r, const vtag_tag_label *labels, int64_t n_labels,

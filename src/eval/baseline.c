@@ -36,11 +36,10 @@ static int result(vtag_tag_result *r, const char *video, scored *s, size_t n, vt
         if (!c2 && nm >= 0 && is_c2[nm]) c2 = s[i].label;
         tl[i] = (vtag_tag_label){s[i].label, 0, s[i].score};
     }
-    /* the caption runs' rule (vtag_tag_apply_scores): the first top_n scoring >= min_score;
-     * unknown when the best label scores less */
-    const int unknown = n == 0 || s[0].score < min_score;
-    int64_t n_tags = 0;
-    while (!unknown && n_tags < top_n && n_tags < (int64_t)n && tl[n_tags].score >= min_score) n_tags++;
+    /* the caption runs' rule: the first top_n scoring >= min_score (a prefix, tl being sorted) */
+    const vtag_tag_opts o = {VTAG_TAG_RULE_TOP_N, top_n, 0, min_score};
+    int unknown;
+    const int64_t n_tags = vtag_tag_select(tl, (int64_t)n, &o, tl, &unknown);
     int rc = vtag_tag_result_make(r, video, c1, c2, tl, (int64_t)n, tl, n_tags, NULL, 0, err);
     if (!rc) r->unknown = unknown;
     return rc;

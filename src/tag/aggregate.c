@@ -26,11 +26,8 @@ static int check_opts(const vtag_tag_opts *o, const char *video, vtag_error *err
     return VTAG_OK;
 }
 
-/* The tags among labels[0..n) (ranked) into tags[]: the top_n first, or
- * those seen in more than min_frames frames, that score at least min_score,
- * in ranking order. *unknown: no label, or the best one below min_score. */
-static int64_t pick_tags(const vtag_tag_label *labels, int64_t n, const vtag_tag_opts *o, vtag_tag_label *tags,
-                         int *unknown)
+int64_t vtag_tag_select(const vtag_tag_label *labels, int64_t n, const vtag_tag_opts *o, vtag_tag_label *tags,
+                        int *unknown)
 {
     double best = 0;
     for (int64_t i = 0; i < n; i++) best = labels[i].score > best ? labels[i].score : best;
@@ -174,7 +171,7 @@ int vtag_tag_aggregate(vtag_tag_result *r, const char *video, const vtag_tag_fra
         labels[i] = (vtag_tag_label){c->label, c->frames, (double)c->frames / (double)n_frames};
     }
     int unknown;
-    int64_t n_tags = pick_tags(labels, t.n, o, tags, &unknown);
+    int64_t n_tags = vtag_tag_select(labels, t.n, o, tags, &unknown);
     rc = vtag_tag_result_make(r, video, c1 >= 0 ? t.c[c1].label : NULL, c2 >= 0 ? t.c[c2].label : NULL, labels,
                               t.n, tags, n_tags, frames, n_frames, err);
     if (!rc) r->unknown = unknown;
@@ -300,7 +297,7 @@ int vtag_tag_apply_scores(vtag_tag_result *r, const double *scores, const char *
     for (int64_t i = 0; i < n; i++) out[i] = s[i].l;
     int unknown;
     vtag_tag_label *tags = out + vocab_size + 1;
-    int64_t n_tags = pick_tags(out, n, o, tags, &unknown);
+    int64_t n_tags = vtag_tag_select(out, n, o, tags, &unknown);
     rc = vtag_tag_result_relabel(r, out, n, tags, n_tags, unknown, err);
     free(s);
     free(out);
