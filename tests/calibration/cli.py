@@ -24,7 +24,7 @@ def check(cond, what):
 
 
 def run(*args):
-    p = subprocess.run([VTAG, "eval"] + list(args), capture_output=True, text=True, timeout=120)
+    p = subprocess.run([VTAG, "eval"] + list(args), capture_output=True, text=True, timeout=300)
     return p.returncode, p.stdout, p.stderr
 
 

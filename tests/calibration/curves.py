@@ -47,7 +47,7 @@ log("td.log.jsonl", [(1, "xe"), (2, "xe"), (3, "scst"), (4, "scst")])
 p = subprocess.run([VTAG, "eval", "--labels", "labels.jsonl", "--tags", "fc.jsonl", "--report", "r.html",
                     "--sample-videos", "0", "--train-log", "fc-xe.log.jsonl", "--train-log", "fc.log.jsonl",
                     "--train-log", "att.log.jsonl", "--train-log", "td.log.jsonl"],
-                   capture_output=True, text=True, timeout=120)
+                   capture_output=True, text=True, timeout=300)
 check(p.returncode == 0, "eval --report exits 0 (%d: %s)" % (p.returncode, p.stderr.strip()))
 html = open("r.html", encoding="utf-8").read() if p.returncode == 0 else ""
 m = re.search(r'<svg id="c-curve-cider".*?</svg>', html, re.S)
