@@ -62,8 +62,9 @@ p = run(common.pipeline_args(labels, out) + ["--dry-run"])
 print(p.stdout + p.stderr)
 check(p.returncode == 0, "dry run: exit %d" % p.returncode)
 est, total = estimates(p.stdout)
-check(sorted(est) == sorted(STAGES) and all(v is not None and v > 0 for v in est.values()),
-      "dry run: every stage with a duration: %s" % est)
+# a stage shorter than 0.05 s prints as 0.0 s on a fast machine: a duration, not "done before"
+check(sorted(est) == sorted(STAGES) and all(v is not None and v >= 0 for v in est.values())
+      and sum(est.values()) > 0, "dry run: every stage with a duration: %s" % est)
 check(total is not None and abs(total - sum(est.values())) < 0.2 * len(est), "dry run: total %s" % total)
 check(not os.path.exists(out), "dry run: no run folder")
 check(os.listdir(tmp) == [], "dry run: its temporary folder removed (%s)" % os.listdir(tmp))
@@ -78,7 +79,8 @@ for s in STAGES:
     close = (e <= 3 * m and m <= 3 * e) or abs(e - m) < 1.5
     check(close, "%s: estimate %.2f s, measured %.2f s" % (s, e, m))
 mt = sum(measured.values())
-check(total is not None and total <= 3 * mt and mt <= 3 * total, "total: estimate %.2f s, measured %.2f s" % (total, mt))
+check(total is not None and ((total <= 3 * mt and mt <= 3 * total) or abs(total - mt) < 1.5),
+      "total: estimate %.2f s, measured %.2f s" % (total, mt))
 
 # 3. the finished folder: nothing left to do
 before = sorted(os.listdir(out))
