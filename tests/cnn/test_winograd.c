@@ -1,24 +1,27 @@
-/* The Winograd F(2×2, 3×3) forward of winograd.c (chosen by vtag_conv2d_forward for 3×3, stride-1,
- * undilated, ungrouped convs with enough channels) against the direct 7-loop twin (cnn_test.h):
- * odd planes (partial tiles in the last row and column), padding 1, 0 and asymmetric, a 1×1 output,
- * channel counts off the kernel's 6-row tiles and 16-lane vectors, more than one 128-deep K pass,
- * tile blocks that span tile rows and images and tile rows longer than a block, batch 1 and 3,
- * every fused activation with and without bias; on every kernel path this CPU runs (the GEMM
- * micro-kernel is 6×64 AVX-512, 6×16 AVX2 or portable C), each with 1, 2 and 3 threads, whose
- * outputs must be identical to the bit (threads split the work by whole tile blocks).
+/* The Winograd forward of winograd.c (chosen by vtag_conv2d_forward for 3×3, stride-1, undilated,
+ * ungrouped convs with enough channels: F(4×4, 3×3) on output planes at least 16 wide, F(2×2, 3×3)
+ * on narrower ones) against the direct 7-loop twin (cnn_test.h): odd planes (partial tiles in the
+ * last row and column), padding 1, 0 and asymmetric, a 1×1 output, channel counts off the kernel's
+ * 6-row tiles and 16-lane vectors, more than one 128-deep K pass, tile blocks that span tile rows
+ * and images and tile rows longer than a block, tile runs off the 8-tile vectors of the F(4×4)
+ * transforms, batch 1 and 3, every fused activation with and without bias; on every kernel path
+ * this CPU runs (the GEMM micro-kernel is 6×64 AVX-512, 6×16 AVX2 or portable C; F(4×4)'s
+ * transforms gather and scatter 8 tiles at a time on AVX2), each with 1, 2 and 3 threads, whose
+ * outputs must be identical to the bit (a tile's result does not depend on the block it is in).
  *
- * Tolerance: rel ≤ 1e-5 of the largest reference value, the same as test_conv. With inputs and
- * weights uniform in [−1, 1] the transforms only add (the input transform sums up to 4 values, the
- * weight transform averages), so the products summed in the 16 GEMMs are at most ~9× those of the
- * direct conv and the output transform's 9-term sums cancel that back; the float error stays a
- * few ulps of the output scale — measured ≤ 3e-6 here (printed per shape), and the
- * torchvision backbones' parity (1e-4 on fc/att) leaves a wide margin. */
+ * Tolerance: rel of the largest reference value. F(2×2): 1e-5, the same as test_conv — with inputs
+ * and weights uniform in [−1, 1] its transforms only add and halve, and the error stays a few ulps
+ * of the output scale (measured ≤ 3e-6). F(4×4): 4e-5 — its transforms scale by up to 8 and 1/24
+ * (points 0, ±1, ±2), which costs about a factor of 3–4 (measured ≤ 1.1e-5 here, printed per
+ * shape); the torchvision backbones' parity (1e-4 on fc/att, tests/onnx/backbone_parity.c)
+ * measured 2.0e-6 (resnet18) and 2.9e-6 (resnet50) with it, a wide margin. */
 #include <stdio.h>
 
 #include "cnn/cnn_internal.h"
 #include "cnn_test.h"
 
-#define TOL 1e-5
+#define TOL_F2 1e-5
+#define TOL_F4 4e-5
 
 typedef struct shape {
     const char *name;
@@ -34,6 +37,10 @@ static const shape shapes[] = {
     {"deep K (3 passes)", 1, 300, 5, 6, 17, 1, 1, 1, 1},
     {"tile row > block", 1, 18, 4, 151, 16, 1, 1, 1, 1},
     {"resnet 7x7 64ch", 3, 64, 7, 7, 64, 1, 1, 1, 1},
+    {"resnet 14x14 64ch", 2, 64, 14, 14, 64, 1, 1, 1, 1},
+    {"resnet 28x28 64ch", 1, 64, 28, 28, 64, 1, 1, 1, 1},
+    {"F4 asym pad (1,0,2,1)", 2, 16, 17, 18, 20, 1, 0, 2, 1},
+    {"runs off 8 tiles", 2, 24, 27, 45, 30, 1, 1, 1, 1},
 };
 
 static void run_shape(const shape *s, const vtag_isa *paths, int npaths, vtag_rng *rng)
@@ -60,6 +67,7 @@ static void run_shape(const shape *s, const vtag_isa *paths, int npaths, vtag_rn
         CHECK(cnn_conv_strategy(&d, isa).winograd, "%s %s: not on the Winograd path", s->name, path);
         CHECK(wsn >= VTAG_ISA_CALL(isa, cnn_winograd_workspace)(&d, max_threads), "%s %s: workspace %lld", s->name,
               path, (long long)wsn);
+        const double tol = d.w_out >= 16 ? TOL_F4 : TOL_F2;
         double worst = 0.0;
         for (int act = VTAG_ACT_NONE; act <= VTAG_ACT_HARDSWISH; act++) {
             const float *bias = act == VTAG_ACT_RELU ? NULL : b; /* one run without bias */
@@ -73,7 +81,7 @@ static void run_shape(const shape *s, const vtag_isa *paths, int npaths, vtag_rn
                 vtag_ctx_free(&ctx);
                 double rel = ct_rel(out, ref, nout);
                 worst = rel > worst ? rel : worst;
-                CHECK(rel <= TOL, "%s %s t=%d act=%d: forward rel %.3g", s->name, path, threads, act, rel);
+                CHECK(rel <= tol, "%s %s t=%d act=%d: forward rel %.3g", s->name, path, threads, act, rel);
                 if (threads == 1)
                     memcpy(one, out, (size_t)nout * sizeof *out);
                 else
