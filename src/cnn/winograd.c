@@ -102,10 +102,11 @@ static void g4(float y[6], float x0, float x1, float x2)
     y[5] = x2;
 }
 
-/* U[f][t][c][i] = (G g Gᵀ)[f / a][f % a] for the 3×3 kernel g = w[t·MR + i, c] (zero past Cout),
- * a = m + 2; F(2×2)'s G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], F(4×4)'s that of g4: packed in the
- * micro-kernel's order (MR output channels side by side per input channel), so that its weight
- * loads are one contiguous stream. */
+/* U[f][kb][t][c][i] = (G g Gᵀ)[f / a][f % a] for the 3×3 kernel g = w[t·MR + i, kb·KB + c] (zero
+ * past Cout), a = m + 2; F(2×2)'s G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], F(4×4)'s that of g4: packed
+ * in the micro-kernel's order (MR output channels side by side per input channel, the KB-deep
+ * slices of one pass over the panel one after another), so that a pass's weight loads are one
+ * contiguous stream. */
 static void weight_transform(float *u, const float *w, const vtag_conv2d_dims *d)
 {
     const int64_t cout = d->c_out, cin = d->c_in, mtiles = (cout + MR - 1) / MR, fs = u_plane(d);
@@ -115,7 +116,8 @@ static void weight_transform(float *u, const float *w, const vtag_conv2d_dims *d
 #endif
     for (int64_t tc = 0; tc < mtiles * cin; tc++) {
         const int64_t t = tc / cin, c = tc % cin;
-        float *ut = u + tc * MR; /* point f at ut + f·fs */
+        const int64_t k0 = c / KB * KB, kc = cin - k0 < KB ? cin - k0 : KB;
+        float *ut = u + k0 * mtiles * MR + (t * kc + c - k0) * MR; /* point f at ut + f·fs */
         for (int64_t i = 0; i < MR; i++) {
             const int64_t o = t * MR + i;
             if (o >= cout) {
@@ -413,7 +415,7 @@ static __attribute__((noinline)) void block_gemms(float *m, const float *u, cons
             const int64_t kc = cin - k0 < KB ? cin - k0 : KB;
             for (int64_t t = 0; t < mtiles; t++) {
                 const int mr = cout - t * MR < MR ? (int)(cout - t * MR) : MR;
-                micro_kernel(kc, uf + (t * cin + k0) * MR, vf + k0 * TB, mf + t * MR * TB, mr, nq, k0 > 0);
+                micro_kernel(kc, uf + (k0 * mtiles + t * kc) * MR, vf + k0 * TB, mf + t * MR * TB, mr, nq, k0 > 0);
             }
         }
     }
