@@ -86,6 +86,18 @@ void vtag_batchnorm_backward(const vtag_ctx *ctx, float *din, float *dgamma, flo
                              const float *dout, const float *in, const float *gamma,
                              const float *save_mean, const float *save_invstd,
                              const vtag_batchnorm_dims *d);
+/* Training-mode forward with what follows it in a residual block fused into its output pass:
+ * out = act(bn(in) + res); res [N,C,H·W] may be NULL. */
+void vtag_batchnorm_forward_train_act(const vtag_ctx *ctx, float *out, float *save_mean, float *save_invstd,
+                                      float *running_mean, float *running_var, const float *in, const float *gamma,
+                                      const float *beta, const float *res, vtag_act act,
+                                      const vtag_batchnorm_dims *d);
+/* Training-mode backward of y = relu(bn(in) [+ res]) from the gradient at y, in one pass over
+ * the statistics and one over din: dy = dout where relu_out (y) > 0, else 0; relu_out NULL: plain
+ * BN. din is WRITTEN (=, no buffer to zero first); dgamma +=, dbeta +=. */
+void vtag_batchnorm_relu_backward(const vtag_ctx *ctx, float *din, float *dgamma, float *dbeta, const float *dout,
+                                  const float *relu_out, const float *in, const float *gamma,
+                                  const float *save_mean, const float *save_invstd, const vtag_batchnorm_dims *d);
 /* Folds an inference BatchNorm into the conv before it:
  * w[o,…] *= g[o]/sqrt(var[o]+eps);  b[o] = (b[o] − mean[o])·g[o]/sqrt(var[o]+eps) + beta[o].
  * b must exist (zeros when the conv had none); per_out = Cin/groups·KH·KW. */

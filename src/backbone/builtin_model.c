@@ -211,7 +211,7 @@ typedef struct unit_trace {
     vtag_batchnorm_dims bd;
     const float *in; /* [n, c_in, h, w] */
     float *conv;     /* [n, c_out, ho, wo] before BN */
-    float *bn;       /* after BN */
+    float *out;      /* act(BN + res), the unit's output */
     float *mean, *invstd;
 } unit_trace;
 
@@ -224,8 +224,9 @@ void builtin_unit_dims(const vtag_builtin_unit *u, int64_t n, int64_t side, vtag
     d->dil_h = d->dil_w = 1, d->groups = 1;
 }
 
+/* t->out = act(BN(conv(in)) + res), res (may be NULL) the residual added before the activation. */
 static int unit_forward(vtag_ctx *ctx, const vtag_builtin *m, int idx, unit_trace *t, const float *in, int64_t n,
-                        int64_t side, int update_running, float *ws, vtag_error *err)
+                        int64_t side, const float *res, vtag_act act, int update_running, float *ws, vtag_error *err)
 {
     const vtag_builtin_unit *u = &m->units[idx];
     vtag_conv2d_dims *d = &t->d;
@@ -235,29 +236,32 @@ static int unit_forward(vtag_ctx *ctx, const vtag_builtin *m, int idx, unit_trac
     const int64_t out_n = n * u->c_out * d->h_out * d->w_out;
     t->in = in;
     t->conv = vtag_arena_floats(&ctx->arena, out_n);
-    t->bn = vtag_arena_floats(&ctx->arena, out_n);
+    t->out = vtag_arena_floats(&ctx->arena, out_n);
     t->mean = vtag_arena_floats(&ctx->arena, u->c_out);
     t->invstd = vtag_arena_floats(&ctx->arena, u->c_out);
-    if (!t->conv || !t->bn || !t->mean || !t->invstd) return vtag_fail(err, VTAG_ERR_NOMEM, "built-in backbone: out of memory");
+    if (!t->conv || !t->out || !t->mean || !t->invstd) return vtag_fail(err, VTAG_ERR_NOMEM, "built-in backbone: out of memory");
     vtag_conv2d_forward(ctx, t->conv, in, vtag_params_value(&m->params, u->w), NULL, d, VTAG_ACT_NONE, ws);
     t->bd = (vtag_batchnorm_dims){n, u->c_out, d->h_out * d->w_out, m->cfg.bn_eps, m->cfg.bn_momentum};
-    vtag_batchnorm_forward_train(ctx, t->bn, t->mean, t->invstd,
-                                 update_running ? vtag_params_value(&m->buffers, u->mean) : NULL,
-                                 update_running ? vtag_params_value(&m->buffers, u->var) : NULL, t->conv,
-                                 vtag_params_value(&m->params, u->gamma), vtag_params_value(&m->params, u->beta), &t->bd);
+    vtag_batchnorm_forward_train_act(ctx, t->out, t->mean, t->invstd,
+                                     update_running ? vtag_params_value(&m->buffers, u->mean) : NULL,
+                                     update_running ? vtag_params_value(&m->buffers, u->var) : NULL, t->conv,
+                                     vtag_params_value(&m->params, u->gamma), vtag_params_value(&m->params, u->beta), res,
+                                     act, &t->bd);
     return VTAG_OK;
 }
 
-/* dbn: gradient at the BN output. din (may be NULL) += gradient at the unit's input. */
-static int unit_backward(vtag_ctx *ctx, vtag_builtin *m, int idx, const unit_trace *t, const float *dbn, float *din,
-                         float *ws, vtag_error *err)
+/* dy: gradient at relu_out = relu(BN + res) (relu_out NULL: at the BN output, no activation).
+ * din (may be NULL) += gradient at the unit's input. */
+static int unit_backward(vtag_ctx *ctx, vtag_builtin *m, int idx, const unit_trace *t, const float *dy,
+                         const float *relu_out, float *din, float *ws, vtag_error *err)
 {
     const vtag_builtin_unit *u = &m->units[idx];
     const int64_t out_n = t->d.n * u->c_out * t->d.h_out * t->d.w_out;
-    float *dconv = vtag_arena_zeros(&ctx->arena, out_n);
+    float *dconv = vtag_arena_floats(&ctx->arena, out_n);
     if (!dconv) return vtag_fail(err, VTAG_ERR_NOMEM, "built-in backbone: out of memory");
-    vtag_batchnorm_backward(ctx, dconv, vtag_params_grad(&m->params, u->gamma), vtag_params_grad(&m->params, u->beta),
-                            dbn, t->conv, vtag_params_value(&m->params, u->gamma), t->mean, t->invstd, &t->bd);
+    vtag_batchnorm_relu_backward(ctx, dconv, vtag_params_grad(&m->params, u->gamma),
+                                 vtag_params_grad(&m->params, u->beta), dy, relu_out, t->conv,
+                                 vtag_params_value(&m->params, u->gamma), t->mean, t->invstd, &t->bd);
     vtag_conv2d_backward(ctx, din, vtag_params_grad(&m->params, u->w), NULL, dconv, t->in,
                          vtag_params_value(&m->params, u->w), &t->d, ws);
     return VTAG_OK;
@@ -266,8 +270,7 @@ static int unit_backward(vtag_ctx *ctx, vtag_builtin *m, int idx, const unit_tra
 typedef struct block_trace {
     const float *in;
     int64_t in_numel, out_numel;
-    float *r1; /* relu(bn1) */
-    float *sum, *out; /* bn2 + shortcut; relu(sum) */
+    const float *out; /* relu(bn2 + shortcut): its conv2 unit's output */
 } block_trace;
 
 int64_t builtin_max_workspace(const vtag_builtin_unit *units, const vtag_builtin_block *blocks, int n_blocks,
@@ -308,33 +311,30 @@ int vtag_builtin_train_step(vtag_ctx *ctx, vtag_builtin *m, const float *images,
     const int th = ctx->threads;
     int rc;
     /* stem */
-    if ((rc = unit_forward(ctx, m, 0, &ut[0], images, n, cfg->size, update_running, ws, err))) return rc;
+    if ((rc = unit_forward(ctx, m, 0, &ut[0], images, n, cfg->size, NULL, VTAG_ACT_RELU, update_running, ws, err)))
+        return rc;
     int64_t side = ut[0].d.h_out, numel = n * m->units[0].c_out * side * side;
-    float *x = vtag_arena_floats(&ctx->arena, numel);
-    if (!x) return vtag_fail(err, VTAG_ERR_NOMEM, "built-in backbone: out of memory");
-    vtag_act_forward(x, ut[0].bn, numel, VTAG_ACT_RELU, th);
-    int64_t stem_numel = numel;
+    const float *x = ut[0].out;
     for (int b = 0; b < m->n_blocks; b++) {
         const vtag_builtin_block *blk = &m->blocks[b];
         block_trace *t = &bt[b];
         t->in = x;
         t->in_numel = numel;
         unit_trace *u1 = &ut[blk->conv1], *u2 = &ut[blk->conv2];
-        if ((rc = unit_forward(ctx, m, blk->conv1, u1, x, n, side, update_running, ws, err))) return rc;
+        if ((rc = unit_forward(ctx, m, blk->conv1, u1, x, n, side, NULL, VTAG_ACT_RELU, update_running, ws, err)))
+            return rc;
         const int64_t side2 = u1->d.h_out, numel2 = n * m->units[blk->conv1].c_out * side2 * side2;
-        t->r1 = vtag_arena_floats(&ctx->arena, numel2);
-        t->sum = vtag_arena_floats(&ctx->arena, numel2);
-        t->out = vtag_arena_floats(&ctx->arena, numel2);
-        if (!t->r1 || !t->sum || !t->out) return vtag_fail(err, VTAG_ERR_NOMEM, "built-in backbone: out of memory");
-        vtag_act_forward(t->r1, u1->bn, numel2, VTAG_ACT_RELU, th);
-        if ((rc = unit_forward(ctx, m, blk->conv2, u2, t->r1, n, side2, update_running, ws, err))) return rc;
         const float *shortcut = x;
         if (blk->proj >= 0) {
-            if ((rc = unit_forward(ctx, m, blk->proj, &ut[blk->proj], x, n, side, update_running, ws, err))) return rc;
-            shortcut = ut[blk->proj].bn;
+            if ((rc = unit_forward(ctx, m, blk->proj, &ut[blk->proj], x, n, side, NULL, VTAG_ACT_NONE, update_running,
+                                   ws, err)))
+                return rc;
+            shortcut = ut[blk->proj].out;
         }
-        vtag_add_forward(t->sum, u2->bn, shortcut, numel2, th);
-        vtag_act_forward(t->out, t->sum, numel2, VTAG_ACT_RELU, th);
+        if ((rc = unit_forward(ctx, m, blk->conv2, u2, u1->out, n, side2, shortcut, VTAG_ACT_RELU, update_running, ws,
+                               err)))
+            return rc;
+        t->out = u2->out;
         t->out_numel = numel2;
         x = t->out, side = side2, numel = numel2;
     }
@@ -359,24 +359,19 @@ int vtag_builtin_train_step(vtag_ctx *ctx, vtag_builtin *m, const float *images,
     for (int b = m->n_blocks - 1; b >= 0; b--) {
         const vtag_builtin_block *blk = &m->blocks[b];
         const block_trace *t = &bt[b];
-        float *dsum = vtag_arena_zeros(&ctx->arena, t->out_numel);
+        const unit_trace *u1 = &ut[blk->conv1];
         float *dr1 = vtag_arena_zeros(&ctx->arena, t->out_numel);
-        float *dbn1 = vtag_arena_zeros(&ctx->arena, t->out_numel);
         float *din = vtag_arena_zeros(&ctx->arena, t->in_numel);
-        if (!dsum || !dr1 || !dbn1 || !din) return vtag_fail(err, VTAG_ERR_NOMEM, "built-in backbone: out of memory");
-        vtag_act_backward(dsum, dx, t->sum, t->out_numel, VTAG_ACT_RELU, th);
-        if ((rc = unit_backward(ctx, m, blk->conv2, &ut[blk->conv2], dsum, dr1, ws, err))) return rc;
-        vtag_act_backward(dbn1, dr1, ut[blk->conv1].bn, t->out_numel, VTAG_ACT_RELU, th);
-        if ((rc = unit_backward(ctx, m, blk->conv1, &ut[blk->conv1], dbn1, din, ws, err))) return rc;
+        if (!dr1 || !din) return vtag_fail(err, VTAG_ERR_NOMEM, "built-in backbone: out of memory");
+        /* dx is the gradient at relu(bn2 + shortcut): each unit's BN backward masks it itself */
+        if ((rc = unit_backward(ctx, m, blk->conv2, &ut[blk->conv2], dx, t->out, dr1, ws, err))) return rc;
+        if ((rc = unit_backward(ctx, m, blk->conv1, u1, dr1, u1->out, din, ws, err))) return rc;
         if (blk->proj >= 0) {
-            if ((rc = unit_backward(ctx, m, blk->proj, &ut[blk->proj], dsum, din, ws, err))) return rc;
+            if ((rc = unit_backward(ctx, m, blk->proj, &ut[blk->proj], dx, t->out, din, ws, err))) return rc;
         } else {
-            vtag_add_forward(din, din, dsum, t->in_numel, th);
+            vtag_act_backward(din, dx, t->out, t->in_numel, VTAG_ACT_RELU, th);
         }
         dx = din;
     }
-    float *dstem = vtag_arena_zeros(&ctx->arena, stem_numel);
-    if (!dstem) return vtag_fail(err, VTAG_ERR_NOMEM, "built-in backbone: out of memory");
-    vtag_act_backward(dstem, dx, ut[0].bn, stem_numel, VTAG_ACT_RELU, th);
-    return unit_backward(ctx, m, 0, &ut[0], dstem, NULL, ws, err);
+    return unit_backward(ctx, m, 0, &ut[0], dx, ut[0].out, NULL, ws, err);
 }

@@ -29,8 +29,9 @@ cnn_conv_plan cnn_conv_strategy(const vtag_conv2d_dims *d, vtag_isa isa);
  * c0 .. c0+cin_g-1 of images 0..nb-1 of `in` (which points at the first image). */
 void cnn_im2col(int threads, float *col, int64_t ld, const float *in, int64_t nb, int64_t c0,
                 const vtag_conv2d_dims *d);
-/* The adjoint of cnn_im2col for one image: din[c0 + c, ...] += col. */
-void cnn_col2im(int threads, float *din, int64_t c0, const float *col, int64_t ld,
+/* The adjoint of cnn_im2col: din[j, c0 + c, ...] += col for images j < nb (image j's columns
+ * start at col + j·p, row stride ld). */
+void cnn_col2im(int threads, float *din, int64_t nb, int64_t c0, const float *col, int64_t ld,
                 const vtag_conv2d_dims *d);
 
 /* The kernels below are compiled once per path (core/isa.h: depthwise.c, conv_gemm.c and

@@ -144,6 +144,8 @@ static int64_t forward_workspace(const vtag_conv2d_dims *d, int threads, vtag_is
     return n;
 }
 
+static int64_t backward_workspace(const vtag_conv2d_dims *d, int threads);
+
 /* The largest over the paths, so that a caller need not know which path its context runs. */
 int64_t vtag_conv2d_workspace(const vtag_conv2d_dims *d, int threads)
 {
@@ -152,8 +154,7 @@ int64_t vtag_conv2d_workspace(const vtag_conv2d_dims *d, int threads)
         int64_t n = forward_workspace(d, threads, (vtag_isa)isa);
         if (n > fwd) fwd = n;
     }
-    const cnn_conv_plan pl = cnn_conv_strategy(d, VTAG_ISA_GENERIC); /* backward: the same on every path */
-    int64_t bwd = pl.direct_1x1 ? 0 : 2 * pl.k * pl.p;                /* col and dcol of one image */
+    const int64_t bwd = backward_workspace(d, threads);
     return fwd > bwd ? fwd : bwd;
 }
 
@@ -213,6 +214,76 @@ void vtag_conv2d_forward(const vtag_ctx *ctx, float *out, const float *in, const
     }
 }
 
+/* The backward merges images until its GEMMs have this many columns: one image of a late
+ * layer (8×8, 4×4 planes) gives the dW product an inner dimension of 64 or 16. */
+#define BWD_MERGE_COLS 2048
+
+/* Images per backward chunk: equal chunks of at least BWD_MERGE_COLS columns. */
+static int64_t backward_images(const vtag_conv2d_dims *d, const cnn_conv_plan *pl)
+{
+    int64_t want = pl->p >= BWD_MERGE_COLS ? 1 : (BWD_MERGE_COLS + pl->p - 1) / pl->p;
+    if (want > d->n) want = d->n;
+    const int64_t chunks = (d->n + want - 1) / want;
+    return (d->n + chunks - 1) / chunks;
+}
+
+/* The data gradient of a stride-1, undilated, ungrouped spatial conv is itself such a conv: of
+ * dout, with the kernel flipped and its channels transposed, padded by k−1−pad on each side.
+ * Then it runs on the forward's kernels (Winograd for 3×3s) instead of a GEMM into a column
+ * matrix nine times the input and col2im's scatter. *t: those dims, when this holds. */
+static int transposed_dims(const vtag_conv2d_dims *d, vtag_conv2d_dims *t)
+{
+    if (d->groups != 1 || d->stride_h != 1 || d->stride_w != 1 || d->dil_h != 1 || d->dil_w != 1 ||
+        d->kh * d->kw == 1 || d->pad_top >= d->kh || d->pad_bottom >= d->kh || d->pad_left >= d->kw ||
+        d->pad_right >= d->kw)
+        return 0;
+    *t = *d;
+    t->c_in = d->c_out, t->c_out = d->c_in, t->h = d->h_out, t->w = d->w_out;
+    t->pad_top = d->kh - 1 - d->pad_top, t->pad_bottom = d->kh - 1 - d->pad_bottom;
+    t->pad_left = d->kw - 1 - d->pad_left, t->pad_right = d->kw - 1 - d->pad_right;
+    if (vtag_conv2d_plan(t, NULL) || t->h_out != d->h || t->w_out != d->w) return 0;
+    return cnn_conv_strategy(t, VTAG_ISA_GENERIC).winograd; /* the same on every path */
+}
+
+/* The larger of the two phases: the data gradient (the transposed conv's output, its weights
+ * and its forward's scratch on any path, or col reused as dcol) and the weight gradient (col of
+ * a chunk [K, nb·P] and, when several images merge, their dout gathered into [Cout_g, nb·P]). */
+static int64_t backward_workspace(const vtag_conv2d_dims *d, int threads)
+{
+    const cnn_conv_plan pl = cnn_conv_strategy(d, VTAG_ISA_GENERIC); /* the same on every path */
+    const int64_t nb = backward_images(d, &pl);
+    int64_t n = nb == 1 ? (pl.direct_1x1 ? 0 : pl.k * pl.p) : (pl.k + pl.cout_g) * nb * pl.p;
+    vtag_conv2d_dims t;
+    if (transposed_dims(d, &t)) {
+        int64_t fwd = 0;
+        for (int isa = 0; isa < VTAG_ISA_COUNT; isa++) {
+            const int64_t f = forward_workspace(&t, threads, (vtag_isa)isa);
+            if (f > fwd) fwd = f;
+        }
+        const int64_t dx = d->n * d->c_in * d->h * d->w + d->c_out * pl.k + fwd;
+        if (dx > n) n = dx;
+    }
+    return n;
+}
+
+/* din += conv(dout, flipped wᵀ) (transposed_dims). */
+static void backward_data_transposed(const vtag_ctx *ctx, float *din, const float *dout, const float *w,
+                                     const vtag_conv2d_dims *d, const vtag_conv2d_dims *t, float *ws)
+{
+    const int64_t kk = d->kh * d->kw, in_n = d->n * d->c_in * d->h * d->w;
+    float *tmp = ws, *wt = ws + in_n, *fws = wt + d->c_out * d->c_in * kk; /* [n, Cin, H, W], [Cin, Cout, kh, kw] */
+    for (int64_t ci = 0; ci < d->c_in; ci++)
+        for (int64_t co = 0; co < d->c_out; co++) {
+            const float *src = w + (co * d->c_in + ci) * kk;
+            float *dst = wt + (ci * d->c_out + co) * kk;
+            for (int64_t j = 0; j < kk; j++) dst[j] = src[kk - 1 - j];
+        }
+    vtag_conv2d_forward(ctx, tmp, dout, wt, NULL, t, VTAG_ACT_NONE, fws);
+    vtag_add_forward(din, din, tmp, in_n, ctx->threads);
+}
+
+/* dW_g += dout_g · colᵀ and din += col2im(W_gᵀ · dout_g), with dout_g and col spanning nb
+ * images at once: two GEMMs per chunk and group rather than two per image. */
 void vtag_conv2d_backward(const vtag_ctx *ctx, float *din, float *dw, float *db, const float *dout,
                           const float *in, const float *w, const vtag_conv2d_dims *d, float *ws)
 {
@@ -233,31 +304,46 @@ void vtag_conv2d_backward(const vtag_ctx *ctx, float *din, float *dw, float *db,
             db[o] += (float)s;
         }
     }
+    vtag_conv2d_dims t;
+    if (din && transposed_dims(d, &t)) {
+        backward_data_transposed(ctx, din, dout, w, d, &t, ws);
+        din = NULL;
+    }
     if (!din && !dw) return;
-    float *col = ws, *dcol = ws + k * p; /* [K, P] each */
-    for (int64_t n = 0; n < d->n; n++) {
+    const int64_t nbmax = backward_images(d, &pl);
+    float *col = ws, *packed = ws + k * nbmax * p; /* [K, nb·P] (then dcol), [Cout_g, nb·P] */
+    for (int64_t n0 = 0; n0 < d->n; n0 += nbmax) {
+        const int64_t nb = d->n - n0 < nbmax ? d->n - n0 : nbmax, cols = nb * p;
+        const float *in_n = in + n0 * d->c_in * hw; /* [nb, Cin, H, W] */
+        float *din_n = din ? din + n0 * d->c_in * hw : NULL;
         for (int64_t g = 0; g < pl.groups; g++) {
-            const float *dout_g = dout + (n * d->c_out + g * pl.cout_g) * p; /* [Cout_g, P] */
-            const float *wg = w + g * pl.cout_g * k;                          /* [Cout_g, K] */
-            const float *in_g = in + (n * d->c_in + g * pl.cin_g) * hw;       /* [Cin_g, H, W] */
-            if (dw) {
-                const float *b = in_g; /* [K, P] */
-                if (!pl.direct_1x1) {
-                    cnn_im2col(threads, col, p, in + n * d->c_in * hw, 1, g * pl.cin_g, d);
-                    b = col;
+            const float *wg = w + g * pl.cout_g * k;                       /* [Cout_g, K] */
+            const float *dout_g = dout + (n0 * d->c_out + g * pl.cout_g) * p; /* [Cout_g, P] of image n0 */
+            int64_t ldd = p;
+            if (nbmax > 1) {
+#pragma omp parallel for num_threads(threads) if (pl.cout_g * cols > CNN_PAR_MIN) schedule(static)
+                for (int64_t r = 0; r < pl.cout_g * nb; r++) {
+                    const int64_t o = r / nb, j = r % nb;
+                    memcpy(packed + o * cols + j * p, dout_g + (j * d->c_out + o) * p, (size_t)p * sizeof *packed);
                 }
-                /* dW_g[Cout_g, K] += dout_g · col^T */
-                vtag_gemm(ctx, 0, 1, pl.cout_g, k, p, 1.0f, dout_g, p, b, p, 1.0f, dw + g * pl.cout_g * k, k);
+                dout_g = packed, ldd = cols;
             }
-            if (din) {
-                float *din_g = din + (n * d->c_in + g * pl.cin_g) * hw;
-                if (pl.direct_1x1) {
-                    vtag_gemm(ctx, 1, 0, k, p, pl.cout_g, 1.0f, wg, k, dout_g, p, 1.0f, din_g, p);
-                } else {
-                    /* dcol[K, P] = W_g^T · dout_g, then scattered back onto the input planes. */
-                    vtag_gemm(ctx, 1, 0, k, p, pl.cout_g, 1.0f, wg, k, dout_g, p, 0.0f, dcol, p);
-                    cnn_col2im(threads, din + n * d->c_in * hw, g * pl.cin_g, dcol, p, d);
-                }
+            if (nb == 1 && nbmax == 1 && pl.direct_1x1) {
+                const float *in_g = in_n + g * pl.cin_g * hw; /* [K, P] */
+                if (dw) vtag_gemm(ctx, 0, 1, pl.cout_g, k, p, 1.0f, dout_g, p, in_g, hw, 1.0f, dw + g * pl.cout_g * k, k);
+                if (din_n)
+                    vtag_gemm(ctx, 1, 0, k, p, pl.cout_g, 1.0f, wg, k, dout_g, p, 1.0f, din_n + g * pl.cin_g * hw, p);
+                continue;
+            }
+            if (dw) {
+                cnn_im2col(threads, col, cols, in_n, nb, g * pl.cin_g, d);
+                /* dW_g[Cout_g, K] += dout_g · colᵀ */
+                vtag_gemm(ctx, 0, 1, pl.cout_g, k, cols, 1.0f, dout_g, ldd, col, cols, 1.0f, dw + g * pl.cout_g * k, k);
+            }
+            if (din_n) {
+                /* dcol[K, nb·P] = W_gᵀ · dout_g, then scattered back onto the input planes. */
+                vtag_gemm(ctx, 1, 0, k, cols, pl.cout_g, 1.0f, wg, k, dout_g, ldd, 0.0f, col, cols);
+                cnn_col2im(threads, din_n, nb, g * pl.cin_g, col, cols, d);
             }
         }
     }

@@ -76,16 +76,17 @@ void cnn_im2col(int threads, float *col, int64_t ld, const float *in, int64_t nb
     }
 }
 
-void cnn_col2im(int threads, float *din, int64_t c0, const float *col, int64_t ld,
+void cnn_col2im(int threads, float *din, int64_t nb, int64_t c0, const float *col, int64_t ld,
                 const vtag_conv2d_dims *d)
 {
     const int64_t kk = d->kh * d->kw, cin_g = d->c_in / d->groups;
-    const int64_t hw = d->h * d->w;
-    /* One channel per iteration: its taps all write to its own plane. */
-#pragma omp parallel for num_threads(threads) if (cin_g * kk * d->h_out * d->w_out > CNN_PAR_MIN) \
-    schedule(static)
-    for (int64_t c = 0; c < cin_g; c++) {
-        float *plane = din + (c0 + c) * hw;
-        for (int64_t t = 0; t < kk; t++) col2im_tap(plane, col + (c * kk + t) * ld, t / d->kw, t % d->kw, d);
+    const int64_t hw = d->h * d->w, p = d->h_out * d->w_out, items = nb * cin_g;
+    /* One (image, channel) plane per iteration: its taps all write to that plane alone. */
+#pragma omp parallel for num_threads(threads) if (items * kk * p > CNN_PAR_MIN) schedule(static)
+    for (int64_t item = 0; item < items; item++) {
+        const int64_t j = item / cin_g, c = item % cin_g;
+        float *plane = din + (j * d->c_in + c0 + c) * hw;
+        const float *src = col + j * p;
+        for (int64_t t = 0; t < kk; t++) col2im_tap(plane, src + (c * kk + t) * ld, t / d->kw, t % d->kw, d);
     }
 }
