@@ -101,13 +101,21 @@ void vtag_batchnorm_forward_train_act(const vtag_ctx *ctx, float *out, float *sa
         for (int64_t i = 0; i < n; i++) {
             const float *x = in + (i * c + ch) * hw;
             float *y = out + (i * c + ch) * hw;
-            if (res) {
-                const float *r = res + (i * c + ch) * hw;
-                for (int64_t j = 0; j < hw; j++) y[j] = x[j] * scale + shift + r[j];
+            const float *r = res ? res + (i * c + ch) * hw : NULL;
+            if (r && act == VTAG_ACT_RELU) { /* ReLU in the same pass: the training step's common cases */
+                for (int64_t j = 0; j < hw; j++) {
+                    const float t = x[j] * scale + shift + r[j];
+                    y[j] = t > 0.0f ? t : 0.0f;
+                }
+            } else if (act == VTAG_ACT_RELU) {
+                for (int64_t j = 0; j < hw; j++) {
+                    const float t = x[j] * scale + shift;
+                    y[j] = t > 0.0f ? t : 0.0f;
+                }
             } else {
-                for (int64_t j = 0; j < hw; j++) y[j] = x[j] * scale + shift;
+                for (int64_t j = 0; j < hw; j++) y[j] = x[j] * scale + shift + (r ? r[j] : 0.0f);
+                if (act != VTAG_ACT_NONE) VTAG_ISA_CALL(ctx->isa, cnn_bias_act_row)(y, y, hw, 0.0f, act);
             }
-            if (act != VTAG_ACT_NONE) VTAG_ISA_CALL(ctx->isa, cnn_bias_act_row)(y, y, hw, 0.0f, act);
         }
     }
 }
