@@ -71,6 +71,9 @@ typedef struct vtag_video_options {
     vtag_video_strategy strategy; /* default AUTO */
     const char *protocols;        /* the protocols a video may be read through (below); NULL
                                      (default): VTAG_VIDEO_PROTOCOLS_DEFAULT. Not copied. */
+    int decode_all;               /* 1: decode every picture on the way to a target; default 0
+                                     skips the non-reference pictures that cannot be on screen
+                                     at it (the frames returned are the same bits either way) */
 } vtag_video_options;
 
 void vtag_video_options_default(vtag_video_options *o);
@@ -199,6 +202,19 @@ const vtag_video_info *vtag_video_get_info(const vtag_video_t *v);
  * (VTAG_ERR_NOMEM, VTAG_ERR_IO) end the iteration. */
 int vtag_video_next(vtag_video_t *v, vtag_video_frame *frame, int *got, vtag_error *err);
 void vtag_video_get_stats(const vtag_video_t *v, vtag_video_stats *stats);
+/* Several readers over the same video, on threads of their own, may share
+ * its sample set out (uniform and fps): vtag_video_share_plan gives each
+ * target i a part, owner[i] in [0, parts) (owner has stats.targets
+ * entries), so that the parts decode about as much as each other by the
+ * index's count of frames (target by target, to the part whose load plus
+ * the cost of reaching i from its previous target is least; ties to the
+ * lowest part). vtag_video_share makes v return only the targets i with
+ * owner[i] == part, each the frame a lone reader returns for it, with the
+ * same index (owner is copied). Call it before the first vtag_video_next;
+ * VTAG_ERR_ARG otherwise, for another sampler, or for a part or an owner
+ * outside [0, parts). */
+int vtag_video_share_plan(const vtag_video_t *v, int parts, int *owner, vtag_error *err);
+int vtag_video_share(vtag_video_t *v, int part, int parts, const int *owner, vtag_error *err);
 /* Frees everything and sets *v to NULL; NULL and *v == NULL are fine. */
 void vtag_video_close(vtag_video_t **v);
 

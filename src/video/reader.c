@@ -73,6 +73,7 @@ struct vtag_video {
     int64_t emitted;      /* keyframes/scene: frames returned */
     int64_t initial_seek; /* keyframes/scene: index entry to seek to first, or -1 */
     int64_t seek_penalty; /* frames a seek costs beyond those to its target */
+    int *mine;            /* vtag_video_share: [n_targets] 1 for the targets this reader returns */
     int done;
 
     vv_converter conv;
@@ -192,7 +193,7 @@ static int pop_packet(vtag_video_t *v)
             double q = packet_time(v, v->queue[(v->q_head + i) % QUEUE_CAP]->pts);
             if (q <= v->target + TIME_EPS && q > best) best = q;
         }
-        v->pkt_skip = p < best - TIME_EPS;
+        v->pkt_skip = p < best - TIME_EPS && !v->opt.decode_all;
     }
     if (p <= v->target + TIME_EPS && p > v->sent_best) v->sent_best = p;
     return 1;
@@ -644,6 +645,7 @@ void vtag_video_close(vtag_video_t **pv)
     free(v->thumb_prev);
     free(v->thumb_cur);
     free(v->targets);
+    free(v->mine);
     free(v);
     *pv = NULL;
 }
@@ -656,6 +658,57 @@ const vtag_video_info *vtag_video_get_info(const vtag_video_t *v)
 void vtag_video_get_stats(const vtag_video_t *v, vtag_video_stats *stats)
 {
     *stats = v->stats;
+}
+
+static int check_share(const vtag_video_t *v, int parts, vtag_error *err)
+{
+    if (v->smp.kind != VTAG_VIDEO_SAMPLE_UNIFORM && v->smp.kind != VTAG_VIDEO_SAMPLE_FPS)
+        return vtag_fail(err, VTAG_ERR_ARG, "video: only uniform and fps sample sets can be shared between readers");
+    if (parts < 1 || parts > 1024) return vtag_fail(err, VTAG_ERR_ARG, "video: %d parts out of [1, 1024]", parts);
+    return VTAG_OK;
+}
+
+int vtag_video_share_plan(const vtag_video_t *v, int parts, int *owner, vtag_error *err)
+{
+    int rc = check_share(v, parts, err);
+    if (rc) return rc;
+    int64_t *load = calloc((size_t)parts, sizeof *load);
+    double *pos = malloc((size_t)parts * sizeof *pos);
+    if (!load || !pos) {
+        free(load), free(pos);
+        return nomem(err);
+    }
+    for (int k = 0; k < parts; k++) pos[k] = -INFINITY;
+    for (int64_t i = 0; i < v->n_targets; i++) {
+        int best = 0;
+        int64_t best_load = 0, cost, cost_seek;
+        for (int k = 0; k < parts; k++) {
+            decide(v, i, pos[k], v->opt.strategy, &cost, &cost_seek);
+            if (k == 0 || load[k] + cost < best_load) best = k, best_load = load[k] + cost;
+        }
+        owner[i] = best;
+        load[best] = best_load;
+        if (v->targets[i] > pos[best]) pos[best] = v->targets[i];
+    }
+    free(load);
+    free(pos);
+    return VTAG_OK;
+}
+
+int vtag_video_share(vtag_video_t *v, int part, int parts, const int *owner, vtag_error *err)
+{
+    int rc = check_share(v, parts, err);
+    if (rc) return rc;
+    if (part < 0 || part >= parts) return vtag_fail(err, VTAG_ERR_ARG, "video: part %d of %d", part, parts);
+    if (v->next_target > 0 || v->done || v->mine)
+        return vtag_fail(err, VTAG_ERR_ARG, "video: a reader is shared once, before its first frame");
+    for (int64_t i = 0; i < v->n_targets; i++)
+        if (owner[i] < 0 || owner[i] >= parts)
+            return vtag_fail(err, VTAG_ERR_ARG, "video: target %lld goes to part %d of %d", (long long)i, owner[i],
+                             parts);
+    if (!(v->mine = malloc((size_t)(v->n_targets > 0 ? v->n_targets : 1) * sizeof *v->mine))) return nomem(err);
+    for (int64_t i = 0; i < v->n_targets; i++) v->mine[i] = owner[i] == part;
+    return VTAG_OK;
 }
 
 /* ---- iteration ------------------------------------------------------------------- */
@@ -688,6 +741,7 @@ static int next_target(vtag_video_t *v, vtag_video_frame *fr, int *got, vtag_err
 {
     while (v->next_target < v->n_targets) {
         int64_t i = v->next_target++;
+        if (v->mine && !v->mine[i]) continue; /* another reader's */
         double t = v->targets[i];
         v->approaching = 1;
         v->target = t;
