@@ -6,7 +6,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "vtag/nn.h"
+#include "nn/nn_internal.h"
 
 static int check_dims(vtag_attention_dims d, vtag_error *err)
 {
@@ -30,41 +30,14 @@ int vtag_attention_forward(vtag_ctx *ctx, float *out, vtag_attention_cache *cach
     if (!hatt || !cache->dot || !cache->alpha) return vtag_fail(err, VTAG_ERR_NOMEM, "attention: out of memory");
     vtag_linear_forward(ctx, hatt, h, w->h2att_w, w->h2att_b, N, dm.r, A, 0);
     const float ab = w->alpha_b[0];
-    const float *restrict aw = w->alpha_w;
     const int64_t rep = dm.rep > 1 ? dm.rep : 1;
+    void (*row)(float *, float *, float *, const float *, const float *, const float *, const float *, float,
+                int64_t, int64_t, int64_t) = VTAG_ISA_CALL(ctx->isa, nn_attention_row);
 #pragma omp parallel for num_threads(ctx->threads) if (N * K * A > 65536) schedule(static)
     for (int64_t b = 0; b < N; b++) {
-        float *alpha = cache->alpha + b * K;
         const int64_t img = b / rep;
-        const float *restrict ha = hatt + b * A;
-        float maxs = -INFINITY;
-        for (int64_t k = 0; k < K; k++) {
-            const float *restrict pa = p_att + (img * K + k) * A;
-            float *restrict dot = cache->dot + (b * K + k) * A;
-            /* Two loops, so that each vectorises: tanh element-wise, then
-             * the score as a SIMD reduction. */
-            for (int64_t j = 0; j < A; j++) dot[j] = vtag_tanhf(pa[j] + ha[j]);
-            float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-            for (int64_t j = 0; j < A; j++) s += dot[j] * aw[j];
-            s += ab;
-            alpha[k] = s;
-            if (s > maxs) maxs = s;
-        }
-        double z = 0.0;
-        for (int64_t k = 0; k < K; k++) {
-            alpha[k] = vtag_expf(alpha[k] - maxs);
-            z += alpha[k];
-        }
-        float inv = (float)(1.0 / z);
-        float *o = out + b * D;
-        memset(o, 0, (size_t)D * sizeof(float));
-        for (int64_t k = 0; k < K; k++) {
-            alpha[k] *= inv;
-            const float *ak = att + (img * K + k) * D;
-            const float wk = alpha[k];
-            for (int64_t j = 0; j < D; j++) o[j] += wk * ak[j];
-        }
+        row(out + b * D, cache->dot + b * K * A, cache->alpha + b * K, hatt + b * A, p_att + img * K * A,
+            att + img * K * D, w->alpha_w, ab, K, A, D);
     }
     return VTAG_OK;
 }
