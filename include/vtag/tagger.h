@@ -41,6 +41,13 @@ typedef struct vtag_tagger_options {
     int64_t samples;    /* captions sampled per video for the label scores
                            (vtag_caption_label_scores); 0: VTAG_CAPTION_SCORE_SAMPLES_DEFAULT */
     int decode_threads; /* FFmpeg decoder threads (0: FFmpeg's choice) */
+    int serial;         /* 1: one reader, then the backbone, on the calling thread. Default 0:
+                           when the context has several threads and the plan (uniform, fps)
+                           seeks for about every target (vtag_video_stats: cost_seek at most
+                           1.25 × cost_plan), that many readers share the targets out
+                           (vtag_video_share), each on a thread of its own; the calling thread
+                           runs the backbone on the batches. The same bits either way (the same
+                           frames in the same batches) */
     const char *protocols; /* what a video may be read through (vtag_video_options.protocols;
                               NULL: VTAG_VIDEO_PROTOCOLS_DEFAULT); kept, not copied */
 } vtag_tagger_options;

@@ -1,10 +1,22 @@
 /* The tagger: frames of one video → backbone features → one caption per frame.
  * The tagger holds what is loaded once (backbone weights, caption model,
  * vocabulary, settings) and is only read while tagging; a worker holds what
- * a run writes (the frame batch, the backbone's activations). */
+ * a run writes (the frame batch, the backbone's activations).
+ *
+ * With several threads and a plan that seeks for (about) every target, a
+ * video's targets are shared out between as many readers on threads of
+ * their own (vtag_video_share), each decoding with one thread (FFmpeg's
+ * frame threads refill their pipeline at every seek); the calling thread
+ * takes the frames in target order into the backbone's batches. Readers and
+ * backbone take turns: the readers decode until their ring (two batches) is
+ * full or the video ends, then the backbone runs on a batch while they wait.
+ * The readers fill the cores; running the backbone beside them only makes
+ * its OpenMP threads spin at barriers against the decoders. The batches are
+ * those of one reader: the same bits. */
 #include "vtag/tagger.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +34,7 @@ struct vtag_tagger {
     vtag_video_sampler sampler;
     vtag_video_options vopt;
     int beam;
+    int serial; /* vtag_tagger_options.serial */
     int64_t samples;
     vtag_novelty novelty; /* dim 0: the checkpoint has none */
     char *model_path, *backbone_path;
@@ -156,6 +169,7 @@ int vtag_tagger_open(vtag_tagger_t **out, vtag_ctx *ctx, const vtag_tagger_optio
     t->vopt.threads = o->decode_threads;
     t->vopt.protocols = o->protocols;
     t->beam = o->beam;
+    t->serial = o->serial;
     t->samples = o->samples > 0 ? o->samples : VTAG_CAPTION_SCORE_SAMPLES_DEFAULT;
     int rc = 0;
     if (o->dir) {
@@ -276,54 +290,284 @@ void vtag_tagger_worker_close(vtag_tagger_worker **wp)
     *wp = NULL;
 }
 
+/* ---- frames → features ------------------------------------------------------------ */
+
+/* One video's features as the frames come: fc [n, dfc], att [n, datt] (need_att), pts [n]. */
+typedef struct feats {
+    float *fc, *att;
+    double *pts;
+    int64_t cap, n, pending; /* pending: frames in the worker's batch, not yet through the backbone */
+    double t_backbone;
+} feats;
+
+/* Frame rgb (time pts) into the worker's batch. */
+static int add_frame(vtag_tagger_worker *w, feats *f, const uint8_t *rgb, double pts, const char *path,
+                     vtag_error *err)
+{
+    const vtag_tagger_t *t = w->t;
+    const int64_t s = t->info.size, datt = t->info.k_att * t->info.d_att;
+    const int need_att = t->cap.model.cfg.type != VTAG_MODEL_FC && t->cap.model.cfg.frames == 0;
+    if (grow(&f->fc, &f->att, &f->pts, &f->cap, f->n + f->pending + 1, t->info.d_fc, need_att ? datt : 0))
+        return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
+    vtag_video_normalize(rgb, s, t->info.mean, t->info.std, w->images + f->pending * 3 * s * s);
+    f->pts[f->n + f->pending] = pts;
+    f->pending++;
+    return VTAG_OK;
+}
+
+/* The batch through the backbone when it is full (or, at the end, not empty). */
+static int run_batch(vtag_tagger_worker *w, vtag_ctx *ctx, feats *f, int end, vtag_error *err)
+{
+    const vtag_tagger_t *t = w->t;
+    if (f->pending == 0 || (!end && f->pending < t->info.max_batch)) return VTAG_OK;
+    const int64_t dfc = t->info.d_fc, datt = t->info.k_att * t->info.d_att;
+    const int need_att = t->cap.model.cfg.type != VTAG_MODEL_FC && t->cap.model.cfg.frames == 0;
+    const double tb = vtag_seconds();
+    int rc = vtag_backbone_worker_run(w->bb, ctx, w->images, f->pending, f->fc + f->n * dfc,
+                                      need_att ? f->att + f->n * datt : NULL, err);
+    f->n += f->pending;
+    f->pending = 0;
+    f->t_backbone += vtag_seconds() - tb;
+    return rc;
+}
+
+/* One reader, then the backbone, in turn on this thread. */
+static int frames_serial(vtag_tagger_worker *w, vtag_ctx *ctx, vtag_video_t *v, const char *path, feats *f,
+                         vtag_error *err)
+{
+    int rc = VTAG_OK;
+    for (int got = 1; !rc && got;) {
+        vtag_video_frame fr;
+        rc = vtag_video_next(v, &fr, &got, err);
+        if (!rc && got) rc = add_frame(w, f, fr.rgb, fr.pts_seconds, path, err);
+        if (!rc) rc = run_batch(w, ctx, f, !got, err);
+    }
+    return rc;
+}
+
+/* The readers run this many backbone batches ahead of it at most. */
+#define RING_BATCHES 2
+
+typedef struct shared_video shared_video;
+
+typedef struct part {
+    shared_video *sv;
+    vtag_video_t *v;
+    int index;
+    int64_t next; /* (mu) this part's targets below next are in the ring, or gaps */
+    int failed;   /* (mu) its reader stopped at target next, with err */
+    vtag_error err;
+} part;
+
+struct shared_video {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int64_t n_targets;
+    int parts;
+    int *owner;       /* [n_targets] the part of each target (vtag_video_share_plan) */
+    int stop;         /* (mu) the backbone side has left: readers stop */
+    int idle;         /* (mu) readers waiting for a slot, or finished */
+    int64_t consumed; /* (mu) the backbone side's next target */
+    int64_t ring_n;   /* target i is in slot i % ring_n */
+    size_t frame_bytes;
+    uint8_t *rgb;  /* [ring_n, S, S, 3] */
+    double *pts;   /* [ring_n] */
+    uint8_t *have; /* [ring_n] 1: a frame, 0: a gap (nothing on screen at the target) */
+    part *p;       /* [parts] */
+};
+
+/* (mu held) Waits until target i has its slot; 0: stop. */
+static int wait_slot(shared_video *sv, int64_t i)
+{
+    if (sv->stop || i < sv->consumed + sv->ring_n) return !sv->stop;
+    sv->idle++;
+    while (!sv->stop && i >= sv->consumed + sv->ring_n) {
+        pthread_cond_broadcast(&sv->cv); /* what this part has published, before it sleeps */
+        pthread_cond_wait(&sv->cv, &sv->mu);
+    }
+    sv->idle--;
+    return !sv->stop;
+}
+
+/* (mu held) This part's targets in [p->next, upto) are gaps; 0: stop. */
+static int mark_gaps(part *p, int64_t upto)
+{
+    shared_video *sv = p->sv;
+    for (; p->next < upto; p->next++) {
+        if (sv->owner[p->next] != p->index) continue;
+        if (!wait_slot(sv, p->next)) return 0;
+        sv->have[p->next % sv->ring_n] = 0;
+    }
+    return 1;
+}
+
+/* A reader's thread: its targets' frames into the ring, in order. */
+static void *part_main(void *arg)
+{
+    part *p = arg;
+    shared_video *sv = p->sv;
+    for (int go = 1; go;) {
+        vtag_video_frame fr;
+        vtag_error e = {0};
+        int got = 0;
+        const int rc = vtag_video_next(p->v, &fr, &got, &e);
+        pthread_mutex_lock(&sv->mu);
+        go = mark_gaps(p, rc ? p->next : got ? fr.index : sv->n_targets);
+        if (go && rc) p->failed = 1, p->err = e;
+        go = go && !rc && got && wait_slot(sv, fr.index);
+        pthread_mutex_unlock(&sv->mu);
+        if (go) { /* the slot is this part's until it publishes it (next) */
+            const int64_t slot = fr.index % sv->ring_n;
+            memcpy(sv->rgb + (size_t)slot * sv->frame_bytes, fr.rgb, sv->frame_bytes);
+            sv->pts[slot] = fr.pts_seconds;
+            sv->have[slot] = 1;
+        }
+        pthread_mutex_lock(&sv->mu);
+        if (go) p->next = fr.index + 1;
+        else sv->idle++; /* for good */
+        pthread_cond_broadcast(&sv->cv);
+        pthread_mutex_unlock(&sv->mu);
+    }
+    return NULL;
+}
+
+/* This thread's side: target after target, the frames into the batch, and
+ * a full batch (or the last) through the backbone once every reader waits
+ * for a slot or has finished. */
+static int take_frames(vtag_tagger_worker *w, vtag_ctx *ctx, shared_video *sv, const char *path, feats *f,
+                       vtag_error *err)
+{
+    int rc = VTAG_OK;
+    for (int64_t c = 0; c < sv->n_targets && !rc; c++) {
+        part *p = &sv->p[sv->owner[c]];
+        pthread_mutex_lock(&sv->mu);
+        while (p->next <= c && !p->failed) pthread_cond_wait(&sv->cv, &sv->mu);
+        const int ready = p->next > c;
+        pthread_mutex_unlock(&sv->mu);
+        if (!ready) {
+            if (err) *err = p->err;
+            return p->err.code ? p->err.code : VTAG_ERR_IO;
+        }
+        const int64_t slot = c % sv->ring_n;
+        if (sv->have[slot]) rc = add_frame(w, f, sv->rgb + (size_t)slot * sv->frame_bytes, sv->pts[slot], path, err);
+        const int end = c + 1 == sv->n_targets;
+        pthread_mutex_lock(&sv->mu);
+        sv->consumed = c + 1;
+        pthread_cond_broadcast(&sv->cv);
+        if (f->pending == w->t->info.max_batch || (end && f->pending > 0)) /* the readers' turn is over */
+            while (sv->idle < sv->parts) pthread_cond_wait(&sv->cv, &sv->mu);
+        pthread_mutex_unlock(&sv->mu);
+        if (!rc) rc = run_batch(w, ctx, f, end, err);
+    }
+    return rc;
+}
+
+/* How many readers share path's targets: 1 (frames_serial) unless the
+ * context has threads to spare and seeking for every target decodes at most
+ * a quarter more than the plan of one reader (a shared reader decodes no
+ * more for its targets than seeking for each: together, at most cost_seek). */
+static int64_t parts_for(const vtag_tagger_t *t, const vtag_ctx *ctx, const vtag_video_t *v)
+{
+    vtag_video_stats st;
+    vtag_video_get_stats(v, &st);
+    if (t->serial || ctx->threads < 2 || st.cost_seek < 0 || st.cost_seek * 4 > st.cost_plan * 5 || st.targets < 2 ||
+        (t->sampler.kind != VTAG_VIDEO_SAMPLE_UNIFORM && t->sampler.kind != VTAG_VIDEO_SAMPLE_FPS))
+        return 1;
+    return st.targets < ctx->threads ? st.targets : ctx->threads;
+}
+
+/* parts readers of path on threads of their own (each decoding with one
+ * thread), sharing out the targets of *plan (closed here), this thread
+ * running the backbone. *damaged: the readers' damaged packets. */
+static int frames_shared(vtag_tagger_worker *w, vtag_ctx *ctx, const char *path, vtag_video_t **plan, int parts,
+                         feats *f, int64_t *damaged, vtag_error *err)
+{
+    const vtag_tagger_t *t = w->t;
+    shared_video sv;
+    memset(&sv, 0, sizeof sv);
+    vtag_video_stats st;
+    vtag_video_get_stats(*plan, &st);
+    sv.n_targets = st.targets, sv.parts = parts;
+    sv.ring_n = RING_BATCHES * t->info.max_batch;
+    sv.frame_bytes = (size_t)(t->info.size * t->info.size * 3); /* S is bounded at the backbone's open */
+    pthread_t *tid = calloc((size_t)parts, sizeof *tid);
+    sv.p = calloc((size_t)parts, sizeof *sv.p);
+    sv.owner = malloc((size_t)sv.n_targets * sizeof *sv.owner); /* n_targets >= 2, bounded by make_targets */
+    sv.rgb = malloc((size_t)sv.ring_n * sv.frame_bytes);
+    sv.pts = malloc((size_t)sv.ring_n * sizeof *sv.pts);
+    sv.have = malloc((size_t)sv.ring_n);
+    int rc = !tid || !sv.p || !sv.owner || !sv.rgb || !sv.pts || !sv.have
+                 ? vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path)
+                 : vtag_video_share_plan(*plan, parts, sv.owner, err);
+    vtag_video_close(plan); /* it planned; the readers decode with one thread each */
+    if (rc) {
+        free(tid), free(sv.p), free(sv.owner), free(sv.rgb), free(sv.pts), free(sv.have);
+        return rc;
+    }
+    pthread_mutex_init(&sv.mu, NULL);
+    pthread_cond_init(&sv.cv, NULL);
+    vtag_video_options vo = t->vopt;
+    vo.threads = 1;
+    int started = 0;
+    for (int k = 0; k < parts && !rc; k++) {
+        sv.p[k].sv = &sv, sv.p[k].index = k;
+        rc = vtag_video_open(&sv.p[k].v, path, &t->sampler, &vo, err);
+        if (!rc) rc = vtag_video_share(sv.p[k].v, k, parts, sv.owner, err);
+    }
+    for (; !rc && started < parts; started++)
+        if (pthread_create(&tid[started], NULL, part_main, &sv.p[started]))
+            rc = vtag_fail(err, VTAG_ERR_NOMEM, "%s: cannot start a decoder thread", path);
+    if (!rc) rc = take_frames(w, ctx, &sv, path, f, err);
+    pthread_mutex_lock(&sv.mu);
+    sv.stop = 1;
+    pthread_cond_broadcast(&sv.cv);
+    pthread_mutex_unlock(&sv.mu);
+    *damaged = 0;
+    for (int k = 0; k < parts; k++) {
+        if (k < started) pthread_join(tid[k], NULL);
+        if (sv.p[k].v) {
+            vtag_video_stats st;
+            vtag_video_get_stats(sv.p[k].v, &st);
+            *damaged += st.damaged_packets;
+            vtag_video_close(&sv.p[k].v);
+        }
+    }
+    pthread_mutex_destroy(&sv.mu);
+    pthread_cond_destroy(&sv.cv);
+    free(tid), free(sv.p), free(sv.owner), free(sv.rgb), free(sv.pts), free(sv.have);
+    return rc;
+}
+
 int vtag_tagger_worker_run(vtag_tagger_worker *w, vtag_ctx *ctx, const char *path, vtag_tagger_result *r,
                            vtag_error *err)
 {
     const vtag_tagger_t *t = w->t;
     vtag_tagger_result_free(r);
-    const int64_t s = t->info.size, dfc = t->info.d_fc, datt = t->info.k_att * t->info.d_att;
-    const int64_t L = t->cap.model.cfg.max_length, batch = t->info.max_batch;
+    const int64_t dfc = t->info.d_fc;
+    const int64_t L = t->cap.model.cfg.max_length;
     const int64_t T = t->cap.model.cfg.frames; /* > 0: one caption of the whole video */
     const int need_att = t->cap.model.cfg.type != VTAG_MODEL_FC && T == 0; /* the backbone's att */
     vtag_video_t *v = NULL;
-    float *fc = NULL, *att = NULL;
-    double *pts = NULL;
-    int64_t cap = 0, n = 0, pending = 0;
-    double t_decode = 0, t_backbone = 0, t0 = vtag_seconds();
+    feats f;
+    memset(&f, 0, sizeof f);
+    const double t0 = vtag_seconds();
     int rc = vtag_video_open(&v, path, &t->sampler, &t->vopt, err);
-    while (!rc) {
-        vtag_video_frame fr;
-        int got = 0;
-        rc = vtag_video_next(v, &fr, &got, err);
-        if (rc) break;
-        if (got) {
-            if (grow(&fc, &att, &pts, &cap, n + pending + 1, dfc, need_att ? datt : 0)) {
-                rc = vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
-                break;
-            }
-            vtag_video_normalize(fr.rgb, s, t->info.mean, t->info.std, w->images + pending * 3 * s * s);
-            pts[n + pending] = fr.pts_seconds;
-            pending++;
-        }
-        if (pending == batch || (!got && pending > 0)) {
-            double tb = vtag_seconds();
-            t_decode += tb - t0;
-            rc = vtag_backbone_worker_run(w->bb, ctx, w->images, pending, fc + n * dfc,
-                                          need_att ? att + n * datt : NULL, err);
-            n += pending;
-            pending = 0;
-            t0 = vtag_seconds();
-            t_backbone += t0 - tb;
-        }
-        if (!got) break;
+    const int64_t parts = rc ? 1 : parts_for(t, ctx, v);
+    if (!rc && parts > 1) {
+        rc = frames_shared(w, ctx, path, &v, (int)parts, &f, &r->damaged_packets, err);
+    } else if (!rc) {
+        rc = frames_serial(w, ctx, v, path, &f, err);
     }
-    if (!rc) t_decode += vtag_seconds() - t0;
+    const double t_decode = vtag_seconds() - t0 - f.t_backbone, t_backbone = f.t_backbone;
     if (v) {
         vtag_video_stats st;
         vtag_video_get_stats(v, &st);
         r->damaged_packets = st.damaged_packets;
         vtag_video_close(&v);
     }
+    float *fc = f.fc, *att = f.att;
+    double *pts = f.pts;
+    int64_t n = f.n;
     if (!rc && n == 0) rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: no frame could be decoded", path);
     r->novelty = -1;
     if (!rc && t->novelty.dim > 0) rc = vtag_novelty_video(&t->novelty, fc, n, &r->novelty, err);
