@@ -6,6 +6,12 @@
 # of the demo corpus' size). Prints the best of $VTAG_BENCH_REPS runs
 # (default 3) of each stage — decode, backbone, caption — and of the whole
 # process (loading the models included). Made in $build/bench/tag.
+# Against it, in the same run and interleaved: what a user would otherwise
+# write (bench/tag_reference.sh: ffmpeg -vf fps=16/60 extracting the 16
+# frames at 224 px, then torchvision's resnet18 on them in /usr/bin/python3,
+# eval, no_grad), the whole script timed, in its best configuration of two:
+# torch as shipped, and OMP_WAIT_POLICY=PASSIVE with $threads threads. Then
+# videos per hour per core, for one video and for `vtag tag` on 8 files.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -51,9 +57,23 @@ EOF
     --threads "$threads" --out topdown.safetensors 2>/dev/null
 fi
 
+[ -f resnet18.pth ] || $py "$here/tag_reference.py" --save resnet18.pth # torchvision's resnet18 (random weights)
+for i in 1 2 3 4 5 6 7 8; do ln -sf $clip many$i.mp4; done
+
 best() { sort -g | head -1; }
-declare -a dec bb cap tot wall
+secs() { # the wall seconds of a command, its output dropped
+  local s e
+  s=$(date +%s%N)
+  "$@" > /dev/null 2>&1 || { echo "bench_tag: failed: $*" >&2; exit 1; }
+  e=$(date +%s%N)
+  awk -v a="$s" -v b="$e" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'
+}
+declare -a dec bb cap tot wall ref_shipped ref_passive many
 for ((r = 0; r < reps; r++)); do
+  ref_shipped+=("$(secs bash "$here/tag_reference.sh" $clip resnet18.pth ref 16 0)")
+  ref_passive+=("$(OMP_WAIT_POLICY=PASSIVE secs bash "$here/tag_reference.sh" $clip resnet18.pth ref 16 "$threads")")
+  many+=("$(secs "$vtag" tag --checkpoint topdown.safetensors --backbone resnet18.onnx --threads "$threads" \
+    many1.mp4 many2.mp4 many3.mp4 many4.mp4 many5.mp4 many6.mp4 many7.mp4 many8.mp4)")
   s=$(date +%s%N)
   "$vtag" tag --checkpoint topdown.safetensors --backbone resnet18.onnx --threads "$threads" --timing \
     $clip > tag.jsonl 2> timing.txt
@@ -71,5 +91,16 @@ printf "  decode + scale   %7.3f s\n" "$(printf '%s\n' "${dec[@]}" | best)"
 printf "  backbone         %7.3f s\n" "$(printf '%s\n' "${bb[@]}" | best)"
 printf "  caption          %7.3f s\n" "$(printf '%s\n' "${cap[@]}" | best)"
 printf "  video total      %7.3f s\n" "$(printf '%s\n' "${tot[@]}" | best)"
-printf "  process (loads)  %7.3f s\n" "$(printf '%s\n' "${wall[@]}" | best)"
+w=$(printf '%s\n' "${wall[@]}" | best)
+printf "  process (loads)  %7.3f s\n" "$w"
 echo "  frames in the output: $frames"
+rs=$(printf '%s\n' "${ref_shipped[@]}" | best)
+rp=$(printf '%s\n' "${ref_passive[@]}" | best)
+rb=$(printf '%s\n%s\n' "$rs" "$rp" | best)
+m=$(printf '%s\n' "${many[@]}" | best)
+printf "reference (ffmpeg -vf fps=16/60 + torchvision resnet18, whole script): as shipped %.3f s, passive %d threads %.3f s\n" \
+  "$rs" "$threads" "$rp"
+awk -v r="$rb" -v w="$w" 'BEGIN { printf "vtag tag against the reference: %.2fx (target >= 5x)\n", r / w }'
+awk -v w="$w" -v m="$m" -v c="$threads" 'BEGIN {
+  printf "videos per hour per core (%d cores): one video %.0f (process %.3f s); 8 videos in one vtag tag %.0f (%.3f s)\n",
+    c, 3600 / (w * c), w, 8 * 3600 / (m * c), m }'
