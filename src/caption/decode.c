@@ -14,6 +14,10 @@ typedef struct dstate {
     const float *att;  /* [n, K, D] att2in: raw att; topdown: embedded att */
     float *p_att;      /* [n, K, A] */
     float *fce;        /* [n, R] topdown */
+    /* topdown, without dropout (label scores): att_lstm's gates from its two inputs that do not
+     * depend on the state, precomputed; NULL: the gates are one GEMM over [h2 | fce | x]. */
+    float *g_fce;      /* [n, 4R] fce · W_ih[:, R:2R]^T + b_ih */
+    float *g_tok;      /* [V+1, 4R] relu(embed[v]) · W_ih[:, 2R:]^T */
 } dstate;
 
 /* Repeats each of the b rows of x [b, w] `rep` times into a new arena array. */
@@ -150,11 +154,22 @@ static int step(vtag_ctx *ctx, vtag_arena *scratch, const vtag_model *m, int64_t
             rc = oom(err);
             goto done;
         }
-        const float *ins1[3] = {st->h2, st->fce, x};
         const int64_t d1[3] = {R, R, E}, d2[2] = {R, R};
-        vtag_concat_forward(ai, ins1, d1, 3, n);
-        vtag_linear_forward(&sctx, g, ai, caption_param(m, CP_ATT_LSTM_W_IH),
-                            caption_param(m, CP_ATT_LSTM_B_IH), n, 2 * R + E, 4 * R, 0);
+        if (st->g_fce) {
+            /* gates = g_fce + g_tok[token] + h2 · W_ih[:, 0:R]^T: one third of the input GEMM */
+            for (int64_t i = 0; i < n; i++) {
+                const float *gf = st->g_fce + i * 4 * R, *gt = st->g_tok + (int64_t)tokens[i] * 4 * R;
+                float *gi = g + i * 4 * R;
+                for (int64_t j = 0; j < 4 * R; j++) gi[j] = gf[j] + gt[j];
+            }
+            vtag_gemm(&sctx, 0, 1, n, 4 * R, R, 1.0f, st->h2, R, caption_param(m, CP_ATT_LSTM_W_IH), 2 * R + E, 1.0f,
+                      g, 4 * R);
+        } else {
+            const float *ins1[3] = {st->h2, st->fce, x};
+            vtag_concat_forward(ai, ins1, d1, 3, n);
+            vtag_linear_forward(&sctx, g, ai, caption_param(m, CP_ATT_LSTM_W_IH),
+                                caption_param(m, CP_ATT_LSTM_B_IH), n, 2 * R + E, 4 * R, 0);
+        }
         vtag_linear_forward(&sctx, g, st->h, caption_param(m, CP_ATT_LSTM_W_HH),
                             caption_param(m, CP_ATT_LSTM_B_HH), n, R, 4 * R, 1);
         vtag_lstm_forward(hn, cn, cache, g, st->c, n, R, ctx->threads);
@@ -446,6 +461,35 @@ int vtag_model_decode(vtag_ctx *ctx, vtag_model *m, const vtag_batch *bt, const 
     return rc;
 }
 
+/* Moves rows keep[0..m) of x [*, w] to rows 0..m, in order: keep ascends, so
+ * a row only moves down, onto a row already read. */
+static void compact_rows(float *x, const int64_t *keep, int64_t m, int64_t w)
+{
+    for (int64_t i = 0; i < m; i++)
+        if (keep[i] != i) memcpy(x + i * w, x + keep[i] * w, (size_t)w * sizeof(float));
+}
+
+/* dstate's g_fce and g_tok for topdown without dropout: the part of att_lstm's input GEMM that
+ * does not depend on the state, once per image and once per token instead of once per row and
+ * step. st->fce holds each image's fc_emb on rep consecutive rows. */
+static int precompute_gates(vtag_ctx *ctx, const vtag_model *m, int64_t B, int64_t rep, dstate *st, vtag_error *err)
+{
+    const vtag_model_config *c = &m->cfg;
+    const int64_t R = c->rnn_size, E = c->input_encoding_size, V1 = c->vocab_size + 1, W1 = 2 * R + E;
+    const float *wih = caption_param(m, CP_ATT_LSTM_W_IH), *bih = caption_param(m, CP_ATT_LSTM_B_IH);
+    vtag_arena *ar = &ctx->arena;
+    float *g_img = vtag_arena_floats(ar, B * 4 * R), *x = vtag_arena_floats(ar, V1 * E);
+    st->g_tok = vtag_arena_floats(ar, V1 * 4 * R);
+    if (!g_img || !x || !st->g_tok) return oom(err);
+    for (int64_t i = 0; i < B; i++) memcpy(g_img + i * 4 * R, bih, (size_t)(4 * R) * sizeof(float));
+    vtag_gemm(ctx, 0, 1, B, 4 * R, R, 1.0f, st->fce, rep * R, wih + R, W1, 1.0f, g_img, 4 * R);
+    st->g_fce = repeat_rows(ar, g_img, B, 4 * R, rep);
+    if (!st->g_fce) return oom(err);
+    vtag_relu_forward(x, caption_param(m, CP_EMBED), V1 * E, ctx->threads);
+    vtag_gemm(ctx, 0, 1, V1, 4 * R, E, 1.0f, x, E, wih + 2 * R, W1, 0.0f, st->g_tok, 4 * R);
+    return VTAG_OK;
+}
+
 /* ---- per-label scores (vtag_caption_label_scores) ----------------------------------
  * P(v in caption) = E[ sum over steps t of 1{v not emitted before t, caption
  * still running} p_t(v | prefix) ]: the events "v emitted at step t" are
@@ -454,29 +498,52 @@ int vtag_model_decode(vtag_ctx *ctx, vtag_model *m, const vtag_batch *bt, const 
  * estimate with less variance than counting the samples holding v (a
  * Rao-Blackwellised count): the first step's class1 probabilities, for
  * example, enter exactly. */
+/* Steps only the captions still running: after each step the finished rows
+ * leave the state (compacted, order kept), so a step costs the live rows
+ * alone. The rows draw from rng in the same order as when every row was
+ * stepped, so the samples are the same (short of a draw within rounding of a
+ * boundary); a row's values move in the last bits
+ * only (OpenBLAS rounds a row by its place in a micro-tile, and topdown's
+ * gates are summed in three parts), within 1e-6 of the scores before. */
 static int label_probs(vtag_ctx *ctx, vtag_arena *scratch, const vtag_model *m, const vtag_batch *bt, int64_t rep,
                        vtag_rng *rng, double *acc, vtag_error *err)
 {
-    const int64_t B = bt->b, L = m->cfg.max_length, V1 = m->cfg.vocab_size + 1, n = B * rep;
+    const vtag_model_config *c = &m->cfg;
+    const int64_t B = bt->b, L = c->max_length, V1 = c->vocab_size + 1, n = B * rep, R = c->rnn_size;
+    const int64_t K = bt->k, A = c->att_hid_size, D = c->type == VTAG_MODEL_ATT2IN ? c->att_feat_size : R;
     dstate st;
     int rc = prepare(ctx, m, bt, rep, 0, &st, err);
     if (rc) return rc;
+    /* The per-row image arrays are compacted too: with one row per image
+     * prepare leaves att2in's pointing at the caller's features, so copy. */
+    float *att = NULL;
+    if (st.att) {
+        att = st.att == bt->att ? repeat_rows(&ctx->arena, st.att, n, K * D, 1) : (float *)st.att;
+        if (!att) return oom(err);
+        st.att = att;
+    }
+    /* The token table costs V+1 rows of the GEMM it saves on every live row and step. */
+    if (c->type == VTAG_MODEL_TOPDOWN && V1 <= n * (L + 1) / 2 && (rc = precompute_gates(ctx, m, B, rep, &st, err)))
+        return rc;
     int32_t *tok = vtag_arena_alloc(&ctx->arena, (size_t)n * sizeof(int32_t));
-    unsigned char *done = vtag_arena_alloc(&ctx->arena, (size_t)n);
+    int64_t *row_of = vtag_arena_alloc(&ctx->arena, (size_t)n * sizeof(int64_t)); /* live row → its row */
+    int64_t *keep = vtag_arena_alloc(&ctx->arena, (size_t)n * sizeof(int64_t));
     unsigned char *emitted = vtag_arena_alloc(&ctx->arena, (size_t)(n * V1));
     float *lp = vtag_arena_floats(&ctx->arena, n * V1);
     double *p = vtag_arena_alloc(&ctx->arena, (size_t)V1 * sizeof(double));
-    if (!tok || !done || !emitted || !lp || !p) return oom(err);
+    if (!tok || !row_of || !keep || !emitted || !lp || !p) return oom(err);
     memset(tok, 0, (size_t)n * sizeof(int32_t));
-    memset(done, 0, (size_t)n);
     memset(emitted, 0, (size_t)(n * V1));
-    for (int64_t t = 0; t <= L; t++) {
+    for (int64_t r = 0; r < n; r++) row_of[r] = r;
+    int64_t live = n;
+    for (int64_t t = 0; t <= L && live > 0; t++) {
         vtag_arena_reset(scratch);
-        if ((rc = step(ctx, scratch, m, bt->k, &st, tok, 0, lp, err))) return rc;
-        int all_done = 1;
-        for (int64_t r = 0; r < n; r++) {
-            if (done[r]) continue;
-            const float *row = lp + r * V1;
+        st.n = live;
+        if ((rc = step(ctx, scratch, m, K, &st, tok, 0, lp, err))) return rc;
+        int64_t kept = 0;
+        for (int64_t i = 0; i < live; i++) {
+            const int64_t r = row_of[i];
+            const float *row = lp + i * V1;
             const unsigned char *em = emitted + r * V1;
             double mx = row[0], z = 0;
             const int64_t vmax = t == L ? 1 : V1; /* after L labels only EOS remains */
@@ -494,15 +561,22 @@ static int label_probs(vtag_ctx *ctx, vtag_arena *scratch, const vtag_model *m, 
             }
             for (int64_t v = V1 - 1; v >= 0 && pick < 0; v--) /* rounding at the top end */
                 if (p[v] > 0) pick = (int32_t)v;
-            tok[r] = pick;
-            if (pick == 0) {
-                done[r] = 1;
-            } else {
+            tok[i] = pick;
+            if (pick != 0) {
                 emitted[r * V1 + pick] = 1;
-                all_done = 0;
+                keep[kept++] = i;
             }
         }
-        if (all_done) break;
+        if (kept < live && kept > 0) {
+            float *per_row[5] = {st.h, st.c, st.h2, st.c2, st.fce};
+            for (int j = 0; j < 5; j++)
+                if (per_row[j]) compact_rows(per_row[j], keep, kept, R);
+            if (att) compact_rows(att, keep, kept, K * D);
+            if (st.p_att) compact_rows(st.p_att, keep, kept, K * A);
+            if (st.g_fce) compact_rows(st.g_fce, keep, kept, 4 * R);
+            for (int64_t i = 0; i < kept; i++) tok[i] = tok[keep[i]], row_of[i] = row_of[keep[i]];
+        }
+        live = kept;
     }
     return VTAG_OK;
 }
