@@ -260,14 +260,23 @@ static int topdown_forward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch 
                                  caption_param(m, CP_ALPHA_B)};
     const vtag_attention_dims dims = {B, K, R, R, A, 1};
     const int64_t d1[3] = {R, R, E}, d2[2] = {R, R};
+    /* att_lstm's inputs are [h2_prev | fc_emb | x]; only h2_prev is recurrent. x's share of the
+     * gates for every step is one GEMM (T·B rows instead of B rows a step), fc_emb's (+ bias_ih)
+     * one per image; each step adds h2_prev's. */
+    float *g_fce = NEW(B * 4 * R);
+    if (!g_fce) return oom(err);
+    for (int64_t b = 0; b < B; b++) memcpy(g_fce + b * 4 * R, bih1, (size_t)(4 * R) * sizeof(float));
+    vtag_gemm(ctx, 0, 1, B, 4 * R, R, 1.0f, f->fce, R, wih1 + R, W1, 1.0f, g_fce, 4 * R);
+    vtag_gemm(ctx, 0, 1, T * B, 4 * R, E, 1.0f, f->x, E, wih1 + 2 * R, W1, 0.0f, f->a, 4 * R);
     for (int64_t s = 0; s < T; s++) {
         const float *h1p = f->hs + s * B * R, *h2p = f->h2s + s * B * R;
         float *h1 = f->hs + (s + 1) * B * R, *h2 = f->h2s + (s + 1) * B * R;
         float *ai = f->att_in + s * B * W1, *li = f->lang_in + s * B * W2;
         float *g1 = f->a + s * B * 4 * R, *g2 = f->a2 + s * B * 4 * R;
         const float *ins1[3] = {h2p, f->fce, f->x + s * B * E};
-        vtag_concat_forward(ai, ins1, d1, 3, B);
-        vtag_linear_forward(ctx, g1, ai, wih1, bih1, B, W1, 4 * R, 0);
+        vtag_concat_forward(ai, ins1, d1, 3, B); /* kept for weight_ih's gradient */
+        for (int64_t i = 0; i < B * 4 * R; i++) g1[i] += g_fce[i];
+        vtag_gemm(ctx, 0, 1, B, 4 * R, R, 1.0f, h2p, R, wih1, W1, 1.0f, g1, 4 * R);
         vtag_linear_forward(ctx, g1, h1p, whh1, bhh1, B, R, 4 * R, 1);
         vtag_lstm_forward(h1, f->cs + (s + 1) * B * R, f->cache + s * B * 5 * R, g1, f->cs + s * B * R, B, R,
                           ctx->threads);
