@@ -20,15 +20,20 @@ void vtag_act_backward(float *din, const float *dout, const float *in, int64_t n
                        int threads)
 {
     switch (act) {
+    /* the loads before the select, and += 0 where the gradient stops: the loops vectorise */
     case VTAG_ACT_RELU:
 #pragma omp parallel for num_threads(threads) if (n > CNN_PAR_MIN) schedule(static)
-        for (int64_t i = 0; i < n; i++)
-            if (in[i] > 0.0f) din[i] += dout[i];
+        for (int64_t i = 0; i < n; i++) {
+            const float g = dout[i];
+            din[i] += in[i] > 0.0f ? g : 0.0f;
+        }
         break;
     case VTAG_ACT_RELU6: /* PyTorch's hardtanh: the gradient passes strictly inside (0, 6) */
 #pragma omp parallel for num_threads(threads) if (n > CNN_PAR_MIN) schedule(static)
-        for (int64_t i = 0; i < n; i++)
-            if (in[i] > 0.0f && in[i] < 6.0f) din[i] += dout[i];
+        for (int64_t i = 0; i < n; i++) {
+            const float g = dout[i], x = in[i];
+            din[i] += x > 0.0f && x < 6.0f ? g : 0.0f;
+        }
         break;
     case VTAG_ACT_HARDSWISH: /* PyTorch: 0 below -3, x/3 + 1/2 up to 3, 1 above */
 #pragma omp parallel for num_threads(threads) if (n > CNN_PAR_MIN) schedule(static)
