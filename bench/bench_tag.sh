@@ -5,7 +5,8 @@
 # and a topdown caption model at the SPEC sizes (E = R = A = 512, vocabulary
 # of the demo corpus' size). Prints the best of $VTAG_BENCH_REPS runs
 # (default 3) of each stage — decode, backbone, caption — and of the whole
-# process (loading the models included). Made in $build/bench/tag.
+# process (loading the models included), on each kernel path this CPU runs
+# (bench/paths.sh). Made in $build/bench/tag.
 # Against it, in the same run and interleaved: what a user would otherwise
 # write (bench/tag_reference.sh: ffmpeg -vf fps=16/60 extracting the 16
 # frames at 224 px, then torchvision's resnet18 on them in /usr/bin/python3,
@@ -68,39 +69,56 @@ secs() { # the wall seconds of a command, its output dropped
   e=$(date +%s%N)
   awk -v a="$s" -v b="$e" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'
 }
-declare -a dec bb cap tot wall ref_shipped ref_passive many
+. "$here/paths.sh"
+paths=$(bench_paths "$build")
+rec=$(mktemp -d)
+trap 'rm -rf "$rec"' EXIT
+# One line per measure in $rec/<measure>, the kernel path in the file name for vtag's.
 for ((r = 0; r < reps; r++)); do
-  ref_shipped+=("$(secs bash "$here/tag_reference.sh" $clip resnet18.pth ref 16 0)")
-  ref_passive+=("$(OMP_WAIT_POLICY=PASSIVE secs bash "$here/tag_reference.sh" $clip resnet18.pth ref 16 "$threads")")
-  many+=("$(secs "$vtag" tag --checkpoint topdown.safetensors --backbone resnet18.onnx --threads "$threads" \
-    many1.mp4 many2.mp4 many3.mp4 many4.mp4 many5.mp4 many6.mp4 many7.mp4 many8.mp4)")
-  s=$(date +%s%N)
-  "$vtag" tag --checkpoint topdown.safetensors --backbone resnet18.onnx --threads "$threads" --timing \
-    $clip > tag.jsonl 2> timing.txt
-  e=$(date +%s%N)
-  line=$(grep "frames, decode" timing.txt)
-  dec+=("$(sed -E 's/.*decode ([0-9.]+) s.*/\1/' <<< "$line")")
-  bb+=("$(sed -E 's/.*backbone ([0-9.]+) s.*/\1/' <<< "$line")")
-  cap+=("$(sed -E 's/.*caption ([0-9.]+) s.*/\1/' <<< "$line")")
-  tot+=("$(sed -E 's/.*total ([0-9.]+) s.*/\1/' <<< "$line")")
-  wall+=("$(awk -v a="$s" -v b="$e" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')")
+  secs bash "$here/tag_reference.sh" $clip resnet18.pth ref 16 0 >> "$rec/ref_shipped"; echo >> "$rec/ref_shipped"
+  OMP_WAIT_POLICY=PASSIVE secs bash "$here/tag_reference.sh" $clip resnet18.pth ref 16 "$threads" >> "$rec/ref_passive"
+  echo >> "$rec/ref_passive"
+  for p in $paths; do
+    pe=$(bench_path_env "$p")
+    s=$(date +%s%N)
+    # shellcheck disable=SC2086
+    env $pe "$vtag" tag --checkpoint topdown.safetensors --backbone resnet18.onnx --threads "$threads" \
+      many1.mp4 many2.mp4 many3.mp4 many4.mp4 many5.mp4 many6.mp4 many7.mp4 many8.mp4 > /dev/null 2>&1 ||
+      { echo "bench_tag: vtag tag on 8 files failed ($p)" >&2; exit 1; }
+    e=$(date +%s%N)
+    awk -v a="$s" -v b="$e" 'BEGIN { printf "%.3f\n", (b - a) / 1e9 }' >> "$rec/many_$p"
+    s=$(date +%s%N)
+    # shellcheck disable=SC2086
+    env $pe "$vtag" tag --checkpoint topdown.safetensors --backbone resnet18.onnx --threads "$threads" --timing \
+      $clip > tag.jsonl 2> timing.txt
+    e=$(date +%s%N)
+    line=$(grep "frames, decode" timing.txt)
+    sed -E 's/.*decode ([0-9.]+) s.*/\1/' <<< "$line" >> "$rec/dec_$p"
+    sed -E 's/.*backbone ([0-9.]+) s.*/\1/' <<< "$line" >> "$rec/bb_$p"
+    sed -E 's/.*caption ([0-9.]+) s.*/\1/' <<< "$line" >> "$rec/cap_$p"
+    sed -E 's/.*total ([0-9.]+) s.*/\1/' <<< "$line" >> "$rec/tot_$p"
+    awk -v a="$s" -v b="$e" 'BEGIN { printf "%.3f\n", (b - a) / 1e9 }' >> "$rec/wall_$p"
+  done
 done
 frames=$(grep -c pts_seconds <(tr '{' '\n' < tag.jsonl) || true)
-echo "tag one 60 s 720p video, uniform:16 at 224 px, resnet18 (ONNX) + topdown 512, $threads threads, best of $reps (load $(cut -d' ' -f1 /proc/loadavg)):"
-printf "  decode + scale   %7.3f s\n" "$(printf '%s\n' "${dec[@]}" | best)"
-printf "  backbone         %7.3f s\n" "$(printf '%s\n' "${bb[@]}" | best)"
-printf "  caption          %7.3f s\n" "$(printf '%s\n' "${cap[@]}" | best)"
-printf "  video total      %7.3f s\n" "$(printf '%s\n' "${tot[@]}" | best)"
-w=$(printf '%s\n' "${wall[@]}" | best)
-printf "  process (loads)  %7.3f s\n" "$w"
-echo "  frames in the output: $frames"
-rs=$(printf '%s\n' "${ref_shipped[@]}" | best)
-rp=$(printf '%s\n' "${ref_passive[@]}" | best)
+rs=$(grep . "$rec/ref_shipped" | best)
+rp=$(grep . "$rec/ref_passive" | best)
 rb=$(printf '%s\n%s\n' "$rs" "$rp" | best)
-m=$(printf '%s\n' "${many[@]}" | best)
 printf "reference (ffmpeg -vf fps=16/60 + torchvision resnet18, whole script): as shipped %.3f s, passive %d threads %.3f s\n" \
   "$rs" "$threads" "$rp"
-awk -v r="$rb" -v w="$w" 'BEGIN { printf "vtag tag against the reference: %.2fx (target >= 5x)\n", r / w }'
-awk -v w="$w" -v m="$m" -v c="$threads" 'BEGIN {
-  printf "videos per hour per core (%d cores): one video %.0f (process %.3f s); 8 videos in one vtag tag %.0f (%.3f s)\n",
-    c, 3600 / (w * c), w, 8 * 3600 / (m * c), m }'
+for p in $paths; do
+  echo "tag one 60 s 720p video, uniform:16 at 224 px, resnet18 (ONNX) + topdown 512, path $p, $threads threads, best of $reps (load $(cut -d' ' -f1 /proc/loadavg)):"
+  printf "  decode + scale   %7.3f s\n" "$(best < "$rec/dec_$p")"
+  printf "  backbone         %7.3f s\n" "$(best < "$rec/bb_$p")"
+  printf "  caption          %7.3f s\n" "$(best < "$rec/cap_$p")"
+  printf "  video total      %7.3f s\n" "$(best < "$rec/tot_$p")"
+  w=$(best < "$rec/wall_$p")
+  m=$(best < "$rec/many_$p")
+  printf "  process (loads)  %7.3f s\n" "$w"
+  echo "  frames in the output: $frames"
+  awk -v r="$rb" -v w="$w" -v p="$p" 'BEGIN { printf "vtag tag (%s) against the reference: %.2fx (target >= 5x)\n", p, r / w
+    printf "tag_ratio path=%s vtag=%.3f reference=%.3f ratio=%.2f\n", p, w, r, r / w }'
+  awk -v w="$w" -v m="$m" -v c="$threads" 'BEGIN {
+    printf "videos per hour per core (%d cores): one video %.0f (process %.3f s); 8 videos in one vtag tag %.0f (%.3f s)\n",
+      c, 3600 / (w * c), w, 8 * 3600 / (m * c), m }'
+done
