@@ -137,7 +137,9 @@ int64_t vtag_data_encode_caption(const vtag_data_vocab *v, const char *const *to
 /* ---- features files -------------------------------------------------------------------
  * safetensors with `fc` F32 [N, D_fc] and/or `att` F32 [N, K, D_att] (at least
  * one; fc-only files serve the fc model, att-only files att2in), metadata
- * vtag.items (JSON array of the N rows' item ids) and vtag.backbone. */
+ * vtag.items (JSON array of the N rows' item ids) and vtag.backbone; optional
+ * `pix` F32 [N, 14], each frame's pixel statistics (vtag_novelty_pixel_stats,
+ * for the novelty model; files without it stay valid). */
 typedef struct vtag_data_features_impl vtag_data_features_impl;
 
 typedef struct vtag_data_features {
@@ -150,6 +152,7 @@ typedef struct vtag_data_features {
     const char *backbone;     /* vtag.backbone, NULL if absent */
     char *path;               /* set by the reader */
     vtag_data_features_impl *impl; /* private (the mapping) */
+    const float *pix;         /* [n, 14] (VTAG_NOVELTY_PIX) or NULL; last, so positional initializers stay valid */
 } vtag_data_features;
 
 /* Maps and validates a file; fc/att point into the mapping until

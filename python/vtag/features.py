@@ -78,12 +78,12 @@ def read_safetensors(path):
 
 def read_features(path):
     """A features file (vtag features, the pipeline's features-<split>.safetensors) as
-    {"fc": (N, D_fc) float32, "att": (N, K, D_att) float32 (the ones present),
+    {"fc": (N, D_fc) float32, "att": (N, K, D_att) float32, "pix": (N, 14) float32 (the ones present),
     "items": [N item ids, row order], "metadata": {key: string}}; the arrays are
     memory-mapped (np.array(x) copies one)."""
     tensors, meta = read_safetensors(path)
     name = os.fsdecode(path)
-    extra = set(tensors) - {"fc", "att", "items"}
+    extra = set(tensors) - {"fc", "att", "items", "pix"}
     if extra:
         raise ValueError("%s: tensor %r is not part of a features file" % (name, sorted(extra)[0]))
     if "fc" not in tensors and "att" not in tensors:

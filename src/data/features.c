@@ -1,8 +1,10 @@
 /* Features files (SPEC §8): safetensors with fc [N, D_fc] and/or
  * att [N, K, D_att] (F32), the row's item ids (metadata vtag.items, or the
- * U8 tensor "items" when they are many) and vtag.backbone; reading
+ * U8 tensor "items" when they are many), vtag.backbone and optionally
+ * pix [N, 14] (the frames' pixel statistics, for the novelty); reading
  * validates shapes and item ids, writing is atomic. */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,8 @@
 #define META_ITEMS "vtag.items"
 #define TENSOR_ITEMS "items"
 #define META_BACKBONE "vtag.backbone"
+#define TENSOR_PIX "pix"
+#define PIX_DIM 14 /* VTAG_NOVELTY_PIX (vtag/novelty.h) */
 
 /* Item ids whose JSON is at most this long go into the metadata vtag.items,
  * readable by every reader of the format; longer lists (≈ 160 000 rows of
@@ -147,16 +151,17 @@ int vtag_data_read_features(vtag_data_features *f, const char *path, vtag_error 
     int rc = vtag_st_open(&f->impl->file, path, err);
     if (rc) goto fail;
     const vtag_st_file *st = &f->impl->file;
-    const vtag_st_tensor *fc = NULL, *att = NULL, *items = NULL;
+    const vtag_st_tensor *fc = NULL, *att = NULL, *items = NULL, *pix = NULL;
     for (int i = 0; i < st->count; i++) {
         const vtag_st_tensor *t = &st->tensors[i];
         if (strcmp(t->name, "fc") == 0) fc = t;
         else if (strcmp(t->name, "att") == 0) att = t;
         else if (strcmp(t->name, TENSOR_ITEMS) == 0) items = t;
+        else if (strcmp(t->name, TENSOR_PIX) == 0) pix = t;
         else {
             rc = vtag_fail(err, VTAG_ERR_FORMAT,
-                           "%s: unexpected tensor \"%.64s\" (a features file holds fc and/or att, and items)", path,
-                           t->name);
+                           "%s: unexpected tensor \"%.64s\" (a features file holds fc and/or att, pix and items)",
+                           path, t->name);
             goto fail;
         }
     }
@@ -172,6 +177,22 @@ int vtag_data_read_features(vtag_data_features *f, const char *path, vtag_error 
         goto fail;
     }
     f->n = fc ? fc->shape[0] : att->shape[0];
+    if (pix && (rc = check_tensor(pix, 2, "[N, 14]", path, err))) goto fail;
+    if (pix && (pix->shape[0] != f->n || pix->shape[1] != PIX_DIM)) {
+        rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: pix must be F32 [%lld, %d], got [%lld, %lld]", path, (long long)f->n,
+                       PIX_DIM, (long long)pix->shape[0], (long long)pix->shape[1]);
+        goto fail;
+    }
+    if (pix) {
+        const float *v = pix->data;
+        for (int64_t i = 0; i < f->n * PIX_DIM; i++)
+            if (!isfinite(v[i])) {
+                rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: pix[%lld][%lld] is not finite", path, (long long)(i / PIX_DIM),
+                               (long long)(i % PIX_DIM));
+                goto fail;
+            }
+        f->pix = v;
+    }
     if (fc) {
         f->fc = fc->data;
         f->fc_dim = fc->shape[1];
@@ -242,10 +263,12 @@ int vtag_data_write_features(const vtag_data_features *f, const char *path, vtag
     }
     vtag_st_writer w;
     vtag_st_writer_init(&w);
-    int64_t fc_shape[2] = {f->n, f->fc_dim}, att_shape[3] = {f->n, f->att_k, f->att_dim}, blob_shape[1] = {raw};
+    int64_t fc_shape[2] = {f->n, f->fc_dim}, att_shape[3] = {f->n, f->att_k, f->att_dim}, blob_shape[1] = {raw},
+            pix_shape[2] = {f->n, PIX_DIM};
     int rc = VTAG_OK;
     if (f->fc) rc = vtag_st_writer_add(&w, "fc", VTAG_DTYPE_F32, 2, fc_shape, f->fc, err);
     if (!rc && f->att) rc = vtag_st_writer_add(&w, "att", VTAG_DTYPE_F32, 3, att_shape, f->att, err);
+    if (!rc && f->pix) rc = vtag_st_writer_add(&w, TENSOR_PIX, VTAG_DTYPE_F32, 2, pix_shape, f->pix, err);
     if (!rc && blob) rc = vtag_st_writer_add(&w, TENSOR_ITEMS, VTAG_DTYPE_U8, 1, blob_shape, blob, err);
     if (!rc && json) rc = vtag_st_writer_meta(&w, META_ITEMS, json, err);
     if (!rc && f->backbone) rc = vtag_st_writer_meta(&w, META_BACKBONE, f->backbone, err);

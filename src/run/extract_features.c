@@ -9,6 +9,7 @@
 
 #include "shard.h"
 #include "vtag/extract.h"
+#include "vtag/novelty.h"
 #include "vtag/provenance.h"
 
 void vtag_features_opts_defaults(vtag_features_opts *o)
@@ -100,6 +101,7 @@ static void *decoder_main(void *arg)
 typedef struct rows {
     int64_t n, cap, d_fc, katt; /* katt = K·D_att, 0 without att */
     float *fc, *att;            /* [cap, d_fc], [cap, katt] */
+    float *pix;                 /* [cap, VTAG_NOVELTY_PIX] the frames' pixel statistics */
     const char **items;         /* (cap) */
 } rows;
 
@@ -112,10 +114,11 @@ static int rows_reserve(rows *r, int64_t more)
     while (cap < need)
         if (vtag_mul_i64(cap, 2, &cap)) return -1;
     int64_t n_fc, n_att;
-    size_t b_fc, b_att, b_items;
+    size_t b_fc, b_att, b_items, b_pix;
     if (vtag_mul_i64(cap, r->d_fc, &n_fc) || vtag_mul_i64(cap, r->katt, &n_att) ||
         vtag_mul_size((size_t)n_fc, sizeof(float), &b_fc) || vtag_mul_size((size_t)n_att, sizeof(float), &b_att) ||
-        vtag_mul_size((size_t)cap, sizeof *r->items, &b_items))
+        vtag_mul_size((size_t)cap, sizeof *r->items, &b_items) ||
+        vtag_mul_size((size_t)cap, VTAG_NOVELTY_PIX * sizeof(float), &b_pix))
         return -1;
     float *fc = realloc(r->fc, b_fc);
     if (fc) r->fc = fc;
@@ -123,7 +126,9 @@ static int rows_reserve(rows *r, int64_t more)
     if (att) r->att = att;
     const char **items = realloc(r->items, b_items);
     if (items) r->items = items;
-    if (!fc || (r->katt && !att) || !items) return -1;
+    float *pix = realloc(r->pix, b_pix);
+    if (pix) r->pix = pix;
+    if (!fc || (r->katt && !att) || !items || !pix) return -1;
     r->cap = cap;
     return 0;
 }
@@ -157,7 +162,10 @@ static int run_video(vtag_backbone_t *bb, vtag_ctx *ctx, const decoded *d, const
                                    r->katt ? r->att + (r->n + b0) * r->katt : NULL, err);
         if (rc) return vtag_fail(err, rc, "%s: %s", video, err->msg);
     }
-    for (int64_t j = 0; j < d->n; j++) r->items[r->n + j] = video;
+    for (int64_t j = 0; j < d->n; j++) {
+        vtag_novelty_pixel_stats(d->rgb + (size_t)j * (size_t)(S * S * 3), S, r->pix + (r->n + j) * VTAG_NOVELTY_PIX);
+        r->items[r->n + j] = video;
+    }
     r->n += d->n;
     return VTAG_OK;
 }
@@ -200,8 +208,9 @@ static void own_video(run *x, outcome *v)
     pthread_mutex_unlock(&p->mu);
 }
 
-/* A video's result from a rank to rank 0: this head, then fc [n, D_fc] and
- * att [n, K·D_att] as floats (the ranks of a job share one byte order). */
+/* A video's result from a rank to rank 0: this head, then fc [n, D_fc],
+ * att [n, K·D_att] and pix [n, VTAG_NOVELTY_PIX] as floats (the ranks of a
+ * job share one byte order). */
 typedef struct result_head {
     int32_t rc, undecodable; /* as in outcome */
     int64_t n;
@@ -214,8 +223,8 @@ static int pack(const rows *r, const outcome *v, char **msg, size_t *cap, size_t
     result_head h = {v->rc, v->undecodable, v->rc ? 0 : r->n, {0}};
     if (v->rc) snprintf(h.msg, sizeof h.msg, "%s", v->err.msg);
     size_t per, body;
-    if (vtag_mul_size((size_t)(r->d_fc + r->katt), sizeof(float), &per) || vtag_mul_size(per, (size_t)h.n, &body) ||
-        body > SIZE_MAX - sizeof h)
+    if (vtag_mul_size((size_t)(r->d_fc + r->katt + VTAG_NOVELTY_PIX), sizeof(float), &per) ||
+        vtag_mul_size(per, (size_t)h.n, &body) || body > SIZE_MAX - sizeof h)
         return -1;
     *len = sizeof h + body;
     if (*len > *cap) {
@@ -225,9 +234,11 @@ static int pack(const rows *r, const outcome *v, char **msg, size_t *cap, size_t
     }
     memcpy(*msg, &h, sizeof h);
     if (h.n) {
-        const size_t fc_bytes = (size_t)h.n * (size_t)r->d_fc * sizeof(float); /* <= body */
+        const size_t fc_bytes = (size_t)h.n * (size_t)r->d_fc * sizeof(float); /* all <= body */
+        const size_t pix_bytes = (size_t)h.n * VTAG_NOVELTY_PIX * sizeof(float);
         memcpy(*msg + sizeof h, r->fc, fc_bytes);
-        if (r->katt) memcpy(*msg + sizeof h + fc_bytes, r->att, body - fc_bytes);
+        if (r->katt) memcpy(*msg + sizeof h + fc_bytes, r->att, body - fc_bytes - pix_bytes);
+        memcpy(*msg + sizeof h + body - pix_bytes, r->pix, pix_bytes);
     }
     return 0;
 }
@@ -269,7 +280,8 @@ static int take(run *x, shard *sh, int64_t i, const char *video, outcome *v, vta
     if (rc) return rc;
     result_head h;
     if (len >= sizeof h) memcpy(&h, buf, sizeof h);
-    if (len < sizeof h || h.n < 0 || vtag_mul_size((size_t)(r->d_fc + r->katt), sizeof(float), &per) ||
+    if (len < sizeof h || h.n < 0 ||
+        vtag_mul_size((size_t)(r->d_fc + r->katt + VTAG_NOVELTY_PIX), sizeof(float), &per) ||
         vtag_mul_size(per, (size_t)h.n, &body) || len - sizeof h != body) {
         rc = vtag_fail(err, VTAG_ERR_FORMAT, "rank %d sent a result of %zu bytes for %s", shard_owner(sh, i), len,
                        video);
@@ -283,8 +295,10 @@ static int take(run *x, shard *sh, int64_t i, const char *video, outcome *v, vta
     } else {
         const char *p = (const char *)buf + sizeof h;
         const size_t fc_bytes = (size_t)(h.n * r->d_fc) * sizeof(float);
+        const size_t pix_bytes = (size_t)h.n * VTAG_NOVELTY_PIX * sizeof(float);
         if (h.n) memcpy(r->fc + r->n * r->d_fc, p, fc_bytes);
-        if (h.n && r->katt) memcpy(r->att + r->n * r->katt, p + fc_bytes, body - fc_bytes);
+        if (h.n && r->katt) memcpy(r->att + r->n * r->katt, p + fc_bytes, body - fc_bytes - pix_bytes);
+        if (h.n) memcpy(r->pix + r->n * VTAG_NOVELTY_PIX, p + body - pix_bytes, pix_bytes);
         for (int64_t j = 0; j < h.n; j++) r->items[r->n + j] = video;
         r->n += h.n;
     }
@@ -396,6 +410,7 @@ int vtag_features_extract(const char *backbone_path, const vtag_data_labels *lab
         f.fc_dim = x.r.d_fc;
         f.fc = x.r.fc;
         if (x.r.katt) f.att_k = info->k_att, f.att_dim = info->d_att, f.att = x.r.att;
+        f.pix = x.r.pix;
         f.items = x.r.items;
         /* vtag.backbone: the description with the backbone's identity (vtag/provenance.h) */
         char *identity = NULL;
@@ -428,7 +443,7 @@ done:
     free(x.images);
     free(entries);
     free(mine);
-    free(x.r.fc), free(x.r.att), free(x.r.items);
+    free(x.r.fc), free(x.r.att), free(x.r.items), free(x.r.pix);
     vtag_backbone_close(&x.bb);
     vtag_ctx_free(&x.ctx);
     return rc;

@@ -295,6 +295,7 @@ void vtag_tagger_worker_close(vtag_tagger_worker **wp)
 /* One video's features as the frames come: fc [n, dfc], att [n, datt] (need_att), pts [n]. */
 typedef struct feats {
     float *fc, *att;
+    float *pix; /* [cap, VTAG_NOVELTY_PIX] the frames' pixel statistics (with a pixel novelty model) */
     double *pts;
     int64_t cap, n, pending; /* pending: frames in the worker's batch, not yet through the backbone */
     double t_backbone;
@@ -307,8 +308,15 @@ static int add_frame(vtag_tagger_worker *w, feats *f, const uint8_t *rgb, double
     const vtag_tagger_t *t = w->t;
     const int64_t s = t->info.size, datt = t->info.k_att * t->info.d_att;
     const int need_att = t->cap.model.cfg.type != VTAG_MODEL_FC && t->cap.model.cfg.frames == 0;
+    const int64_t cap = f->cap;
     if (grow(&f->fc, &f->att, &f->pts, &f->cap, f->n + f->pending + 1, t->info.d_fc, need_att ? datt : 0))
         return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
+    if (t->novelty.pix_mean) {
+        float *p = f->cap != cap || !f->pix ? realloc(f->pix, (size_t)f->cap * VTAG_NOVELTY_PIX * sizeof *p) : f->pix;
+        if (!p) return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
+        f->pix = p;
+        vtag_novelty_pixel_stats(rgb, s, f->pix + (f->n + f->pending) * VTAG_NOVELTY_PIX);
+    }
     vtag_video_normalize(rgb, s, t->info.mean, t->info.std, w->images + f->pending * 3 * s * s);
     f->pts[f->n + f->pending] = pts;
     f->pending++;
@@ -570,7 +578,8 @@ int vtag_tagger_worker_run(vtag_tagger_worker *w, vtag_ctx *ctx, const char *pat
     int64_t n = f.n;
     if (!rc && n == 0) rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: no frame could be decoded", path);
     r->novelty = -1;
-    if (!rc && t->novelty.dim > 0) rc = vtag_novelty_video(&t->novelty, fc, n, &r->novelty, err);
+    if (!rc && t->novelty.dim > 0) rc = vtag_novelty_video(&t->novelty, fc, f.pix, n, &r->novelty, err);
+    free(f.pix);
     if (!rc && T > 0) rc = video_row(&fc, &att, &n, dfc, T, path, err); /* its pts: the first frame's */
     if (!rc) {
         r->seq = malloc((size_t)(n * L) * sizeof(int32_t));

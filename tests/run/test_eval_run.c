@@ -264,7 +264,7 @@ int main(void)
     /* no features yet */
     CHECK(vtag_run_eval(&ctx, dir, &o, &r, &err) == VTAG_ERR_NOTFOUND, "no features");
     CHECK(strstr(err.msg, "features-test.safetensors: missing") != NULL, "message: %s", err.msg);
-    vtag_data_features f = {N, DFC, K, DATT, FC, ATT, ITEMS, NULL, NULL, NULL};
+    vtag_data_features f = {N, DFC, K, DATT, FC, ATT, ITEMS, NULL, NULL, NULL, NULL};
     CHECK(vtag_data_write_features(&f, at("features-test.safetensors"), &err) == 0, "features: %s", err.msg);
     CHECK(vtag_run_eval(&ctx, dir, &o, &r, &err) == VTAG_ERR_NOTFOUND, "no checkpoint");
     CHECK(strstr(err.msg, "no trained caption model") != NULL, "message: %s", err.msg);

@@ -47,7 +47,7 @@ static int make_data(void)
                     att[n * K * D_ATT + d] = (d % D_ATT == v % 4) + 0.1f * (float)(vtag_rng_next(&rng) % 100) / 100;
             }
         }
-        vtag_data_features feats = {n, D_FC, K, D_ATT, fc, att, items, "test", NULL, NULL};
+        vtag_data_features feats = {n, D_FC, K, D_ATT, fc, att, items, "test", NULL, NULL, NULL};
         char *path = split ? val_feats : train_feats;
         snprintf(path, 256, "%s/%s.safetensors", dir, split ? "val" : "train");
         vtag_error err = {0};

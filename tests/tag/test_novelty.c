@@ -75,12 +75,12 @@ int main(void)
     /* a video's novelty */
     const float a_rows[6] = {2, -1, 0, 2.5f, -0.5f, -0.2f}, b_rows[9] = {3, 0, 0.5f, 1, -2, 0.1f, 2, -1, 0.3f};
     double nov;
-    CHECK(vtag_novelty_video(&nv, va_b > va_a ? b_rows : a_rows, va_b > va_a ? 3 : 2, &nov, &err) == 0, "%s", err.msg);
+    CHECK(vtag_novelty_video(&nv, va_b > va_a ? b_rows : a_rows, NULL, va_b > va_a ? 3 : 2, &nov, &err) == 0, "%s", err.msg);
     CHECK_NEAR(nov, 1.0, 1e-9, "the threshold's own video");
     const float far[3] = {40, 30, -20};
-    CHECK(vtag_novelty_video(&nv, far, 1, &nov, &err) == 0 && nov > 10, "a far frame: novelty %g", nov);
+    CHECK(vtag_novelty_video(&nv, far, NULL, 1, &nov, &err) == 0 && nov > 10, "a far frame: novelty %g", nov);
     const float centre[3] = {(float)mu[0], (float)mu[1], (float)mu[2]};
-    CHECK(vtag_novelty_video(&nv, centre, 1, &nov, &err) == 0 && nov < 1e-6, "the mean: novelty %g", nov);
+    CHECK(vtag_novelty_video(&nv, centre, NULL, 1, &nov, &err) == 0 && nov < 1e-6, "the mean: novelty %g", nov);
     const int64_t idx[2] = {1, 3};
     double nov_rows;
     CHECK(vtag_novelty_rows(&nv, &va, idx, 2, &nov_rows, &err) == 0, "%s", err.msg);
@@ -110,7 +110,7 @@ int main(void)
     CHECK(vtag_novelty_fit(&back, &tr, &va, 0, &err) == VTAG_ERR_ARG, "no shrinkage");
     tr.n = 1;
     CHECK(vtag_novelty_fit(&back, &tr, &va, 0.05, &err) == VTAG_ERR_ARG, "one row");
-    CHECK(vtag_novelty_video(&nv, far, 0, &nov, &err) == VTAG_ERR_ARG, "no frame");
+    CHECK(vtag_novelty_video(&nv, far, NULL, 0, &nov, &err) == VTAG_ERR_ARG, "no frame");
     vtag_novelty_free(&nv);
     return check_summary("tag/novelty");
 }
