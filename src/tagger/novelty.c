@@ -134,7 +134,8 @@ static int by_item(const void *pa, const void *pb)
     return c ? c : (a->row > b->row) - (a->row < b->row);
 }
 
-/* The largest video statistic of the rows x [f->n, d] of f (grouped by item) into *max, its video count into *videos. */
+/* The largest video statistic of the rows x [f->n, d] of f (grouped by item)
+ * into *max, its video count into *videos. */
 static int max_video(gauss g, const vtag_data_features *f, const float *x, double *max, int64_t *videos,
                      vtag_error *err)
 {
@@ -215,7 +216,8 @@ int vtag_novelty_fit(vtag_novelty *nv, const vtag_data_features *train, const vt
     int64_t videos = 0;
     rc = fit_gauss(fc_gauss(nv), train->fc, train->n, shrink, path, err);
     if (!rc) rc = max_video(fc_gauss(nv), v, v->fc, &nv->threshold, &videos, err);
-    if (!rc && !(nv->threshold > 0)) rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: every frame is the same: no novelty threshold", path);
+    if (!rc && !(nv->threshold > 0))
+        rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: every frame is the same: no novelty threshold", path);
     nv->shrink = shrink;
     nv->train_rows = train->n;
     nv->val_videos = val ? videos : 0;
