@@ -237,23 +237,6 @@ static int video_row(float **fc, float **att, int64_t *n, int64_t dfc, int64_t T
 }
 
 /* Grows the per-video feature arrays to hold `need` frames. */
-static int grow(float **fc, float **att, double **pts, int64_t *cap, int64_t need, int64_t dfc, int64_t datt)
-{
-    if (need <= *cap) return 0;
-    int64_t n = *cap ? *cap * 2 : 16;
-    while (n < need) n *= 2;
-    float *f = realloc(*fc, (size_t)(n * dfc) * sizeof(float));
-    if (!f) return -1;
-    *fc = f;
-    float *a = realloc(*att, (size_t)(n * (datt ? datt : 1)) * sizeof(float));
-    if (!a) return -1;
-    *att = a;
-    double *p = realloc(*pts, (size_t)n * sizeof(double));
-    if (!p) return -1;
-    *pts = p;
-    *cap = n;
-    return 0;
-}
 
 int vtag_tagger_worker_open(vtag_tagger_worker **out, const vtag_tagger_t *t, vtag_error *err)
 {
@@ -292,7 +275,7 @@ void vtag_tagger_worker_close(vtag_tagger_worker **wp)
 
 /* ---- frames → features ------------------------------------------------------------ */
 
-/* One video's features as the frames come: fc [n, dfc], att [n, datt] (need_att), pts [n]. */
+/* One video's features as the frames come: fc [n, dfc], att [n, datt] (needs_att), pts [n]. */
 typedef struct feats {
     float *fc, *att;
     float *pix; /* [cap, VTAG_NOVELTY_PIX] the frames' pixel statistics (with a pixel novelty model) */
@@ -301,22 +284,46 @@ typedef struct feats {
     double t_backbone;
 } feats;
 
+/* Whether the caption model reads the backbone's att (frame-level att2in and topdown). */
+static int needs_att(const vtag_tagger_t *t)
+{
+    return t->cap.model.cfg.type != VTAG_MODEL_FC && t->cap.model.cfg.frames == 0;
+}
+
+/* Room in f for need rows: fc, att (datt values a row, 0: none), pts and, with pix, the pixel statistics. */
+static int grow(feats *f, int64_t need, int64_t dfc, int64_t datt, int pix)
+{
+    if (need <= f->cap) return 0; /* pix is the same for every frame of a tagger */
+    int64_t n = f->cap ? f->cap : 16;
+    while (n < need) n *= 2;
+    float *a = realloc(f->fc, (size_t)(n * dfc) * sizeof(float));
+    if (!a) return -1;
+    f->fc = a;
+    a = realloc(f->att, (size_t)(n * (datt ? datt : 1)) * sizeof(float));
+    if (!a) return -1;
+    f->att = a;
+    double *p = realloc(f->pts, (size_t)n * sizeof(double));
+    if (!p) return -1;
+    f->pts = p;
+    if (pix) {
+        a = realloc(f->pix, (size_t)(n * VTAG_NOVELTY_PIX) * sizeof(float));
+        if (!a) return -1;
+        f->pix = a;
+    }
+    f->cap = n;
+    return 0;
+}
+
 /* Frame rgb (time pts) into the worker's batch. */
 static int add_frame(vtag_tagger_worker *w, feats *f, const uint8_t *rgb, double pts, const char *path,
                      vtag_error *err)
 {
     const vtag_tagger_t *t = w->t;
     const int64_t s = t->info.size, datt = t->info.k_att * t->info.d_att;
-    const int need_att = t->cap.model.cfg.type != VTAG_MODEL_FC && t->cap.model.cfg.frames == 0;
-    const int64_t cap = f->cap;
-    if (grow(&f->fc, &f->att, &f->pts, &f->cap, f->n + f->pending + 1, t->info.d_fc, need_att ? datt : 0))
+    const int pix = t->novelty.pix_mean != NULL;
+    if (grow(f, f->n + f->pending + 1, t->info.d_fc, needs_att(t) ? datt : 0, pix))
         return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
-    if (t->novelty.pix_mean) {
-        float *p = f->cap != cap || !f->pix ? realloc(f->pix, (size_t)f->cap * VTAG_NOVELTY_PIX * sizeof *p) : f->pix;
-        if (!p) return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", path);
-        f->pix = p;
-        vtag_novelty_pixel_stats(rgb, s, f->pix + (f->n + f->pending) * VTAG_NOVELTY_PIX);
-    }
+    if (pix) vtag_novelty_pixel_stats(rgb, s, f->pix + (f->n + f->pending) * VTAG_NOVELTY_PIX);
     vtag_video_normalize(rgb, s, t->info.mean, t->info.std, w->images + f->pending * 3 * s * s);
     f->pts[f->n + f->pending] = pts;
     f->pending++;
@@ -329,10 +336,9 @@ static int run_batch(vtag_tagger_worker *w, vtag_ctx *ctx, feats *f, int end, vt
     const vtag_tagger_t *t = w->t;
     if (f->pending == 0 || (!end && f->pending < t->info.max_batch)) return VTAG_OK;
     const int64_t dfc = t->info.d_fc, datt = t->info.k_att * t->info.d_att;
-    const int need_att = t->cap.model.cfg.type != VTAG_MODEL_FC && t->cap.model.cfg.frames == 0;
     const double tb = vtag_seconds();
     int rc = vtag_backbone_worker_run(w->bb, ctx, w->images, f->pending, f->fc + f->n * dfc,
-                                      need_att ? f->att + f->n * datt : NULL, err);
+                                      needs_att(t) ? f->att + f->n * datt : NULL, err);
     f->n += f->pending;
     f->pending = 0;
     f->t_backbone += vtag_seconds() - tb;
@@ -554,7 +560,7 @@ int vtag_tagger_worker_run(vtag_tagger_worker *w, vtag_ctx *ctx, const char *pat
     const int64_t dfc = t->info.d_fc;
     const int64_t L = t->cap.model.cfg.max_length;
     const int64_t T = t->cap.model.cfg.frames; /* > 0: one caption of the whole video */
-    const int need_att = t->cap.model.cfg.type != VTAG_MODEL_FC && T == 0; /* the backbone's att */
+    const int need_att = needs_att(t); /* the backbone's att */
     vtag_video_t *v = NULL;
     feats f;
     memset(&f, 0, sizeof f);
