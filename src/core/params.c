@@ -1,6 +1,11 @@
 /* The parameter store: named tensors carved from four flat buffers. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 
 #include "vtag/core.h"
 
@@ -34,6 +39,27 @@ int vtag_params_add(vtag_params *p, const char *name, int ndim, const int64_t *s
     return p->count++;
 }
 
+/* Zeroes bytes at b. A large block's whole pages go back to the kernel
+ * instead (on Linux, private anonymous memory — the heap — reads as zeros
+ * after MADV_DONTNEED): the gradient and Adam buffers of a model that is only
+ * run, the tagger's, then cost no page faults and no clearing, and a trainer
+ * pays for a page when it first writes it, as it did in the memset. */
+static void zero_block(void *b, size_t bytes)
+{
+#ifdef __linux__
+    const long pg = sysconf(_SC_PAGESIZE);
+    const uintptr_t s = (uintptr_t)b, e = s + bytes;
+    const uintptr_t a = pg > 0 ? (s + (uintptr_t)pg - 1) / (uintptr_t)pg * (uintptr_t)pg : 0;
+    const uintptr_t z = pg > 0 ? e / (uintptr_t)pg * (uintptr_t)pg : 0;
+    if (pg > 0 && z > a && z - a >= ((uintptr_t)1 << 20) && madvise((void *)a, z - a, MADV_DONTNEED) == 0) {
+        memset(b, 0, a - s);
+        memset((void *)z, 0, e - z);
+        return;
+    }
+#endif
+    memset(b, 0, bytes);
+}
+
 int vtag_params_alloc(vtag_params *p, vtag_error *err)
 {
     size_t bytes = (size_t)((p->total + 15) / 16 * 16) * sizeof(float);
@@ -42,7 +68,7 @@ int vtag_params_alloc(vtag_params *p, vtag_error *err)
     for (int i = 0; i < 4; i++) {
         *bufs[i] = aligned_alloc(64, bytes);
         if (!*bufs[i]) return vtag_fail(err, VTAG_ERR_NOMEM, "params: cannot allocate %zu bytes", bytes);
-        memset(*bufs[i], 0, bytes);
+        zero_block(*bufs[i], bytes);
     }
     return VTAG_OK;
 }
