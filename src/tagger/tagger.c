@@ -154,9 +154,50 @@ static int load_novelty(vtag_tagger_t *t, vtag_error *err)
     return rc;
 }
 
+/* The caption model's load, on a thread of its own. */
+typedef struct caption_load {
+    vtag_tagger_t *t;
+    int rc;
+    vtag_error err;
+} caption_load;
+
+static void *caption_load_main(void *arg)
+{
+    caption_load *c = arg;
+    c->rc = vtag_captioner_load(&c->t->cap, c->t->model_path, &c->err);
+    return NULL;
+}
+
+/* The caption model and the backbone. With threads to spare (ctx), the
+ * caption model loads on a thread of its own while this one opens the
+ * backbone: both are mostly page faults and copies of tens of MB, each on a
+ * core. Each loads as it would alone (the same bits); the error is the one
+ * loading them in turn would give (the caption model's first). */
+static int load_models(vtag_tagger_t *t, const vtag_ctx *ctx, vtag_error *err)
+{
+    caption_load c = {t, VTAG_OK, {0}};
+    pthread_t tid;
+    const int threaded = ctx && ctx->threads > 1 && pthread_create(&tid, NULL, caption_load_main, &c) == 0;
+    if (!threaded) {
+        caption_load_main(&c);
+        if (c.rc) {
+            if (err) *err = c.err;
+            return c.rc;
+        }
+    }
+    vtag_backbone_options bo;
+    vtag_backbone_options_default(&bo);
+    bo.size = t->vopt.size;
+    vtag_error be = {0};
+    const int brc = vtag_backbone_open(&t->backbone, t->backbone_path, &bo, &be);
+    if (threaded) pthread_join(tid, NULL);
+    const int rc = c.rc ? c.rc : brc;
+    if (rc && err) *err = c.rc ? c.err : be;
+    return rc;
+}
+
 int vtag_tagger_open(vtag_tagger_t **out, vtag_ctx *ctx, const vtag_tagger_options *o, vtag_error *err)
 {
-    (void)ctx;
     *out = NULL;
     if (!o || (!o->dir && (!o->checkpoint || !o->backbone)))
         return vtag_fail(err, VTAG_ERR_ARG, "tagger: give a pipeline folder, or a checkpoint and a backbone");
@@ -181,13 +222,7 @@ int vtag_tagger_open(vtag_tagger_t **out, vtag_ctx *ctx, const vtag_tagger_optio
     }
     if (o->size) t->vopt.size = o->size;
 
-    if (!rc) rc = vtag_captioner_load(&t->cap, t->model_path, err);
-    if (!rc) {
-        vtag_backbone_options bo;
-        vtag_backbone_options_default(&bo);
-        bo.size = t->vopt.size;
-        rc = vtag_backbone_open(&t->backbone, t->backbone_path, &bo, err);
-    }
+    if (!rc) rc = load_models(t, ctx, err);
     if (!rc) {
         t->info = *vtag_backbone_get_info(t->backbone);
         t->vopt.size = t->info.size;
