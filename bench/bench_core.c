@@ -1,4 +1,5 @@
-/* Core speed: sgemm GFLOP/s through vtag_gemm (the CBLAS backend) and the time of one
+/* Core speed: sgemm GFLOP/s through vtag_gemm (the CBLAS backend; the few-row shapes also
+ * through vtag_gemm_packed) and the time of one
  * forward+backward LSTM-cell step, one `key=value` line per figure (bench_core.sh reads them). */
 #include <math.h>
 #include <stdio.h>
@@ -80,6 +81,47 @@ static int bench_gemm(vtag_ctx *ctx, const gemm_shape *s, int samples)
            ctx->backend->name, ctx->threads, (long long)s->m, (long long)s->n, (long long)s->k,
            s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->what, gf[samples - 1], med, samples, per_sample);
     free(a), free(b), free(c), free(gf);
+    return 0;
+}
+
+/* The same shape through vtag_gemm_packed, B packed once before the timing (as a training step
+ * packs each recurrent weight once for all its time steps); same seed, so the same operands. */
+static int bench_gemm_packed(vtag_ctx *ctx, const gemm_shape *s, int samples)
+{
+    vtag_rng rng;
+    vtag_rng_seed(&rng, 7);
+    float *a = alloc_floats(s->m * s->k, &rng);
+    float *b = alloc_floats(s->k * s->n, &rng);
+    float *c = alloc_floats(s->m * s->n, NULL);
+    float *pk = alloc_floats(vtag_gemm_pack_floats(s->k, s->n), NULL);
+    double *gf = malloc((size_t)samples * sizeof *gf);
+    if (!a || !b || !c || !pk || !gf) {
+        free(a), free(b), free(c), free(pk), free(gf);
+        fprintf(stderr, "bench_core: out of memory\n");
+        return 1;
+    }
+    vtag_packed_b p;
+    double flop = 2.0 * (double)s->m * (double)s->n * (double)s->k, t0 = now_s();
+    vtag_gemm_pack(ctx, &p, pk, s->tb, s->k, s->n, b, s->tb ? s->k : s->n);
+    double pack_ms = (now_s() - t0) * 1e3;
+    int calls = 0;
+    t0 = now_s();
+    while (now_s() - t0 < 0.2 || calls < 3) {
+        vtag_gemm_packed(ctx, s->m, 1.0f, a, s->k, &p, 0.0f, c, s->n);
+        calls++;
+    }
+    int per_sample = (int)ceil(0.02 / ((now_s() - t0) / calls));
+    for (int r = 0; r < samples; r++) {
+        double t = now_s();
+        for (int i = 0; i < per_sample; i++) vtag_gemm_packed(ctx, s->m, 1.0f, a, s->k, &p, 0.0f, c, s->n);
+        gf[r] = flop * per_sample / (now_s() - t) * 1e-9;
+    }
+    double med = median(gf, samples);
+    printf("gemm_packed isa=%s threads=%d shape=%lldx%lldx%lld op=N%c what=%s gflops_best=%.1f "
+           "gflops_median=%.1f samples=%d calls_per_sample=%d pack_ms=%.2f\n",
+           vtag_isa_name(ctx->isa), ctx->threads, (long long)s->m, (long long)s->n, (long long)s->k,
+           s->tb ? 'T' : 'N', s->what, gf[samples - 1], med, samples, per_sample, pack_ms);
+    free(a), free(b), free(c), free(pk), free(gf);
     return 0;
 }
 
@@ -211,8 +253,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_core: %s\n", err.msg);
             return 1;
         }
-        for (size_t i = 0; !lstm_only && i < sizeof shapes / sizeof shapes[0] && rc == 0; i++)
+        for (size_t i = 0; !lstm_only && i < sizeof shapes / sizeof shapes[0] && rc == 0; i++) {
             rc = bench_gemm(&ctx, &shapes[i], shapes[i].m >= 2048 && shapes[i].k >= 2048 ? 7 : 15);
+            /* the per-step shapes again with the weight packed once (vtag_gemm_packed) */
+            if (rc == 0 && shapes[i].m <= 64 && !shapes[i].ta) rc = bench_gemm_packed(&ctx, &shapes[i], 15);
+        }
         if (rc == 0) rc = bench_lstm(&ctx, 50, 512, 512, 10, 50);
         fflush(stdout);
         vtag_ctx_free(&ctx);

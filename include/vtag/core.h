@@ -215,6 +215,28 @@ void vtag_gemm(const vtag_ctx *ctx, int trans_a, int trans_b, int64_t m, int64_t
                float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                float *c, int64_t ldc);
 
+/* A GEMM whose B operand (a weight) is packed once and then reused: the few-row products of a
+ * recurrence (50 rows × a 2048×512 weight at every step), where a BLAS call repacks the whole
+ * weight each time. A CPU kernel on ctx->isa's path, not a backend entry. op(B) [K, N] is kept
+ * as panels of VTAG_PACK_NR columns, each [K][VTAG_PACK_NR], the last one zero-padded. */
+#define VTAG_PACK_NR 16
+typedef struct vtag_packed_b {
+    float *data;  /* [ceil(n / VTAG_PACK_NR), k, VTAG_PACK_NR] */
+    int64_t k, n; /* op(B) is [k, n] */
+} vtag_packed_b;
+
+/* Floats the packing of op(B) [k, n] needs; -1 if that overflows. */
+int64_t vtag_gemm_pack_floats(int64_t k, int64_t n);
+/* Packs op(B) [k, n] (trans_b: B is [n, k], as a Linear's weight) into buf, which holds
+ * vtag_gemm_pack_floats(k, n) floats and stays owned by the caller. */
+void vtag_gemm_pack(const vtag_ctx *ctx, vtag_packed_b *p, float *buf, int trans_b, int64_t k, int64_t n,
+                    const float *b, int64_t ldb);
+/* C[m, n] = alpha · A[m, k] · op(B) + beta · C (beta == 0 overwrites); the threads split the
+ * columns by whole panels and every element's sum is the same on any split, so the bits do not
+ * depend on the thread count. */
+void vtag_gemm_packed(const vtag_ctx *ctx, int64_t m, float alpha, const float *a, int64_t lda,
+                      const vtag_packed_b *b, float beta, float *c, int64_t ldc);
+
 /* ---- tensors -------------------------------------------------------------- */
 #define VTAG_MAX_DIMS 6
 

@@ -1,8 +1,10 @@
 /* Teacher-forced forward and backward of the three caption models (SPEC §3,
  * §4). Work that does not depend on the recurrence is batched over all time
  * steps: the input projections, the logits, and every weight gradient are one
- * GEMM each; only h2h (and attention) run step by step. Arrays are
- * position-major, [T, B, …], so one step is one contiguous block.
+ * GEMM each; only h2h (and attention) run step by step, on weights packed
+ * once per pass (vtag_gemm_packed), since a BLAS call would repack the whole
+ * weight for every 50-row product. Arrays are position-major, [T, B, …], so
+ * one step is one contiguous block.
  *
  * The backward (caption_model_backward, caption_loss_backward) also serves
  * SCST's sampling pass (sample.c), which fills the same caption_fwd while it
@@ -16,6 +18,26 @@
 #define ZEROS(n) vtag_arena_zeros(&ctx->arena, (n))
 
 static int oom(vtag_error *err) { return vtag_fail(err, VTAG_ERR_NOMEM, "caption: out of memory"); }
+
+/* A weight packed (arena) for the products made at every step: a BLAS call would repack the
+ * whole weight for each 50-row product; op(W) is [k, n], trans: W is [n, k] (a Linear's). */
+static int pack(vtag_ctx *ctx, vtag_packed_b *p, int trans, int64_t k, int64_t n, const float *w, int64_t ldw)
+{
+    const int64_t size = vtag_gemm_pack_floats(k, n);
+    float *buf = size < 0 ? NULL : NEW(size);
+    if (!buf) return VTAG_ERR_NOMEM;
+    vtag_gemm_pack(ctx, p, buf, trans, k, n, w, ldw);
+    return VTAG_OK;
+}
+
+/* out[n, w->n] (row stride ldo) (+)= b + in[n, w->k] · W^T with W packed (trans). */
+static void packed_linear(const vtag_ctx *ctx, float *out, int64_t ldo, const float *in, int64_t ldi,
+                          const vtag_packed_b *w, const float *b, int64_t n, int accumulate)
+{
+    for (int64_t i = 0; b && i < n; i++)
+        for (int64_t j = 0; j < w->n; j++) out[i * ldo + j] = (accumulate ? out[i * ldo + j] : 0.0f) + b[j];
+    vtag_gemm_packed(ctx, n, 1.0f, in, ldi, w, b || accumulate ? 1.0f : 0.0f, out, ldo);
+}
 
 /* ---- fc and att2in: the maxout core ------------------------------------------------ */
 
@@ -64,16 +86,19 @@ static int maxout_forward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *
         a2c_w = caption_param(m, CP_A2C_W);
         a2c_b = caption_param(m, CP_A2C_B);
     }
-    const float *h2h_w = caption_param(m, CP_H2H_W), *h2h_b = caption_param(m, CP_H2H_B);
+    const float *h2h_b = caption_param(m, CP_H2H_B);
+    vtag_packed_b pw_h2h, pw_a2c; /* op: W^T, [R, G] and [D, 2R] */
+    if (pack(ctx, &pw_h2h, 1, R, G, caption_param(m, CP_H2H_W), R) || (!fc && pack(ctx, &pw_a2c, 1, D, 2 * R, a2c_w, D)))
+        return oom(err);
     const vtag_attention_dims dims = {B, K, D, R, A, 1};
     for (int64_t s = 0; s < S; s++) {
         float *a = f->a + s * B * G, *h_prev = f->hs + s * B * R;
-        vtag_linear_forward(ctx, a, h_prev, h2h_w, h2h_b, B, R, G, 1);
+        packed_linear(ctx, a, G, h_prev, R, &pw_h2h, h2h_b, B, 1);
         if (!fc) {
             float *cx = f->ctxs + s * B * D;
             rc = vtag_attention_forward(ctx, cx, &f->att_cache[s], h_prev, bt->att, f->p_att, &aw, dims, err);
             if (rc) return rc;
-            caption_linear_slice(ctx, a + 3 * R, G, cx, D, a2c_w, a2c_b, B, D, 2 * R);
+            packed_linear(ctx, a + 3 * R, G, cx, D, &pw_a2c, a2c_b, B, 1);
         }
         vtag_maxout_lstm_forward(f->hs + (s + 1) * B * R, f->cs + (s + 1) * B * R, f->cache + s * B * G, a,
                                  f->cs + s * B * R, B, R, ctx->threads);
@@ -129,6 +154,9 @@ static int maxout_backward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch 
                                     caption_grad(m, CP_ALPHA_B)};
         a2c_w = caption_param(m, CP_A2C_W);
     }
+    vtag_packed_b pw_h2h, pw_a2c; /* op: W, [G, R] and [2R, D] */
+    if (pack(ctx, &pw_h2h, 0, G, R, h2h_w, R) || (!fc && !f->a2c_p && pack(ctx, &pw_a2c, 0, 2 * R, D, a2c_w, D)))
+        return oom(err);
     const vtag_attention_dims dims = {B, K, Dq, R, A, sq->rep};
     for (int64_t s = S - 1; s >= 0; s--) {
         /* dh holds what reaches h_s from step s+1; add the output's share. */
@@ -149,12 +177,12 @@ static int maxout_backward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch 
                 for (int64_t b = 0; b < B; b++)
                     memcpy(dctx + b * Dq, das + b * G + 3 * R, (size_t)(2 * R) * sizeof(float));
             else
-                vtag_gemm(ctx, 0, 0, B, D, 2 * R, 1.0f, das + 3 * R, G, a2c_w, D, 0.0f, dctx, D);
+                vtag_gemm_packed(ctx, B, 1.0f, das + 3 * R, G, &pw_a2c, 0.0f, dctx, D);
             int rc = vtag_attention_backward(ctx, dh_next, d_a2c_p, dp_att, &ag, dctx, &f->att_cache[s], h_prev, att_of,
                                              &aw, dims, err);
             if (rc) return rc;
         }
-        vtag_linear_backward(ctx, dh_next, NULL, NULL, das, h_prev, h2h_w, B, R, G);
+        vtag_gemm_packed(ctx, B, 1.0f, das, G, &pw_h2h, 1.0f, dh_next, R); /* dh += da · W_h2h */
         float *tmp = dh;
         dh = dh_next;
         dh_next = tmp;
@@ -260,6 +288,10 @@ static int topdown_forward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch 
                                  caption_param(m, CP_ALPHA_B)};
     const vtag_attention_dims dims = {B, K, R, R, A, 1};
     const int64_t d1[3] = {R, R, E}, d2[2] = {R, R};
+    vtag_packed_b pw_ih1h, pw_hh1, pw_ih2, pw_hh2; /* op: W^T; weight_ih1's h2_prev columns */
+    if (pack(ctx, &pw_ih1h, 1, R, 4 * R, wih1, W1) || pack(ctx, &pw_hh1, 1, R, 4 * R, whh1, R) ||
+        pack(ctx, &pw_ih2, 1, W2, 4 * R, wih2, W2) || pack(ctx, &pw_hh2, 1, R, 4 * R, whh2, R))
+        return oom(err);
     /* att_lstm's inputs are [h2_prev | fc_emb | x]; only h2_prev is recurrent. x's share of the
      * gates for every step is one GEMM (T·B rows instead of B rows a step), fc_emb's (+ bias_ih)
      * one per image; each step adds h2_prev's. */
@@ -276,8 +308,8 @@ static int topdown_forward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch 
         const float *ins1[3] = {h2p, f->fce, f->x + s * B * E};
         vtag_concat_forward(ai, ins1, d1, 3, B); /* kept for weight_ih's gradient */
         for (int64_t i = 0; i < B * 4 * R; i++) g1[i] += g_fce[i];
-        vtag_gemm(ctx, 0, 1, B, 4 * R, R, 1.0f, h2p, R, wih1, W1, 1.0f, g1, 4 * R);
-        vtag_linear_forward(ctx, g1, h1p, whh1, bhh1, B, R, 4 * R, 1);
+        vtag_gemm_packed(ctx, B, 1.0f, h2p, R, &pw_ih1h, 1.0f, g1, 4 * R);
+        packed_linear(ctx, g1, 4 * R, h1p, R, &pw_hh1, bhh1, B, 1);
         vtag_lstm_forward(h1, f->cs + (s + 1) * B * R, f->cache + s * B * 5 * R, g1, f->cs + s * B * R, B, R,
                           ctx->threads);
         float *cx = f->ctxs + s * B * R;
@@ -285,8 +317,8 @@ static int topdown_forward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch 
         if (rc) return rc;
         const float *ins2[2] = {cx, h1};
         vtag_concat_forward(li, ins2, d2, 2, B);
-        vtag_linear_forward(ctx, g2, li, wih2, bih2, B, W2, 4 * R, 0);
-        vtag_linear_forward(ctx, g2, h2p, whh2, bhh2, B, R, 4 * R, 1);
+        packed_linear(ctx, g2, 4 * R, li, W2, &pw_ih2, bih2, B, 0);
+        packed_linear(ctx, g2, 4 * R, h2p, R, &pw_hh2, bhh2, B, 1);
         vtag_lstm_forward(h2, f->c2s + (s + 1) * B * R, f->cache2 + s * B * 5 * R, g2, f->c2s + s * B * R, B, R,
                           ctx->threads);
         vtag_dropout_forward(out + s * B * R, f->drop + s * B * R, h2, B * R, p, train, &ctx->rng, ctx->threads);
@@ -319,6 +351,10 @@ static int topdown_backward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch
                                caption_grad(m, CP_ALPHA_W),
                                caption_grad(m, CP_ALPHA_B)};
     const vtag_attention_dims dims = {B, K, R, R, A, sq->rep};
+    vtag_packed_b pw_ih1h, pw_hh1, pw_ih2, pw_hh2; /* op: W; weight_ih1's h2_prev columns */
+    if (pack(ctx, &pw_ih1h, 0, 4 * R, R, wih1, W1) || pack(ctx, &pw_hh1, 0, 4 * R, R, whh1, R) ||
+        pack(ctx, &pw_ih2, 0, 4 * R, W2, wih2, W2) || pack(ctx, &pw_hh2, 0, 4 * R, R, whh2, R))
+        return oom(err);
     const size_t row_bytes = (size_t)(B * R) * sizeof(float);
     for (int64_t s = T - 1; s >= 0; s--) {
         /* dh2, dh1, dc1, dc2 hold what reaches step s's outputs from step s+1. */
@@ -327,10 +363,8 @@ static int topdown_backward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch
         memset(dc2p, 0, row_bytes);
         vtag_lstm_backward(g2, dc2p, dh2, dc2, f->cache2 + s * B * 5 * R, f->c2s + s * B * R, B, R, ctx->threads);
         /* lang_lstm inputs: [ctx | h1], and h2_prev through weight_hh. */
-        memset(dli, 0, (size_t)(B * W2) * sizeof(float));
-        vtag_linear_backward(ctx, dli, NULL, NULL, g2, f->lang_in + s * B * W2, wih2, B, W2, 4 * R);
-        memset(dh2n, 0, row_bytes);
-        vtag_linear_backward(ctx, dh2n, NULL, NULL, g2, f->h2s + s * B * R, whh2, B, R, 4 * R);
+        vtag_gemm_packed(ctx, B, 1.0f, g2, 4 * R, &pw_ih2, 0.0f, dli, W2);
+        vtag_gemm_packed(ctx, B, 1.0f, g2, 4 * R, &pw_hh2, 0.0f, dh2n, R);
         memset(dctx, 0, row_bytes);
         float *douts2[2] = {dctx, dh1};
         const int64_t d2[2] = {R, R};
@@ -340,19 +374,19 @@ static int topdown_backward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch
         if (rc) return rc;
         memset(dc1p, 0, row_bytes);
         vtag_lstm_backward(g1, dc1p, dh1, dc1, f->cache + s * B * 5 * R, f->cs + s * B * R, B, R, ctx->threads);
-        /* att_lstm inputs: [h2_prev | fc_emb | x] — the columns of weight_ih for h2_prev and x here;
-         * fc_emb is the same at every step, its gradient is taken once after the loop — and h1_prev
-         * through weight_hh. */
-        vtag_gemm(ctx, 0, 0, B, R, 4 * R, 1.0f, g1, 4 * R, wih1, W1, 1.0f, dh2n, R);
-        vtag_gemm(ctx, 0, 0, B, E, 4 * R, 1.0f, g1, 4 * R, wih1 + 2 * R, W1, 1.0f, dx + s * B * E, E);
-        memset(dh1n, 0, row_bytes);
-        vtag_linear_backward(ctx, dh1n, NULL, NULL, g1, f->hs + s * B * R, whh1, B, R, 4 * R);
+        /* att_lstm inputs: [h2_prev | fc_emb | x] — the columns of weight_ih for h2_prev here; x
+         * and fc_emb do not feed the recurrence, their gradients are taken once after the loop —
+         * and h1_prev through weight_hh. */
+        vtag_gemm_packed(ctx, B, 1.0f, g1, 4 * R, &pw_ih1h, 1.0f, dh2n, R);
+        vtag_gemm_packed(ctx, B, 1.0f, g1, 4 * R, &pw_hh1, 0.0f, dh1n, R);
         float *t;
         t = dh1, dh1 = dh1n, dh1n = t;
         t = dh2, dh2 = dh2n, dh2n = t;
         t = dc1, dc1 = dc1p, dc1p = t;
         t = dc2, dc2 = dc2p, dc2p = t;
     }
+    /* x's share of att_lstm's inputs at every step: dx = dg1 · weight_ih[:, 2R:]. */
+    vtag_gemm(ctx, 0, 0, T * B, E, 4 * R, 1.0f, dg1, 4 * R, wih1 + 2 * R, W1, 0.0f, dx, E);
     vtag_linear_backward(ctx, NULL, caption_grad(m, CP_ATT_LSTM_W_IH), caption_grad(m, CP_ATT_LSTM_B_IH),
                          dg1, f->att_in, wih1, T * B, W1, 4 * R);
     vtag_linear_backward(ctx, NULL, caption_grad(m, CP_ATT_LSTM_W_HH), caption_grad(m, CP_ATT_LSTM_B_HH),

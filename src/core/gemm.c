@@ -2,6 +2,9 @@
  * on the thread count, and the naive loops every test holds it equal to. */
 #include <cblas.h>
 
+#include <string.h>
+
+#include "core/gemm_packed.h"
 #include "vtag/core.h"
 
 /* Declared by OpenBLAS's cblas.h; repeated so the intent is visible. */
@@ -76,4 +79,53 @@ void vtag_gemm(const vtag_ctx *ctx, int trans_a, int trans_b, int64_t m, int64_t
                float *c, int64_t ldc)
 {
     ctx->backend->gemm(ctx->threads, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+/* ---- packed weights (the kernel: gemm_packed.c) ---------------------------- */
+
+int64_t vtag_gemm_pack_floats(int64_t k, int64_t n)
+{
+    int64_t panels = n / VTAG_PACK_NR + (n % VTAG_PACK_NR != 0), size;
+    if (k < 0 || n < 0 || vtag_mul_i64(panels, VTAG_PACK_NR, &size) || vtag_mul_i64(size, k, &size)) return -1;
+    return size;
+}
+
+void vtag_gemm_pack(const vtag_ctx *ctx, vtag_packed_b *p, float *buf, int trans_b, int64_t k, int64_t n,
+                    const float *b, int64_t ldb)
+{
+    enum { NR = VTAG_PACK_NR };
+    const int64_t panels = (n + NR - 1) / NR;
+    p->data = buf, p->k = k, p->n = n;
+#pragma omp parallel for num_threads(ctx->threads > 1 ? ctx->threads : 1) if (panels > 1 && k * n > 65536) schedule(static)
+    for (int64_t q = 0; q < panels; q++) {
+        float *dst = buf + q * k * NR;
+        const int64_t j0 = q * NR, nr = n - j0 < NR ? n - j0 : NR;
+        if (trans_b) { /* B [n, k]: column j of op(B) is row j of B */
+            if (nr < NR) memset(dst, 0, (size_t)(k * NR) * sizeof(float));
+            for (int64_t j = 0; j < nr; j++) {
+                const float *row = b + (j0 + j) * ldb;
+                for (int64_t kk = 0; kk < k; kk++) dst[kk * NR + j] = row[kk];
+            }
+        } else {
+            for (int64_t kk = 0; kk < k; kk++) {
+                memcpy(dst + kk * NR, b + kk * ldb + j0, (size_t)nr * sizeof(float));
+                for (int64_t j = nr; j < NR; j++) dst[kk * NR + j] = 0.0f;
+            }
+        }
+    }
+}
+
+void vtag_gemm_packed(const vtag_ctx *ctx, int64_t m, float alpha, const float *a, int64_t lda,
+                      const vtag_packed_b *b, float beta, float *c, int64_t ldc)
+{
+    if (m == 0 || b->n == 0) return;
+    const int64_t panels = (b->n + VTAG_PACK_NR - 1) / VTAG_PACK_NR;
+    const int threads = ctx->threads < 1 ? 1 : ctx->threads > panels ? (int)panels : ctx->threads;
+    void (*run)(int64_t, int64_t, int64_t, int64_t, int64_t, float, const float *, int64_t, const float *, float,
+                float *, int64_t) = VTAG_ISA_CALL(ctx->isa, vtag_gemm_packed_panels);
+    /* Thread t takes panels [t·P/threads, (t+1)·P/threads): whole panels, so no element's sum
+     * depends on the split. Below ~1 MFLOP the fork costs more than it saves. */
+#pragma omp parallel for num_threads(threads) if (threads > 1 && m * b->n * b->k > (1 << 19)) schedule(static)
+    for (int t = 0; t < threads; t++)
+        run(m, t * panels / threads, (t + 1) * panels / threads, b->k, b->n, alpha, a, lda, b->data, beta, c, ldc);
 }
