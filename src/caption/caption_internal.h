@@ -163,4 +163,14 @@ int caption_step_update(vtag_ctx *ctx, vtag_model *m, const caption_steps *w, vt
 /* Target tokens of a sampling tape (its mask's ones): an SCST leaf's count. */
 int64_t caption_tape_tokens(const vtag_scst_tape *tape);
 
+/* vtag_scst_sample and vtag_scst_backward, which step only the rows still
+ * sampling (every_row = 0); every_row = 1 steps every row at every position,
+ * as before that: the same random draws, the same results up to the rounding
+ * of a product's row count (tests/caption/test_scst_rows.c). */
+int caption_scst_sample(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *images, int64_t n, int train,
+                        const int32_t *forced, int every_row, vtag_scst_tape **tape, int32_t *seq, int32_t *len,
+                        vtag_error *err);
+int caption_scst_backward(vtag_ctx *ctx, vtag_model *m, const vtag_scst_tape *tape, const float *adv, int every_row,
+                          double *loss, vtag_error *err);
+
 #endif

@@ -30,6 +30,62 @@ struct vtag_scst_tape {
 
 static int oom(vtag_error *err) { return vtag_fail(err, VTAG_ERR_NOMEM, "SCST: out of memory"); }
 
+/* The rows still sampling at a step. Their products (the cells' GEMMs and the
+ * logit layer) are taken on these rows only: gathered into scratch, multiplied,
+ * scattered back into the tape's [B, …] rows, so the tape keeps the layout the
+ * backward reads. A finished row's products are zeros: its later tape entries
+ * stay finite and its gradient there is exactly zero (no loss after its EOS),
+ * so skipping it changes nothing. The element-wise work — embedding, dropout,
+ * the cells, attention — still runs on every row: cheap, and the dropout masks
+ * draw the same random numbers as when every row was stepped. */
+typedef struct live_rows {
+    int64_t B, n;    /* rows, live rows */
+    int64_t *idx;    /* [B] the live rows, ascending */
+    float *in, *out; /* scratch [B, max_in], [B, max_out] */
+} live_rows;
+
+/* dst[i, 0:w] = src[idx[i], 0:w] (row stride lds), i < n. */
+static void gather_live(float *dst, const float *src, int64_t lds, const live_rows *lv, int64_t w)
+{
+    for (int64_t i = 0; i < lv->n; i++) memcpy(dst + i * w, src + lv->idx[i] * lds, (size_t)w * sizeof(float));
+}
+
+/* dst[idx[i], 0:w] (row stride ldd) = src[i, 0:w], i < n. */
+static void scatter_live(float *dst, int64_t ldd, const float *src, const live_rows *lv, int64_t w)
+{
+    for (int64_t i = 0; i < lv->n; i++) memcpy(dst + lv->idx[i] * ldd, src + i * w, (size_t)w * sizeof(float));
+}
+
+/* vtag_linear_forward over the live rows of in [B, in_dim] and out [B, out_dim];
+ * without accumulate, the finished rows of out are zeroed. */
+static void live_linear(const vtag_ctx *ctx, const live_rows *lv, float *out, const float *in, const float *w,
+                        const float *b, int64_t in_dim, int64_t out_dim, int accumulate)
+{
+    if (lv->n == lv->B) {
+        vtag_linear_forward(ctx, out, in, w, b, lv->B, in_dim, out_dim, accumulate);
+        return;
+    }
+    gather_live(lv->in, in, in_dim, lv, in_dim);
+    if (accumulate) gather_live(lv->out, out, out_dim, lv, out_dim);
+    vtag_linear_forward(ctx, lv->out, lv->in, w, b, lv->n, in_dim, out_dim, accumulate);
+    if (!accumulate) memset(out, 0, (size_t)(lv->B * out_dim) * sizeof(float));
+    scatter_live(out, out_dim, lv->out, lv, out_dim);
+}
+
+/* c[B, 0:n] (row stride ldc) += a[B, 0:k] (row stride lda) · w[n, k]^T (row stride ldw) over the live rows. */
+static void live_gemm(const vtag_ctx *ctx, const live_rows *lv, int64_t n, int64_t k, const float *a, int64_t lda,
+                      const float *w, int64_t ldw, float *c, int64_t ldc)
+{
+    if (lv->n == lv->B) {
+        vtag_gemm(ctx, 0, 1, lv->B, n, k, 1.0f, a, lda, w, ldw, 1.0f, c, ldc);
+        return;
+    }
+    gather_live(lv->in, a, lda, lv, k);
+    gather_live(lv->out, c, ldc, lv, n);
+    vtag_gemm(ctx, 0, 1, lv->n, n, k, 1.0f, lv->in, k, w, ldw, 1.0f, lv->out, n);
+    scatter_live(c, ldc, lv->out, lv, n);
+}
+
 /* Allocates the tape's arrays for up to Tm = L+1 positions. */
 static int alloc_tape(vtag_ctx *ctx, const vtag_model *m, vtag_scst_tape *tp, int64_t NI, int64_t B, vtag_error *err)
 {
@@ -141,7 +197,8 @@ static int prepare(vtag_ctx *ctx, const vtag_model *m, vtag_scst_tape *tp, int64
 
 /* One step of fc / att2in for all rows: position t (step s = t, or t + 1 for
  * fc after its image step), inputs sq.in[t], outputs out[t]. */
-static int maxout_step(vtag_ctx *ctx, const vtag_model *m, vtag_scst_tape *tp, int64_t t, int train, vtag_error *err)
+static int maxout_step(vtag_ctx *ctx, const vtag_model *m, vtag_scst_tape *tp, const live_rows *lv, int64_t t,
+                       int train, vtag_error *err)
 {
     const vtag_model_config *c = &m->cfg;
     const int fc = c->type == VTAG_MODEL_FC;
@@ -151,9 +208,8 @@ static int maxout_step(vtag_ctx *ctx, const vtag_model *m, vtag_scst_tape *tp, i
     float *x = f->x + s * B * E, *a = f->a + s * B * G, *h_prev = f->hs + s * B * R;
     int rc = vtag_embedding_forward(x, sq->in + t * B, caption_param(m, CP_EMBED), B, c->vocab_size + 1, E, err);
     if (rc) return rc;
-    vtag_linear_forward(ctx, a, x, caption_param(m, CP_I2H_W), caption_param(m, CP_I2H_B), B, E, G, 0);
-    vtag_linear_forward(ctx, a, h_prev, caption_param(m, CP_H2H_W), caption_param(m, CP_H2H_B), B, R, G,
-                        1);
+    live_linear(ctx, lv, a, x, caption_param(m, CP_I2H_W), caption_param(m, CP_I2H_B), E, G, 0);
+    live_linear(ctx, lv, a, h_prev, caption_param(m, CP_H2H_W), caption_param(m, CP_H2H_B), R, G, 1);
     if (!fc) {
         /* a2c(Σ alpha·att) = Σ alpha·P + bias: attention averages P [img, K, 2R] directly. */
         const vtag_attention_weights aw = {caption_param(m, CP_H2ATT_W),
@@ -177,7 +233,8 @@ static int maxout_step(vtag_ctx *ctx, const vtag_model *m, vtag_scst_tape *tp, i
 
 /* One step of topdown for all rows (the loop body of xe.c's topdown_forward,
  * with the input embedding of this step only). */
-static int topdown_step(vtag_ctx *ctx, const vtag_model *m, vtag_scst_tape *tp, int64_t t, int train, vtag_error *err)
+static int topdown_step(vtag_ctx *ctx, const vtag_model *m, vtag_scst_tape *tp, const live_rows *lv, int64_t t,
+                        int train, vtag_error *err)
 {
     const vtag_model_config *c = &m->cfg;
     const caption_seqs *sq = &tp->sq;
@@ -199,10 +256,10 @@ static int topdown_step(vtag_ctx *ctx, const vtag_model *m, vtag_scst_tape *tp, 
     /* gates = g_fce (per image) + h2_prev · W_ih[:, 0:R]^T + x · W_ih[:, 2R:]^T + h1_prev · W_hh^T + b_hh */
     const float *wih1 = caption_param(m, CP_ATT_LSTM_W_IH);
     for (int64_t b = 0; b < B; b++) memcpy(g1 + b * 4 * R, tp->g_fce + b / sq->rep * 4 * R, (size_t)(4 * R) * sizeof(float));
-    vtag_gemm(ctx, 0, 1, B, 4 * R, R, 1.0f, h2p, R, wih1, W1, 1.0f, g1, 4 * R);
-    vtag_gemm(ctx, 0, 1, B, 4 * R, E, 1.0f, x, E, wih1 + 2 * R, W1, 1.0f, g1, 4 * R);
-    vtag_linear_forward(ctx, g1, h1p, caption_param(m, CP_ATT_LSTM_W_HH),
-                        caption_param(m, CP_ATT_LSTM_B_HH), B, R, 4 * R, 1);
+    live_gemm(ctx, lv, 4 * R, R, h2p, R, wih1, W1, g1, 4 * R);
+    live_gemm(ctx, lv, 4 * R, E, x, E, wih1 + 2 * R, W1, g1, 4 * R);
+    live_linear(ctx, lv, g1, h1p, caption_param(m, CP_ATT_LSTM_W_HH), caption_param(m, CP_ATT_LSTM_B_HH), R,
+                4 * R, 1);
     vtag_lstm_forward(h1, f->cs + (t + 1) * B * R, f->cache + t * B * 5 * R, g1, f->cs + t * B * R, B, R, ctx->threads);
     const vtag_attention_weights aw = {caption_param(m, CP_H2ATT_W),
                                        caption_param(m, CP_H2ATT_B),
@@ -213,18 +270,19 @@ static int topdown_step(vtag_ctx *ctx, const vtag_model *m, vtag_scst_tape *tp, 
     if ((rc = vtag_attention_forward(ctx, cx, &f->att_cache[t], h1, f->ate, f->p_att, &aw, dims, err))) return rc;
     const float *ins2[2] = {cx, h1};
     vtag_concat_forward(li, ins2, d2, 2, B);
-    vtag_linear_forward(ctx, g2, li, caption_param(m, CP_LANG_LSTM_W_IH),
-                        caption_param(m, CP_LANG_LSTM_B_IH), B, W2, 4 * R, 0);
-    vtag_linear_forward(ctx, g2, h2p, caption_param(m, CP_LANG_LSTM_W_HH),
-                        caption_param(m, CP_LANG_LSTM_B_HH), B, R, 4 * R, 1);
+    live_linear(ctx, lv, g2, li, caption_param(m, CP_LANG_LSTM_W_IH), caption_param(m, CP_LANG_LSTM_B_IH), W2,
+                4 * R, 0);
+    live_linear(ctx, lv, g2, h2p, caption_param(m, CP_LANG_LSTM_W_HH), caption_param(m, CP_LANG_LSTM_B_HH), R,
+                4 * R, 1);
     vtag_lstm_forward(h2, f->c2s + (t + 1) * B * R, f->cache2 + t * B * 5 * R, g2, f->c2s + t * B * R, B, R,
                       ctx->threads);
     vtag_dropout_forward(tp->out + t * B * R, f->drop + t * B * R, h2, B * R, p, train, &ctx->rng, ctx->threads);
     return VTAG_OK;
 }
 
-int vtag_scst_sample(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *images, int64_t n, int train,
-                     const int32_t *forced, vtag_scst_tape **tape, int32_t *seq, int32_t *len, vtag_error *err)
+int caption_scst_sample(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *images, int64_t n, int train,
+                        const int32_t *forced, int every_row, vtag_scst_tape **tape, int32_t *seq, int32_t *len,
+                        vtag_error *err)
 {
     const vtag_model_config *c = &m->cfg;
     *tape = NULL;
@@ -242,7 +300,11 @@ int vtag_scst_sample(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *image
     vtag_scst_tape *tp = vtag_arena_alloc(&ctx->arena, sizeof *tp);
     unsigned char *done = vtag_arena_alloc(&ctx->arena, (size_t)B);
     float *row = NEW(V1), *p = NEW(V1);
-    if (!tp || !done || !row || !p) return oom(err);
+    const int64_t E = c->input_encoding_size, R = c->rnn_size;
+    const int64_t max_in = E > 2 * R ? E : 2 * R, max_out = V1 > 5 * R ? V1 : 5 * R;
+    live_rows lv = {B, B, vtag_arena_alloc(&ctx->arena, (size_t)B * sizeof(int64_t)), NEW(B * max_in), NEW(B * max_out)};
+    if (!tp || !done || !row || !p || !lv.idx || !lv.in || !lv.out) return oom(err);
+    for (int64_t b = 0; b < B; b++) lv.idx[b] = b;
     memset(tp, 0, sizeof *tp);
     memset(done, 0, (size_t)B);
     tp->images = *images;
@@ -259,10 +321,11 @@ int vtag_scst_sample(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *image
     const float *lw = caption_param(m, CP_LOGIT_W), *lb = caption_param(m, CP_LOGIT_B);
     int64_t T = 0;
     for (int64_t t = 0; t <= L; t++) {
-        rc = c->type == VTAG_MODEL_TOPDOWN ? topdown_step(ctx, m, tp, t, train, err) : maxout_step(ctx, m, tp, t, train, err);
+        rc = c->type == VTAG_MODEL_TOPDOWN ? topdown_step(ctx, m, tp, &lv, t, train, err)
+                                           : maxout_step(ctx, m, tp, &lv, t, train, err);
         if (rc) return rc;
         float *lp = tp->lp + t * B * V1;
-        vtag_linear_forward(ctx, lp, tp->out + t * B * c->rnn_size, lw, lb, B, c->rnn_size, V1, 0);
+        live_linear(ctx, &lv, lp, tp->out + t * B * R, lw, lb, R, V1, 0);
         vtag_logsoftmax_forward(lp, lp, B, V1, ctx->threads);
         T = t + 1;
         int all_done = 1;
@@ -292,10 +355,20 @@ int vtag_scst_sample(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *image
             all_done = 0;
         }
         if (all_done) break;
+        if (every_row) continue;
+        lv.n = 0;
+        for (int64_t b = 0; b < B; b++)
+            if (!done[b]) lv.idx[lv.n++] = b;
     }
     sq->T = T;
     *tape = tp;
     return VTAG_OK;
+}
+
+int vtag_scst_sample(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *images, int64_t n, int train,
+                     const int32_t *forced, vtag_scst_tape **tape, int32_t *seq, int32_t *len, vtag_error *err)
+{
+    return caption_scst_sample(ctx, m, images, n, train, forced, 0, tape, seq, len, err);
 }
 
 int64_t caption_tape_tokens(const vtag_scst_tape *tape)
@@ -305,8 +378,52 @@ int64_t caption_tape_tokens(const vtag_scst_tape *tape)
     return n;
 }
 
+/* caption_loss_backward with the logit layer's backward on the weighted
+ * (position, row) pairs only: a finished row's positions after its EOS, and
+ * a sample whose advantage is 0, have zero gradient. */
+int caption_scst_backward(vtag_ctx *ctx, vtag_model *m, const vtag_scst_tape *tape, const float *adv, int every_row,
+                          double *loss, vtag_error *err)
+{
+    const caption_seqs *sq = &tape->sq;
+    const int64_t B = sq->B, T = sq->T, R = m->cfg.rnn_size, V1 = m->cfg.vocab_size + 1;
+    if (every_row)
+        return caption_loss_backward(ctx, m, &tape->images, sq, &tape->f, tape->out, tape->lp, adv, 1, loss, err);
+    int64_t *pos = vtag_arena_alloc(&ctx->arena, (size_t)(T * B) * sizeof(int64_t)); /* [M] index t·B + b */
+    float *w = NEW(T * B);
+    if (!pos || !w) return oom(err);
+    /* loss = −Σ adv_b · mask · log p(target) / Σ mask, as caption_loss_backward */
+    double msum = 0, l = 0;
+    int64_t M = 0;
+    for (int64_t i = 0; i < T * B; i++) {
+        const float wi = sq->mask[i] * (adv ? adv[i % B] : 1.0f);
+        msum += sq->mask[i];
+        if (wi != 0.0f) {
+            l -= (double)wi * tape->lp[i * V1 + sq->target[i]];
+            w[M] = wi, pos[M++] = i;
+        }
+    }
+    *loss = msum > 0 ? l / msum : 0.0;
+    if (msum <= 0 || M == 0) return VTAG_OK;
+    if (M == T * B) /* nothing to skip */
+        return caption_loss_backward(ctx, m, &tape->images, sq, &tape->f, tape->out, tape->lp, adv, 1, loss, err);
+    int32_t *target = vtag_arena_alloc(&ctx->arena, (size_t)M * sizeof(int32_t));
+    float *lp = NEW(M * V1), *out = NEW(M * R), *dlogits = ZEROS(M * V1), *dout_m = ZEROS(M * R);
+    float *dout = ZEROS(T * B * R);
+    if (!target || !lp || !out || !dlogits || !dout_m || !dout) return oom(err);
+    for (int64_t j = 0; j < M; j++) {
+        target[j] = sq->target[pos[j]];
+        memcpy(lp + j * V1, tape->lp + pos[j] * V1, (size_t)V1 * sizeof(float));
+        memcpy(out + j * R, tape->out + pos[j] * R, (size_t)R * sizeof(float));
+    }
+    vtag_logsoftmax_wnll_backward(dlogits, 1.0 / msum, lp, target, w, M, V1, ctx->threads);
+    vtag_linear_backward(ctx, dout_m, caption_grad(m, CP_LOGIT_W), caption_grad(m, CP_LOGIT_B), dlogits, out,
+                         caption_param(m, CP_LOGIT_W), M, R, V1);
+    for (int64_t j = 0; j < M; j++) memcpy(dout + pos[j] * R, dout_m + j * R, (size_t)R * sizeof(float));
+    return caption_model_backward(ctx, m, &tape->images, sq, &tape->f, dout, err);
+}
+
 int vtag_scst_backward(vtag_ctx *ctx, vtag_model *m, const vtag_scst_tape *tape, const float *adv, double *loss,
                        vtag_error *err)
 {
-    return caption_loss_backward(ctx, m, &tape->images, &tape->sq, &tape->f, tape->out, tape->lp, adv, 1, loss, err);
+    return caption_scst_backward(ctx, m, tape, adv, 0, loss, err);
 }
