@@ -141,6 +141,7 @@ int cmd_caption(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_backbone(int argc, char **argv);
 int cmd_features(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_pipeline(int argc, char **argv);
 int cmd_tag(int argc, char **argv);

@@ -19,6 +19,7 @@ static const cli_command commands[] = {
     {"synth", "render a labelled demo corpus (videos + labels.jsonl)", cmd_synth},
     {"backbone", "train the built-in CNN on labelled frames, or predict label scores with it", cmd_backbone},
     {"features", "fc/att features of the sampled frames of labelled videos (built-in or ONNX backbone)", cmd_features},
+    {"calibrate", "fit the per-label calibration of checkpoints' label scores on validation videos", cmd_calibrate},
     {"eval", "score video tags against a labels file, by class; the HTML report", cmd_eval},
     {"tag", "tag videos: frames, backbone, a caption per frame, labels counted over the frames", cmd_tag},
     {"serve", "an HTTP tagging service: the models loaded once, POST /v1/tag a video", cmd_serve},

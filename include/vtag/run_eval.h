@@ -62,6 +62,20 @@ int vtag_run_eval(vtag_ctx *ctx, const char *dir, const vtag_run_eval_opts *o, v
                   vtag_error *err);
 void vtag_run_eval_result_free(vtag_run_eval_result *r);
 
+/* Per-label calibration of a checkpoint's scores (vtag/calib.h): the label
+ * scores vtag tag gives each video of val_feats (the validation split's
+ * features; a video-level checkpoint groups them by video), against each
+ * video's labels in `labels` (videos it lacks are left out), fitted by
+ * vtag_calib_fit and written beside the checkpoint (vtag_calib_path,
+ * atomically). vtag train calls it after the last epoch when it has
+ * validation features; `vtag calibrate` for checkpoints trained before. */
+typedef struct vtag_run_calibrate_info {
+    int64_t videos, labels; /* fitted on */
+    double a0, b0;          /* the shared map */
+} vtag_run_calibrate_info;
+int vtag_run_calibrate(vtag_ctx *ctx, const char *checkpoint, const char *val_feats, const vtag_data_labels *labels,
+                       vtag_run_calibrate_info *info, vtag_error *err);
+
 #ifdef __cplusplus
 }
 #endif

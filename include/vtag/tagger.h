@@ -64,7 +64,9 @@ typedef struct vtag_tagger_result {
     int64_t damaged_packets;/* from the video reader (> 0: a damaged stream) */
     double seconds_decode, seconds_backbone, seconds_caption; /* wall time per stage */
     double *scores;         /* (V+1) each label's probability of being in a frame's caption
-                               (vtag_caption_label_scores); [0] unused */
+                               (vtag_caption_label_scores), through the checkpoint's calibration
+                               when it has one beside it (calib.h): then the probability that
+                               the label is one of the video's; [0] unused */
     double novelty;         /* the frames' novelty (novelty.h) when the checkpoint has a novelty
                                model beside it, else -1 */
 } vtag_tagger_result;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "vtag/builtin.h"
+#include "vtag/calib.h"
 #include "vtag/caption.h"
 #include "vtag/captioner.h"
 #include "vtag/novelty.h"
@@ -126,7 +127,10 @@ static int caption_run(vtag_ctx *ctx, const char *dir, const char *ckpt, const v
     const vtag_data_features *frames = f; /* the frame rows, for the novelty */
     const groups *fg = g;
     vtag_novelty nv;
+    vtag_calib cal;
+    memset(&cal, 0, sizeof cal);
     rc = vtag_novelty_load_beside(&nv, ckpt, err);
+    if (!rc) rc = vtag_calib_load_beside(&cal, ckpt, c.vocab.size, err);
     if (!rc && c.model.cfg.frames > 0) {
         rc = vtag_data_features_by_video(f, c.model.cfg.frames, &vf, err);
         if (!rc) rc = group_rows(&vg, &vf, err);
@@ -162,6 +166,7 @@ static int caption_run(vtag_ctx *ctx, const char *dir, const char *ckpt, const v
         if (!rc)
             rc = vtag_caption_label_scores(ctx, &c.model, &rows, idx, nk, VTAG_CAPTION_SCORE_SAMPLES_DEFAULT,
                                            VTAG_CAPTION_SCORE_SEED, scores, err);
+        if (!rc) vtag_calib_apply(&cal, scores);
         if (!rc) rc = vtag_tag_apply_scores(&items[k], scores, c.vocab.tokens, c.vocab.size, topt, err);
         if (!rc) rc = vtag_tag_result_set_source(&items[k], ckpt, NULL, err);
         if (!rc && nv.dim > 0) { /* the same video's frames (both groupings keep first appearance order) */
@@ -174,6 +179,7 @@ static int caption_run(vtag_ctx *ctx, const char *dir, const char *ckpt, const v
         }
     }
     free(scores);
+    vtag_calib_free(&cal);
     vtag_novelty_free(&nv);
     if (!rc && !(rc = vtag_tag_results_adopt(out, items, g->n, err))) items = NULL;
     items_free(items, done);
@@ -341,5 +347,74 @@ int vtag_run_eval(vtag_ctx *ctx, const char *dir, const vtag_run_eval_opts *o, v
     free(bb);
     free(base);
     if (rc) vtag_run_eval_result_free(r);
+    return rc;
+}
+
+/* ---- calibration (vtag_run_calibrate) ---------------------------------------------- */
+int vtag_run_calibrate(vtag_ctx *ctx, const char *checkpoint, const char *val_feats, const vtag_data_labels *labels,
+                       vtag_run_calibrate_info *info, vtag_error *err)
+{
+    if (info) memset(info, 0, sizeof *info);
+    vtag_captioner c;
+    vtag_data_features f, vf;
+    memset(&f, 0, sizeof f);
+    memset(&vf, 0, sizeof vf);
+    groups g = {0};
+    double *scores = NULL;
+    unsigned char *truth = NULL;
+    int rc = vtag_captioner_load(&c, checkpoint, err);
+    if (rc) return rc;
+    const vtag_data_features *rows_of = &f;
+    rc = vtag_data_read_features(&f, val_feats, err);
+    if (!rc) rc = vtag_captioner_check_backbone_of(&c, &f, "calibrate", err);
+    if (!rc && c.model.cfg.frames > 0 && !(rc = vtag_data_features_by_video(&f, c.model.cfg.frames, &vf, err)))
+        rows_of = &vf;
+    if (!rc) rc = vtag_captioner_check_features(&c, rows_of->fc_dim, rows_of->att_dim, rows_of->path, err);
+    if (!rc) rc = group_rows(&g, rows_of, err);
+    const int64_t V1 = c.vocab.size + 1;
+    size_t cells = 0;
+    if (!rc && vtag_mul_size((size_t)g.n + 1, (size_t)V1, &cells))
+        rc = vtag_fail(err, VTAG_ERR_NOMEM, "%s: %lld videos: too many", val_feats, (long long)g.n);
+    if (!rc) {
+        scores = calloc(cells, sizeof *scores);
+        truth = calloc(cells, 1);
+        if (!scores || !truth) rc = vtag_fail(err, VTAG_ERR_NOMEM, "calibrate: out of memory");
+    }
+    const int type = c.model.cfg.type;
+    const vtag_rows rows = {rows_of->n, rows_of->att_k, type == VTAG_MODEL_ATT2IN ? NULL : rows_of->fc,
+                            type == VTAG_MODEL_FC ? NULL : rows_of->att, NULL};
+    int64_t n = 0; /* videos with labels */
+    for (int64_t k = 0; !rc && k < g.n; k++) {
+        const int64_t e = vtag_data_find_video(labels, g.video[k]);
+        if (e < 0) continue;
+        const vtag_data_entry *en = &labels->entries[e];
+        unsigned char *t = truth + n * V1;
+        const char *names[2] = {en->class1, en->class2};
+        for (int j = 0; j < 2 + en->n_tags; j++) {
+            const int32_t id = vtag_data_find_token(&c.vocab, j < 2 ? names[j] : en->tags[j - 2]);
+            if (id > 0 && id < V1) t[id] = 1;
+        }
+        rc = vtag_caption_label_scores(ctx, &c.model, &rows, g.rows + g.start[k], g.start[k + 1] - g.start[k],
+                                       VTAG_CAPTION_SCORE_SAMPLES_DEFAULT, VTAG_CAPTION_SCORE_SEED, scores + n * V1, err);
+        n++;
+    }
+    if (!rc && n == 0)
+        rc = vtag_fail(err, VTAG_ERR_NOTFOUND, "%s: none of its videos is in %s: nothing to calibrate on", val_feats,
+                       labels->path ? labels->path : "the labels");
+    vtag_calib cal;
+    memset(&cal, 0, sizeof cal);
+    char *path = rc ? NULL : vtag_calib_path(checkpoint);
+    if (!rc && !path) rc = vtag_fail(err, VTAG_ERR_NOMEM, "calibrate: out of memory");
+    if (!rc) rc = vtag_calib_fit(&cal, scores, truth, n, c.vocab.size, VTAG_CALIB_SHRINK, err);
+    if (!rc) rc = vtag_calib_save(&cal, path, err);
+    if (!rc && info) info->videos = n, info->labels = c.vocab.size, info->a0 = cal.a0, info->b0 = cal.b0;
+    vtag_calib_free(&cal);
+    free(path);
+    free(scores);
+    free(truth);
+    groups_free(&g);
+    vtag_data_free_features(&vf);
+    vtag_data_free_features(&f);
+    vtag_captioner_free(&c);
     return rc;
 }

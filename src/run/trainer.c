@@ -10,6 +10,7 @@
 
 #include "vtag/captioner.h"
 #include "vtag/novelty.h"
+#include "vtag/run_eval.h"
 
 struct vtag_trainer {
     vtag_trainer_opts o;      /* cfg and cap as the run uses them (init's sizes) */
@@ -497,6 +498,10 @@ int vtag_trainer_run(vtag_trainer *t, const vtag_trainer_callbacks *cb, vtag_err
         return rc;
     }
     rc = run_epochs(t, cb, &log, t->o.step_log && writer ? &steps : NULL, err);
+    /* The label scores' calibration of the checkpoint written (the best),
+     * on the validation videos; rank 0 alone, the others have nothing to do. */
+    if (!rc && writer && t->have_val && vtag_is_file(t->o.out))
+        rc = vtag_run_calibrate(&t->ctx, t->o.out, t->o.val_feats, &t->labels, NULL, err);
     /* the logs' last lines may only reach the disk at close */
     int closed = vtag_log_close(&steps, rc ? NULL : err);
     int closed_log = vtag_log_close(&log, rc || closed ? NULL : err);

@@ -23,6 +23,7 @@
 
 #include "vtag/backbone.h"
 #include "vtag/captioner.h"
+#include "vtag/calib.h"
 #include "vtag/novelty.h"
 #include "vtag/run.h"
 #include "vtag/safetensors.h"
@@ -37,6 +38,7 @@ struct vtag_tagger {
     int serial; /* vtag_tagger_options.serial */
     int64_t samples;
     vtag_novelty novelty; /* dim 0: the checkpoint has none */
+    vtag_calib calib;     /* its label scores' calibration; n_labels 0: none */
     char *model_path, *backbone_path;
     vtag_tagger_worker *own; /* vtag_tagger_run's and vtag_tagger_tag's */
 };
@@ -144,10 +146,12 @@ static int check_provenance(const vtag_tagger_t *t, int from_dir, vtag_error *er
     return rc;
 }
 
-/* The novelty model beside the checkpoint (vtag_novelty_path), when there is one. */
+/* The novelty model and the scores' calibration beside the checkpoint
+ * (vtag_novelty_path, vtag_calib_path), when there are. */
 static int load_novelty(vtag_tagger_t *t, vtag_error *err)
 {
     int rc = vtag_novelty_load_beside(&t->novelty, t->model_path, err);
+    if (!rc) rc = vtag_calib_load_beside(&t->calib, t->model_path, t->cap.vocab.size, err);
     if (!rc && t->novelty.dim > 0 && t->novelty.dim != t->info.d_fc)
         rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: its novelty model has %lld features, the backbone %s's fc %lld",
                        t->model_path, (long long)t->novelty.dim, t->backbone_path, (long long)t->info.d_fc);
@@ -641,6 +645,7 @@ int vtag_tagger_worker_run(vtag_tagger_worker *w, vtag_ctx *ctx, const char *pat
         if (!rc)
             rc = vtag_caption_label_scores(ctx, &t->cap.model, &rows, NULL, rows.n, t->samples, VTAG_CAPTION_SCORE_SEED,
                                            r->scores, err);
+        if (!rc) vtag_calib_apply(&t->calib, r->scores);
         r->seconds_caption = vtag_seconds() - tc;
     }
     free(fc);
@@ -707,6 +712,7 @@ void vtag_tagger_close(vtag_tagger_t **tp)
     vtag_backbone_close(&t->backbone);
     vtag_captioner_free(&t->cap);
     vtag_novelty_free(&t->novelty);
+    vtag_calib_free(&t->calib);
     free(t->model_path);
     free(t->backbone_path);
     free(t);
