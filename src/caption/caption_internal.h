@@ -160,6 +160,15 @@ int caption_step_update(vtag_ctx *ctx, vtag_model *m, const caption_steps *w, vt
                         double *loss, float lr, float grad_clip, int64_t step, const vtag_train_hooks *hooks,
                         vtag_error *err);
 
+/* A weight packed (arena) for the products made at every step of a decode or a
+ * sampling pass (a BLAS call repacks the whole weight for each few-row product):
+ * op(W) is [k, n], trans: W is [n, k] (a Linear's, row stride ldw). VTAG_ERR_NOMEM
+ * (unreported) when the arena is full. */
+int caption_pack(vtag_ctx *ctx, vtag_packed_b *p, int trans, int64_t k, int64_t n, const float *w, int64_t ldw);
+/* out[n, w->n] (row stride ldo) (+)= b + in[n, w->k] · W^T with W packed (trans). */
+void caption_packed_linear(const vtag_ctx *ctx, float *out, int64_t ldo, const float *in, int64_t ldi,
+                           const vtag_packed_b *w, const float *b, int64_t n, int accumulate);
+
 /* Target tokens of a sampling tape (its mask's ones): an SCST leaf's count. */
 int64_t caption_tape_tokens(const vtag_scst_tape *tape);
 

@@ -6,6 +6,16 @@
 
 #include "caption_internal.h"
 
+/* The per-step weights packed once per decode (caption_pack): a BLAS call would repack
+ * the whole weight for every few-row product. fc / att2in: i2h, h2h, a2c; topdown:
+ * att_lstm's weight_ih whole (ih1), or only its h2 columns (ih1h) when the gates' other
+ * inputs are precomputed (g_fce), weight_hh, lang_lstm's weight_ih and weight_hh; all: the logits. */
+typedef struct decode_weights {
+    vtag_packed_b i2h, h2h, a2c;
+    vtag_packed_b ih1, ih1h, hh1, ih2, hh2;
+    vtag_packed_b logit;
+} decode_weights;
+
 /* Recurrent state and per-row image data of n rows (B images × beams). */
 typedef struct dstate {
     int64_t n;
@@ -18,6 +28,7 @@ typedef struct dstate {
      * depend on the state, precomputed; NULL: the gates are one GEMM over [h2 | fce | x]. */
     float *g_fce;      /* [n, 4R] fce · W_ih[:, R:2R]^T + b_ih */
     float *g_tok;      /* [V+1, 4R] relu(embed[v]) · W_ih[:, 2R:]^T */
+    const decode_weights *pw; /* NULL: the products call vtag_linear_forward (one step) */
 } dstate;
 
 /* Repeats each of the b rows of x [b, w] `rep` times into a new arena array. */
@@ -95,6 +106,46 @@ static int prepare(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *bt, int
     return VTAG_OK;
 }
 
+/* Packs st's per-step weights (ctx's arena) when a decode runs `steps` ≥ 2 steps (a
+ * single step packs nothing: its one product per weight reads the weight once either way).
+ * Called after precompute_gates, whose g_fce decides which of att_lstm's columns step takes. */
+static int pack_weights(vtag_ctx *ctx, const vtag_model *m, dstate *st, int64_t steps, vtag_error *err)
+{
+    st->pw = NULL;
+    if (steps < 2) return VTAG_OK;
+    const vtag_model_config *c = &m->cfg;
+    const int64_t E = c->input_encoding_size, R = c->rnn_size, V1 = c->vocab_size + 1, W1 = 2 * R + E;
+    decode_weights *pw = vtag_arena_alloc(&ctx->arena, sizeof *pw);
+    if (!pw || caption_pack(ctx, &pw->logit, 1, R, V1, caption_param(m, CP_LOGIT_W), R)) return oom(err);
+    int rc = VTAG_OK;
+    if (c->type != VTAG_MODEL_TOPDOWN) {
+        rc = caption_pack(ctx, &pw->i2h, 1, E, 5 * R, caption_param(m, CP_I2H_W), E) ||
+             caption_pack(ctx, &pw->h2h, 1, R, 5 * R, caption_param(m, CP_H2H_W), R) ||
+             (c->type == VTAG_MODEL_ATT2IN && caption_pack(ctx, &pw->a2c, 1, c->att_feat_size, 2 * R,
+                                                           caption_param(m, CP_A2C_W), c->att_feat_size));
+    } else {
+        const float *wih1 = caption_param(m, CP_ATT_LSTM_W_IH);
+        rc = (st->g_fce ? caption_pack(ctx, &pw->ih1h, 1, R, 4 * R, wih1, W1)
+                        : caption_pack(ctx, &pw->ih1, 1, W1, 4 * R, wih1, W1)) ||
+             caption_pack(ctx, &pw->hh1, 1, R, 4 * R, caption_param(m, CP_ATT_LSTM_W_HH), R) ||
+             caption_pack(ctx, &pw->ih2, 1, 2 * R, 4 * R, caption_param(m, CP_LANG_LSTM_W_IH), 2 * R) ||
+             caption_pack(ctx, &pw->hh2, 1, R, 4 * R, caption_param(m, CP_LANG_LSTM_W_HH), R);
+    }
+    if (rc) return oom(err);
+    st->pw = pw;
+    return VTAG_OK;
+}
+
+/* out[n, out_dim] (+)= in[n, in_dim] · W^T (+ b), on the packed W when there is one. */
+static void step_linear(const vtag_ctx *ctx, float *out, const float *in, const vtag_packed_b *pw, const float *w,
+                        const float *b, int64_t n, int64_t in_dim, int64_t out_dim, int accumulate)
+{
+    if (pw)
+        caption_packed_linear(ctx, out, out_dim, in, in_dim, pw, b, n, accumulate);
+    else
+        vtag_linear_forward(ctx, out, in, w, b, n, in_dim, out_dim, accumulate);
+}
+
 /* One step for all rows: tokens[n] in, logprobs[n, V+1] out, state advanced.
  * Temporaries come from `scratch`, reset by the caller. */
 static int step(vtag_ctx *ctx, vtag_arena *scratch, const vtag_model *m, int64_t k_pos, dstate *st,
@@ -102,6 +153,7 @@ static int step(vtag_ctx *ctx, vtag_arena *scratch, const vtag_model *m, int64_t
 {
     const vtag_model_config *c = &m->cfg;
     const int64_t n = st->n, R = c->rnn_size, E = c->input_encoding_size, V1 = c->vocab_size + 1, A = c->att_hid_size;
+    const decode_weights *pw = st->pw;
     vtag_ctx sctx = *ctx; /* same threads and backend; temporaries in scratch */
     sctx.arena = *scratch;
     float *x = vtag_arena_floats(&sctx.arena, n * E), *out = vtag_arena_floats(&sctx.arena, n * R);
@@ -120,10 +172,10 @@ static int step(vtag_ctx *ctx, vtag_arena *scratch, const vtag_model *m, int64_t
             rc = oom(err);
             goto done;
         }
-        vtag_linear_forward(&sctx, a, x, caption_param(m, CP_I2H_W), caption_param(m, CP_I2H_B), n, E,
-                            5 * R, 0);
-        vtag_linear_forward(&sctx, a, st->h, caption_param(m, CP_H2H_W), caption_param(m, CP_H2H_B), n, R,
-                            5 * R, 1);
+        step_linear(&sctx, a, x, pw ? &pw->i2h : NULL, caption_param(m, CP_I2H_W), caption_param(m, CP_I2H_B), n,
+                    E, 5 * R, 0);
+        step_linear(&sctx, a, st->h, pw ? &pw->h2h : NULL, caption_param(m, CP_H2H_W), caption_param(m, CP_H2H_B),
+                    n, R, 5 * R, 1);
         if (c->type == VTAG_MODEL_ATT2IN) {
             const int64_t D = c->att_feat_size;
             float *cx = vtag_arena_floats(&sctx.arena, n * D);
@@ -138,8 +190,11 @@ static int step(vtag_ctx *ctx, vtag_arena *scratch, const vtag_model *m, int64_t
                 goto done;
             }
             if ((rc = vtag_attention_forward(&sctx, cx, &ac, st->h, st->att, st->p_att, &aw, dims, err))) goto done;
-            caption_linear_slice(&sctx, a + 3 * R, 5 * R, cx, D, caption_param(m, CP_A2C_W),
-                                 caption_param(m, CP_A2C_B), n, D, 2 * R);
+            if (pw)
+                caption_packed_linear(&sctx, a + 3 * R, 5 * R, cx, D, &pw->a2c, caption_param(m, CP_A2C_B), n, 1);
+            else
+                caption_linear_slice(&sctx, a + 3 * R, 5 * R, cx, D, caption_param(m, CP_A2C_W),
+                                     caption_param(m, CP_A2C_B), n, D, 2 * R);
         }
         vtag_maxout_lstm_forward(hn, cn, cache, a, st->c, n, R, ctx->threads);
         memcpy(st->h, hn, (size_t)(n * R) * sizeof(float));
@@ -162,16 +217,19 @@ static int step(vtag_ctx *ctx, vtag_arena *scratch, const vtag_model *m, int64_t
                 float *gi = g + i * 4 * R;
                 for (int64_t j = 0; j < 4 * R; j++) gi[j] = gf[j] + gt[j];
             }
-            vtag_gemm(&sctx, 0, 1, n, 4 * R, R, 1.0f, st->h2, R, caption_param(m, CP_ATT_LSTM_W_IH), 2 * R + E, 1.0f,
-                      g, 4 * R);
+            if (pw)
+                vtag_gemm_packed(&sctx, n, 1.0f, st->h2, R, &pw->ih1h, 1.0f, g, 4 * R);
+            else
+                vtag_gemm(&sctx, 0, 1, n, 4 * R, R, 1.0f, st->h2, R, caption_param(m, CP_ATT_LSTM_W_IH), 2 * R + E,
+                          1.0f, g, 4 * R);
         } else {
             const float *ins1[3] = {st->h2, st->fce, x};
             vtag_concat_forward(ai, ins1, d1, 3, n);
-            vtag_linear_forward(&sctx, g, ai, caption_param(m, CP_ATT_LSTM_W_IH),
-                                caption_param(m, CP_ATT_LSTM_B_IH), n, 2 * R + E, 4 * R, 0);
+            step_linear(&sctx, g, ai, pw ? &pw->ih1 : NULL, caption_param(m, CP_ATT_LSTM_W_IH),
+                        caption_param(m, CP_ATT_LSTM_B_IH), n, 2 * R + E, 4 * R, 0);
         }
-        vtag_linear_forward(&sctx, g, st->h, caption_param(m, CP_ATT_LSTM_W_HH),
-                            caption_param(m, CP_ATT_LSTM_B_HH), n, R, 4 * R, 1);
+        step_linear(&sctx, g, st->h, pw ? &pw->hh1 : NULL, caption_param(m, CP_ATT_LSTM_W_HH),
+                    caption_param(m, CP_ATT_LSTM_B_HH), n, R, 4 * R, 1);
         vtag_lstm_forward(hn, cn, cache, g, st->c, n, R, ctx->threads);
         memcpy(st->h, hn, (size_t)(n * R) * sizeof(float));
         memcpy(st->c, cn, (size_t)(n * R) * sizeof(float));
@@ -184,16 +242,17 @@ static int step(vtag_ctx *ctx, vtag_arena *scratch, const vtag_model *m, int64_t
         if ((rc = vtag_attention_forward(&sctx, cx, &ac, st->h, st->att, st->p_att, &aw, dims, err))) goto done;
         const float *ins2[2] = {cx, st->h};
         vtag_concat_forward(li, ins2, d2, 2, n);
-        vtag_linear_forward(&sctx, g, li, caption_param(m, CP_LANG_LSTM_W_IH),
-                            caption_param(m, CP_LANG_LSTM_B_IH), n, 2 * R, 4 * R, 0);
-        vtag_linear_forward(&sctx, g, st->h2, caption_param(m, CP_LANG_LSTM_W_HH),
-                            caption_param(m, CP_LANG_LSTM_B_HH), n, R, 4 * R, 1);
+        step_linear(&sctx, g, li, pw ? &pw->ih2 : NULL, caption_param(m, CP_LANG_LSTM_W_IH),
+                    caption_param(m, CP_LANG_LSTM_B_IH), n, 2 * R, 4 * R, 0);
+        step_linear(&sctx, g, st->h2, pw ? &pw->hh2 : NULL, caption_param(m, CP_LANG_LSTM_W_HH),
+                    caption_param(m, CP_LANG_LSTM_B_HH), n, R, 4 * R, 1);
         vtag_lstm_forward(hn, cn, cache, g, st->c2, n, R, ctx->threads);
         memcpy(st->h2, hn, (size_t)(n * R) * sizeof(float));
         memcpy(st->c2, cn, (size_t)(n * R) * sizeof(float));
         vtag_dropout_forward(out, mask, st->h2, n * R, c->drop_prob_lm, train, &ctx->rng, ctx->threads);
     }
-    vtag_linear_forward(&sctx, logprobs, out, caption_param(m, CP_LOGIT_W), caption_param(m, CP_LOGIT_B), n, R, V1, 0);
+    step_linear(&sctx, logprobs, out, pw ? &pw->logit : NULL, caption_param(m, CP_LOGIT_W), caption_param(m, CP_LOGIT_B),
+                n, R, V1, 0);
     vtag_logsoftmax_forward(logprobs, logprobs, n, V1, ctx->threads);
 done:
     *scratch = sctx.arena; /* keep any blocks the scratch arena grew */
@@ -243,6 +302,7 @@ static int decode_simple(vtag_ctx *ctx, vtag_arena *scratch, vtag_model *m, cons
     const int64_t B = bt->b, L = m->cfg.max_length, V1 = m->cfg.vocab_size + 1;
     dstate st;
     int rc = prepare(ctx, m, bt, 1, o->train, &st, err);
+    if (!rc) rc = pack_weights(ctx, m, &st, L + 1, err);
     if (rc) return rc;
     int32_t *tok = vtag_arena_alloc(&ctx->arena, (size_t)B * sizeof(int32_t));
     unsigned char *done = vtag_arena_alloc(&ctx->arena, (size_t)B);
@@ -311,6 +371,7 @@ static int decode_beam(vtag_ctx *ctx, vtag_arena *scratch, vtag_model *m, const 
     const int64_t B = bt->b, L = c->max_length, V1 = c->vocab_size + 1, R = c->rnn_size, n = B * k;
     dstate st;
     int rc = prepare(ctx, m, bt, k, 0, &st, err);
+    if (!rc) rc = pack_weights(ctx, m, &st, L + 1, err);
     if (rc) return rc;
     vtag_arena *ar = &ctx->arena;
     int32_t *tok = vtag_arena_alloc(ar, (size_t)n * sizeof(int32_t));
@@ -525,6 +586,7 @@ static int label_probs(vtag_ctx *ctx, vtag_arena *scratch, const vtag_model *m, 
     /* The token table costs V+1 rows of the GEMM it saves on every live row and step. */
     if (c->type == VTAG_MODEL_TOPDOWN && V1 <= n * (L + 1) / 2 && (rc = precompute_gates(ctx, m, B, rep, &st, err)))
         return rc;
+    if ((rc = pack_weights(ctx, m, &st, L + 1, err))) return rc;
     int32_t *tok = vtag_arena_alloc(&ctx->arena, (size_t)n * sizeof(int32_t));
     int64_t *row_of = vtag_arena_alloc(&ctx->arena, (size_t)n * sizeof(int64_t)); /* live row → its row */
     int64_t *keep = vtag_arena_alloc(&ctx->arena, (size_t)n * sizeof(int64_t));

@@ -62,34 +62,83 @@ static void scatter_live(float *dst, int64_t ldd, const float *src, const live_r
     for (int64_t i = 0; i < lv->n; i++) memcpy(dst + lv->idx[i] * ldd, src + i * w, (size_t)w * sizeof(float));
 }
 
-/* vtag_linear_forward over the live rows of in [B, in_dim] and out [B, out_dim];
- * without accumulate, the finished rows of out are zeroed. */
-static void live_linear(const vtag_ctx *ctx, const live_rows *lv, float *out, const float *in, const float *w,
-                        const float *b, int64_t in_dim, int64_t out_dim, int accumulate)
+/* A weight packed once per sampling pass (arena) for the products made at every step:
+ * a BLAS call would repack the whole weight for each 50-row product (as xe.c); op(W) is
+ * [k, n], trans: W is [n, k] (a Linear's, row stride ldw). */
+int caption_pack(vtag_ctx *ctx, vtag_packed_b *p, int trans, int64_t k, int64_t n, const float *w, int64_t ldw)
 {
+    const int64_t size = vtag_gemm_pack_floats(k, n);
+    float *buf = size < 0 ? NULL : NEW(size);
+    if (!buf) return VTAG_ERR_NOMEM;
+    vtag_gemm_pack(ctx, p, buf, trans, k, n, w, ldw);
+    return VTAG_OK;
+}
+
+void caption_packed_linear(const vtag_ctx *ctx, float *out, int64_t ldo, const float *in, int64_t ldi,
+                           const vtag_packed_b *w, const float *b, int64_t n, int accumulate)
+{
+    for (int64_t i = 0; b && i < n; i++)
+        for (int64_t j = 0; j < w->n; j++) out[i * ldo + j] = (accumulate ? out[i * ldo + j] : 0.0f) + b[j];
+    vtag_gemm_packed(ctx, n, 1.0f, in, ldi, w, b || accumulate ? 1.0f : 0.0f, out, ldo);
+}
+
+/* The per-step weights, packed (op: W^T). fc / att2in: i2h, h2h; topdown: weight_ih's
+ * h2_prev and x columns, weight_hh, lang_lstm's weight_ih and weight_hh; all: the logits. */
+typedef struct step_weights {
+    vtag_packed_b i2h, h2h;
+    vtag_packed_b ih1h, ih1x, hh1, ih2, hh2;
+    vtag_packed_b logit;
+} step_weights;
+
+static int pack_step_weights(vtag_ctx *ctx, const vtag_model *m, step_weights *pw)
+{
+    const vtag_model_config *c = &m->cfg;
+    const int64_t E = c->input_encoding_size, R = c->rnn_size, V1 = c->vocab_size + 1, W1 = 2 * R + E;
+    if (caption_pack(ctx, &pw->logit, 1, R, V1, caption_param(m, CP_LOGIT_W), R)) return VTAG_ERR_NOMEM;
+    if (c->type != VTAG_MODEL_TOPDOWN)
+        return caption_pack(ctx, &pw->i2h, 1, E, 5 * R, caption_param(m, CP_I2H_W), E) ||
+                       caption_pack(ctx, &pw->h2h, 1, R, 5 * R, caption_param(m, CP_H2H_W), R)
+                   ? VTAG_ERR_NOMEM
+                   : VTAG_OK;
+    const float *wih1 = caption_param(m, CP_ATT_LSTM_W_IH);
+    return caption_pack(ctx, &pw->ih1h, 1, R, 4 * R, wih1, W1) ||
+                   caption_pack(ctx, &pw->ih1x, 1, E, 4 * R, wih1 + 2 * R, W1) ||
+                   caption_pack(ctx, &pw->hh1, 1, R, 4 * R, caption_param(m, CP_ATT_LSTM_W_HH), R) ||
+                   caption_pack(ctx, &pw->ih2, 1, 2 * R, 4 * R, caption_param(m, CP_LANG_LSTM_W_IH), 2 * R) ||
+                   caption_pack(ctx, &pw->hh2, 1, R, 4 * R, caption_param(m, CP_LANG_LSTM_W_HH), R)
+               ? VTAG_ERR_NOMEM
+               : VTAG_OK;
+}
+
+/* out[B, w->n] (+)= in[B, w->k] · W^T (+ b) over the live rows (packed W); without
+ * accumulate, the finished rows of out are zeroed. */
+static void live_linear(const vtag_ctx *ctx, const live_rows *lv, float *out, const float *in,
+                        const vtag_packed_b *w, const float *b, int accumulate)
+{
+    const int64_t in_dim = w->k, out_dim = w->n;
     if (lv->n == lv->B) {
-        vtag_linear_forward(ctx, out, in, w, b, lv->B, in_dim, out_dim, accumulate);
+        caption_packed_linear(ctx, out, out_dim, in, in_dim, w, b, lv->B, accumulate);
         return;
     }
     gather_live(lv->in, in, in_dim, lv, in_dim);
     if (accumulate) gather_live(lv->out, out, out_dim, lv, out_dim);
-    vtag_linear_forward(ctx, lv->out, lv->in, w, b, lv->n, in_dim, out_dim, accumulate);
+    caption_packed_linear(ctx, lv->out, out_dim, lv->in, in_dim, w, b, lv->n, accumulate);
     if (!accumulate) memset(out, 0, (size_t)(lv->B * out_dim) * sizeof(float));
     scatter_live(out, out_dim, lv->out, lv, out_dim);
 }
 
-/* c[B, 0:n] (row stride ldc) += a[B, 0:k] (row stride lda) · w[n, k]^T (row stride ldw) over the live rows. */
-static void live_gemm(const vtag_ctx *ctx, const live_rows *lv, int64_t n, int64_t k, const float *a, int64_t lda,
-                      const float *w, int64_t ldw, float *c, int64_t ldc)
+/* c[B, 0:w->n] (row stride ldc) += a[B, 0:w->k] (row stride lda) · op(W) over the live rows. */
+static void live_gemm(const vtag_ctx *ctx, const live_rows *lv, const float *a, int64_t lda, const vtag_packed_b *w,
+                      float *c, int64_t ldc)
 {
     if (lv->n == lv->B) {
-        vtag_gemm(ctx, 0, 1, lv->B, n, k, 1.0f, a, lda, w, ldw, 1.0f, c, ldc);
+        vtag_gemm_packed(ctx, lv->B, 1.0f, a, lda, w, 1.0f, c, ldc);
         return;
     }
-    gather_live(lv->in, a, lda, lv, k);
-    gather_live(lv->out, c, ldc, lv, n);
-    vtag_gemm(ctx, 0, 1, lv->n, n, k, 1.0f, lv->in, k, w, ldw, 1.0f, lv->out, n);
-    scatter_live(c, ldc, lv->out, lv, n);
+    gather_live(lv->in, a, lda, lv, w->k);
+    gather_live(lv->out, c, ldc, lv, w->n);
+    vtag_gemm_packed(ctx, lv->n, 1.0f, lv->in, w->k, w, 1.0f, lv->out, w->n);
+    scatter_live(c, ldc, lv->out, lv, w->n);
 }
 
 /* Allocates the tape's arrays for up to Tm = L+1 positions. */
@@ -203,8 +252,8 @@ static int prepare(vtag_ctx *ctx, const vtag_model *m, vtag_scst_tape *tp, int64
 
 /* One step of fc / att2in for all rows: position t (step s = t, or t + 1 for
  * fc after its image step), inputs sq.in[t], outputs out[t]. */
-static int maxout_step(vtag_ctx *ctx, const vtag_model *m, vtag_scst_tape *tp, const live_rows *lv, int64_t t,
-                       int train, vtag_error *err)
+static int maxout_step(vtag_ctx *ctx, const vtag_model *m, vtag_scst_tape *tp, const live_rows *lv,
+                       const step_weights *pw, int64_t t, int train, vtag_error *err)
 {
     const vtag_model_config *c = &m->cfg;
     const int fc = c->type == VTAG_MODEL_FC;
@@ -214,8 +263,8 @@ static int maxout_step(vtag_ctx *ctx, const vtag_model *m, vtag_scst_tape *tp, c
     float *x = f->x + s * B * E, *a = f->a + s * B * G, *h_prev = f->hs + s * B * R;
     int rc = vtag_embedding_forward(x, sq->in + t * B, caption_param(m, CP_EMBED), B, c->vocab_size + 1, E, err);
     if (rc) return rc;
-    live_linear(ctx, lv, a, x, caption_param(m, CP_I2H_W), caption_param(m, CP_I2H_B), E, G, 0);
-    live_linear(ctx, lv, a, h_prev, caption_param(m, CP_H2H_W), caption_param(m, CP_H2H_B), R, G, 1);
+    live_linear(ctx, lv, a, x, &pw->i2h, caption_param(m, CP_I2H_B), 0);
+    live_linear(ctx, lv, a, h_prev, &pw->h2h, caption_param(m, CP_H2H_B), 1);
     if (!fc) {
         /* a2c(Σ alpha·att) = Σ alpha·P + bias: attention averages P [img, K, 2R] directly. */
         const vtag_attention_weights aw = {caption_param(m, CP_H2ATT_W),
@@ -239,8 +288,8 @@ static int maxout_step(vtag_ctx *ctx, const vtag_model *m, vtag_scst_tape *tp, c
 
 /* One step of topdown for all rows (the loop body of xe.c's topdown_forward,
  * with the input embedding of this step only). */
-static int topdown_step(vtag_ctx *ctx, const vtag_model *m, vtag_scst_tape *tp, const live_rows *lv, int64_t t,
-                        int train, vtag_error *err)
+static int topdown_step(vtag_ctx *ctx, const vtag_model *m, vtag_scst_tape *tp, const live_rows *lv,
+                        const step_weights *pw, int64_t t, int train, vtag_error *err)
 {
     const vtag_model_config *c = &m->cfg;
     const caption_seqs *sq = &tp->sq;
@@ -260,12 +309,10 @@ static int topdown_step(vtag_ctx *ctx, const vtag_model *m, vtag_scst_tape *tp, 
     const int64_t d1[3] = {R, R, E}, d2[2] = {R, R};
     vtag_concat_forward(ai, ins1, d1, 3, B); /* kept for weight_ih's gradient */
     /* gates = g_fce (per image) + h2_prev · W_ih[:, 0:R]^T + x · W_ih[:, 2R:]^T + h1_prev · W_hh^T + b_hh */
-    const float *wih1 = caption_param(m, CP_ATT_LSTM_W_IH);
     for (int64_t b = 0; b < B; b++) memcpy(g1 + b * 4 * R, tp->g_fce + b / sq->rep * 4 * R, (size_t)(4 * R) * sizeof(float));
-    live_gemm(ctx, lv, 4 * R, R, h2p, R, wih1, W1, g1, 4 * R);
-    live_gemm(ctx, lv, 4 * R, E, x, E, wih1 + 2 * R, W1, g1, 4 * R);
-    live_linear(ctx, lv, g1, h1p, caption_param(m, CP_ATT_LSTM_W_HH), caption_param(m, CP_ATT_LSTM_B_HH), R,
-                4 * R, 1);
+    live_gemm(ctx, lv, h2p, R, &pw->ih1h, g1, 4 * R);
+    live_gemm(ctx, lv, x, E, &pw->ih1x, g1, 4 * R);
+    live_linear(ctx, lv, g1, h1p, &pw->hh1, caption_param(m, CP_ATT_LSTM_B_HH), 1);
     vtag_lstm_forward(h1, f->cs + (t + 1) * B * R, f->cache + t * B * 5 * R, g1, f->cs + t * B * R, B, R, ctx->threads);
     const vtag_attention_weights aw = {caption_param(m, CP_H2ATT_W),
                                        caption_param(m, CP_H2ATT_B),
@@ -276,10 +323,8 @@ static int topdown_step(vtag_ctx *ctx, const vtag_model *m, vtag_scst_tape *tp, 
     if ((rc = vtag_attention_forward(ctx, cx, &f->att_cache[t], h1, f->ate, f->p_att, &aw, dims, err))) return rc;
     const float *ins2[2] = {cx, h1};
     vtag_concat_forward(li, ins2, d2, 2, B);
-    live_linear(ctx, lv, g2, li, caption_param(m, CP_LANG_LSTM_W_IH), caption_param(m, CP_LANG_LSTM_B_IH), W2,
-                4 * R, 0);
-    live_linear(ctx, lv, g2, h2p, caption_param(m, CP_LANG_LSTM_W_HH), caption_param(m, CP_LANG_LSTM_B_HH), R,
-                4 * R, 1);
+    live_linear(ctx, lv, g2, li, &pw->ih2, caption_param(m, CP_LANG_LSTM_B_IH), 0);
+    live_linear(ctx, lv, g2, h2p, &pw->hh2, caption_param(m, CP_LANG_LSTM_B_HH), 1);
     vtag_lstm_forward(h2, f->c2s + (t + 1) * B * R, f->cache2 + t * B * 5 * R, g2, f->c2s + t * B * R, B, R,
                       ctx->threads);
     vtag_dropout_forward(tp->out + t * B * R, f->drop + t * B * R, h2, B * R, p, train, &ctx->rng, ctx->threads);
@@ -321,17 +366,19 @@ int caption_scst_sample(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *im
     int rc = alloc_tape(ctx, m, tp, NI, B, err);
     if (!rc) rc = prepare(ctx, m, tp, NI, n, train, err);
     if (rc) return rc;
+    step_weights pw;
+    if (pack_step_weights(ctx, m, &pw)) return oom(err);
     memset(seq, 0, (size_t)(B * L) * sizeof(int32_t));
     if (len) memset(len, 0, (size_t)B * sizeof(int32_t));
     caption_seqs *sq = &tp->sq;
-    const float *lw = caption_param(m, CP_LOGIT_W), *lb = caption_param(m, CP_LOGIT_B);
+    const float *lb = caption_param(m, CP_LOGIT_B);
     int64_t T = 0;
     for (int64_t t = 0; t <= L; t++) {
-        rc = c->type == VTAG_MODEL_TOPDOWN ? topdown_step(ctx, m, tp, &lv, t, train, err)
-                                           : maxout_step(ctx, m, tp, &lv, t, train, err);
+        rc = c->type == VTAG_MODEL_TOPDOWN ? topdown_step(ctx, m, tp, &lv, &pw, t, train, err)
+                                           : maxout_step(ctx, m, tp, &lv, &pw, t, train, err);
         if (rc) return rc;
         float *lp = tp->lp + t * B * V1;
-        live_linear(ctx, &lv, lp, tp->out + t * B * R, lw, lb, R, V1, 0);
+        live_linear(ctx, &lv, lp, tp->out + t * B * R, &pw.logit, lb, 0);
         vtag_logsoftmax_forward(lp, lp, B, V1, ctx->threads);
         T = t + 1;
         int all_done = 1;
