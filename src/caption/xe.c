@@ -19,26 +19,6 @@
 
 static int oom(vtag_error *err) { return vtag_fail(err, VTAG_ERR_NOMEM, "caption: out of memory"); }
 
-/* A weight packed (arena) for the products made at every step: a BLAS call would repack the
- * whole weight for each 50-row product; op(W) is [k, n], trans: W is [n, k] (a Linear's). */
-static int pack(vtag_ctx *ctx, vtag_packed_b *p, int trans, int64_t k, int64_t n, const float *w, int64_t ldw)
-{
-    const int64_t size = vtag_gemm_pack_floats(k, n);
-    float *buf = size < 0 ? NULL : NEW(size);
-    if (!buf) return VTAG_ERR_NOMEM;
-    vtag_gemm_pack(ctx, p, buf, trans, k, n, w, ldw);
-    return VTAG_OK;
-}
-
-/* out[n, w->n] (row stride ldo) (+)= b + in[n, w->k] · W^T with W packed (trans). */
-static void packed_linear(const vtag_ctx *ctx, float *out, int64_t ldo, const float *in, int64_t ldi,
-                          const vtag_packed_b *w, const float *b, int64_t n, int accumulate)
-{
-    for (int64_t i = 0; b && i < n; i++)
-        for (int64_t j = 0; j < w->n; j++) out[i * ldo + j] = (accumulate ? out[i * ldo + j] : 0.0f) + b[j];
-    vtag_gemm_packed(ctx, n, 1.0f, in, ldi, w, b || accumulate ? 1.0f : 0.0f, out, ldo);
-}
-
 /* ---- fc and att2in: the maxout core ------------------------------------------------ */
 
 static int maxout_forward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *bt, const caption_seqs *sq, int train,
@@ -88,17 +68,17 @@ static int maxout_forward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch *
     }
     const float *h2h_b = caption_param(m, CP_H2H_B);
     vtag_packed_b pw_h2h, pw_a2c; /* op: W^T, [R, G] and [D, 2R] */
-    if (pack(ctx, &pw_h2h, 1, R, G, caption_param(m, CP_H2H_W), R) || (!fc && pack(ctx, &pw_a2c, 1, D, 2 * R, a2c_w, D)))
+    if (caption_pack(ctx, &pw_h2h, 1, R, G, caption_param(m, CP_H2H_W), R) || (!fc && caption_pack(ctx, &pw_a2c, 1, D, 2 * R, a2c_w, D)))
         return oom(err);
     const vtag_attention_dims dims = {B, K, D, R, A, 1};
     for (int64_t s = 0; s < S; s++) {
         float *a = f->a + s * B * G, *h_prev = f->hs + s * B * R;
-        packed_linear(ctx, a, G, h_prev, R, &pw_h2h, h2h_b, B, 1);
+        caption_packed_linear(ctx, a, G, h_prev, R, &pw_h2h, h2h_b, B, 1);
         if (!fc) {
             float *cx = f->ctxs + s * B * D;
             rc = vtag_attention_forward(ctx, cx, &f->att_cache[s], h_prev, bt->att, f->p_att, &aw, dims, err);
             if (rc) return rc;
-            packed_linear(ctx, a + 3 * R, G, cx, D, &pw_a2c, a2c_b, B, 1);
+            caption_packed_linear(ctx, a + 3 * R, G, cx, D, &pw_a2c, a2c_b, B, 1);
         }
         vtag_maxout_lstm_forward(f->hs + (s + 1) * B * R, f->cs + (s + 1) * B * R, f->cache + s * B * G, a,
                                  f->cs + s * B * R, B, R, ctx->threads);
@@ -155,7 +135,7 @@ static int maxout_backward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch 
         a2c_w = caption_param(m, CP_A2C_W);
     }
     vtag_packed_b pw_h2h, pw_a2c; /* op: W, [G, R] and [2R, D] */
-    if (pack(ctx, &pw_h2h, 0, G, R, h2h_w, R) || (!fc && !f->a2c_p && pack(ctx, &pw_a2c, 0, 2 * R, D, a2c_w, D)))
+    if (caption_pack(ctx, &pw_h2h, 0, G, R, h2h_w, R) || (!fc && !f->a2c_p && caption_pack(ctx, &pw_a2c, 0, 2 * R, D, a2c_w, D)))
         return oom(err);
     const vtag_attention_dims dims = {B, K, Dq, R, A, sq->rep};
     for (int64_t s = S - 1; s >= 0; s--) {
@@ -289,8 +269,8 @@ static int topdown_forward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch 
     const vtag_attention_dims dims = {B, K, R, R, A, 1};
     const int64_t d1[3] = {R, R, E}, d2[2] = {R, R};
     vtag_packed_b pw_ih1h, pw_hh1, pw_ih2, pw_hh2; /* op: W^T; weight_ih1's h2_prev columns */
-    if (pack(ctx, &pw_ih1h, 1, R, 4 * R, wih1, W1) || pack(ctx, &pw_hh1, 1, R, 4 * R, whh1, R) ||
-        pack(ctx, &pw_ih2, 1, W2, 4 * R, wih2, W2) || pack(ctx, &pw_hh2, 1, R, 4 * R, whh2, R))
+    if (caption_pack(ctx, &pw_ih1h, 1, R, 4 * R, wih1, W1) || caption_pack(ctx, &pw_hh1, 1, R, 4 * R, whh1, R) ||
+        caption_pack(ctx, &pw_ih2, 1, W2, 4 * R, wih2, W2) || caption_pack(ctx, &pw_hh2, 1, R, 4 * R, whh2, R))
         return oom(err);
     /* att_lstm's inputs are [h2_prev | fc_emb | x]; only h2_prev is recurrent. x's share of the
      * gates for every step is one GEMM (T·B rows instead of B rows a step), fc_emb's (+ bias_ih)
@@ -309,7 +289,7 @@ static int topdown_forward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch 
         vtag_concat_forward(ai, ins1, d1, 3, B); /* kept for weight_ih's gradient */
         for (int64_t i = 0; i < B * 4 * R; i++) g1[i] += g_fce[i];
         vtag_gemm_packed(ctx, B, 1.0f, h2p, R, &pw_ih1h, 1.0f, g1, 4 * R);
-        packed_linear(ctx, g1, 4 * R, h1p, R, &pw_hh1, bhh1, B, 1);
+        caption_packed_linear(ctx, g1, 4 * R, h1p, R, &pw_hh1, bhh1, B, 1);
         vtag_lstm_forward(h1, f->cs + (s + 1) * B * R, f->cache + s * B * 5 * R, g1, f->cs + s * B * R, B, R,
                           ctx->threads);
         float *cx = f->ctxs + s * B * R;
@@ -317,8 +297,8 @@ static int topdown_forward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch 
         if (rc) return rc;
         const float *ins2[2] = {cx, h1};
         vtag_concat_forward(li, ins2, d2, 2, B);
-        packed_linear(ctx, g2, 4 * R, li, W2, &pw_ih2, bih2, B, 0);
-        packed_linear(ctx, g2, 4 * R, h2p, R, &pw_hh2, bhh2, B, 1);
+        caption_packed_linear(ctx, g2, 4 * R, li, W2, &pw_ih2, bih2, B, 0);
+        caption_packed_linear(ctx, g2, 4 * R, h2p, R, &pw_hh2, bhh2, B, 1);
         vtag_lstm_forward(h2, f->c2s + (s + 1) * B * R, f->cache2 + s * B * 5 * R, g2, f->c2s + s * B * R, B, R,
                           ctx->threads);
         vtag_dropout_forward(out + s * B * R, f->drop + s * B * R, h2, B * R, p, train, &ctx->rng, ctx->threads);
@@ -352,8 +332,8 @@ static int topdown_backward(vtag_ctx *ctx, const vtag_model *m, const vtag_batch
                                caption_grad(m, CP_ALPHA_B)};
     const vtag_attention_dims dims = {B, K, R, R, A, sq->rep};
     vtag_packed_b pw_ih1h, pw_hh1, pw_ih2, pw_hh2; /* op: W; weight_ih1's h2_prev columns */
-    if (pack(ctx, &pw_ih1h, 0, 4 * R, R, wih1, W1) || pack(ctx, &pw_hh1, 0, 4 * R, R, whh1, R) ||
-        pack(ctx, &pw_ih2, 0, 4 * R, W2, wih2, W2) || pack(ctx, &pw_hh2, 0, 4 * R, R, whh2, R))
+    if (caption_pack(ctx, &pw_ih1h, 0, 4 * R, R, wih1, W1) || caption_pack(ctx, &pw_hh1, 0, 4 * R, R, whh1, R) ||
+        caption_pack(ctx, &pw_ih2, 0, 4 * R, W2, wih2, W2) || caption_pack(ctx, &pw_hh2, 0, 4 * R, R, whh2, R))
         return oom(err);
     const size_t row_bytes = (size_t)(B * R) * sizeof(float);
     for (int64_t s = T - 1; s >= 0; s--) {
