@@ -68,14 +68,10 @@ static void fit_one(const pairs *p, const double prior[2], double ridge, double 
         const double det = h[0] * h[2] - h[1] * h[1];
         if (!(det > 0) || !isfinite(det)) break;
         const double d0 = (h[2] * g[0] - h[1] * g[1]) / det, d1 = (h[0] * g[1] - h[1] * g[0]) / det;
-        double t = 1, fn = 0;
-        int better = 0;
-        for (int k = 0; k < 40 && !better; k++, t *= 0.5) {
-            fn = objective(p, x[0] - t * d0, x[1] - t * d1, prior, ridge, NULL, NULL);
-            better = fn <= f;
-        }
-        if (!better) break;
-        t *= 2; /* the step taken */
+        double t = 1;
+        int k = 0;
+        while (k < 40 && objective(p, x[0] - t * d0, x[1] - t * d1, prior, ridge, NULL, NULL) > f) t *= 0.5, k++;
+        if (k == 40) break;
         x[0] -= t * d0, x[1] -= t * d1;
         const double moved = fabs(t * d0) + fabs(t * d1);
         f = objective(p, x[0], x[1], prior, ridge, g, h);

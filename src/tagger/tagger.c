@@ -148,7 +148,7 @@ static int check_provenance(const vtag_tagger_t *t, int from_dir, vtag_error *er
 
 /* The novelty model and the scores' calibration beside the checkpoint
  * (vtag_novelty_path, vtag_calib_path), when there are. */
-static int load_novelty(vtag_tagger_t *t, vtag_error *err)
+static int load_beside(vtag_tagger_t *t, vtag_error *err)
 {
     int rc = vtag_novelty_load_beside(&t->novelty, t->model_path, err);
     if (!rc) rc = vtag_calib_load_beside(&t->calib, t->model_path, t->cap.vocab.size, err);
@@ -231,7 +231,7 @@ int vtag_tagger_open(vtag_tagger_t **out, vtag_ctx *ctx, const vtag_tagger_optio
         t->info = *vtag_backbone_get_info(t->backbone);
         t->vopt.size = t->info.size;
         rc = check_features(t, err);
-        if (!rc) rc = load_novelty(t, err);
+        if (!rc) rc = load_beside(t, err);
         if (!rc) rc = check_provenance(t, o->dir != NULL, err);
     }
     if (!rc) rc = vtag_tagger_worker_open(&t->own, t, err);
