@@ -23,6 +23,23 @@ extern "C" {
  *   uniform:N   the centres of N equal segments of the range (default N=16)
  *   fps:F       the centres of consecutive 1/F s segments: start+(k+0.5)/F
  *   keyframes   every keyframe whose time lies in the range
+ *   keyframes:N the keyframes nearest to uniform:N's targets: each of the N
+ *               targets is served by the keyframe of the range nearest to it
+ *               in time (ties: the earlier); a keyframe chosen by several
+ *               targets is returned once, so at most N frames, in time order,
+ *               each with the first target that chose it. Only those
+ *               keyframes are decoded: a seek to each, then its one packet.
+ *               Keyframe times come from the container index when it lists
+ *               every packet (MP4/MOV, AVI), else from one pass over the
+ *               packets without decoding. A stream whose keyframe packets
+ *               cannot be decoded alone at a known time (no presentation
+ *               times and reordered pictures, as AVI with B-frames) or that
+ *               cannot seek (a pipe) is decoded as `keyframes` decodes it,
+ *               choosing among the keyframe pictures as they come: the same
+ *               frames, slower. A keyframe that gives no picture alone (an
+ *               open-GOP picture the decoder waits past) is decoded from an
+ *               earlier keyframe instead. A range holding no keyframe gives
+ *               no frame.
  *   scene:T     the first frame of the range, then every frame whose picture
  *               differs from the previous frame by more than T (0 < T <= 1;
  *               the mean absolute difference of 64×64 grey thumbnails / 255)
@@ -40,6 +57,7 @@ typedef enum vtag_video_sampler_kind {
 typedef struct vtag_video_sampler {
     vtag_video_sampler_kind kind;
     int64_t count;      /* uniform: N */
+    int64_t key_targets;/* keyframes: N of keyframes:N; 0 (the default): every keyframe */
     double fps;         /* fps: F */
     double threshold;   /* scene: T */
     double start;       /* seconds, >= 0 */
@@ -49,8 +67,8 @@ typedef struct vtag_video_sampler {
 
 /* uniform:16 over the whole video. */
 void vtag_video_sampler_default(vtag_video_sampler *s);
-/* Parses "uniform:N", "fps:F", "keyframes" or "scene:T" into s->kind and its
- * parameter; start, end and max_frames are left as they are. */
+/* Parses "uniform:N", "fps:F", "keyframes", "keyframes:N" or "scene:T" into
+ * s->kind and its parameter; start, end and max_frames are left as they are. */
 int vtag_video_sampler_parse(vtag_video_sampler *s, const char *spec, vtag_error *err);
 /* Writes the canonical spelling ("uniform:16", "fps:0.5", …) into buf. */
 void vtag_video_sampler_format(const vtag_video_sampler *s, char *buf, int64_t cap);
@@ -165,7 +183,8 @@ typedef struct vtag_video vtag_video_t; /* an open video with a sampler: the fra
 
 typedef struct vtag_video_frame {
     int64_t index;         /* position in the sample set (targets skipped by damage leave gaps) */
-    double target_seconds; /* the time the sampler asked for (keyframes/scene: the frame's time) */
+    double target_seconds; /* the time the sampler asked for (keyframes/scene: the frame's time;
+                              keyframes:N: the first of uniform:N's targets that chose it) */
     double pts_seconds;    /* the returned frame's own presentation time */
     double scene_score;    /* scene sampler: difference from the previous frame; else 0 */
     int64_t size;          /* S */
@@ -173,7 +192,8 @@ typedef struct vtag_video_frame {
 } vtag_video_frame;
 
 typedef struct vtag_video_stats {
-    int64_t targets;         /* frames the sampler asked for (uniform, fps); -1 when not known up front */
+    int64_t targets;         /* frames the sampler asked for (uniform, fps; keyframes:N: the distinct
+                                keyframes chosen, when it seeks); -1 when not known up front */
     int64_t frames_out;      /* frames returned so far */
     int64_t packets_read;    /* video packets read */
     int64_t frames_decoded;  /* pictures the decoder returned */
@@ -203,7 +223,9 @@ const vtag_video_info *vtag_video_get_info(const vtag_video_t *v);
 int vtag_video_next(vtag_video_t *v, vtag_video_frame *frame, int *got, vtag_error *err);
 void vtag_video_get_stats(const vtag_video_t *v, vtag_video_stats *stats);
 /* Several readers over the same video, on threads of their own, may share
- * its sample set out (uniform and fps): vtag_video_share_plan gives each
+ * its sample set out (uniform, fps, and keyframes:N where it seeks, i.e.
+ * stats.targets >= 0; its targets are then the chosen keyframes, each
+ * costing one decode): vtag_video_share_plan gives each
  * target i a part, owner[i] in [0, parts) (owner has stats.targets
  * entries), so that the parts decode about as much as each other by the
  * index's count of frames (target by target, to the part whose load plus

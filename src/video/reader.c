@@ -5,7 +5,12 @@
  *
  * Two decoded frames are held by reference (no copies): `held`, the latest
  * frame at or before the current time, and `ahead`, the next one, whose
- * arrival proves that `held` is still on screen. */
+ * arrival proves that `held` is still on screen.
+ *
+ * keyframes:N chooses its keyframes up front from the keyframe list (index
+ * or packet scan), then seeks to each and decodes its one packet alone; where
+ * that cannot be trusted it decodes as `keyframes` does and chooses among the
+ * keyframe pictures as they come, holding the latest in `cand`. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +76,18 @@ struct vtag_video {
     double pos;           /* the last target reached; -inf before the first */
     int64_t n_targets, next_target;
     int64_t emitted;      /* keyframes/scene: frames returned */
+    /* keyframes:N (smp.key_targets > 0) */
+    int key_mode;         /* 0: another sampler; KEYS_SEEK or KEYS_THROUGH */
+    double *uni;          /* [n_uni] uniform:N's targets over the range */
+    int64_t n_uni;
+    double *key_target;   /* KEYS_SEEK: [n_targets] the first target that chose each keyframe */
+    int64_t *key_ts;      /* [n_targets] its time in the stream's time base, to seek to */
+    double *key_lo, *key_hi; /* [n_targets] its packet's time lies in [lo, hi): halfway to its
+                                neighbours in the keyframe list */
+    AVFrame *cand;        /* KEYS_THROUGH: the latest keyframe picture, not yet known to serve a target */
+    double cand_t;
+    int64_t cand_serial;
+    int have_cand;
     int64_t initial_seek; /* keyframes/scene: index entry to seek to first, or -1 */
     int64_t seek_penalty; /* frames a seek costs beyond those to its target */
     int *mine;            /* vtag_video_share: [n_targets] 1 for the targets this reader returns */
@@ -85,6 +102,10 @@ struct vtag_video {
 
     vtag_video_stats stats;
 };
+
+/* keyframes:N's two ways: seek to each chosen keyframe and decode its packet
+ * alone, or decode through as `keyframes` does and choose as they come. */
+enum { KEYS_SEEK = 1, KEYS_THROUGH = 2 };
 
 /* ---- demux and decode ------------------------------------------------------ */
 
@@ -403,25 +424,72 @@ static int reach(vtag_video_t *v, double t, int *which, vtag_error *err)
 
 /* ---- planning ------------------------------------------------------------------ */
 
+/* The targets of uniform:N and fps:F into v->targets; for keyframes:N,
+ * uniform:N's into v->uni (all N: max_frames caps the keyframes chosen). */
 static int make_targets(vtag_video_t *v, const char *path, vtag_error *err)
 {
     const vtag_video_sampler *s = &v->smp;
+    const int keys = s->kind == VTAG_VIDEO_SAMPLE_KEYFRAMES;
     double len = v->range_end - v->range_start;
-    int64_t n;
-    if (s->kind == VTAG_VIDEO_SAMPLE_UNIFORM) n = s->count;
+    int64_t n, count = keys ? s->key_targets : s->count;
+    if (s->kind == VTAG_VIDEO_SAMPLE_UNIFORM || keys) n = count;
     else {
         double k = ceil(len * s->fps - 0.5 - 1e-9); /* centres start+(k+0.5)/F < end */
         if (k > 1e7) return vtag_fail(err, VTAG_ERR_ARG, "%s: fps:%g asks for %.0f frames", path, s->fps, k);
         n = k > 0 ? (int64_t)k : 0;
     }
-    if (s->max_frames > 0 && n > s->max_frames) n = s->max_frames;
-    v->n_targets = n;
-    v->targets = malloc((size_t)(n > 0 ? n : 1) * sizeof *v->targets);
-    if (!v->targets) return nomem(err);
+    if (!keys && s->max_frames > 0 && n > s->max_frames) n = s->max_frames;
+    double *t = malloc((size_t)(n > 0 ? n : 1) * sizeof *t);
+    if (!t) return nomem(err);
     for (int64_t i = 0; i < n; i++)
-        v->targets[i] = s->kind == VTAG_VIDEO_SAMPLE_UNIFORM
-                            ? v->range_start + ((double)i + 0.5) * len / (double)s->count
-                            : v->range_start + ((double)i + 0.5) / s->fps;
+        t[i] = s->kind == VTAG_VIDEO_SAMPLE_FPS ? v->range_start + ((double)i + 0.5) / s->fps
+                                                 : v->range_start + ((double)i + 0.5) * len / (double)count;
+    if (keys) v->uni = t, v->n_uni = n;
+    else v->targets = t, v->n_targets = n;
+    return VTAG_OK;
+}
+
+/* Where keyframes:N's keyframes may lie: the range, to the last frame when
+ * it has no end (as `keyframes`; the targets stop at the stated duration). */
+static double key_range_end(const vtag_video_t *v)
+{
+    return v->smp.end < 0 ? INFINITY : v->range_end;
+}
+
+/* keyframes:N's choice, from the keyframe list k: for each of uniform:N's
+ * targets the keyframe of the range nearest to it (ties, within TIME_EPS:
+ * the earlier; a keyframe every 1/25 s ties at the targets of N = 50), each
+ * chosen keyframe once, in time order, up to max_frames of them. */
+static int choose_keys(vtag_video_t *v, const vv_keys *k, vtag_error *err)
+{
+    int64_t lo = 0, hi = 0;
+    while (lo < k->n && k->t[lo] < v->range_start - TIME_EPS) lo++;
+    for (hi = lo; hi < k->n && k->t[hi] < key_range_end(v) - TIME_EPS;) hi++;
+    int64_t cap = hi - lo < v->n_uni ? hi - lo : v->n_uni;
+    if (cap < 1) cap = 1;
+    free(v->targets), free(v->key_target), free(v->key_ts), free(v->key_lo), free(v->key_hi); /* a second choice */
+    v->targets = malloc((size_t)cap * sizeof *v->targets);
+    v->key_target = malloc((size_t)cap * sizeof *v->key_target);
+    v->key_ts = malloc((size_t)cap * sizeof *v->key_ts);
+    v->key_lo = malloc((size_t)cap * sizeof *v->key_lo);
+    v->key_hi = malloc((size_t)cap * sizeof *v->key_hi);
+    if (!v->targets || !v->key_target || !v->key_ts || !v->key_lo || !v->key_hi) return nomem(err);
+    int64_t m = 0, last = -1, c = lo;
+    for (int64_t j = 0; j < v->n_uni && lo < hi; j++) {
+        double t = v->uni[j];
+        while (c + 1 < hi && k->t[c + 1] <= t) c++; /* the last keyframe at or before t, else the first */
+        int64_t best = c + 1 < hi && k->t[c] < t && k->t[c + 1] - t < t - k->t[c] - TIME_EPS ? c + 1 : c;
+        if (best == last) continue;
+        v->targets[m] = k->t[best];
+        v->key_target[m] = t;
+        v->key_ts[m] = vv_stream_ts(&v->in, k->t[best] + TIME_EPS); /* demuxers seek by presentation time */
+        v->key_lo[m] = best > 0 ? 0.5 * (k->t[best - 1] + k->t[best]) : -INFINITY;
+        v->key_hi[m] = best + 1 < k->n ? 0.5 * (k->t[best] + k->t[best + 1]) : INFINITY;
+        last = best;
+        m++;
+    }
+    if (v->smp.max_frames > 0 && m > v->smp.max_frames) m = v->smp.max_frames;
+    v->n_targets = m;
     return VTAG_OK;
 }
 
@@ -485,6 +553,124 @@ static void plan(vtag_video_t *v)
     else if (seeks == v->n_targets) st->strategy = VTAG_VIDEO_STRATEGY_SEEK;
     else st->strategy = VTAG_VIDEO_STRATEGY_AUTO;
     if (v->index.n == 0) st->strategy = VTAG_VIDEO_STRATEGY_LINEAR;
+}
+
+/* Seeks for chosen keyframe i and reads its packet into v->pkt (key packets
+ * only: key_only); *t is its time, NAN when it was not found. */
+static int find_key_packet(vtag_video_t *v, int64_t i, double *t, vtag_error *err)
+{
+    *t = NAN;
+    int64_t ts = v->key_ts[i];
+    const int64_t second = (int64_t)(1.0 / av_q2d(v->in.tb)) + 1;
+    for (int tries = 0;; tries++) {
+        /* A seek that fails leaves the demuxer after the previous keyframe:
+           reading on reaches this one. */
+        seek_to(v, ts);
+        int got = 0;
+        double pt = NAN;
+        for (;;) {
+            int rc = read_packet(v, &got, err);
+            if (rc) return rc;
+            if (!got) return VTAG_OK;
+            pt = packet_time(v, v->pkt->pts != AV_NOPTS_VALUE ? v->pkt->pts : v->pkt->dts);
+            if (!(pt < v->key_lo[i])) break;
+            av_packet_unref(v->pkt);
+        }
+        if (!(pt >= v->key_hi[i])) {
+            *t = pt;
+            return VTAG_OK;
+        }
+        av_packet_unref(v->pkt); /* the seek landed past it: step back */
+        if (tries == MAX_RESEEKS) return VTAG_OK;
+        ts -= second;
+    }
+}
+
+/* The index gives keyframes' decode times; plan_keys adds the stream's lag
+ * to get when they are shown, which holds while every keyframe is shown that
+ * long after its decode (closed GOPs). Reads the chosen keyframes' packets
+ * (no decoding): *ok = 1 when each is shown at the time planned and carries
+ * it, 0 when one is not (an open GOP: the scan gives the true times), -1
+ * when one carries no presentation time and pictures are reordered (AVI
+ * with B-frames: they cannot be decoded alone to a known time). */
+static int check_index_keys(vtag_video_t *v, int *ok, vtag_error *err)
+{
+    const int64_t seeks = v->stats.seeks, packets = v->stats.packets_read;
+    *ok = 1;
+    for (int64_t i = 0; i < v->n_targets && *ok == 1; i++) {
+        double t;
+        int rc = find_key_packet(v, i, &t, err);
+        if (rc) return rc;
+        if (isnan(t)) continue; /* damaged or missing: the decoding pass copes */
+        if (v->pkt->pts == AV_NOPTS_VALUE && v->in.st->codecpar->video_delay > 0) *ok = -1;
+        else if (fabs(t - v->targets[i]) > 1e-6) *ok = 0;
+        av_packet_unref(v->pkt);
+    }
+    v->stats.seeks = seeks, v->stats.packets_read = packets; /* planning, not reading */
+    return VTAG_OK;
+}
+
+/* keyframes:N: the keyframe list from the index when it lists every packet
+ * (and its times check out), else from one packet scan; seeking to each
+ * chosen keyframe when its packet decodes alone to a known time (it carries
+ * a presentation time, or nothing is reordered). Otherwise, and for an input
+ * that cannot seek, decoding through as `keyframes` does. */
+static int plan_keys(vtag_video_t *v, const char *path, vtag_error *err)
+{
+    vtag_video_stats *st = &v->stats;
+    vv_keys k;
+    memset(&k, 0, sizeof k);
+    const int reordered = v->in.st->codecpar->video_delay > 0;
+    int rc = VTAG_OK, mode = 0; /* 0: not decided, scan the packets */
+    v->key_only = 1; /* find_key_packet reads key packets only */
+    if (v->in.seekable && v->index.n > 0 && v->index.complete) {
+        int ok = 0;
+        rc = vv_keys_from_index(&k, &v->index, err);
+        if (!rc) rc = choose_keys(v, &k, err);
+        if (!rc) rc = check_index_keys(v, &ok, err);
+        vv_keys_free(&k);
+        if (rc) return rc;
+        mode = ok == 1 ? KEYS_SEEK : ok == -1 ? KEYS_THROUGH : 0;
+    }
+    if (mode == 0) {
+        mode = KEYS_THROUGH;
+        if (v->in.seekable && v->in.reopen) {
+            vv_input scan;
+            vtag_video_info tmp;
+            rc = vv_input_open(&scan, path, v->opt.protocols, &tmp, err);
+            if (!rc) {
+                rc = vv_keys_scan(&k, &scan, err);
+                vv_input_close(&scan);
+            }
+            if (!rc && (k.pts_known || !reordered)) {
+                rc = choose_keys(v, &k, err);
+                mode = KEYS_SEEK;
+            }
+            vv_keys_free(&k);
+            if (rc) return rc;
+        }
+    }
+    v->key_mode = mode;
+    if (mode == KEYS_SEEK) {
+        st->targets = v->n_targets;
+        st->cost_seek = st->cost_plan = v->n_targets; /* one packet each */
+        st->cost_linear = v->index.n > 0 ? vv_index_frames_between(&v->index, -INFINITY, v->range_end) : -1;
+        st->strategy = VTAG_VIDEO_STRATEGY_SEEK;
+        return VTAG_OK;
+    }
+    v->key_only = -1; /* as `keyframes`: decided at the first packet */
+    v->n_targets = 0;
+    st->targets = -1;
+    st->cost_seek = -1;
+    st->strategy = VTAG_VIDEO_STRATEGY_LINEAR;
+    /* From the keyframe before the range (the first: packets may have been read). */
+    int64_t key = v->index.n > 0 ? vv_index_key_before(&v->index, v->range_start - v->index.delay) : -1;
+    v->initial_seek = key;
+    st->cost_linear = st->cost_plan =
+        v->index.n > 0 ? vv_index_frames_between(&v->index, key > 0 ? nextafter(v->index.t[key], -INFINITY) : -INFINITY,
+                                                 v->range_end)
+                       : -1;
+    return VTAG_OK;
 }
 
 /* ---- open / close ---------------------------------------------------------------- */
@@ -559,13 +745,15 @@ int vtag_video_open(vtag_video_t **out, const char *path, const vtag_video_sampl
         (v->smp.kind == VTAG_VIDEO_SAMPLE_UNIFORM && v->smp.count < 1) ||
         (v->smp.kind == VTAG_VIDEO_SAMPLE_FPS && !(v->smp.fps > 0)) ||
         (v->smp.kind == VTAG_VIDEO_SAMPLE_SCENE && !(v->smp.threshold > 0 && v->smp.threshold <= 1)) ||
+        (v->smp.kind == VTAG_VIDEO_SAMPLE_KEYFRAMES && (v->smp.key_targets < 0 || v->smp.key_targets > 1000000)) ||
         v->smp.kind < VTAG_VIDEO_SAMPLE_UNIFORM || v->smp.kind > VTAG_VIDEO_SAMPLE_SCENE) {
         rc = vtag_fail(err, VTAG_ERR_ARG, "video: invalid sampler (need 0 <= start < end, a positive parameter)");
         goto fail;
     }
 
     if ((rc = vv_input_open(&v->in, path, v->opt.protocols, &v->info, err))) goto fail;
-    const int by_frames = v->smp.kind == VTAG_VIDEO_SAMPLE_KEYFRAMES || v->smp.kind == VTAG_VIDEO_SAMPLE_SCENE;
+    const int by_frames = (v->smp.kind == VTAG_VIDEO_SAMPLE_KEYFRAMES && v->smp.key_targets == 0) ||
+                          v->smp.kind == VTAG_VIDEO_SAMPLE_SCENE;
     if (v->info.duration <= 0 && !v->in.reopen && !by_frames) { /* a pipe is read once */
         rc = vtag_fail(err, VTAG_ERR_UNSUPPORTED, "%s: the stream states no duration and a pipe cannot be read twice "
                        "to find it: sample by keyframes or scene:T, or give a file", path);
@@ -581,13 +769,14 @@ int vtag_video_open(vtag_video_t **out, const char *path, const vtag_video_sampl
     v->frame = av_frame_alloc();
     v->held = av_frame_alloc();
     v->ahead = av_frame_alloc();
+    v->cand = av_frame_alloc();
     v->rgb = malloc((size_t)(v->opt.size * v->opt.size * 3));
     v->thumb_prev = malloc(VV_THUMB * VV_THUMB);
     v->thumb_cur = malloc(VV_THUMB * VV_THUMB);
     int queue_ok = 1;
     for (int i = 0; i < QUEUE_CAP; i++) queue_ok = (v->queue[i] = av_packet_alloc()) && queue_ok;
     v->sent_best = -INFINITY;
-    if (!queue_ok || !v->pkt || !v->frame || !v->held || !v->ahead || !v->rgb || !v->thumb_prev || !v->thumb_cur) {
+    if (!queue_ok || !v->pkt || !v->frame || !v->held || !v->ahead || !v->cand || !v->rgb || !v->thumb_prev || !v->thumb_cur) {
         rc = nomem(err);
         goto fail;
     }
@@ -596,7 +785,7 @@ int vtag_video_open(vtag_video_t **out, const char *path, const vtag_video_sampl
     double dur = v->info.duration;
     v->range_start = v->smp.start;
     v->range_end = (v->smp.end < 0 || (dur > 0 && v->smp.end > dur)) ? dur : v->smp.end;
-    if (v->smp.kind == VTAG_VIDEO_SAMPLE_KEYFRAMES || v->smp.kind == VTAG_VIDEO_SAMPLE_SCENE) {
+    if (by_frames) {
         if (v->smp.end < 0) v->range_end = INFINITY; /* to the last frame, whatever the header says */
         v->stats.targets = -1;
         v->stats.cost_seek = -1;
@@ -617,7 +806,9 @@ int vtag_video_open(vtag_video_t **out, const char *path, const vtag_video_sampl
             goto fail;
         }
         if ((rc = make_targets(v, path, err))) goto fail;
-        plan(v);
+        if (v->smp.kind == VTAG_VIDEO_SAMPLE_KEYFRAMES) rc = plan_keys(v, path, err);
+        else plan(v);
+        if (rc) goto fail;
     }
     *out = v;
     return VTAG_OK;
@@ -637,6 +828,7 @@ void vtag_video_close(vtag_video_t **pv)
     av_frame_free(&v->frame);
     av_frame_free(&v->held);
     av_frame_free(&v->ahead);
+    av_frame_free(&v->cand);
     vv_input_close(&v->in);
     vv_index_free(&v->index);
     vv_converter_free(&v->conv);
@@ -645,6 +837,11 @@ void vtag_video_close(vtag_video_t **pv)
     free(v->thumb_prev);
     free(v->thumb_cur);
     free(v->targets);
+    free(v->uni);
+    free(v->key_target);
+    free(v->key_ts);
+    free(v->key_lo);
+    free(v->key_hi);
     free(v->mine);
     free(v);
     *pv = NULL;
@@ -662,8 +859,10 @@ void vtag_video_get_stats(const vtag_video_t *v, vtag_video_stats *stats)
 
 static int check_share(const vtag_video_t *v, int parts, vtag_error *err)
 {
-    if (v->smp.kind != VTAG_VIDEO_SAMPLE_UNIFORM && v->smp.kind != VTAG_VIDEO_SAMPLE_FPS)
-        return vtag_fail(err, VTAG_ERR_ARG, "video: only uniform and fps sample sets can be shared between readers");
+    if (v->smp.kind != VTAG_VIDEO_SAMPLE_UNIFORM && v->smp.kind != VTAG_VIDEO_SAMPLE_FPS &&
+        v->key_mode != KEYS_SEEK)
+        return vtag_fail(err, VTAG_ERR_ARG,
+                         "video: only uniform, fps and seeking keyframes:N sample sets can be shared between readers");
     if (parts < 1 || parts > 1024) return vtag_fail(err, VTAG_ERR_ARG, "video: %d parts out of [1, 1024]", parts);
     return VTAG_OK;
 }
@@ -683,7 +882,8 @@ int vtag_video_share_plan(const vtag_video_t *v, int parts, int *owner, vtag_err
         int best = 0;
         int64_t best_load = 0, cost, cost_seek;
         for (int k = 0; k < parts; k++) {
-            decide(v, i, pos[k], v->opt.strategy, &cost, &cost_seek);
+            if (v->key_mode) cost = 1; /* keyframes:N: one packet each */
+            else decide(v, i, pos[k], v->opt.strategy, &cost, &cost_seek);
             if (k == 0 || load[k] + cost < best_load) best = k, best_load = load[k] + cost;
         }
         owner[i] = best;
@@ -813,6 +1013,135 @@ static int next_candidate(vtag_video_t *v, vtag_video_frame *fr, int *got, vtag_
     return VTAG_OK;
 }
 
+/* ---- keyframes:N ------------------------------------------------------------------ */
+
+/* Seeks to chosen keyframe i and decodes its one packet alone into `held`.
+ * *ok = 0 when that gave no picture (the decoder waits for earlier pictures,
+ * or the packet is damaged); *pkt_t is the packet's time (NAN: no packet). */
+static int decode_key_alone(vtag_video_t *v, int64_t i, int *ok, double *pkt_t, vtag_error *err)
+{
+    *ok = 0;
+    int rc = find_key_packet(v, i, pkt_t, err);
+    if (rc || isnan(*pkt_t)) return rc;
+    v->dec->skip_frame = AVDISCARD_DEFAULT;
+    int ret = avcodec_send_packet(v->dec, v->pkt);
+    av_packet_unref(v->pkt);
+    if (ret == AVERROR(ENOMEM)) return nomem(err);
+    if (ret < 0) v->stats.damaged_packets++;
+    avcodec_send_packet(v->dec, NULL); /* drain: its picture comes out now */
+    for (int errors = 0;;) {
+        ret = avcodec_receive_frame(v->dec, v->frame);
+        if (ret == AVERROR(ENOMEM)) return nomem(err);
+        if (ret == AVERROR_EOF || ret == AVERROR(EAGAIN)) break;
+        if (ret < 0) {
+            v->stats.damaged_packets++;
+            if (++errors > 8) break;
+            continue;
+        }
+        v->stats.frames_decoded++;
+        if (*ok) {
+            av_frame_unref(v->frame);
+            continue;
+        }
+        if ((v->frame->flags & AV_FRAME_FLAG_CORRUPT) || v->frame->decode_error_flags) v->stats.damaged_packets++;
+        av_frame_unref(v->held);
+        av_frame_move_ref(v->held, v->frame);
+        v->held_t = frame_time(v, v->held);
+        v->held_serial = ++v->serial;
+        v->have_held = 1;
+        *ok = 1;
+    }
+    avcodec_flush_buffers(v->dec); /* drained: it takes packets again after a flush */
+    return VTAG_OK;
+}
+
+/* keyframes:N by seeking: the chosen keyframes in order, this reader's own. */
+static int next_key_seek(vtag_video_t *v, vtag_video_frame *fr, int *got, vtag_error *err)
+{
+    while (v->next_target < v->n_targets) {
+        int64_t i = v->next_target++;
+        if (v->mine && !v->mine[i]) continue; /* another reader's */
+        int ok;
+        double t;
+        int rc = decode_key_alone(v, i, &ok, &t, err);
+        if (rc) return rc;
+        int which = ok;
+        if (!ok && !isnan(t)) {
+            /* No picture alone: decode towards its time from the keyframe
+               (reach steps back to an earlier one if the decoder needs it). */
+            v->key_only = 0;
+            v->approaching = 1;
+            v->target = t;
+            seek_to(v, v->key_ts[i]);
+            rc = reach(v, t, &which, err);
+            v->key_only = 1;
+            v->approaching = 0;
+            if (rc) return rc;
+        }
+        if (!which) continue; /* nothing decodes there: a gap */
+        const AVFrame *f = which == 1 ? v->held : v->ahead;
+        if ((rc = keep(v, f, which == 1 ? v->held_serial : v->ahead_serial, err))) return rc;
+        hand_out(v, fr, i, v->key_target[i], which == 1 ? v->held_t : v->ahead_t, 0.0, got);
+        return VTAG_OK;
+    }
+    v->done = 1;
+    return VTAG_OK;
+}
+
+/* The next keyframe picture of the range into `held`, decoding as the
+ * keyframes sampler does; *have = 0 at the end of the range. */
+static int pull_key_picture(vtag_video_t *v, int *have, vtag_error *err)
+{
+    *have = 0;
+    for (;;) {
+        int h, rc = pull(v, &h, err);
+        if (rc) return rc;
+        if (!h || v->ahead_t >= key_range_end(v)) return VTAG_OK;
+        promote(v);
+        if (v->held_t < v->range_start) continue;
+        if (!v->key_only && !is_key(v->held)) continue;
+        *have = 1;
+        return VTAG_OK;
+    }
+}
+
+/* keyframes:N decoded through: a keyframe picture in `cand` serves the
+ * targets nearer to it than to the next keyframe (ties: it), and is returned
+ * once the next keyframe (or the end) shows it serves one. */
+static int next_key_through(vtag_video_t *v, vtag_video_frame *fr, int *got, vtag_error *err)
+{
+    if (v->initial_seek >= 0) {
+        seek_to(v, v->index.ts[v->initial_seek]);
+        v->initial_seek = -1;
+    }
+    while (v->next_target < v->n_uni) {
+        int have, rc = pull_key_picture(v, &have, err);
+        if (rc) return rc;
+        if (v->have_cand) {
+            int64_t first = v->next_target;
+            while (v->next_target < v->n_uni &&
+                   (!have || v->uni[v->next_target] - v->cand_t <= v->held_t - v->uni[v->next_target] + TIME_EPS))
+                v->next_target++;
+            if (v->next_target > first) {
+                if ((rc = keep(v, v->cand, v->cand_serial, err))) return rc;
+                hand_out(v, fr, v->emitted++, v->uni[first], v->cand_t, 0.0, got);
+                v->have_cand = 0;
+            }
+        }
+        if (have) {
+            av_frame_unref(v->cand);
+            if (av_frame_ref(v->cand, v->held) < 0) return nomem(err);
+            v->cand_t = v->held_t;
+            v->cand_serial = v->held_serial;
+            v->have_cand = 1;
+        }
+        if (*got) return VTAG_OK;
+        if (!have) break;
+    }
+    v->done = 1;
+    return VTAG_OK;
+}
+
 int vtag_video_next(vtag_video_t *v, vtag_video_frame *frame, int *got, vtag_error *err)
 {
     *got = 0;
@@ -822,7 +1151,9 @@ int vtag_video_next(vtag_video_t *v, vtag_video_frame *frame, int *got, vtag_err
         v->done = 1;
         return VTAG_OK;
     }
-    int rc = (v->smp.kind == VTAG_VIDEO_SAMPLE_UNIFORM || v->smp.kind == VTAG_VIDEO_SAMPLE_FPS)
+    int rc = v->key_mode == KEYS_SEEK      ? next_key_seek(v, frame, got, err)
+             : v->key_mode == KEYS_THROUGH ? next_key_through(v, frame, got, err)
+             : (v->smp.kind == VTAG_VIDEO_SAMPLE_UNIFORM || v->smp.kind == VTAG_VIDEO_SAMPLE_FPS)
                  ? next_target(v, frame, got, err)
                  : next_candidate(v, frame, got, err);
     if (rc) v->done = 1;

@@ -1,5 +1,5 @@
-/* Sampler specs ("uniform:16", "fps:2", "keyframes", "scene:0.3") and the
- * reader's default options. */
+/* Sampler specs ("uniform:16", "fps:2", "keyframes", "keyframes:16",
+ * "scene:0.3") and the reader's default options. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -56,8 +56,11 @@ int vtag_video_sampler_parse(vtag_video_sampler *s, const char *spec, vtag_error
         return VTAG_OK;
     }
     if (name_len == 9 && strncmp(spec, "keyframes", 9) == 0) {
-        if (arg) return vtag_fail(err, VTAG_ERR_ARG, "sampler '%s': keyframes takes no value", spec);
+        if (arg && (parse_number(arg, &v) || v < 1 || v > 1e6 || v != floor(v)))
+            return vtag_fail(err, VTAG_ERR_ARG,
+                             "sampler '%s': keyframes:N needs a whole N in [1, 1000000] (or plain keyframes)", spec);
         s->kind = VTAG_VIDEO_SAMPLE_KEYFRAMES;
+        s->key_targets = arg ? (int64_t)v : 0;
         return VTAG_OK;
     }
     if (name_len == 5 && strncmp(spec, "scene", 5) == 0) {
@@ -68,7 +71,7 @@ int vtag_video_sampler_parse(vtag_video_sampler *s, const char *spec, vtag_error
         return VTAG_OK;
     }
     return vtag_fail(err, VTAG_ERR_ARG,
-                     "unknown sampler '%s' (uniform:N, fps:F, keyframes or scene:T)", spec);
+                     "unknown sampler '%s' (uniform:N, fps:F, keyframes, keyframes:N or scene:T)", spec);
 }
 
 void vtag_video_sampler_format(const vtag_video_sampler *s, char *buf, int64_t cap)
@@ -77,7 +80,10 @@ void vtag_video_sampler_format(const vtag_video_sampler *s, char *buf, int64_t c
     switch (s->kind) {
     case VTAG_VIDEO_SAMPLE_UNIFORM: snprintf(buf, (size_t)cap, "uniform:%lld", (long long)s->count); break;
     case VTAG_VIDEO_SAMPLE_FPS: snprintf(buf, (size_t)cap, "fps:%g", s->fps); break;
-    case VTAG_VIDEO_SAMPLE_KEYFRAMES: snprintf(buf, (size_t)cap, "keyframes"); break;
+    case VTAG_VIDEO_SAMPLE_KEYFRAMES:
+        if (s->key_targets > 0) snprintf(buf, (size_t)cap, "keyframes:%lld", (long long)s->key_targets);
+        else snprintf(buf, (size_t)cap, "keyframes");
+        break;
     case VTAG_VIDEO_SAMPLE_SCENE: snprintf(buf, (size_t)cap, "scene:%g", s->threshold); break;
     default: snprintf(buf, (size_t)cap, "?"); break;
     }

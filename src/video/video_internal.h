@@ -61,6 +61,21 @@ int64_t vv_index_frames_between(const vv_index *ix, double a, double b);
 /* The entry of the last keyframe at or before t (or the first keyframe). */
 int64_t vv_index_key_before(const vv_index *ix, double t);
 
+/* The keyframes of a stream for keyframes:N, ascending by presentation time. */
+typedef struct vv_keys {
+    int64_t n;
+    double *t;     /* [n] presentation seconds on the timeline */
+    int pts_known; /* every keyframe packet carried a presentation time */
+} vv_keys;
+
+/* From an index that lists every packet: entry time + ix->delay (MP4
+ * indexes decode times; a keyframe is shown that much later). */
+int vv_keys_from_index(vv_keys *k, const vv_index *ix, vtag_error *err);
+/* From one pass over in's packets without decoding (in is left at its end;
+ * other streams are discarded). */
+int vv_keys_scan(vv_keys *k, vv_input *in, vtag_error *err);
+void vv_keys_free(vv_keys *k);
+
 /* Frame → S×S RGB: turned upright, shorter side scaled to S, centre crop. */
 typedef struct vv_converter {
     struct SwsContext *sws;

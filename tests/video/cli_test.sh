@@ -55,6 +55,14 @@ check "frames keyframes exit 0" "[ $? -eq 0 ]"
 check "frames keyframes: 2+2 lines" "[ \$(wc -l < $out/k/frames.jsonl) -eq 4 ]"
 check "frames keyframes: at 1 s" "grep -q '\"index\": 0, \"pts_seconds\": 1.0, \"file\": \"h264_00000.png\"' $out/k/frames.jsonl"
 check "frames keyframes: second copy renamed" "grep -q '\"file\": \"h264-2_00001.png\"' $out/k/frames.jsonl"
+# keyframes:N: the keyframe nearest each of uniform:N's targets (0.5 s ties with 0 and 1 s: the earlier)
+"$vtag" frames video/h264.mp4 --sample keyframes:4 --start 0 --end 4 --size 32 --out "$out/kn" 2> "$out/kn.err"
+check "frames keyframes:4 exit 0" "[ $? -eq 0 ]"
+check "frames keyframes:4: 4 lines" "[ \$(wc -l < $out/kn/frames.jsonl) -eq 4 ]"
+check "frames keyframes:4: target and keyframe" "grep -q '\"index\": 1, \"pts_seconds\": 1.0, \"file\": \"h264_00001.png\", \"target_seconds\": 1.5}' $out/kn/frames.jsonl"
+"$vtag" frames video/h264.mp4 --sample keyframes:0 --out "$out/kz" 2> "$out/kz.err"
+check "frames keyframes:0 exit 2" "[ $? -eq 2 ]"
+check "frames keyframes:0: one line" "[ \$(wc -l < $out/kz.err) -eq 1 ] && grep -q 'keyframes:N needs a whole N' $out/kz.err"
 
 # damaged: frames that decode, a count of damaged packets, exit 3
 sz=$(stat -c %s video/h264.mp4)

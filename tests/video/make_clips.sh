@@ -44,6 +44,11 @@ ff -f lavfi -i testsrc2=s=320x240:r=30:d=3 -vf "setpts='if(lt(N,45),N/30,1.5+(N-
 # Audio a second longer than the video: sampling covers the video's 2 s.
 ff -f lavfi -i testsrc2=s=320x240:r=25:d=2 -f lavfi -i sine=d=3 -c:v libx264 -preset veryfast -g 25 \
    -pix_fmt yuv420p -c:a aac av.mp4
+# Open GOPs (keyframes:N): every keyframe after the first is an I picture that
+# B-pictures shown before it refer across, so it is shown later after its
+# decode time than the first keyframe (the index's times alone mislead).
+ff -f lavfi -i testsrc2=s=320x240:r=25:d=4 -c:v libx264 -preset veryfast -g 25 -bf 3 -x264-params open-gop=1 \
+   -pix_fmt yuv420p opengop.mp4
 # Audio only (AAC in MP4).
 ff -f lavfi -i sine=d=2 -c:a aac audio.mp4
 
@@ -57,6 +62,8 @@ reference() { # clip size
   rm -f "$base.$s.log"
   [ -s "$base.$s.txt" ] || { echo "make_clips: no frames listed for $clip" >&2; exit 1; }
 }
-for c in h264.mp4 vp9.webm mpeg4.avi mjpeg.mov anim.gif rot90.mp4 rot270.mp4 vfr.mp4 av.mp4; do reference "$c" 96; done
+for c in h264.mp4 vp9.webm mpeg4.avi mjpeg.mov anim.gif rot90.mp4 rot270.mp4 vfr.mp4 av.mp4 opengop.mp4; do
+  reference "$c" 96
+done
 reference h264.mp4 224
 echo "$stamp" > .stamp

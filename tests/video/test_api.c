@@ -14,7 +14,7 @@ static void test_sampler_specs(void)
     vtag_video_sampler_default(&s);
     VT_CHECK(s.kind == VTAG_VIDEO_SAMPLE_UNIFORM && s.count == 16 && s.end < 0 && s.start == 0 && s.max_frames == 0,
              "default is uniform:16 over the whole video");
-    const char *good[] = {"uniform:16", "uniform:1", "fps:2", "fps:0.5", "keyframes", "scene:0.3", "scene:1"};
+    const char *good[] = {"uniform:16", "uniform:1", "fps:2", "fps:0.5", "keyframes", "keyframes:3", "scene:0.3", "scene:1"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         VT_CHECK(vtag_video_sampler_parse(&s, good[i], &err) == VTAG_OK, "%s: %s", good[i], err.msg);
         vtag_video_sampler_format(&s, buf, sizeof buf);
@@ -22,7 +22,7 @@ static void test_sampler_specs(void)
     }
     VT_CHECK(vtag_video_sampler_parse(&s, "uniform", &err) == VTAG_OK && s.count == 16, "bare uniform is 16");
     const char *bad[] = {"uniform:0", "uniform:2.5", "uniform:x", "fps", "fps:0", "fps:-1", "fps:nan",
-                         "keyframes:3", "scene", "scene:0", "scene:1.5", "random:3", "", "uniform:16x"};
+                         "keyframes:0", "keyframes:x", "scene", "scene:0", "scene:1.5", "random:3", "", "uniform:16x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         memset(&err, 0, sizeof err);
         VT_CHECK(vtag_video_sampler_parse(&s, bad[i], &err) == VTAG_ERR_ARG && err.msg[0] && !strchr(err.msg, '\n'),
