@@ -13,6 +13,9 @@
 # eval, no_grad), the whole script timed, in its best configuration of two:
 # torch as shipped, and OMP_WAIT_POLICY=PASSIVE with $threads threads. Then
 # videos per hour per core, for one video and for `vtag tag` on 8 files.
+# A second vtag row samples keyframes:16 (the keyframe nearest each of the
+# 16 targets, each decoded alone from its one packet), interleaved with the
+# first, against the same reference.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -98,9 +101,21 @@ for ((r = 0; r < reps; r++)); do
     sed -E 's/.*caption ([0-9.]+) s.*/\1/' <<< "$line" >> "$rec/cap_$p"
     sed -E 's/.*total ([0-9.]+) s.*/\1/' <<< "$line" >> "$rec/tot_$p"
     awk -v a="$s" -v b="$e" 'BEGIN { printf "%.3f\n", (b - a) / 1e9 }' >> "$rec/wall_$p"
+    s=$(date +%s%N)
+    # shellcheck disable=SC2086
+    env $pe "$vtag" tag --checkpoint topdown.safetensors --backbone resnet18.onnx --threads "$threads" --timing \
+      --sample keyframes:16 $clip > tag_kf.jsonl 2> timing_kf.txt
+    e=$(date +%s%N)
+    line=$(grep "frames, decode" timing_kf.txt)
+    sed -E 's/.*decode ([0-9.]+) s.*/\1/' <<< "$line" >> "$rec/kdec_$p"
+    sed -E 's/.*backbone ([0-9.]+) s.*/\1/' <<< "$line" >> "$rec/kbb_$p"
+    sed -E 's/.*caption ([0-9.]+) s.*/\1/' <<< "$line" >> "$rec/kcap_$p"
+    sed -E 's/.*total ([0-9.]+) s.*/\1/' <<< "$line" >> "$rec/ktot_$p"
+    awk -v a="$s" -v b="$e" 'BEGIN { printf "%.3f\n", (b - a) / 1e9 }' >> "$rec/kwall_$p"
   done
 done
 frames=$(grep -c pts_seconds <(tr '{' '\n' < tag.jsonl) || true)
+kframes=$(grep -c pts_seconds <(tr '{' '\n' < tag_kf.jsonl) || true)
 rs=$(grep . "$rec/ref_shipped" | best)
 rp=$(grep . "$rec/ref_passive" | best)
 rb=$(printf '%s\n%s\n' "$rs" "$rp" | best)
@@ -121,4 +136,14 @@ for p in $paths; do
   awk -v w="$w" -v m="$m" -v c="$threads" 'BEGIN {
     printf "videos per hour per core (%d cores): one video %.0f (process %.3f s); 8 videos in one vtag tag %.0f (%.3f s)\n",
       c, 3600 / (w * c), w, 8 * 3600 / (m * c), m }'
+  echo "tag one 60 s 720p video, keyframes:16 at 224 px, resnet18 (ONNX) + topdown 512, path $p, $threads threads, best of $reps:"
+  printf "  decode + scale   %7.3f s\n" "$(best < "$rec/kdec_$p")"
+  printf "  backbone         %7.3f s\n" "$(best < "$rec/kbb_$p")"
+  printf "  caption          %7.3f s\n" "$(best < "$rec/kcap_$p")"
+  printf "  video total      %7.3f s\n" "$(best < "$rec/ktot_$p")"
+  kw=$(best < "$rec/kwall_$p")
+  printf "  process (loads)  %7.3f s\n" "$kw"
+  echo "  frames in the output: $kframes"
+  awk -v r="$rb" -v w="$kw" -v p="$p" 'BEGIN { printf "vtag tag keyframes:16 (%s) against the reference: %.2fx (target >= 5x)\n", p, r / w
+    printf "tag_ratio_keyframes path=%s vtag=%.3f reference=%.3f ratio=%.2f\n", p, w, r, r / w }'
 done

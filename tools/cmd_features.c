@@ -32,7 +32,7 @@ static void help(FILE *out)
             "  -b, --backbone FILE  built-in backbone (vtag backbone train) or an ONNX model\n"
             "  -l, --labels FILE  labels file (JSON Lines or CSV)\n"
             "  --split S          train, val, test or all (default all)\n"
-            "  --sample SPEC      frames per video (uniform:16; fps:F, keyframes, scene:T)\n"
+            "  --sample SPEC      frames per video (uniform:16; fps:F, keyframes, keyframes:N, scene:T)\n"
             "  --size S           input side (default: the backbone's own; ONNX 224)\n"
             "  --mean R,G,B       normalisation (default: the backbone's own; ONNX ImageNet)\n"
             "  --std R,G,B\n"

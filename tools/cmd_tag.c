@@ -39,7 +39,7 @@ static void help(FILE *out)
             "  --checkpoint FILE    a caption model checkpoint (with --backbone)\n"
             "  -b, --backbone FILE  built-in backbone (.safetensors) or ONNX model (.onnx)\n"
             "frames and decoding:\n"
-            "  --sample SPEC        uniform:N | fps:F | keyframes | scene:T (the pipeline's, else uniform:16)\n"
+            "  --sample SPEC        uniform:N | fps:F | keyframes[:N] | scene:T (the pipeline's, else uniform:16)\n"
             "  --size S             frame size (the backbone's)\n"
             "  --beam K             beam search of width K (default greedy)\n"
             "tags (one rule, then --min-score):\n"
