@@ -1077,8 +1077,13 @@ static int next_key_seek(vtag_video_t *v, vtag_video_frame *fr, int *got, vtag_e
             v->key_only = 1;
             v->approaching = 0;
             if (rc) return rc;
+            /* only the keyframe's own picture will do, not a neighbour */
+            if (which && fabs((which == 1 ? v->held_t : v->ahead_t) - t) > 1e-6) which = 0;
         }
-        if (!which) continue; /* nothing decodes there: a gap */
+        if (!which) { /* the keyframe cannot be found or decoded: a gap */
+            v->stats.damaged_packets++;
+            continue;
+        }
         const AVFrame *f = which == 1 ? v->held : v->ahead;
         if ((rc = keep(v, f, which == 1 ? v->held_serial : v->ahead_serial, err))) return rc;
         hand_out(v, fr, i, v->key_target[i], which == 1 ? v->held_t : v->ahead_t, 0.0, got);

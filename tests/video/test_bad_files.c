@@ -126,7 +126,7 @@ static outcome drain(const char *path, const char *spec, vtag_video_strategy str
     return o;
 }
 
-static const char *samplers[] = {"uniform:16", "fps:5", "keyframes", "scene:0.2"};
+static const char *samplers[] = {"uniform:16", "fps:5", "keyframes", "scene:0.2", "keyframes:6"};
 static const vtag_video_strategy strategies[] = {VTAG_VIDEO_STRATEGY_AUTO, VTAG_VIDEO_STRATEGY_SEEK,
                                                  VTAG_VIDEO_STRATEGY_LINEAR};
 
@@ -135,7 +135,7 @@ static void survive(const char *path)
 {
     for (size_t i = 0; i < sizeof samplers / sizeof samplers[0]; i++)
         for (size_t j = 0; j < 3; j++) {
-            if (i >= 2 && j > 0) continue; /* keyframes/scene have one strategy */
+            if (i >= 2 && j > 0) continue; /* keyframes/scene/keyframes:N have one strategy */
             outcome o = drain(path, samplers[i], strategies[j]);
             VT_CHECK(o.open_rc == VTAG_OK || o.open_rc == VTAG_ERR_FORMAT, "%s: open %d", path, o.open_rc);
             if (i == 0 && j == 0)
@@ -182,6 +182,10 @@ int main(void)
     VT_CHECK(o.damaged >= 1, "damaged h264: %lld damaged packets", (long long)o.damaged);
     o = drain("video/bad/h264_noise.mp4", "scene:0.5", VTAG_VIDEO_STRATEGY_AUTO);
     VT_CHECK(o.damaged >= 1, "damaged h264 decoded through: %lld damaged packets", (long long)o.damaged);
+    /* keyframes:N: the keyframe at 1 s is hit; a gap, counted, never a neighbouring picture */
+    o = drain("video/bad/h264_noise.mp4", "keyframes:4", VTAG_VIDEO_STRATEGY_AUTO);
+    VT_CHECK(o.frames == 3 && o.targets == 4 && o.damaged >= 1, "damaged h264, keyframes:4: %lld of %lld frames, "
+             "%lld damaged packets", (long long)o.frames, (long long)o.targets, (long long)o.damaged);
 
     /* every format, both kinds of damage, every sampler and strategy */
     const char *clips[] = {"h264.mp4", "vp9.webm", "mpeg4.avi", "mjpeg.mov", "anim.gif", "vfr.mp4", "rot90.mp4"};
