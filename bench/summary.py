@@ -52,6 +52,10 @@ def main(path):
         if m:
             rows.append(("tag one video end to end", m.group(1), "%s s" % m.group(2), "%s s" % m.group(3),
                          float(m.group(4)), GOALS["tag"]))
+        m = re.match(r"tag_ratio_keyframes path=(\w+) vtag=([0-9.]+) reference=([0-9.]+) ratio=([0-9.]+)", line)
+        if m:
+            rows.append(("tag one video, keyframes:16 (other frames)", m.group(1), "%s s" % m.group(2),
+                         "%s s" % m.group(3), float(m.group(4)), GOALS["tag"]))
     for (p, model), (g, t) in sorted(gflops.items()):
         if t in peak:
             rows.append(("XE step %s, share of sgemm peak" % model, p, "%.1f GFLOP/s" % g, "%.1f GFLOP/s" % peak[t],
