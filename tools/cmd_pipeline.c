@@ -57,6 +57,7 @@ static int help(FILE *out)
             "  --seed S             (42)\n"
             "  --launcher CMD       run the features and training stages under CMD (\"mpirun -np 4 -H a,b\")\n"
             "  --micro-batches M    vtag train's: a step's gradient from M micro-batches (same M, same results)\n"
+            "  --keep-tag-order     train on each video's tags in the labels' order (default: by frequency)\n"
             "  --restart            forget what DIR holds and start again    (-h, --help: this help)\n"
             "  --dry-run            print each stage's time on this machine (timed on a few videos, two epochs\n"
             "                       each, in a temporary folder) and the total; writes nothing in DIR\n"
@@ -71,7 +72,7 @@ static int help(FILE *out)
 typedef struct pipe_args {
     const char *labels, *out, *model, *backbone, *sample, *baseline, *launcher;
     long size, backbone_epochs, xe_epochs, scst_epochs, hidden, batch, threads, seed, sample_n, micro_batches;
-    int restart, dry_run, skip_bad;
+    int restart, dry_run, skip_bad, keep_tag_order;
     char **words; /* the launcher's; NULL: none */
 } pipe_args;
 
@@ -90,7 +91,7 @@ static int parse(int argc, char **argv, pipe_args *a)
         {"baseline", required_argument, 0, OPT_STR + 5}, {"sample-n", required_argument, 0, OPT_NUM + 8},
         {"launcher", required_argument, 0, OPT_STR + 6}, {"restart", no_argument, 0, OPT_RESTART},
         {"dry-run", no_argument, 0, OPT_DRY}, {"skip-bad", no_argument, 0, OPT_DRY + 1},
-        {"help", no_argument, 0, OPT_HELP}, {0, 0, 0, 0},
+        {"help", no_argument, 0, OPT_HELP}, {"keep-tag-order", no_argument, 0, OPT_DRY + 2}, {0, 0, 0, 0},
     };
     *a = (pipe_args){.model = "all", .sample = "uniform:16", .xe_epochs = 25, .scst_epochs = 10, .baseline = "mean",
                      .sample_n = 5, .backbone_epochs = -1, .hidden = 512, .batch = 50, .seed = 42};
@@ -108,7 +109,7 @@ static int parse(int argc, char **argv, pipe_args *a)
         else if (k >= 0 && k <= 9 && cli_parse_int(CMD, num[k].opt, optarg, num[k].lo, num[k].hi, num[k].v))
             return -1;
         else if (c == OPT_RESTART) a->restart = 1;
-        else if (c == OPT_DRY || c == OPT_DRY + 1) *(c == OPT_DRY ? &a->dry_run : &a->skip_bad) = 1;
+        else if (c >= OPT_DRY && c <= OPT_DRY + 2) *(int *[]){&a->dry_run, &a->skip_bad, &a->keep_tag_order}[c - OPT_DRY] = 1;
         else if (c == OPT_HELP) return help(stdout) + 1;
         else if (k < 0 || k > 9) return -1;
     }
@@ -185,10 +186,12 @@ int cmd_pipeline(int argc, char **argv)
     vtag_run_plan_opts po = {a.out, a.labels, a.backbone, a.model, a.sample, a.size, a.hidden, a.xe_epochs,
                              a.scst_epochs};
     const vtag_run_stage_opts so = {a.sample, a.baseline, a.size, a.backbone_epochs, a.xe_epochs, a.scst_epochs,
-                                    a.hidden, a.batch, a.threads, a.seed, a.sample_n, a.micro_batches};
+                                    a.hidden, a.batch, a.threads, a.seed, a.sample_n, a.micro_batches,
+                                    a.keep_tag_order};
     vtag_run_argv cmd[VTAG_RUN_MAX_STAGES];
     rc = vtag_run_plan_build(&p, &po, &err) ? CLI_EXIT_FAIL : CLI_EXIT_USAGE; /* usage: a stage refuses */
     if (rc == CLI_EXIT_FAIL) goto fail;
+    p.settings.keep_tag_order = a.keep_tag_order; /* a setting of the training stages, recorded as tag_order */
     /* Every stage's options through the parser of the command that runs it: a value only a stage
      * refuses fails now, not after the stages before it; nothing is written before all are good. */
     for (int i = 0; i < p.n; i++) {

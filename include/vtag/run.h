@@ -108,7 +108,7 @@ void vtag_run_choice_free(vtag_run_choice *c);
 
 /* The settings a run is made with. A finished stage records those its output
  * depends on (through its inputs too): the backbone labels, backbone and
- * size; features also sample; the training stages all five. A later run of
+ * size; features also sample; the training stages all six. A later run of
  * the pipeline on the folder must have the same values for the recorded
  * ones. */
 typedef struct vtag_run_settings {
@@ -117,6 +117,10 @@ typedef struct vtag_run_settings {
     const char *sample;   /* the frame sampling spec */
     int64_t size;         /* the backbone's frame size; 0: its own */
     int64_t hidden;       /* E = R = A of the caption models */
+    int keep_tag_order;   /* 1: each video's tags in the labels file's order (vtag train --keep-tag-order),
+                           * recorded as "tag_order": "labels"; 0: by descending training frequency,
+                           * "frequency" (a manifest without the key, made before it, means this).
+                           * vtag_run_plan_build leaves it 0: the caller sets it, as the stage options' */
 } vtag_run_settings;
 
 /* Opens dir for a pipeline run: creates the folder ("DIR: cannot create the
@@ -138,6 +142,13 @@ int vtag_run_stage_done(const vtag_run *r, const char *stage, double *seconds);
 int vtag_run_stage_finish(vtag_run *r, const char *stage, double seconds, vtag_error *err);
 /* The settings the manifest records (NULL, or 0, for one it does not). */
 void vtag_run_recorded(const vtag_run *r, vtag_run_settings *s);
+/* Whether DIR's training stages kept each video's tags in the labels file's
+ * order (vtag pipeline --keep-tag-order): *keep 1 when DIR/pipeline.json
+ * records "tag_order": "labels"; 0 when it records "frequency", has no
+ * tag_order (no training stage finished, or made before the key), or DIR has
+ * no manifest. "DIR/pipeline.json:LINE: WHY" when it does not parse;
+ * "DIR/pipeline.json: tag_order is neither \"frequency\" nor \"labels\"". */
+int vtag_run_read_tag_order(const char *dir, int *keep, vtag_error *err);
 
 /* How a pipeline runs its training across MPI ranks (vtag pipeline
  * --launcher, --micro-batches); apart from vtag_run_settings, whose
@@ -247,11 +258,13 @@ int vtag_run_plan_skip_bad(vtag_run_plan *p, vtag_error *err);
 
 /* The pipeline's options for its stages' command lines (vtag pipeline's
  * defaults: uniform:16, 25 XE and 10 SCST epochs, hidden 512, batch 50,
- * baseline mean, 5 samples, seed 42). 0 (-1 for backbone_epochs) leaves a
- * command's own default: size, backbone_epochs, threads, micro_batches. */
+ * baseline mean, 5 samples, seed 42, tags by frequency). 0 (-1 for
+ * backbone_epochs) leaves a command's own default: size, backbone_epochs,
+ * threads, micro_batches. */
 typedef struct vtag_run_stage_opts {
     const char *sample, *baseline;
     int64_t size, backbone_epochs, xe_epochs, scst_epochs, hidden, batch, threads, seed, sample_n, micro_batches;
+    int keep_tag_order; /* 1: --keep-tag-order on every XE and SCST stage (SCST's CIDEr-D references too) */
 } vtag_run_stage_opts;
 
 void vtag_run_stage_opts_defaults(vtag_run_stage_opts *o);

@@ -49,6 +49,11 @@ typedef struct vtag_run_eval_result {
                                                   * best first (scores to 6 significant digits, as in the
                                                   * file); vtag_eval_baseline_results makes them tags */
     char *baseline_path;                         /* the file written, or NULL */
+    int keep_tag_order;                          /* 1: DIR/pipeline.json records the labels' tag order (vtag
+                                                  * pipeline --keep-tag-order: the captions were trained with
+                                                  * each video's tags as listed), the order to build the CIDEr-D
+                                                  * references in; 0: by frequency, or no manifest
+                                                  * (vtag_run_read_tag_order) */
 } vtag_run_eval_result;
 
 /* Errors name the file: "DIR/features-test.safetensors: missing (has vtag
@@ -56,7 +61,8 @@ typedef struct vtag_run_eval_result {
  * "caption" when none was asked for), a checkpoint that does not fit the
  * features (vtag_captioner_check_features), a checkpoint trained on another
  * backbone than the features' or DIR's (vtag/provenance.h) or whose labels are
- * not in o->labels, a backbone whose classifier does not take the fc rows. On
+ * not in o->labels, a backbone whose classifier does not take the fc rows, a
+ * DIR/pipeline.json that does not parse or has an unknown tag_order. On
  * failure *r is empty. */
 int vtag_run_eval(vtag_ctx *ctx, const char *dir, const vtag_run_eval_opts *o, vtag_run_eval_result *r,
                   vtag_error *err);

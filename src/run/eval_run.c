@@ -335,6 +335,7 @@ int vtag_run_eval(vtag_ctx *ctx, const char *dir, const vtag_run_eval_opts *o, v
         rc = vtag_fail(err, VTAG_ERR_NOTFOUND, "%s: missing (has vtag pipeline --out %s finished?)", feats, dir);
     if (!rc) rc = vtag_data_read_features(&f, feats, err);
     if (!rc) rc = group_rows(&g, &f, err);
+    if (!rc) rc = vtag_run_read_tag_order(dir, &r->keep_tag_order, err);
     if (!rc) rc = caption_runs(ctx, dir, o, &f, &g, r, err);
     if (!rc && vtag_is_file(bb)) {
         rc = baseline_run(bb, &f, &g, &r->baseline, err);

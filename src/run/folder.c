@@ -263,10 +263,23 @@ int vtag_run_best(const vtag_run *r, const char *model, vtag_run_choice *c, vtag
 
 /* The settings, and which of them each stage's output depends on (through its
  * inputs too: features are made by the backbone). micro_batches is absent from
- * r->want when not given, and is checked by vtag_run_set_launch. */
-enum { KEY_LABELS = 1, KEY_BACKBONE = 2, KEY_SIZE = 4, KEY_SAMPLE = 8, KEY_HIDDEN = 16, KEY_MICRO = 32, KEY_ALL = 63 };
-static const char *const KEY_NAMES[] = {"labels", "backbone", "size", "sample", "hidden", "micro_batches"};
-enum { N_KEYS = 6, I_MICRO = 5 };
+ * r->want when not given, and is checked by vtag_run_set_launch. tag_order is
+ * "labels" or "frequency"; a manifest whose training stages finished before it
+ * was recorded has none, and means "frequency". */
+enum {
+    KEY_LABELS = 1, KEY_BACKBONE = 2, KEY_SIZE = 4, KEY_SAMPLE = 8, KEY_HIDDEN = 16, KEY_MICRO = 32, KEY_ORDER = 64,
+    KEY_ALL = 127
+};
+static const char *const KEY_NAMES[] = {"labels", "backbone", "size", "sample", "hidden", "micro_batches", "tag_order"};
+enum { N_KEYS = 7, I_MICRO = 5, I_ORDER = 6 };
+
+/* A recorded tag_order: 1 "labels", 0 "frequency" or none, -1 anything else. */
+static int keeps_tag_order(const json_t *order)
+{
+    const char *v = json_string_value(order);
+    if (!order || (v && strcmp(v, "frequency") == 0)) return 0;
+    return v && strcmp(v, "labels") == 0 ? 1 : -1;
+}
 
 static unsigned stage_keys(const char *stage)
 {
@@ -310,6 +323,9 @@ static int manifest_load(vtag_run *r, int restart, vtag_error *err)
         return vtag_fail(err, VTAG_ERR_FORMAT, "%s:%d: not a pipeline manifest (%s); use --restart to start again",
                          r->path, je.line, r->root ? "no \"stages\" object" : je.text);
     unsigned used = used_keys(r);
+    if ((used & KEY_ORDER) && !json_object_get(r->root, KEY_NAMES[I_ORDER]) &&
+        json_object_set_new(r->root, KEY_NAMES[I_ORDER], json_string("frequency")))
+        return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", r->path);
     for (int i = 0; i < N_KEYS; i++) {
         const json_t *had = json_object_get(r->root, KEY_NAMES[i]), *want = json_object_get(r->want, KEY_NAMES[i]);
         if (!(used & (1u << i))) json_object_del(r->root, KEY_NAMES[i]);
@@ -339,8 +355,9 @@ int vtag_run_open_pipeline(vtag_run **out, const char *dir, const vtag_run_setti
     vtag_run *r = NULL;
     int rc = run_new(&r, dir, err);
     if (rc) return rc;
-    r->want = json_pack("{s:s, s:s, s:s, s:I, s:I}", "labels", s->labels, "backbone", s->backbone, "sample",
-                        s->sample, "size", (json_int_t)s->size, "hidden", (json_int_t)s->hidden);
+    r->want = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "labels", s->labels, "backbone", s->backbone, "sample",
+                        s->sample, "size", (json_int_t)s->size, "hidden", (json_int_t)s->hidden,
+                        KEY_NAMES[I_ORDER], s->keep_tag_order ? "labels" : "frequency");
     if (!r->want) rc = vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", dir);
     if (!rc && mkdir(dir, 0777) && errno != EEXIST)
         rc = vtag_fail(err, VTAG_ERR_IO, "%s: cannot create the folder (%s)", dir, strerror(errno));
@@ -392,6 +409,26 @@ void vtag_run_recorded(const vtag_run *r, vtag_run_settings *s)
     s->sample = json_string_value(json_object_get(r->root, "sample"));
     s->size = (int64_t)json_integer_value(json_object_get(r->root, "size"));
     s->hidden = (int64_t)json_integer_value(json_object_get(r->root, "hidden"));
+    s->keep_tag_order = keeps_tag_order(json_object_get(r->root, KEY_NAMES[I_ORDER])) == 1;
+}
+
+int vtag_run_read_tag_order(const char *dir, int *keep, vtag_error *err)
+{
+    *keep = 0;
+    char *path = vtag_run_path(dir, VTAG_RUN_FILE_MANIFEST, NULL);
+    if (!path) return vtag_fail(err, VTAG_ERR_NOMEM, "%s: out of memory", dir);
+    json_error_t je;
+    const int is_file = vtag_is_file(path); /* first: jansson's open would block on a FIFO */
+    json_t *root = is_file ? json_load_file(path, 0, &je) : NULL;
+    const int k = keeps_tag_order(json_object_get(root, KEY_NAMES[I_ORDER]));
+    int rc = VTAG_OK;
+    if (is_file && !root) rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s:%d: %s", path, je.line, je.text);
+    else if (k < 0)
+        rc = vtag_fail(err, VTAG_ERR_FORMAT, "%s: tag_order is neither \"frequency\" nor \"labels\"", path);
+    else *keep = k;
+    json_decref(root);
+    free(path);
+    return rc;
 }
 
 int vtag_run_set_launch(vtag_run *r, const vtag_run_launch *l, vtag_error *err)

@@ -73,7 +73,7 @@ static int settings(vtag_run_plan *p, const vtag_run_plan_opts *o, vtag_error *e
     const char *bb = labels && o->backbone ? keep(p, realpath(o->backbone, NULL)) : NULL;
     if (!labels || (o->backbone && !bb))
         return vtag_fail(err, VTAG_ERR_IO, "cannot resolve the paths of --labels/--backbone (%s)", strerror(errno));
-    p->settings = (vtag_run_settings){labels, bb ? bb : "built-in", o->sample, o->size, o->hidden};
+    p->settings = (vtag_run_settings){labels, bb ? bb : "built-in", o->sample, o->size, o->hidden, 0};
     return VTAG_OK;
 }
 
@@ -329,6 +329,7 @@ void vtag_run_stage_argv(vtag_run_argv *c, const vtag_run_stage *s, const vtag_r
     if (s->kind != VTAG_RUN_STAGE_FEATURES) argn(c, "--seed", a->seed);
     if (s->kind != VTAG_RUN_STAGE_BACKBONE) args(c, "--out", s->out, NULL);
     if (train && a->micro_batches) argn(c, "--micro-batches", a->micro_batches);
+    if (train && a->keep_tag_order) args(c, "--keep-tag-order", NULL);
     if (train) args(c, "--log", s->log, "--resume", NULL);
 }
 

@@ -4,7 +4,8 @@
  * training order with the tags vtag_tag_aggregate_ids gives on the same
  * captions, the logs beside them, and the CNN baseline only with a built-in
  * backbone, equal to the classifier computed by hand and to the baseline file
- * read back. vtag_builtin_classify against a hand computation. */
+ * read back; keep_tag_order as the folder's pipeline.json records the tag
+ * order. vtag_builtin_classify against a hand computation. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,6 +245,28 @@ static void check_baseline(const vtag_builtin *b, const vtag_run_eval_result *r)
     unlink(at("labels.jsonl"));
 }
 
+/* keep_tag_order as DIR/pipeline.json records it (vtag pipeline --keep-tag-order). */
+static void check_tag_order(vtag_ctx *ctx, const vtag_run_eval_opts *o)
+{
+    const char *manifest[] = {"\"labels\"", "\"frequency\"", NULL, "\"sorted\""};
+    for (int i = 0; i < 4; i++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "{\"backbone\": \"built-in\", \"sample\": \"uniform:2\", \"stages\": {\"fc-xe\": 1.0}%s%s}",
+                 manifest[i] ? ", \"tag_order\": " : "", manifest[i] ? manifest[i] : "");
+        write_text(at("pipeline.json"), text);
+        vtag_run_eval_result r;
+        vtag_error err = {0};
+        int rc = vtag_run_eval(ctx, dir, o, &r, &err);
+        if (i < 3) CHECK(rc == 0 && r.n_runs == 3 && r.keep_tag_order == (i == 0), "tag_order %s: %d (%s)",
+                         manifest[i] ? manifest[i] : "absent", r.keep_tag_order, err.msg);
+        else CHECK(rc == VTAG_ERR_FORMAT && strstr(err.msg, "pipeline.json: tag_order is neither") && r.n_runs == 0,
+                   "an unknown tag_order: %s", err.msg);
+        if (!rc) vtag_run_eval_result_free(&r);
+    }
+    CHECK(unlink(at("pipeline.json")) == 0, "remove the manifest");
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) {
@@ -290,7 +313,9 @@ int main(void)
           "the one log: %d", r.n_logs);
     CHECK(!r.has_baseline && !r.baseline_path && r.baseline.count == 0, "no baseline without a backbone");
     CHECK(access(at("baseline-test.jsonl"), F_OK) != 0, "no baseline file without a backbone");
+    CHECK(r.keep_tag_order == 0, "no manifest: the frequency order");
     vtag_run_eval_result_free(&r);
+    check_tag_order(&ctx, &o);
 
     /* one model; a model with no checkpoint */
     o.model = "fc";

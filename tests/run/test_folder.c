@@ -95,7 +95,7 @@ static void test_manifest(void)
 {
     char dir[256];
     snprintf(dir, sizeof dir, "%s", at("m"));
-    vtag_run_settings s = {"/data/labels.jsonl", "built-in", "uniform:4", 32, 16};
+    vtag_run_settings s = {"/data/labels.jsonl", "built-in", "uniform:4", 32, 16, 0};
     vtag_run *r = NULL;
     vtag_error err = {0};
     CHECK(vtag_run_open_pipeline(&r, dir, &s, 0, &err) == 0, "open a new folder: %s", err.msg);
@@ -195,7 +195,7 @@ static void test_bad_manifests(void)
     CHECK(vtag_run_open(&r, dir, &err) == VTAG_ERR_FORMAT && strstr(err.msg, "backbone or sample missing"),
           "no backbone: %s", err.msg);
     put(at("bad/pipeline.json"), "[1]");
-    vtag_run_settings s = {"/l", "built-in", "uniform:2", 0, 8};
+    vtag_run_settings s = {"/l", "built-in", "uniform:2", 0, 8, 0};
     CHECK(vtag_run_open_pipeline(&r, dir, &s, 0, &err) == VTAG_ERR_FORMAT, "not a manifest for the pipeline");
     CHECK(strstr(err.msg, "not a pipeline manifest (no \"stages\" object); use --restart to start again") != NULL,
           "message: %s", err.msg);

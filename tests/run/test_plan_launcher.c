@@ -145,7 +145,7 @@ static void test_plan(void)
 /* Opens root/m with the launch l; the status of open + set_launch + save. */
 static int open_with(vtag_run **r, const char *launcher, int64_t micro, vtag_error *err)
 {
-    vtag_run_settings s = {"/l.jsonl", "built-in", "uniform:2", 0, 8};
+    vtag_run_settings s = {"/l.jsonl", "built-in", "uniform:2", 0, 8, 0};
     vtag_run_launch l = {launcher, micro};
     int rc = vtag_run_open_pipeline(r, at("m"), &s, 0, err);
     if (!rc) rc = vtag_run_set_launch(*r, &l, err);
