@@ -42,6 +42,8 @@ static void help(FILE *out)
             "  --split S              train, val or test (test)\n"
             "  --df split|train       CIDEr-D document frequencies from the evaluated split's\n"
             "                         references (default) or the training split's\n"
+            "  --keep-tag-order       references' tags in the labels' order, for models trained with\n"
+            "                         vtag train --keep-tag-order (--from: as its pipeline.json says)\n"
             "  --k K                  top-K figures (3)        --gap-k K   GAP@K (20)\n"
             "  --high-score P         calibration: how often labels scored >= P are right (0.9)\n"
             "  --json                 print one JSON object instead of the tables\n"
@@ -64,7 +66,7 @@ static void note_captioning(void *user, const char *checkpoint, int64_t rows)
 }
 
 enum { OPT_LABELS = 256, OPT_TAGS, OPT_BASELINE, OPT_BASE_N, OPT_SPLIT, OPT_DF, OPT_K, OPT_GAP_K, OPT_JSON, OPT_PER_VIDEO,
-       OPT_REPORT, OPT_LOG, OPT_TITLE, OPT_SVIDEOS, OPT_SFRAMES, OPT_FROM, OPT_MODEL, OPT_TOPN, OPT_MINF, OPT_THREADS, OPT_HIGH, OPT_MINS, OPT_HELP };
+       OPT_REPORT, OPT_LOG, OPT_TITLE, OPT_SVIDEOS, OPT_SFRAMES, OPT_FROM, OPT_MODEL, OPT_TOPN, OPT_MINF, OPT_THREADS, OPT_HIGH, OPT_MINS, OPT_ORDER, OPT_HELP };
 
 int cmd_eval(int argc, char **argv)
 {
@@ -80,7 +82,8 @@ int cmd_eval(int argc, char **argv)
         {"from", required_argument, NULL, OPT_FROM},         {"model", required_argument, NULL, OPT_MODEL},
         {"top-n", required_argument, NULL, OPT_TOPN},        {"min-frames", required_argument, NULL, OPT_MINF},
         {"threads", required_argument, NULL, OPT_THREADS},   {"high-score", required_argument, NULL, OPT_HIGH},
-        {"min-score", required_argument, NULL, OPT_MINS},    {NULL, 0, NULL, 0}};
+        {"min-score", required_argument, NULL, OPT_MINS},    {"keep-tag-order", no_argument, NULL, OPT_ORDER},
+        {NULL, 0, NULL, 0}};
     /* the integer options: name and range */
     static const struct { const char *name; long min, max; } ints[OPT_HELP - OPT_LABELS + 1] = {
         [OPT_BASE_N - OPT_LABELS] = {"--baseline-top-n", 0, 1000000}, [OPT_K - OPT_LABELS] = {"--k", 1, 1000000},
@@ -128,6 +131,7 @@ int cmd_eval(int argc, char **argv)
         case OPT_HIGH: if (cli_parse_real("eval", "--high-score", optarg, 0, 1, CLI_CLOSED, &eo.high_score)) goto out; break;
         case OPT_MINS: if (cli_parse_real("eval", "--min-score", optarg, 0, 1, CLI_CLOSED, &fo.tag.min_score)) goto out; break;
         case OPT_JSON: json = 1; break;
+        case OPT_ORDER: eo.keep_tag_order = 1; break;
         case OPT_PER_VIDEO: per_video = 1; break;
         case OPT_REPORT: report = optarg; break;
         case OPT_LOG:
@@ -177,6 +181,7 @@ int cmd_eval(int argc, char **argv)
     if (!rc && from && !(rc = vtag_ctx_init(&ctx, (int)threads, 42, &err))) {
         fo.split = eo.split, fo.labels = &labels;
         rc = vtag_run_eval(&ctx, from, &fo, &fr, &err);
+        eo.keep_tag_order |= fr.keep_tag_order; /* the references in the order the folder's models learnt */
         for (int i = 0; i < fr.n_runs; i++) runs[n_runs++] = (vtag_eval_run){fr.names[i], &fr.results[i], 0};
         if (!rc && fr.has_baseline) rc = vtag_eval_baseline_results(&res[n_tags], &fr.baseline, &labels, base_n, fo.tag.min_score, &err);
         baseline = fr.baseline_path; /* an input the report must not overwrite */

@@ -33,6 +33,8 @@ typedef struct vtag_eval_opts {
     int64_t top_k;         /* OP@k … CF1@k: each video's k best labels by score; default 3 */
     int64_t gap_k;         /* GAP@k; default 20 */
     int64_t max_length;    /* references cut here, as in training; default 16 */
+    int keep_tag_order;    /* references' tags in the labels file's order, as vtag train
+                            * --keep-tag-order trains; default 0: by training frequency */
     double high_score;     /* calibration: labels scored >= this are counted (high_n,
                             * high_right); default 0.9, in [0, 1] */
     const char *const *sources; /* (n_runs) the file each run was read from, for

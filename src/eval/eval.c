@@ -15,6 +15,7 @@ void vtag_eval_opts_default(vtag_eval_opts *o)
     o->top_k = 3;
     o->gap_k = 20;
     o->max_length = 16;
+    o->keep_tag_order = 0;
     o->high_score = 0.9;
     o->sources = NULL;
 }
@@ -324,6 +325,7 @@ int vtag_eval_compute(vtag_eval *e, const vtag_data_labels *labels, const vtag_e
     vtag_data_caption_opts copts;
     vtag_data_caption_opts_default(&copts);
     copts.max_length = o->max_length;
+    copts.keep_tag_order = o->keep_tag_order;
     if (!rc) rc = vtag_data_make_captions(&m->caps, labels, &copts, err);
     if (rc) goto fail;
 

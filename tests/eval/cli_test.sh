@@ -51,6 +51,18 @@ assert abs(s["class1_acc"] - 0.5) < 1e-9 and abs(s["class2_acc"] - 0.5) < 1e-9, 
 assert d["per_video"][1]["pred"]["fc"]["status"] == "missing"
 print("ok   --json figures")
 PY
+# --keep-tag-order: v1's reference lists 五杀 before 李白 (the labels' order; by
+# training frequency 李白 comes first), so a run guessing in that order scores higher
+sed 's/\["李白", "五杀"\]/["五杀", "李白"]/' labels.jsonl > kept.jsonl
+printf '{"video": "v1", "class1": "游戏", "class2": "王者荣耀", "tags": [{"label": "五杀", "frames": 3, "score": 0.6}, {"label": "李白", "frames": 2, "score": 0.5}]}\n' > k.jsonl
+"$VTAG" eval --labels kept.jsonl --tags k.jsonl --json > freq.json 2>/dev/null
+expect 0 "--keep-tag-order" -- "$VTAG" eval --labels kept.jsonl --tags k.jsonl --json --keep-tag-order
+/usr/bin/python3 - <<'PY' || fail=1
+import json
+f = json.load(open("freq.json"))["runs"][0]["scores"]; k = json.load(open("out.txt"))["runs"][0]["scores"]
+assert k["CIDEr-D"] > f["CIDEr-D"] and k["OF1"] == f["OF1"], (k["CIDEr-D"], f["CIDEr-D"])
+print("ok   --keep-tag-order: the references in the labels' order (CIDEr-D %.3f > %.3f)" % (k["CIDEr-D"], f["CIDEr-D"]))
+PY
 expect 2 "no --labels" -- "$VTAG" eval --tags fc.jsonl
 expect 2 "bad option" -- "$VTAG" eval --labels labels.jsonl --tags fc.jsonl --bogus
 expect 2 "bad --split" -- "$VTAG" eval --labels labels.jsonl --tags fc.jsonl --split dev

@@ -36,11 +36,12 @@ static void make(vtag_tag_result *r, const char *video, const char *c1, const ch
     CHECK(rc == 0, "make %s: %s", video, err.msg);
 }
 
-/* CIDEr-D of cand against ref with df from the three test references, by
- * the metrics module's naive twin, on ids the test assigns itself. */
-static double naive_cider(const char *cand, const char *ref)
+/* CIDEr-D of cand against ref with df from the three test references (v1's
+ * as v1_ref), by the metrics module's naive twin, on ids the test assigns
+ * itself. */
+static double naive_cider_df(const char *cand, const char *ref, const char *v1_ref)
 {
-    static const char *refs_txt[3] = {"G g1 a b", "G g2 a", "S s1 c"};
+    const char *refs_txt[3] = {v1_ref, "G g2 a", "S s1 c"};
     const char *vocab[] = {"G", "g1", "g2", "a", "b", "S", "s1", "c"};
     int32_t buf[5][8];
     int64_t len[5] = {0};
@@ -61,6 +62,8 @@ static double naive_cider(const char *cand, const char *ref)
     CHECK(vtag_metrics_cider_d_naive(items, 3, seqs[3], &seqs[4], 1, &score, &err) == 0, "naive: %s", err.msg);
     return score;
 }
+
+static double naive_cider(const char *cand, const char *ref) { return naive_cider_df(cand, ref, "G g1 a b"); }
 
 /* Tag files name videos as they were given to vtag tag: found by the id in
  * the labels file, by that id resolved against the labels file's folder, or
@@ -222,6 +225,28 @@ int main(void)
         free(json);
         vtag_eval_free(&e);
     }
+
+    /* references with the labels' tag order (vtag train --keep-tag-order): v1
+     * lists b before a, so its reference is "G g1 b a" and a guess in that
+     * order scores higher than one in frequency order */
+    o.keep_tag_order = 1;
+    vtag_tag_result *kept = calloc(1, sizeof *kept);
+    const vtag_tag_label tk[] = {{"G", 4, 1.0}, {"g1", 3, 0.8}, {"b", 2, 0.7}, {"a", 2, 0.6}};
+    make(&kept[0], "v1", "G", "g1", tk, 4, tk, 4);
+    vtag_tag_results kres;
+    CHECK(vtag_tag_results_adopt(&kres, kept, 1, &err) == 0, "adopt: %s", err.msg);
+    vtag_eval_run krun = {"kept", &kres, 0};
+    CHECK(vtag_eval_compute(&e, &labels, &krun, 1, &o, &err) == 0, "keep order: %s", err.msg);
+    double ck = naive_cider_df("G g1 b a", "G g1 b a", "G g1 b a");
+    CHECK_NEAR(e.videos[0].cider_d[0], ck, 1e-9, "CIDEr-D, labels' order");
+    vtag_eval_free(&e);
+    o.keep_tag_order = 0;
+    CHECK(vtag_eval_compute(&e, &labels, &krun, 1, &o, &err) == 0, "frequency order: %s", err.msg);
+    double cf = naive_cider("G g1 b a", "G g1 a b");
+    CHECK_NEAR(e.videos[0].cider_d[0], cf, 1e-9, "CIDEr-D, frequency order");
+    CHECK(ck > cf, "the order counts (%g vs %g)", ck, cf);
+    vtag_eval_free(&e);
+    vtag_tag_results_free(&kres);
 
     /* df from the training references, and argument errors */
     o.df_train = 1;
