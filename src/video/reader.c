@@ -459,13 +459,15 @@ static double key_range_end(const vtag_video_t *v)
 /* keyframes:N's choice, from the keyframe list k: for each of uniform:N's
  * targets the keyframe of the range nearest to it (ties, within TIME_EPS:
  * the earlier; a keyframe every 1/25 s ties at the targets of N = 50), each
- * chosen keyframe once, in time order, up to max_frames of them. */
+ * chosen keyframe once, in time order, up to max_frames of them. Plain
+ * keyframes (no uniform:N targets) chooses every keyframe of the range. */
 static int choose_keys(vtag_video_t *v, const vv_keys *k, vtag_error *err)
 {
+    const int every = v->smp.key_targets == 0;
     int64_t lo = 0, hi = 0;
     while (lo < k->n && k->t[lo] < v->range_start - TIME_EPS) lo++;
     for (hi = lo; hi < k->n && k->t[hi] < key_range_end(v) - TIME_EPS;) hi++;
-    int64_t cap = hi - lo < v->n_uni ? hi - lo : v->n_uni;
+    int64_t cap = every || hi - lo < v->n_uni ? hi - lo : v->n_uni;
     if (cap < 1) cap = 1;
     free(v->targets), free(v->key_target), free(v->key_ts), free(v->key_lo), free(v->key_hi); /* a second choice */
     v->targets = malloc((size_t)cap * sizeof *v->targets);
@@ -475,10 +477,11 @@ static int choose_keys(vtag_video_t *v, const vv_keys *k, vtag_error *err)
     v->key_hi = malloc((size_t)cap * sizeof *v->key_hi);
     if (!v->targets || !v->key_target || !v->key_ts || !v->key_lo || !v->key_hi) return nomem(err);
     int64_t m = 0, last = -1, c = lo;
-    for (int64_t j = 0; j < v->n_uni && lo < hi; j++) {
-        double t = v->uni[j];
+    for (int64_t j = 0; j < (every ? hi - lo : v->n_uni) && lo < hi; j++) {
+        double t = every ? k->t[lo + j] : v->uni[j];
         while (c + 1 < hi && k->t[c + 1] <= t) c++; /* the last keyframe at or before t, else the first */
-        int64_t best = c + 1 < hi && k->t[c] < t && k->t[c + 1] - t < t - k->t[c] - TIME_EPS ? c + 1 : c;
+        int64_t best = every ? lo + j
+                             : c + 1 < hi && k->t[c] < t && k->t[c + 1] - t < t - k->t[c] - TIME_EPS ? c + 1 : c;
         if (best == last) continue;
         v->targets[m] = k->t[best];
         v->key_target[m] = t;
@@ -614,7 +617,10 @@ static int check_index_keys(vtag_video_t *v, int *ok, vtag_error *err)
  * (and its times check out), else from one packet scan; seeking to each
  * chosen keyframe when its packet decodes alone to a known time (it carries
  * a presentation time, or nothing is reordered). Otherwise, and for an input
- * that cannot seek, decoding through as `keyframes` does. */
+ * that cannot seek, decoding through as `keyframes` does. Plain keyframes
+ * takes the same way to every keyframe of the range (key packets sent one
+ * after another without a flush come out misordered on open GOPs), or else
+ * keeps the stats and plan vtag_video_open gave it. */
 static int plan_keys(vtag_video_t *v, const char *path, vtag_error *err)
 {
     vtag_video_stats *st = &v->stats;
@@ -650,11 +656,20 @@ static int plan_keys(vtag_video_t *v, const char *path, vtag_error *err)
             if (rc) return rc;
         }
     }
+    if (mode != KEYS_SEEK && v->smp.key_targets == 0) {
+        /* plain keyframes decodes through as before (next_candidate), from the
+           keyframe before the range: the check above moved the demuxer */
+        v->key_only = -1;
+        v->n_targets = 0;
+        if (v->index.n > 0) v->initial_seek = vv_index_key_before(&v->index, v->range_start - v->index.delay);
+        return VTAG_OK;
+    }
     v->key_mode = mode;
     if (mode == KEYS_SEEK) {
         st->targets = v->n_targets;
         st->cost_seek = st->cost_plan = v->n_targets; /* one packet each */
-        st->cost_linear = v->index.n > 0 ? vv_index_frames_between(&v->index, -INFINITY, v->range_end) : -1;
+        if (v->smp.key_targets > 0) /* plain keyframes keeps vtag_video_open's */
+            st->cost_linear = v->index.n > 0 ? vv_index_frames_between(&v->index, -INFINITY, v->range_end) : -1;
         st->strategy = VTAG_VIDEO_STRATEGY_SEEK;
         return VTAG_OK;
     }
@@ -675,8 +690,14 @@ static int plan_keys(vtag_video_t *v, const char *path, vtag_error *err)
 
 /* ---- open / close ---------------------------------------------------------------- */
 
-static int open_decoder(vtag_video_t *v, const char *path, vtag_error *err)
+/* thread_type: FF_THREAD_FRAME | FF_THREAD_SLICE to decode through; slice
+ * threads alone where each packet is decoded alone (keyframes:N's seeks):
+ * frame threads cannot share one picture's work, and each drain and flush
+ * waits on them (the 60 s 720p bench clip's 30 keyframes decoded faster
+ * with one thread than with two frame threads). */
+static int open_decoder(vtag_video_t *v, const char *path, int thread_type, vtag_error *err)
 {
+    avcodec_free_context(&v->dec); /* a second opening, with other threads */
     const AVCodecParameters *par = v->in.st->codecpar;
     const AVCodec *codec = avcodec_find_decoder(par->codec_id);
     if (!codec)
@@ -688,7 +709,7 @@ static int open_decoder(vtag_video_t *v, const char *path, vtag_error *err)
     if (ret < 0) return vtag_fail(err, VTAG_ERR_FORMAT, "%s: bad codec parameters (%s)", path, av_err2str(ret));
     v->dec->pkt_timebase = v->in.tb;
     v->dec->thread_count = v->opt.threads;
-    v->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+    v->dec->thread_type = thread_type;
     v->dec->max_pixels = VTAG_VIDEO_MAX_PIXELS; /* a picture that grows mid-stream is refused, not allocated */
     ret = avcodec_open2(v->dec, codec, NULL);
     if (ret < 0)
@@ -762,7 +783,7 @@ int vtag_video_open(vtag_video_t **out, const char *path, const vtag_video_sampl
     if (v->info.duration <= 0 && v->in.reopen && (rc = scan_for_duration(v, path, err))) goto fail;
     if ((rc = vv_index_build(&v->index, &v->in, &v->info, err))) goto fail;
     if (!v->in.seekable) vv_index_free(&v->index); /* a pipe: decoded through, a seek back would fail */
-    if ((rc = open_decoder(v, path, err))) goto fail;
+    if ((rc = open_decoder(v, path, FF_THREAD_FRAME | FF_THREAD_SLICE, err))) goto fail;
     v->seek_penalty = SEEK_PENALTY + (v->dec->thread_count > 1 ? v->dec->thread_count - 1 : 0) +
                       (v->in.st->codecpar->video_delay > 0 ? v->in.st->codecpar->video_delay : 0);
     v->pkt = av_packet_alloc();
@@ -799,6 +820,8 @@ int vtag_video_open(vtag_video_t **out, const char *path, const vtag_video_sampl
                 ? vv_index_frames_between(&v->index, key > 0 ? nextafter(v->index.t[key], -INFINITY) : -INFINITY,
                                           v->range_end)
                 : -1;
+        if (v->smp.kind == VTAG_VIDEO_SAMPLE_KEYFRAMES && v->in.seekable && (rc = plan_keys(v, path, err)))
+            goto fail;
     } else {
         if (!(v->range_end > v->range_start)) {
             rc = vtag_fail(err, VTAG_ERR_ARG, "%s: the range [%g, %g) s is empty (the video lasts %.3f s)", path,
@@ -810,6 +833,7 @@ int vtag_video_open(vtag_video_t **out, const char *path, const vtag_video_sampl
         else plan(v);
         if (rc) goto fail;
     }
+    if (v->key_mode == KEYS_SEEK && (rc = open_decoder(v, path, FF_THREAD_SLICE, err))) goto fail;
     *out = v;
     return VTAG_OK;
 
@@ -860,7 +884,7 @@ void vtag_video_get_stats(const vtag_video_t *v, vtag_video_stats *stats)
 static int check_share(const vtag_video_t *v, int parts, vtag_error *err)
 {
     if (v->smp.kind != VTAG_VIDEO_SAMPLE_UNIFORM && v->smp.kind != VTAG_VIDEO_SAMPLE_FPS &&
-        v->key_mode != KEYS_SEEK)
+        (v->key_mode != KEYS_SEEK || v->smp.key_targets == 0)) /* plain keyframes' index counts frames returned */
         return vtag_fail(err, VTAG_ERR_ARG,
                          "video: only uniform, fps and seeking keyframes:N sample sets can be shared between readers");
     if (parts < 1 || parts > 1024) return vtag_fail(err, VTAG_ERR_ARG, "video: %d parts out of [1, 1024]", parts);
@@ -1085,8 +1109,10 @@ static int next_key_seek(vtag_video_t *v, vtag_video_frame *fr, int *got, vtag_e
             continue;
         }
         const AVFrame *f = which == 1 ? v->held : v->ahead;
+        double pts = which == 1 ? v->held_t : v->ahead_t;
         if ((rc = keep(v, f, which == 1 ? v->held_serial : v->ahead_serial, err))) return rc;
-        hand_out(v, fr, i, v->key_target[i], which == 1 ? v->held_t : v->ahead_t, 0.0, got);
+        if (v->smp.key_targets == 0) hand_out(v, fr, v->emitted++, pts, pts, 0.0, got); /* plain keyframes */
+        else hand_out(v, fr, i, v->key_target[i], pts, 0.0, got);
         return VTAG_OK;
     }
     v->done = 1;
