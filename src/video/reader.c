@@ -84,6 +84,8 @@ struct vtag_video {
     int64_t *key_ts;      /* [n_targets] its time in the stream's time base, to seek to */
     double *key_lo, *key_hi; /* [n_targets] its packet's time lies in [lo, hi): halfway to its
                                 neighbours in the keyframe list */
+    int64_t key_sent;     /* KEYS_SEEK: the chosen keyframe whose packet the decoder holds (-1: none) */
+    double key_sent_t;    /* its packet's time (NAN: not found) */
     AVFrame *cand;        /* KEYS_THROUGH: the latest keyframe picture, not yet known to serve a target */
     double cand_t;
     int64_t cand_serial;
@@ -690,14 +692,8 @@ static int plan_keys(vtag_video_t *v, const char *path, vtag_error *err)
 
 /* ---- open / close ---------------------------------------------------------------- */
 
-/* thread_type: FF_THREAD_FRAME | FF_THREAD_SLICE to decode through; slice
- * threads alone where each packet is decoded alone (keyframes:N's seeks):
- * frame threads cannot share one picture's work, and each drain and flush
- * waits on them (the 60 s 720p bench clip's 30 keyframes decoded faster
- * with one thread than with two frame threads). */
-static int open_decoder(vtag_video_t *v, const char *path, int thread_type, vtag_error *err)
+static int open_decoder(vtag_video_t *v, const char *path, vtag_error *err)
 {
-    avcodec_free_context(&v->dec); /* a second opening, with other threads */
     const AVCodecParameters *par = v->in.st->codecpar;
     const AVCodec *codec = avcodec_find_decoder(par->codec_id);
     if (!codec)
@@ -709,7 +705,7 @@ static int open_decoder(vtag_video_t *v, const char *path, int thread_type, vtag
     if (ret < 0) return vtag_fail(err, VTAG_ERR_FORMAT, "%s: bad codec parameters (%s)", path, av_err2str(ret));
     v->dec->pkt_timebase = v->in.tb;
     v->dec->thread_count = v->opt.threads;
-    v->dec->thread_type = thread_type;
+    v->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
     v->dec->max_pixels = VTAG_VIDEO_MAX_PIXELS; /* a picture that grows mid-stream is refused, not allocated */
     ret = avcodec_open2(v->dec, codec, NULL);
     if (ret < 0)
@@ -745,6 +741,7 @@ int vtag_video_open(vtag_video_t **out, const char *path, const vtag_video_sampl
     if (!v) return nomem(err);
     v->in.stream = -1;
     v->initial_seek = -1;
+    v->key_sent = -1;
     v->pos = -INFINITY;
     v->key_only = (s ? s->kind : VTAG_VIDEO_SAMPLE_UNIFORM) == VTAG_VIDEO_SAMPLE_KEYFRAMES ? -1 : 0;
     v->seg_from_start = 1;
@@ -783,7 +780,7 @@ int vtag_video_open(vtag_video_t **out, const char *path, const vtag_video_sampl
     if (v->info.duration <= 0 && v->in.reopen && (rc = scan_for_duration(v, path, err))) goto fail;
     if ((rc = vv_index_build(&v->index, &v->in, &v->info, err))) goto fail;
     if (!v->in.seekable) vv_index_free(&v->index); /* a pipe: decoded through, a seek back would fail */
-    if ((rc = open_decoder(v, path, FF_THREAD_FRAME | FF_THREAD_SLICE, err))) goto fail;
+    if ((rc = open_decoder(v, path, err))) goto fail;
     v->seek_penalty = SEEK_PENALTY + (v->dec->thread_count > 1 ? v->dec->thread_count - 1 : 0) +
                       (v->in.st->codecpar->video_delay > 0 ? v->in.st->codecpar->video_delay : 0);
     v->pkt = av_packet_alloc();
@@ -833,7 +830,6 @@ int vtag_video_open(vtag_video_t **out, const char *path, const vtag_video_sampl
         else plan(v);
         if (rc) goto fail;
     }
-    if (v->key_mode == KEYS_SEEK && (rc = open_decoder(v, path, FF_THREAD_SLICE, err))) goto fail;
     *out = v;
     return VTAG_OK;
 
@@ -1039,19 +1035,32 @@ static int next_candidate(vtag_video_t *v, vtag_video_frame *fr, int *got, vtag_
 
 /* ---- keyframes:N ------------------------------------------------------------------ */
 
-/* Seeks to chosen keyframe i and decodes its one packet alone into `held`.
- * *ok = 0 when that gave no picture (the decoder waits for earlier pictures,
- * or the packet is damaged); *pkt_t is the packet's time (NAN: no packet). */
-static int decode_key_alone(vtag_video_t *v, int64_t i, int *ok, double *pkt_t, vtag_error *err)
+/* Seeks to chosen keyframe i and sends its one packet to the decoder alone
+ * (frame threads decode it while the caller works on the frame before). */
+static int send_key(vtag_video_t *v, int64_t i, vtag_error *err)
 {
-    *ok = 0;
-    int rc = find_key_packet(v, i, pkt_t, err);
-    if (rc || isnan(*pkt_t)) return rc;
+    v->key_sent = i;
+    int rc = find_key_packet(v, i, &v->key_sent_t, err);
+    if (rc || isnan(v->key_sent_t)) return rc;
     v->dec->skip_frame = AVDISCARD_DEFAULT;
     int ret = avcodec_send_packet(v->dec, v->pkt);
     av_packet_unref(v->pkt);
     if (ret == AVERROR(ENOMEM)) return nomem(err);
     if (ret < 0) v->stats.damaged_packets++;
+    return VTAG_OK;
+}
+
+/* Decodes chosen keyframe i's packet alone into `held` (sent already, or now).
+ * *ok = 0 when that gave no picture (the decoder waits for earlier pictures,
+ * or the packet is damaged); *pkt_t is the packet's time (NAN: no packet). */
+static int decode_key_alone(vtag_video_t *v, int64_t i, int *ok, double *pkt_t, vtag_error *err)
+{
+    *ok = 0;
+    int rc = v->key_sent == i ? VTAG_OK : send_key(v, i, err);
+    v->key_sent = -1;
+    *pkt_t = v->key_sent_t;
+    if (rc || isnan(*pkt_t)) return rc;
+    int ret;
     avcodec_send_packet(v->dec, NULL); /* drain: its picture comes out now */
     for (int errors = 0;;) {
         ret = avcodec_receive_frame(v->dec, v->frame);
@@ -1108,9 +1117,18 @@ static int next_key_seek(vtag_video_t *v, vtag_video_frame *fr, int *got, vtag_e
             v->stats.damaged_packets++;
             continue;
         }
-        const AVFrame *f = which == 1 ? v->held : v->ahead;
+        /* The picture moves to `cand` (send_key's seek drops held and ahead),
+           and this reader's next keyframe decodes on the frame threads while
+           it is converted and the caller takes it. */
         double pts = which == 1 ? v->held_t : v->ahead_t;
-        if ((rc = keep(v, f, which == 1 ? v->held_serial : v->ahead_serial, err))) return rc;
+        int64_t serial = which == 1 ? v->held_serial : v->ahead_serial;
+        av_frame_unref(v->cand);
+        av_frame_move_ref(v->cand, which == 1 ? v->held : v->ahead);
+        v->have_held = v->have_ahead = 0;
+        int64_t j = v->next_target;
+        while (j < v->n_targets && v->mine && !v->mine[j]) j++;
+        if (j < v->n_targets && (rc = send_key(v, j, err))) return rc;
+        if ((rc = keep(v, v->cand, serial, err))) return rc;
         if (v->smp.key_targets == 0) hand_out(v, fr, v->emitted++, pts, pts, 0.0, got); /* plain keyframes */
         else hand_out(v, fr, i, v->key_target[i], pts, 0.0, got);
         return VTAG_OK;
