@@ -518,13 +518,18 @@ static int take_frames(vtag_tagger_worker *w, vtag_ctx *ctx, shared_video *sv, c
 /* How many readers share path's targets: 1 (frames_serial) unless the
  * context has threads to spare and seeking for every target decodes at most
  * a quarter more than the plan of one reader (a shared reader decodes no
- * more for its targets than seeking for each: together, at most cost_seek). */
+ * more for its targets than seeking for each: together, at most cost_seek).
+ * keyframes:N is shared when it seeks (cost_seek >= 0: one packet a keyframe)
+ * and the container index lists every packet: each reader plans again, from
+ * the index in a few packet reads, not by reading the whole file. */
 static int64_t parts_for(const vtag_tagger_t *t, const vtag_ctx *ctx, const vtag_video_t *v)
 {
     vtag_video_stats st;
     vtag_video_get_stats(v, &st);
+    const int keys_n = t->sampler.kind == VTAG_VIDEO_SAMPLE_KEYFRAMES && t->sampler.key_targets > 0 &&
+                       vtag_video_get_info(v)->index_complete;
     if (t->serial || ctx->threads < 2 || st.cost_seek < 0 || st.cost_seek * 4 > st.cost_plan * 5 || st.targets < 2 ||
-        (t->sampler.kind != VTAG_VIDEO_SAMPLE_UNIFORM && t->sampler.kind != VTAG_VIDEO_SAMPLE_FPS))
+        (t->sampler.kind != VTAG_VIDEO_SAMPLE_UNIFORM && t->sampler.kind != VTAG_VIDEO_SAMPLE_FPS && !keys_n))
         return 1;
     return st.targets < ctx->threads ? st.targets : ctx->threads;
 }
