@@ -10,7 +10,8 @@
  *  - the plain keyframes sampler gives every keyframe packet's picture, in
  *    time order, with index = count before and target = pts, nothing damaged
  *    (the open-GOP clip too: its key packets sent one after another without a
- *    flush came out in reverse order, damaged);
+ *    flush came out in reverse order, damaged), and over a range the same
+ *    pictures;
  *  - where keyframe packets decode alone only those are read and decoded
  *    (MP4, WebM, MOV, GIF); AVI with B-frames and a pipe decode through and
  *    give the same frames;
@@ -243,6 +244,21 @@ static void check_plain(const clip *c, const vt_ref *ref, const double *keys, in
     printf("  %-18s %-13s %2lld frames, %3lld packets read, %3lld decoded, %2lld seeks\n", c->file, "keyframes",
            (long long)plain.n, (long long)plain.st.packets_read, (long long)plain.st.frames_decoded,
            (long long)plain.st.seeks);
+    /* a range: the keyframes in [0.6, 2.5), the same pictures */
+    memset(&other, 0, sizeof other);
+    if (read_frames(clip_path(c->file), "keyframes", 0.6, 2.5, 0, 0, 0, 1, &other)) return;
+    int64_t first = 0, m = 0;
+    while (first < nk && keys[first] < 0.6 - 1e-6) first++;
+    while (first + m < nk && keys[first + m] < 2.5 - 1e-6) m++;
+    VT_CHECK(other.n == m, "%s keyframes [0.6, 2.5): %lld frames for %lld keyframes", c->file, (long long)other.n,
+             (long long)m);
+    for (int64_t i = 0; i < other.n && i < m; i++) {
+        int64_t j = first + i;
+        VT_CHECK(other.index[i] == i && other.pts[i] == plain.pts[j] &&
+                     memcmp(other.rgb[i], plain.rgb[j], S * S * 3) == 0,
+                 "%s keyframes [0.6, 2.5) #%lld: index %lld at %.4f, not keyframe %.4f's picture", c->file,
+                 (long long)i, (long long)other.index[i], other.pts[i], plain.pts[j]);
+    }
 }
 
 static void test_clip(const clip *c)
