@@ -8,9 +8,12 @@
  * arrival proves that `held` is still on screen.
  *
  * keyframes:N chooses its keyframes up front from the keyframe list (index
- * or packet scan), then seeks to each and decodes its one packet alone; where
- * that cannot be trusted it decodes as `keyframes` does and chooses among the
- * keyframe pictures as they come, holding the latest in `cand`. */
+ * or packet scan), then seeks to each and decodes its one packet alone (the
+ * next one's packet sent while the caller takes a picture); where that cannot
+ * be trusted it decodes through and chooses among the keyframe pictures as
+ * they come, holding the latest in `cand`. Plain keyframes takes every
+ * keyframe of the range the same way, or else decodes through, sending only
+ * keyframe packets where they decode alone. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +89,8 @@ struct vtag_video {
                                 neighbours in the keyframe list */
     int64_t key_sent;     /* KEYS_SEEK: the chosen keyframe whose packet the decoder holds (-1: none) */
     double key_sent_t;    /* its packet's time (NAN: not found) */
-    AVFrame *cand;        /* KEYS_THROUGH: the latest keyframe picture, not yet known to serve a target */
+    AVFrame *cand;        /* KEYS_THROUGH: the latest keyframe picture, not yet known to serve a target;
+                             KEYS_SEEK: the picture being returned while the next one decodes */
     double cand_t;
     int64_t cand_serial;
     int have_cand;
@@ -1060,10 +1064,9 @@ static int decode_key_alone(vtag_video_t *v, int64_t i, int *ok, double *pkt_t, 
     v->key_sent = -1;
     *pkt_t = v->key_sent_t;
     if (rc || isnan(*pkt_t)) return rc;
-    int ret;
     avcodec_send_packet(v->dec, NULL); /* drain: its picture comes out now */
     for (int errors = 0;;) {
-        ret = avcodec_receive_frame(v->dec, v->frame);
+        int ret = avcodec_receive_frame(v->dec, v->frame);
         if (ret == AVERROR(ENOMEM)) return nomem(err);
         if (ret == AVERROR_EOF || ret == AVERROR(EAGAIN)) break;
         if (ret < 0) {
