@@ -192,8 +192,8 @@ typedef struct vtag_video_frame {
 } vtag_video_frame;
 
 typedef struct vtag_video_stats {
-    int64_t targets;         /* frames the sampler asked for (uniform, fps; keyframes:N: the distinct
-                                keyframes chosen, when it seeks); -1 when not known up front */
+    int64_t targets;         /* frames the sampler asked for (uniform, fps; keyframes and keyframes:N:
+                                the keyframes chosen, when it seeks); -1 when not known up front */
     int64_t frames_out;      /* frames returned so far */
     int64_t packets_read;    /* video packets read */
     int64_t frames_decoded;  /* pictures the decoder returned */
