@@ -45,7 +45,7 @@ common=(--labels "$out/corpus/labels.jsonl" --feats "$wide/features-train.safete
   --out "$wide/att2in.safetensors" --log "$wide/att2in.log.jsonl" --resume
 
 echo "== 3. tag a few test videos (vtag tag) =="
-grep '"split": "test"' "$out/corpus/labels.jsonl" | head -3 | sed -E 's/.*"video": "([^"]*)".*/\1/' |
+grep -m 3 '"split": "test"' "$out/corpus/labels.jsonl" | sed -E 's/.*"video": "([^"]*)".*/\1/' |
   sed "s|^|$out/corpus/|" > "$out/some-test-videos.txt"
 "$vtag" tag --from "$out/run" --list "$out/some-test-videos.txt" --threads "$threads" > "$out/tags-sample.jsonl"
 cut -c1-200 "$out/tags-sample.jsonl" | sed 's/$/ .../'
