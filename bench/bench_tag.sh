@@ -77,6 +77,25 @@ paths=$(bench_paths "$build")
 rec=$(mktemp -d)
 trap 'rm -rf "$rec"' EXIT
 # One line per measure in $rec/<measure>, the kernel path in the file name for vtag's.
+
+# One timed `vtag tag --timing` of the clip on path $p with env $pe: the
+# stages' seconds and the process's wall time appended to $rec/<K>dec_$p …
+# <K>wall_$p (K: "" for uniform:16, "k" for keyframes:16); tags in OUT.
+tag_once() { # tag_once K OUT [vtag tag options...]
+  local k=$1 out=$2 s e line
+  shift 2
+  s=$(date +%s%N)
+  # shellcheck disable=SC2086
+  env $pe "$vtag" tag --checkpoint topdown.safetensors --backbone resnet18.onnx --threads "$threads" --timing \
+    "$@" $clip > "$out" 2> timing.txt
+  e=$(date +%s%N)
+  line=$(grep "frames, decode" timing.txt)
+  sed -E 's/.*decode ([0-9.]+) s.*/\1/' <<< "$line" >> "$rec/${k}dec_$p"
+  sed -E 's/.*backbone ([0-9.]+) s.*/\1/' <<< "$line" >> "$rec/${k}bb_$p"
+  sed -E 's/.*caption ([0-9.]+) s.*/\1/' <<< "$line" >> "$rec/${k}cap_$p"
+  sed -E 's/.*total ([0-9.]+) s.*/\1/' <<< "$line" >> "$rec/${k}tot_$p"
+  awk -v a="$s" -v b="$e" 'BEGIN { printf "%.3f\n", (b - a) / 1e9 }' >> "$rec/${k}wall_$p"
+}
 for ((r = 0; r < reps; r++)); do
   secs bash "$here/tag_reference.sh" $clip resnet18.pth ref 16 0 >> "$rec/ref_shipped"; echo >> "$rec/ref_shipped"
   OMP_WAIT_POLICY=PASSIVE secs bash "$here/tag_reference.sh" $clip resnet18.pth ref 16 "$threads" >> "$rec/ref_passive"
@@ -90,28 +109,8 @@ for ((r = 0; r < reps; r++)); do
       { echo "bench_tag: vtag tag on 8 files failed ($p)" >&2; exit 1; }
     e=$(date +%s%N)
     awk -v a="$s" -v b="$e" 'BEGIN { printf "%.3f\n", (b - a) / 1e9 }' >> "$rec/many_$p"
-    s=$(date +%s%N)
-    # shellcheck disable=SC2086
-    env $pe "$vtag" tag --checkpoint topdown.safetensors --backbone resnet18.onnx --threads "$threads" --timing \
-      $clip > tag.jsonl 2> timing.txt
-    e=$(date +%s%N)
-    line=$(grep "frames, decode" timing.txt)
-    sed -E 's/.*decode ([0-9.]+) s.*/\1/' <<< "$line" >> "$rec/dec_$p"
-    sed -E 's/.*backbone ([0-9.]+) s.*/\1/' <<< "$line" >> "$rec/bb_$p"
-    sed -E 's/.*caption ([0-9.]+) s.*/\1/' <<< "$line" >> "$rec/cap_$p"
-    sed -E 's/.*total ([0-9.]+) s.*/\1/' <<< "$line" >> "$rec/tot_$p"
-    awk -v a="$s" -v b="$e" 'BEGIN { printf "%.3f\n", (b - a) / 1e9 }' >> "$rec/wall_$p"
-    s=$(date +%s%N)
-    # shellcheck disable=SC2086
-    env $pe "$vtag" tag --checkpoint topdown.safetensors --backbone resnet18.onnx --threads "$threads" --timing \
-      --sample keyframes:16 $clip > tag_kf.jsonl 2> timing_kf.txt
-    e=$(date +%s%N)
-    line=$(grep "frames, decode" timing_kf.txt)
-    sed -E 's/.*decode ([0-9.]+) s.*/\1/' <<< "$line" >> "$rec/kdec_$p"
-    sed -E 's/.*backbone ([0-9.]+) s.*/\1/' <<< "$line" >> "$rec/kbb_$p"
-    sed -E 's/.*caption ([0-9.]+) s.*/\1/' <<< "$line" >> "$rec/kcap_$p"
-    sed -E 's/.*total ([0-9.]+) s.*/\1/' <<< "$line" >> "$rec/ktot_$p"
-    awk -v a="$s" -v b="$e" 'BEGIN { printf "%.3f\n", (b - a) / 1e9 }' >> "$rec/kwall_$p"
+    tag_once "" tag.jsonl
+    tag_once k tag_kf.jsonl --sample keyframes:16
   done
 done
 frames=$(grep -c pts_seconds <(tr '{' '\n' < tag.jsonl) || true)
