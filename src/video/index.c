@@ -1,6 +1,7 @@
 /* The container's index as the planner sees it: sorted entry times, which of
  * them are keyframes, and how many frames lie between two times; and the
- * keyframe list of keyframes:N, from that index or from a packet scan. */
+ * keyframe list of keyframes:N from that index (vv_scan_packets gives it
+ * from a packet scan). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,14 +94,16 @@ void vv_keys_free(vv_keys *k)
     k->n = 0;
 }
 
-static int keys_grow(vv_keys *k, int64_t *cap, vtag_error *err)
+int vv_keys_add(vv_keys *k, int64_t *cap, double t, vtag_error *err)
 {
-    if (k->n < *cap) return VTAG_OK;
-    int64_t c = *cap ? 2 * *cap : 256;
-    double *t = realloc(k->t, (size_t)c * sizeof *t);
-    if (!t) return vtag_fail(err, VTAG_ERR_NOMEM, "video: out of memory for the keyframe list");
-    k->t = t;
-    *cap = c;
+    if (k->n == *cap) {
+        int64_t c = *cap ? 2 * *cap : 256;
+        double *grown = realloc(k->t, (size_t)c * sizeof *grown);
+        if (!grown) return vtag_fail(err, VTAG_ERR_NOMEM, "video: out of memory for the keyframe list");
+        k->t = grown;
+        *cap = c;
+    }
+    k->t[k->n++] = t;
     return VTAG_OK;
 }
 
@@ -110,20 +113,18 @@ int vv_keys_from_index(vv_keys *k, const vv_index *ix, vtag_error *err)
     int64_t cap = 0;
     for (int64_t i = 0; i < ix->n; i++) {
         if (!ix->key[i]) continue;
-        int rc = keys_grow(k, &cap, err);
+        int rc = vv_keys_add(k, &cap, ix->t[i] + ix->delay, err);
         if (rc) {
             vv_keys_free(k);
             return rc;
         }
-        k->t[k->n++] = ix->t[i] + ix->delay;
     }
     k->pts_known = 0; /* the index does not say; the reader checks the packets */
     return VTAG_OK;
 }
 
-/* Keyframes come in decode order, which for some streams is not
- * presentation order. Insertion sort: the list is almost sorted. */
-static void keys_sort(vv_keys *k)
+/* Insertion sort: the list is almost sorted. */
+void vv_keys_sort(vv_keys *k)
 {
     for (int64_t i = 1; i < k->n; i++) {
         double t = k->t[i];
@@ -131,40 +132,4 @@ static void keys_sort(vv_keys *k)
         for (; j > 0 && k->t[j - 1] > t; j--) k->t[j] = k->t[j - 1];
         k->t[j] = t;
     }
-}
-
-int vv_keys_scan(vv_keys *k, vv_input *in, vtag_error *err)
-{
-    memset(k, 0, sizeof *k);
-    k->pts_known = 1;
-    for (unsigned i = 0; i < in->fmt->nb_streams; i++)
-        if ((int)i != in->stream) in->fmt->streams[i]->discard = AVDISCARD_ALL; /* their bytes are not read */
-    AVPacket *pkt = av_packet_alloc();
-    if (!pkt) return vtag_fail(err, VTAG_ERR_NOMEM, "video: out of memory");
-    int64_t cap = 0;
-    int errors = 0, rc = VTAG_OK;
-    for (;;) {
-        int ret = av_read_frame(in->fmt, pkt);
-        if (ret == AVERROR_EOF) break;
-        if (ret == AVERROR(ENOMEM)) {
-            rc = vtag_fail(err, VTAG_ERR_NOMEM, "video: out of memory");
-            break;
-        }
-        if (ret < 0) { /* a damaged stretch: the demuxer resynchronises, or the file ends */
-            if ((in->fmt->pb && avio_feof(in->fmt->pb)) || ++errors > 64) break;
-            continue;
-        }
-        errors = 0;
-        int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
-        if (pkt->stream_index == in->stream && (pkt->flags & AV_PKT_FLAG_KEY) && ts != AV_NOPTS_VALUE) {
-            if ((rc = keys_grow(k, &cap, err))) break;
-            if (pkt->pts == AV_NOPTS_VALUE) k->pts_known = 0;
-            k->t[k->n++] = vv_seconds(in, ts);
-        }
-        av_packet_unref(pkt);
-    }
-    av_packet_free(&pkt);
-    if (rc) vv_keys_free(k);
-    else keys_sort(k);
-    return rc;
 }

@@ -375,19 +375,26 @@ void vv_input_close(vv_input *in)
     in->stream = -1;
 }
 
-int vv_scan_packets(vv_input *in, int64_t *packets, int64_t *keyframes, double *end, vtag_error *err)
+int vv_scan_packets(vv_input *in, int64_t *packets, int64_t *keyframes, double *end, vv_keys *keys,
+                    vtag_error *err)
 {
+    if (keys) {
+        memset(keys, 0, sizeof *keys);
+        keys->pts_known = 1;
+        for (unsigned i = 0; i < in->fmt->nb_streams; i++)
+            if ((int)i != in->stream) in->fmt->streams[i]->discard = AVDISCARD_ALL; /* their bytes are not read */
+    }
     AVPacket *pkt = av_packet_alloc();
     if (!pkt) return vtag_fail(err, VTAG_ERR_NOMEM, "video: out of memory");
-    int64_t n = 0, k = 0;
+    int64_t n = 0, k = 0, cap = 0;
     double e = 0.0;
-    int errors = 0;
+    int errors = 0, rc = VTAG_OK;
     for (;;) {
         int ret = av_read_frame(in->fmt, pkt);
         if (ret == AVERROR_EOF) break;
         if (ret == AVERROR(ENOMEM)) {
-            av_packet_free(&pkt);
-            return vtag_fail(err, VTAG_ERR_NOMEM, "video: out of memory");
+            rc = vtag_fail(err, VTAG_ERR_NOMEM, "video: out of memory");
+            break;
         }
         if (ret < 0) {
             /* A damaged stretch: the demuxer resynchronises, or the file ends. */
@@ -402,11 +409,21 @@ int vv_scan_packets(vv_input *in, int64_t *packets, int64_t *keyframes, double *
             if (ts != AV_NOPTS_VALUE) {
                 double t = vv_seconds(in, ts + (pkt->duration > 0 ? pkt->duration : 0));
                 if (t > e) e = t;
+                if (keys && (pkt->flags & AV_PKT_FLAG_KEY)) {
+                    if ((rc = vv_keys_add(keys, &cap, vv_seconds(in, ts), err))) break;
+                    if (pkt->pts == AV_NOPTS_VALUE) keys->pts_known = 0;
+                }
             }
         }
         av_packet_unref(pkt);
     }
+    av_packet_unref(pkt);
     av_packet_free(&pkt);
+    if (rc) {
+        if (keys) vv_keys_free(keys);
+        return rc;
+    }
+    if (keys) vv_keys_sort(keys);
     if (packets) *packets = n;
     if (keyframes) *keyframes = k;
     if (end) *end = e;

@@ -27,7 +27,7 @@ int vtag_video_probe_with(const char *path, const vtag_video_options *o, vtag_vi
     } else {
         int64_t packets = 0, keys = 0;
         double end = 0.0;
-        if ((rc = vv_scan_packets(&in, &packets, &keys, &end, err))) goto done;
+        if ((rc = vv_scan_packets(&in, &packets, &keys, &end, NULL, err))) goto done;
         info->keyframes = keys;
         info->frames = packets;
         if (info->duration <= 0) info->duration = end;

@@ -651,7 +651,7 @@ static int plan_keys(vtag_video_t *v, const char *path, vtag_error *err)
             vtag_video_info tmp;
             rc = vv_input_open(&scan, path, v->opt.protocols, &tmp, err);
             if (!rc) {
-                rc = vv_keys_scan(&k, &scan, err);
+                rc = vv_scan_packets(&scan, NULL, NULL, NULL, &k, err);
                 vv_input_close(&scan);
             }
             if (!rc && (k.pts_known || !reordered)) {
@@ -728,7 +728,7 @@ static int scan_for_duration(vtag_video_t *v, const char *path, vtag_error *err)
     if (rc) return rc;
     double end = 0.0;
     int64_t packets = 0, keys = 0;
-    rc = vv_scan_packets(&scan, &packets, &keys, &end, err);
+    rc = vv_scan_packets(&scan, &packets, &keys, &end, NULL, err);
     vv_input_close(&scan);
     if (rc) return rc;
     v->info.duration = end;

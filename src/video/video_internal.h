@@ -34,9 +34,18 @@ double vv_seconds(const vv_input *in, int64_t ts);
 /* The stream time-base timestamp of timeline time t (rounded down). */
 int64_t vv_stream_ts(const vv_input *in, double t);
 
+/* The keyframes of a stream for keyframes:N, ascending by presentation time. */
+typedef struct vv_keys {
+    int64_t n;
+    double *t;     /* [n] presentation seconds on the timeline */
+    int pts_known; /* every keyframe packet carried a presentation time */
+} vv_keys;
+
 /* Reads every video packet without decoding: packet count, keyframe count and
- * the end of the last packet (seconds). Leaves the demuxer at the end. */
-int vv_scan_packets(vv_input *in, int64_t *packets, int64_t *keyframes, double *end,
+ * the end of the last packet (seconds); with keys (else NULL), also the
+ * keyframes' times, sorted, other streams discarded (their bytes are not
+ * read). Leaves the demuxer at the end. */
+int vv_scan_packets(vv_input *in, int64_t *packets, int64_t *keyframes, double *end, vv_keys *keys,
                     vtag_error *err);
 
 /* The container's index as a sorted list of times. complete: it lists every
@@ -61,19 +70,13 @@ int64_t vv_index_frames_between(const vv_index *ix, double a, double b);
 /* The entry of the last keyframe at or before t (or the first keyframe). */
 int64_t vv_index_key_before(const vv_index *ix, double t);
 
-/* The keyframes of a stream for keyframes:N, ascending by presentation time. */
-typedef struct vv_keys {
-    int64_t n;
-    double *t;     /* [n] presentation seconds on the timeline */
-    int pts_known; /* every keyframe packet carried a presentation time */
-} vv_keys;
-
 /* From an index that lists every packet: entry time + ix->delay (MP4
  * indexes decode times; a keyframe is shown that much later). */
 int vv_keys_from_index(vv_keys *k, const vv_index *ix, vtag_error *err);
-/* From one pass over in's packets without decoding (in is left at its end;
- * other streams are discarded). */
-int vv_keys_scan(vv_keys *k, vv_input *in, vtag_error *err);
+/* Appends t (growing k->t; *cap its capacity), and sorts the list: keyframes
+ * come in decode order, which for some streams is not presentation order. */
+int vv_keys_add(vv_keys *k, int64_t *cap, double t, vtag_error *err);
+void vv_keys_sort(vv_keys *k);
 void vv_keys_free(vv_keys *k);
 
 /* Frame → S×S RGB: turned upright, shorter side scaled to S, centre crop. */
